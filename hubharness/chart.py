@@ -1,0 +1,93 @@
+"""The zero-to-jupyterhub chart this harness deploys, and where its values schema is.
+
+The schema is not vendored: it is found where a user has it (the chart pulled by
+helm, or a path in HUBHARNESS_VALUES_SCHEMA), so validation follows the chart
+actually deployed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import yaml
+
+from .errors import HarnessError
+
+CHART_NAME = "jupyterhub"
+CHART_REPO = "https://hub.jupyter.org/helm-chart/"
+DEFAULT_CHART_VERSION = "4.4.0"
+
+# The JupyterHub each chart version ships (images/hub/requirements.txt of the chart).
+HUB_VERSION_OF_CHART = {
+    "4.2.0": "5.3.0",
+    "4.4.0": "5.5.0",
+}
+
+
+def hub_version(chart_version: str) -> str:
+    try:
+        return HUB_VERSION_OF_CHART[chart_version]
+    except KeyError:
+        known = ", ".join(sorted(HUB_VERSION_OF_CHART))
+        raise HarnessError(
+            f"unknown chart version {chart_version!r}: use one of {known}"
+        ) from None
+
+
+def _helm_cache_dirs() -> list[Path]:
+    home = Path.home()
+    dirs = []
+    if os.environ.get("HELM_CACHE_HOME"):
+        dirs.append(Path(os.environ["HELM_CACHE_HOME"]) / "repository")
+    dirs.append(home / ".cache" / "helm" / "repository")
+    dirs.append(home / "Library" / "Caches" / "helm" / "repository")
+    return dirs
+
+
+def _schema_from_chart_archive(archive: Path) -> dict | None:
+    with tarfile.open(archive) as tar:
+        try:
+            member = tar.extractfile(f"{CHART_NAME}/values.schema.json")
+        except KeyError:
+            return None
+        return json.load(io.TextIOWrapper(member, encoding="utf-8")) if member else None
+
+
+def _schema_from_path(path: Path, chart_version: str) -> dict | None:
+    if path.is_dir():
+        for name in (f"values.schema-{chart_version}.yaml", f"values.schema-{chart_version}.json",
+                     "values.schema.json", "values.schema.yaml"):
+            if (path / name).is_file():
+                return _schema_from_path(path / name, chart_version)
+        return None
+    if not path.is_file():
+        return None
+    # JSON is YAML, so one loader reads both the chart's .json and z2jh's .yaml.
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def find_values_schema(chart_version: str) -> tuple[dict | None, str]:
+    """Return (schema, where it came from) or (None, why none was found)."""
+    configured = os.environ.get("HUBHARNESS_VALUES_SCHEMA")
+    if configured:
+        schema = _schema_from_path(Path(configured), chart_version)
+        if schema is None:
+            raise HarnessError(
+                f"HUBHARNESS_VALUES_SCHEMA={configured} holds no values schema for chart "
+                f"{chart_version}: point it at values.schema-{chart_version}.yaml or its folder"
+            )
+        return schema, configured
+    for cache in _helm_cache_dirs():
+        archive = cache / f"{CHART_NAME}-{chart_version}.tgz"
+        if archive.is_file():
+            schema = _schema_from_chart_archive(archive)
+            if schema is not None:
+                return schema, str(archive)
+    return None, (
+        f"no values schema for chart {chart_version} found (run `helm pull jupyterhub/jupyterhub "
+        f"--version {chart_version}` or set HUBHARNESS_VALUES_SCHEMA); values not validated"
+    )

@@ -1,0 +1,85 @@
+"""What each `invoke` task does, as functions that print for people and return exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import values as chart_values
+from .errors import HarnessError
+from .targets import target_for
+from .verify import run as run_verify
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def deploy(context: str, namespace: str, values_files: list[str], port: int, chart_version: str) -> int:
+    target = target_for(context, namespace)
+    files = chart_values.values_files(context, values_files)
+    result = target.deploy(files, port=port, chart_version=chart_version)
+    if result.schema_note:
+        print(f"note: {result.schema_note}", file=sys.stderr)
+    verb = {"started": "deployed", "restarted": "redeployed (hub restarted: config changed)",
+            "unchanged": "already deployed, nothing changed"}[result.action]
+    say(f"{verb}: namespace {namespace} (context {context}) at {result.url} in {result.seconds:.1f}s")
+    say(f"  password: {result.secret_origin}, in {result.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)")
+    say(f"  state: {result.state_dir}")
+    if result.not_enforced:
+        say(f"  applied but not enforced locally: {', '.join(result.not_enforced)}")
+    if result.not_applicable:
+        say(f"  not applicable locally: {', '.join(result.not_applicable)}")
+    return 0
+
+
+def verify(context: str, namespace: str, keyword: str | None) -> int:
+    result = run_verify(context, namespace, keyword)
+    summary = json.loads((result.report_dir / "summary.json").read_text())
+    counts = summary["counts"]
+    failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
+    say(f"verify: {counts['passed']} passed, {counts['failed']} failed, {counts['timeout']} timed out, "
+        f"{counts['skipped']} skipped in {summary['duration']:.1f}s; report: {result.report_dir}")
+    if failed:
+        say(f"  failed checks: {', '.join(failed)}")
+    return result.exit_code
+
+
+def remove(context: str, namespace: str, purge: bool) -> int:
+    say(target_for(context, namespace).remove(purge=purge))
+    return 0
+
+
+def status(context: str, namespace: str, as_json: bool) -> int:
+    info = target_for(context, namespace).status()
+    if as_json:
+        say(json.dumps(info, indent=2))
+        return 0
+    def state(c):
+        if not c["running"]:
+            return "stopped"
+        return f"running (pid {c['pid']})" + ("" if c.get("healthy", True) else ", not healthy")
+    say(f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: {info['hub_url']}")
+    say(f"  hub:   {state(info['hub'])}")
+    say(f"  proxy: {state(info['proxy'])}")
+    say(f"  state: {info['state_dir']}   password: {info['secret_file']}")
+    if info.get("users_error"):
+        say(f"  users: unavailable ({info['users_error']})")
+    for user in info["users"]:
+        servers = ", ".join(f"{n} {'ready' if s['ready'] else 'starting'}" for n, s in user["servers"].items())
+        say(f"  user {user['name']}{' (admin)' if user['admin'] else ''}: {servers or 'no server running'}")
+    running = sum(1 for u in info["users"] if u["servers"])
+    say(f"  {len(info['users'])} user(s), {running} with a running server")
+    return 0
+
+
+def run(action, *args) -> int:
+    """Run a command; a HarnessError becomes one line on stderr and exit code 2."""
+    try:
+        return action(*args)
+    except HarnessError as e:
+        print(f"hubharness: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hubharness: interrupted", file=sys.stderr)
+        return 130

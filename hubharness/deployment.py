@@ -1,0 +1,106 @@
+"""What the conformance suites may ask of a deployment, whatever the target.
+
+Suites never branch on the target: pods or processes are the target's business.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .secretstore import Secret
+
+
+@dataclass
+class Component:
+    """hub, proxy, user-scheduler: is it there, Ready, and how often did it restart."""
+
+    name: str
+    running: bool
+    ready: bool
+    restarts: int
+    detail: str
+
+
+@dataclass
+class Fact:
+    """One observed property with the evidence, so a failed check can say why."""
+
+    holds: bool
+    detail: str
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+class Deployment(abc.ABC):
+    context: str
+    namespace: str
+    chart_version: str
+    public_url: str
+    values: dict
+
+    @property
+    def hub_api_url(self) -> str:
+        return f"{self.public_url}/hub/api"
+
+    @property
+    @abc.abstractmethod
+    def expected_hub_version(self) -> str: ...
+
+    @abc.abstractmethod
+    def auth_password(self) -> Secret:
+        """The shared login password, read from the Secret the values point at."""
+
+    @abc.abstractmethod
+    def service_token(self) -> Secret:
+        """The harness's own hub API token (hub.services.hubharness)."""
+
+    @abc.abstractmethod
+    def secrets(self) -> list[Secret]:
+        """Every secret value of this deployment, for leak checks and report redaction."""
+
+    # NS
+    @abc.abstractmethod
+    def namespace_exists(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def state_is_isolated(self) -> Fact:
+        """Nothing of ours lives or listens outside this namespace, nothing of others inside."""
+
+    # SEC
+    @abc.abstractmethod
+    def secret_has_key(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def secret_is_private(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def hub_reads_password_from_secret(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def leak_surfaces(self) -> Iterator[tuple[str, str]]:
+        """(where, text) for every place a secret must not appear: values, config, logs, argv."""
+
+    # RDY / PRX
+    @abc.abstractmethod
+    def components(self) -> list[Component]: ...
+
+    @abc.abstractmethod
+    def proxy_routes(self) -> dict: ...
+
+    @property
+    @abc.abstractmethod
+    def hub_target(self) -> str:
+        """Where the proxy must send /hub/ (the hub's internal URL)."""
+
+    # ADM
+    @abc.abstractmethod
+    def user_server_running(self, username: str) -> Fact:
+        """Is the user's server process/pod there, independent of what the hub says."""
+
+    # diagnostics
+    @abc.abstractmethod
+    def write_diagnostics(self, dest: Path) -> None: ...

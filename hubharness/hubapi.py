@@ -1,0 +1,138 @@
+"""Talking to a hub the way its users and admins do: the login form and the REST API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from .errors import HarnessError
+from .waiting import wait_until
+
+TIMEOUT = 10  # seconds, for any single HTTP request
+
+
+class HubAPI:
+    """Token-authenticated client for /hub/api (one request helper, explicit timeouts)."""
+
+    def __init__(self, public_url: str, token: str, session: requests.Session | None = None):
+        self.public_url = public_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT)
+        kwargs.setdefault("allow_redirects", False)
+        return self.session.request(method, f"{self.public_url}/hub/api{path}", **kwargs)
+
+    def _ok(self, response: requests.Response) -> requests.Response:
+        if response.status_code >= 400:
+            raise HarnessError(
+                f"hub API {response.request.method} {response.request.path_url} answered "
+                f"{response.status_code}: {response.text[:200]}"
+            )
+        return response
+
+    def info(self) -> dict:
+        return self._ok(self.request("GET", "/")).json()
+
+    def users(self, state: str | None = None) -> list[dict]:
+        params = {"state": state} if state else None
+        return self._ok(self.request("GET", "/users", params=params)).json()
+
+    def user(self, name: str) -> dict | None:
+        response = self.request("GET", f"/users/{quote(name)}")
+        return None if response.status_code == 404 else self._ok(response).json()
+
+    def ensure_user(self, name: str) -> dict:
+        existing = self.user(name)
+        if existing is not None:
+            return existing
+        return self._ok(self.request("POST", f"/users/{quote(name)}")).json()
+
+    def start_server(self, name: str) -> requests.Response:
+        response = self.request("POST", f"/users/{quote(name)}/server")
+        if response.status_code == 400 and "already running" in response.text:
+            return response
+        return self._ok(response)
+
+    def stop_server(self, name: str, server: str = "") -> requests.Response:
+        suffix = f"/servers/{quote(server)}" if server else "/server"
+        response = self.request("DELETE", f"/users/{quote(name)}{suffix}")
+        if response.status_code in (204, 202, 400):  # 400: not running
+            return response
+        return self._ok(response)
+
+    def server(self, name: str) -> dict | None:
+        user = self.user(name)
+        return (user or {}).get("servers", {}).get("")
+
+    def wait_server_ready(self, name: str, timeout: float) -> dict:
+        def probe():
+            server = self.server(name)
+            if server is None:
+                raise HarnessError(f"server of {name} is gone: its spawn failed (see the hub log)")
+            return server if server.get("ready") else None
+
+        return wait_until(f"{name}'s server to be ready", probe, timeout)
+
+    def wait_server_stopped(self, name: str, timeout: float) -> None:
+        wait_until(f"{name}'s server to stop", lambda: self.server(name) is None, timeout)
+
+
+@dataclass
+class LoginResult:
+    session: requests.Session
+    response: requests.Response
+
+    @property
+    def ok(self) -> bool:
+        """Logged in: redirected away from the login page with a hub session cookie."""
+        return (
+            self.response.status_code == 302
+            and "/hub/login" not in self.response.headers.get("Location", "")
+            and any(c.name.startswith("jupyterhub-") for c in self.session.cookies)
+        )
+
+
+def login(public_url: str, username: str, password: str, with_xsrf: bool = True) -> LoginResult:
+    """Log in through the form, as a browser does: GET for the _xsrf cookie, then POST."""
+    session = requests.Session()
+    base = public_url.rstrip("/")
+    form = session.get(f"{base}/hub/login", timeout=TIMEOUT)
+    form.raise_for_status()
+    data = {"username": username, "password": password}
+    if with_xsrf:
+        data["_xsrf"] = session.cookies.get("_xsrf", "")
+    response = session.post(f"{base}/hub/login", data=data, timeout=TIMEOUT, allow_redirects=False)
+    return LoginResult(session, response)
+
+
+class UserSession:
+    """A logged-in user: cookies from the login form, then a token of their own."""
+
+    def __init__(self, public_url: str, username: str, password: str):
+        self.public_url = public_url.rstrip("/")
+        self.username = username
+        result = login(public_url, username, password)
+        if not result.ok:
+            raise HarnessError(
+                f"login as {username} failed: {result.response.status_code} "
+                f"{result.response.headers.get('Location', '')}"
+            )
+        self.session = result.session
+
+    def create_token(self, note: str = "hubharness verify") -> str:
+        response = self.session.post(
+            f"{self.public_url}/hub/api/users/{quote(self.username)}/tokens",
+            json={"note": note, "expires_in": 3600},
+            headers={"X-XSRFToken": self.session.cookies.get("_xsrf", "")},
+            timeout=TIMEOUT,
+        )
+        if response.status_code != 201:
+            raise HarnessError(f"token for {self.username} refused: {response.status_code} {response.text[:200]}")
+        return response.json()["token"]
+
+    def api(self) -> HubAPI:
+        return HubAPI(self.public_url, self.create_token())

@@ -1,0 +1,151 @@
+"""Background processes the local target owns: start detached, recognise, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from .errors import HarnessError
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A pid plus its start time, so a recycled pid is never mistaken for ours."""
+
+    pid: int
+    create_time: float
+
+    def process(self) -> psutil.Process | None:
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ProcessRecord | None":
+        return cls(**data) if data else None
+
+
+def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[ProcessRecord, subprocess.Popen]:
+    """Start `cmd` in its own session, detached from our terminal, logging to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        os.chmod(log, 0o600)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time()), proc
+
+
+def stop(proc: psutil.Process, timeout: float = 10.0) -> None:
+    """SIGTERM, wait, then SIGKILL; a process that is already gone is fine."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        try:
+            proc.kill()
+            proc.wait(5)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+def processes_under(directory: Path) -> list[psutil.Process]:
+    """Processes whose working directory is inside `directory` (hub, proxy, user servers)."""
+    directory = directory.resolve()
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            cwd = Path(proc.cwd())
+        except (psutil.Error, OSError):
+            continue
+        if cwd == directory or directory in cwd.parents:
+            if proc.pid != os.getpid():
+                found.append(proc)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def require_free(port: int, what: str) -> None:
+    if port_in_use(port):
+        raise HarnessError(
+            f"port {port} on 127.0.0.1 ({what}) is in use: stop what holds it, "
+            "or pass --port N (or --port 0 for any free port)"
+        )
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 64 * 1024))
+        text = f.read().decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def last_meaningful_line(path: Path) -> str:
+    for line in reversed(log_tail(path, 40).splitlines()):
+        if line.strip():
+            return line.strip()[-300:]
+    return "(log is empty)"
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs):
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,96 @@
+"""pytest plugin for `invoke verify`: summary.json (one record per check) and diagnostics/.
+
+Outcomes are passed | failed | skipped | timeout; a bounded wait that ran out is a
+timeout, not a generic failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from selenium.common.exceptions import TimeoutException as BrowserTimeout
+
+from .errors import WaitTimeout
+from .verify import CHECK_ORDER, DEPLOYMENT_KEY
+
+TIMEOUT_TYPES = (WaitTimeout, TimeoutError, requests.Timeout, BrowserTimeout)
+RECORDS_KEY = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    parser.getgroup("hubharness").addoption("--report-dir", help="write summary.json and diagnostics/ here")
+
+
+def check_id(item) -> str:
+    marker = item.get_closest_marker("check")
+    return marker.args[0] if marker else "UNMARKED"
+
+
+def pytest_configure(config):
+    config.stash[RECORDS_KEY] = {}
+    config.addinivalue_line("markers", "check(id): conformance checklist id")
+    config._hubharness_started = time.time()
+
+
+def pytest_collection_modifyitems(items):
+    order = {cid: n for n, cid in enumerate(CHECK_ORDER)}
+    items.sort(key=lambda item: order.get(check_id(item), len(order)))  # stable within a check
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    records = item.config.stash[RECORDS_KEY]
+    name = item.name.removeprefix("test_")
+    record = records.setdefault(item.nodeid, {
+        "id": f"{check_id(item)}.{name}", "check": check_id(item), "name": name,
+        "nodeid": item.nodeid, "outcome": "passed", "duration": 0.0, "message": "",
+    })
+    record["duration"] = round(record["duration"] + report.duration, 3)
+    if report.skipped and record["outcome"] == "passed":
+        record["outcome"] = "skipped"
+        record["message"] = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+    elif report.failed and record["outcome"] in ("passed", "skipped"):
+        timed_out = call.excinfo is not None and call.excinfo.errisinstance(TIMEOUT_TYPES)
+        record["outcome"] = "timeout" if timed_out else "failed"
+        message = call.excinfo.exconly() if call.excinfo else str(report.longrepr)
+        record["message"] = (f"{report.when}: " if report.when != "call" else "") + message[:1000]
+        _diagnose(item, record)
+    return report
+
+
+def _diagnose(item, record) -> None:
+    report_dir = item.config.getoption("report_dir")
+    deployment = item.config.stash.get(DEPLOYMENT_KEY, None)
+    if not report_dir or deployment is None:
+        return
+    dest = Path(report_dir) / "diagnostics" / record["id"]
+    try:
+        deployment.write_diagnostics(dest)
+    except Exception as e:  # diagnostics must never hide the failure they describe
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / "diagnostics-error.txt").write_text(f"{type(e).__name__}: {e}\n")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    report_dir = session.config.getoption("report_dir")
+    if not report_dir:
+        return
+    records = list(session.config.stash[RECORDS_KEY].values())
+    deployment = session.config.stash.get(DEPLOYMENT_KEY, None)
+    counts = {k: sum(r["outcome"] == k for r in records) for k in ("passed", "failed", "skipped", "timeout")}
+    summary = {
+        "context": session.config.getoption("context"),
+        "namespace": session.config.getoption("namespace"),
+        "public_url": getattr(deployment, "public_url", None),
+        "chart": getattr(deployment, "chart_version", None),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config._hubharness_started)),
+        "duration": round(time.time() - session.config._hubharness_started, 3),
+        "counts": counts,
+        "checks": records,
+    }
+    Path(report_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,124 @@
+# jupyterhub_config.py for the local target.
+#
+# It applies the chart values the way zero-to-jupyterhub's own jupyterhub_config.py
+# does (hub.config sections, hub.services + hub.loadRoles, singleuser.* spawner
+# traits, hub.extraConfig snippets executed in key order), with a local process
+# spawner in place of KubeSpawner. Written by us; run by JupyterHub with
+# HUBHARNESS_STATE_DIR pointing at the deployment's state dir.
+import json
+import os
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
+
+state = Path(os.environ["HUBHARNESS_STATE_DIR"])
+values = json.loads((state / "values.json").read_text())
+runtime = json.loads((state / "runtime.json").read_text())
+# The chart mounts its managed Secret "hub" into the hub; locally it is this file.
+hub_secret = json.loads((state / "secrets" / "hub.json").read_text())
+
+
+def get_config(dotted, default=None):
+    node = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def set_if_not_none(section, trait, key):
+    value = get_config(key)
+    if value is not None:
+        setattr(section, trait, value)
+
+
+# --- what the chart fixes for every deployment, with local processes ------------
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
+c.ConfigurableHTTPProxy.should_start = False  # the proxy is its own process, like its own pod
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{runtime['proxy_api_port']}"
+c.JupyterHub.bind_url = f"http://127.0.0.1:{runtime['public_port']}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{runtime['hub_port']}"
+c.JupyterHub.cleanup_servers = False  # user servers outlive a hub restart, as pods do
+c.JupyterHub.last_activity_interval = 60
+c.JupyterHub.cookie_secret = bytes.fromhex(hub_secret["hub.config.JupyterHub.cookie_secret"])
+c.JupyterHub.pid_file = str(state / "hub.pid")
+
+db_type = get_config("hub.db.type", "sqlite-pvc")
+if db_type == "sqlite-memory":
+    c.JupyterHub.db_url = "sqlite://"
+else:
+    c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+
+# Single-user servers come from the harness's virtualenv.
+venv_bin = str(Path(sys.executable).parent)
+c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "JAVA_HOME", "VIRTUAL_ENV", "JUPYTERHUB_SINGLEUSER_APP"]
+c.Spawner.cmd = [str(Path(venv_bin) / "jupyterhub-singleuser")]
+if os.geteuid() == 0:
+    c.Spawner.args = ["--ServerApp.allow_root=True"]
+c.Spawner.http_timeout = 60
+
+# --- singleuser.* as the chart maps them ----------------------------------------
+for trait, key in (
+    ("start_timeout", "singleuser.startTimeout"),
+    ("mem_limit", "singleuser.memory.limit"),
+    ("mem_guarantee", "singleuser.memory.guarantee"),
+    ("cpu_limit", "singleuser.cpu.limit"),
+    ("cpu_guarantee", "singleuser.cpu.guarantee"),
+    ("default_url", "singleuser.defaultUrl"),
+):
+    set_if_not_none(c.Spawner, trait, key)
+
+environment = {}
+extra_env = get_config("singleuser.extraEnv", {}) or {}
+if isinstance(extra_env, list):
+    extra_env = {e["name"]: e for e in extra_env}
+for name, value in extra_env.items():
+    if isinstance(value, dict):
+        if "value" in value:
+            environment[name] = str(value["value"])
+        # valueFrom has no local meaning for user servers; the harness reported it.
+    else:
+        environment[name] = str(value)
+c.Spawner.environment = environment
+
+if "cmd" in (get_config("singleuser") or {}):
+    cmd = get_config("singleuser.cmd")
+    c.Spawner.cmd = [cmd] if isinstance(cmd, str) else cmd
+
+# --- hub.services and hub.loadRoles -----------------------------------------------
+c.JupyterHub.services = []
+c.JupyterHub.load_roles = []
+for key, service in (get_config("hub.services", {}) or {}).items():
+    service = dict(service)
+    service.setdefault("name", key)
+    service.pop("apiToken", None)
+    service["api_token"] = hub_secret.get(f"hub.services.{key}.apiToken")
+    c.JupyterHub.services.append(service)
+for key, role in (get_config("hub.loadRoles", {}) or {}).items():
+    role = dict(role)
+    role.setdefault("name", key)
+    c.JupyterHub.load_roles.append(role)
+
+if get_config("debug.enabled", False):
+    c.JupyterHub.log_level = "DEBUG"
+    c.Spawner.debug = True
+
+# --- hub.config, as the chart loads it (seeded secrets excluded) -------------------
+for section, cfg in (get_config("hub.config", {}) or {}).items():
+    cfg = dict(cfg)
+    if section == "JupyterHub":
+        for secret_key in ("proxy_auth_token", "cookie_secret", "services"):
+            cfg.pop(secret_key, None)
+    elif section == "ConfigurableHTTPProxy":
+        cfg.pop("auth_token", None)
+    if not section[:1].isupper():
+        sys.exit(f"FATAL: invalid hub.config section name: {section} (must be a class name)")
+    c[section].update(cfg)
+
+# --- hub.extraConfig, executed in key order as the chart does ----------------------
+for key, snippet in sorted((get_config("hub.extraConfig", {}) or {}).items()):
+    print(f"Loading extra config: {key}", file=sys.stderr)
+    exec(compile(snippet, f"hub.extraConfig.{key}", "exec"))

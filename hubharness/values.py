@@ -1,0 +1,138 @@
+"""Chart values: layered like `helm -f a -f b`, validated against the chart schema."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from .errors import HarnessError
+from .paths import VALUES_DIR
+
+
+def values_files(target: str, extra: Iterable[str | Path] = ()) -> list[Path]:
+    """base.yaml, the target's overlay if there is one, then the user's files in order."""
+    files = [VALUES_DIR / "base.yaml"]
+    overlay = VALUES_DIR / f"{target}.yaml"
+    if overlay.is_file():
+        files.append(overlay)
+    files.extend(Path(f) for f in extra)
+    return files
+
+
+def load_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HarnessError(f"values file {path} does not exist: check the --values path") from None
+    except OSError as e:
+        raise HarnessError(f"values file {path} cannot be read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise HarnessError(f"values file {path} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise HarnessError(
+            f"values file {path} must hold a mapping of chart values, not a {type(data).__name__}"
+        )
+    return data
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Helm's coalescing: maps merge key by key, anything else replaces, null deletes."""
+    result = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load(files: Iterable[Path]) -> dict:
+    merged: dict = {}
+    for path in files:
+        merged = merge(merged, load_file(path))
+    return merged
+
+
+def _without_required(schema: Any) -> Any:
+    """The user's values are an overlay on the chart's defaults, which fill what is required."""
+    if isinstance(schema, dict):
+        # The keyword holds a list; a property that happens to be named "required"
+        # (singleuser.extraNodeAffinity.required) holds a schema and stays.
+        return {
+            k: _without_required(v)
+            for k, v in schema.items()
+            if not (k == "required" and isinstance(v, list))
+        }
+    if isinstance(schema, list):
+        return [_without_required(v) for v in schema]
+    return schema
+
+
+def _dotted(path: Iterable) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _unexpected_key(instance: dict, schema: dict) -> str:
+    known = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    for key in instance:
+        if key not in known and not any(p.search(key) for p in patterns):
+            return key
+    return "?"
+
+
+def validate(values: dict, schema: dict, chart_version: str) -> None:
+    """Raise one HarnessError naming the first offending key path."""
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(_without_required(schema))
+    errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = errors[0]
+    if error.validator == "additionalProperties":
+        key = _dotted([*error.absolute_path, _unexpected_key(error.instance, error.schema)])
+        raise HarnessError(
+            f"unknown values key {key}: not in the jupyterhub chart {chart_version} schema; "
+            "check its spelling and indentation"
+        )
+    raise HarnessError(
+        f"values key {_dotted(error.absolute_path)}: {error.message} "
+        f"(jupyterhub chart {chart_version} schema)"
+    )
+
+
+def get(values: dict, dotted: str, default: Any = None) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def expected_pyspark_version(values: dict) -> str | None:
+    """The Spark version the notebook image promises, from a tag like `spark-3.5.3`."""
+    tag = str(get(values, "singleuser.image.tag", "") or "")
+    match = re.search(r"spark-(\d+\.\d+\.\d+)", tag)
+    return match.group(1) if match else None
+
+
+def env_entries(env: Any) -> dict[str, Any]:
+    """extraEnv may be a mapping (name → value or EnvVar body) or a list of EnvVars."""
+    if isinstance(env, list):
+        return {item["name"]: {k: v for k, v in item.items() if k != "name"} for item in env}
+    return dict(env or {})

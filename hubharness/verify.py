@@ -1,0 +1,79 @@
+"""`invoke verify`: run the conformance suites against a deployment into a report dir."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .errors import HarnessError
+from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
+from .targets import target_for
+
+DEPLOYMENT_KEY = pytest.StashKey()
+CHECK_ORDER = ("NS", "SEC", "RDY", "PRX", "AUTH", "SPK", "ADM", "BAK", "RMV")
+
+
+@dataclass
+class VerifyResult:
+    exit_code: int
+    report_dir: Path
+
+
+def new_report_dir(context: str, root: Path | None = None) -> Path:
+    root = root or reports_root()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    run = root / f"{stamp}-{context}"
+    n = 1
+    while run.exists():
+        n += 1
+        run = root / f"{stamp}-{context}-{n}"
+    run.mkdir(parents=True)
+    latest = root / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run.name)
+    return run
+
+
+def redact(directory: Path, secrets: list[str]) -> None:
+    """Last line of defence: no secret value survives in any report file."""
+    values = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+    for path in directory.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        cleaned = data
+        for value in values:
+            cleaned = cleaned.replace(value.encode(), b"***")
+        if cleaned != data:
+            path.write_bytes(cleaned)
+
+
+def run(context: str, namespace: str, keyword: str | None = None, extra: list[str] | None = None) -> VerifyResult:
+    deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
+    secrets = [str(s) for s in deployment.secrets()]
+    report_dir = new_report_dir(context)
+    args = [
+        str(SUITES_DIR), f"--rootdir={PROJECT_ROOT}", "-p", "hubharness.report",
+        f"--report-dir={report_dir}", f"--context={context}", f"--namespace={namespace}",
+        f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
+        f"--html={report_dir / 'report.html'}", "--self-contained-html",
+        "-p", "no:cacheprovider", "-q", "-rfE",
+    ]
+    if keyword:
+        args += ["-k", keyword]
+    args += extra or []
+    cwd = os.getcwd()
+    os.chdir(PROJECT_ROOT)
+    try:
+        code = int(pytest.main(args))
+    finally:
+        os.chdir(cwd)
+    redact(report_dir, secrets)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise HarnessError(f"no check matched -k {keyword!r}: see the check names in suites/")
+    return VerifyResult(code, report_dir)

@@ -1,0 +1,37 @@
+"""PRX: proxy-public serves the hub, and the route table follows spawns and stops."""
+
+import pytest
+
+pytestmark = pytest.mark.check("PRX")
+
+
+def test_root_redirects_into_the_hub(public):
+    response = public.get("/")
+    assert response.status_code in (301, 302), f"/ answered {response.status_code}"
+    assert "/hub/" in response.headers["Location"]
+
+
+def test_login_page_is_served(public):
+    response = public.get("/hub/login")
+    assert response.status_code == 200, f"/hub/login answered {response.status_code}"
+    assert 'name="password"' in response.text, "no password field on the login page"
+
+
+def test_route_table_holds_the_hub_route(deployment):
+    routes = deployment.proxy_routes()
+    assert "/" in routes, f"no hub route in the proxy, routes: {sorted(routes)}"
+    assert routes["/"]["target"].rstrip("/") == deployment.hub_target.rstrip("/")
+
+
+def test_user_route_appears_after_spawn(deployment, users):
+    carol = users["verify-carol"]
+    carol.server()
+    assert "/user/verify-carol" in deployment.proxy_routes()
+
+
+def test_user_route_goes_after_stop(deployment, users, admin_api):
+    carol = users["verify-carol"]
+    carol.server()
+    admin_api.stop_server(carol.name)
+    admin_api.wait_server_stopped(carol.name, timeout=30)
+    assert "/user/verify-carol" not in deployment.proxy_routes()

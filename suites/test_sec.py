@@ -1,0 +1,50 @@
+"""SEC: the password lives in a Secret, reaches the hub from it, and nowhere else."""
+
+import pytest
+
+from hubharness.hubapi import login
+
+pytestmark = pytest.mark.check("SEC")
+
+# Passwords that must never open the hub: the seed's fallback and its documented example.
+PUBLISHED_PASSWORDS = ("fallback-password", "SecretPassword2", "password", "admin", "jupyter")
+
+
+def test_secret_holds_the_password(deployment):
+    fact = deployment.secret_has_key()
+    assert fact, f"missing: {fact.detail}"
+
+
+def test_secret_is_private(deployment):
+    fact = deployment.secret_is_private()
+    assert fact, fact.detail
+
+
+def test_hub_reads_password_from_secret(deployment):
+    fact = deployment.hub_reads_password_from_secret()
+    assert fact, fact.detail
+
+
+def test_password_is_not_a_published_one(password):
+    assert str(password) not in PUBLISHED_PASSWORDS, "the secret holds a password published in docs"
+
+
+@pytest.mark.parametrize("candidate", PUBLISHED_PASSWORDS)
+def test_no_fallback_password_logs_in(deployment, candidate):
+    assert not login(deployment.public_url, "verify-intruder", candidate).ok, \
+        f"the hub accepted the published password {candidate!r}"
+
+
+def test_secrets_appear_nowhere_else(deployment):
+    secrets = [str(s) for s in deployment.secrets() if len(str(s)) >= 6]
+    leaks = sorted({where for where, text in deployment.leak_surfaces() for s in secrets if s in text})
+    assert not leaks, f"a secret value appears in: {', '.join(leaks[:10])}"
+
+
+def test_user_servers_do_not_inherit_hub_secrets(kernel):
+    found = kernel.run(
+        "import os, json\n"
+        "print(json.dumps(sorted(k for k in ('JUPYTERHUB_AUTH_PASSWORD', 'CONFIGPROXY_AUTH_TOKEN')"
+        " if k in os.environ)))"
+    ).last_json()
+    assert found == [], f"user server environment holds {found}"

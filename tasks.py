@@ -1,0 +1,42 @@
+"""Invoke tasks: parse arguments, call hubharness.commands, exit with its code."""
+
+from invoke import Exit, task
+
+from hubharness import chart, commands
+
+CONTEXT = "local, kind, or a kube context"
+NAMESPACE = "deployment namespace (default: default)"
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise Exit(code=code)
+
+
+@task(iterable=["values"], help={
+    "context": CONTEXT, "namespace": NAMESPACE,
+    "values": "extra values file, overlaid like helm -f (repeatable)",
+    "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
+    "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0)",
+})
+def deploy(c, context="local", namespace="default", values=None, port=8000, chart_version=chart.DEFAULT_CHART_VERSION):
+    """Deploy JupyterHub + PySpark notebooks; returns when /hub/health answers."""
+    _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
+
+
+@task(help={"context": CONTEXT, "namespace": NAMESPACE, "k": "only checks matching this pytest -k expression"})
+def verify(c, context="local", namespace="default", k=None):
+    """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
+    _exit(commands.run(commands.verify, context, namespace, k))
+
+
+@task(help={"context": CONTEXT, "namespace": NAMESPACE, "purge": "also delete homes, database and secrets"})
+def remove(c, context="local", namespace="default", purge=False):
+    """Stop user servers, hub and proxy; keep user data unless --purge."""
+    _exit(commands.run(commands.remove, context, namespace, purge))
+
+
+@task(help={"context": CONTEXT, "namespace": NAMESPACE, "json": "machine-readable output"})
+def status(c, context="local", namespace="default", json=False):
+    """Hub, proxy, users and running servers at a glance."""
+    _exit(commands.run(commands.status, context, namespace, json))
