@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -108,7 +107,9 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
+    """Something holds the port. SO_REUSEADDR, as servers set it: TIME_WAIT is not use."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -141,11 +142,3 @@ def last_meaningful_line(path: Path) -> str:
             return line.strip()[-300:]
     return "(log is empty)"
 
-
-def wait_gone(procs: list[psutil.Process], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs):
-            return True
-        time.sleep(0.05)
-    return False

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-import jsonschema
 import yaml
 
 from .errors import HarnessError
@@ -86,6 +85,18 @@ def _dotted(path: Iterable) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+def _import_jsonschema():
+    """jsonschema without its optional rfc3987_syntax: that one compiles a grammar on
+    import (1.1 s here) for "format" checks the chart schema does not use."""
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+    import jsonschema
+
+    return jsonschema
+
+
 def _unexpected_key(instance: dict, schema: dict) -> str:
     known = schema.get("properties", {})
     patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
@@ -97,6 +108,7 @@ def _unexpected_key(instance: dict, schema: dict) -> str:
 
 def validate(values: dict, schema: dict, chart_version: str) -> None:
     """Raise one HarnessError naming the first offending key path."""
+    jsonschema = _import_jsonschema()
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = validator_cls(_without_required(schema))
     errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))

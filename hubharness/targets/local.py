@@ -218,6 +218,10 @@ class LocalTarget:
         else:
             chart_values.validate(values, schema, chart_version)
         self._require_java()
+        state = self.read_state()
+        proxy, hub = self.running("proxy"), self.running("hub")
+        if not proxy and port:
+            procs.require_free(port, "proxy-public")
         chp = self.chp_command()
 
         fresh = not self.state_dir.exists()
@@ -231,8 +235,6 @@ class LocalTarget:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
 
-        state = self.read_state()
-        proxy, hub = self.running("proxy"), self.running("hub")
         if proxy and port not in (0, state.get("public_port")) :
             raise HarnessError(
                 f"namespace {self.namespace} is already deployed on port {state['public_port']}: "

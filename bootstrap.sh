@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything hubharness needs, from scratch, on Debian/Ubuntu:
+#   system: Java 17 (PySpark), Node.js + npm (configurable-http-proxy),
+#           Chromium + chromedriver (the AUTH browser check)
+#   python: .venv with hubharness and its pinned dependencies
+#   npm:    configurable-http-proxy into .cache/npm when it is not on PATH
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CHP_VERSION=5.3.0
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "bootstrap: please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+
+if ! command -v configurable-http-proxy >/dev/null && [ ! -x .cache/npm/node_modules/.bin/configurable-http-proxy ]; then
+  echo "bootstrap: npm install configurable-http-proxy@${CHP_VERSION} into .cache/npm"
+  npm install --silent --prefix .cache/npm --no-audit --no-fund "configurable-http-proxy@${CHP_VERSION}" >/dev/null
+fi
+echo "bootstrap: ready ($(.venv/bin/python -c 'import jupyterhub, pyspark; print("jupyterhub", jupyterhub.__version__, "pyspark", pyspark.__version__)'))"

@@ -1,0 +1,97 @@
+"""Fixtures for the project's own tests: real deployments on 127.0.0.1, random ports.
+
+Every deployment lives in a temporary HUBHARNESS_HOME, so tests never touch a
+user's .hubharness/ or reports/, and every one is purged at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hubharness.paths import PROJECT_ROOT
+
+SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
+INVOKE = str(Path(sys.executable).parent / "invoke")
+COMMAND_TIMEOUT = 300
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+class Harness:
+    """Runs `invoke …` as a user does, in an isolated home."""
+
+    def __init__(self, home: Path, reports: Path):
+        self.home = home
+        self.reports = reports
+        self.env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_AUTH_PASSWORD"}
+        self.env.update(HUBHARNESS_HOME=str(home), HUBHARNESS_REPORTS=str(reports))
+        if "HUBHARNESS_VALUES_SCHEMA" not in self.env and SHARED_SCHEMAS.is_dir():
+            self.env["HUBHARNESS_VALUES_SCHEMA"] = str(SHARED_SCHEMAS)
+
+    def invoke(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> Ran:
+        done = subprocess.run([INVOKE, *args], cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return Ran(done.returncode, done.stdout, done.stderr)
+
+    def deploy(self, namespace: str, *args: str, **kw) -> Ran:
+        ran = self.invoke("deploy", "--namespace", namespace, "--port", "0", *args, **kw)
+        return ran
+
+    def verify(self, namespace: str, k: str | None = None) -> tuple[Ran, dict]:
+        args = ["verify", "--namespace", namespace] + (["-k", k] if k else [])
+        ran = self.invoke(*args)
+        summary_file = self.reports / "latest" / "summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+        return ran, summary
+
+    def status(self, namespace: str) -> dict:
+        ran = self.invoke("status", "--namespace", namespace, "--json")
+        assert ran.code == 0, ran.err
+        return json.loads(ran.out)
+
+    def state_dir(self, namespace: str) -> Path:
+        return self.home / namespace
+
+    def purge_all(self) -> None:
+        if self.home.is_dir():
+            for ns in sorted(p.name for p in self.home.iterdir() if p.is_dir()):
+                self.invoke("remove", "--namespace", ns, "--purge")
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = Harness(tmp_path / "home", tmp_path / "reports")
+    yield h
+    h.purge_all()
+
+
+@pytest.fixture(scope="module")
+def module_harness(tmp_path_factory):
+    base = tmp_path_factory.mktemp("harness")
+    h = Harness(base / "home", base / "reports")
+    yield h
+    h.purge_all()
+
+
+def outcomes(summary: dict) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in summary.get("checks", [])}
+
+
+def failed(summary: dict) -> set[str]:
+    return {cid for cid, outcome in outcomes(summary).items() if outcome in ("failed", "timeout")}

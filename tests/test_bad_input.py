@@ -1,0 +1,114 @@
+"""Bad input: one clear line on stderr, a non-zero exit, and nothing deleted."""
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def existing(harness):
+    """A namespace with state on disk that no bad command may touch."""
+    state = harness.state_dir("keep")
+    state.mkdir(parents=True)
+    (state / "precious.txt").write_text("user data")
+    return state
+
+
+def assert_refused(ran, *words):
+    assert ran.code != 0, f"exit code 0 for bad input; stdout: {ran.out}"
+    assert len(ran.err_lines) == 1, f"expected one line on stderr, got: {ran.err_lines}"
+    for word in words:
+        assert word in ran.err_lines[0], ran.err_lines[0]
+
+
+def assert_untouched(state):
+    assert (state / "precious.txt").read_text() == "user data"
+
+
+def test_unknown_context(harness, existing):
+    assert_refused(harness.invoke("deploy", "--context", "nope", "--namespace", "keep"),
+                   "unknown context 'nope'", "local")
+    assert_untouched(existing)
+
+
+def test_kind_context_says_not_implemented(harness):
+    assert_refused(harness.invoke("deploy", "--context", "kind"), "not implemented")
+
+
+def test_malformed_yaml(harness, existing, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hub:\n  config:\n    JupyterHub: {unclosed\n")
+    assert_refused(harness.deploy("keep", "--values", str(bad)), "bad.yaml", "not valid YAML", "line")
+    assert_untouched(existing)
+
+
+def test_unknown_values_key(harness, existing, tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("singleuser:\n  extraEnvv:\n    A: b\n")
+    assert_refused(harness.deploy("keep", "--values", str(bad)), "unknown values key singleuser.extraEnvv")
+    assert_untouched(existing)
+
+
+def test_missing_values_file(harness, existing):
+    assert_refused(harness.deploy("keep", "--values", "/nonexistent/values.yaml"), "does not exist")
+    assert_untouched(existing)
+
+
+def _path_without(tmp_path, *commands):
+    """A PATH with our virtualenv and everything on the current PATH except `commands`."""
+    shadow = tmp_path / "bin"
+    shadow.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep) + [str(Path(sys.executable).parent)]:
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            target = shadow / name
+            if name not in commands and not target.exists():
+                target.symlink_to(os.path.join(directory, name))
+    return str(shadow)
+
+
+def test_java_missing(harness, existing, tmp_path):
+    env = {"PATH": _path_without(tmp_path, "java"), "JAVA_HOME": ""}
+    assert_refused(harness.deploy("keep", env=env), "Java not found", "apt-get install")
+    assert_untouched(existing)
+
+
+def test_node_missing(harness, existing, tmp_path):
+    env = {"PATH": _path_without(tmp_path, "node", "nodejs")}
+    assert_refused(harness.deploy("keep", env=env), "Node.js not found")
+    assert_untouched(existing)
+
+
+def test_port_in_use(harness):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        ran = harness.invoke("deploy", "--namespace", "busy", "--port", str(port))
+    assert_refused(ran, f"port {port}", "in use", "--port")
+    assert not harness.state_dir("busy").exists() or not (harness.state_dir("busy") / "state.json").exists()
+
+
+def test_invalid_namespace(harness):
+    assert_refused(harness.deploy("Not_Valid"), "not a valid name")
+
+
+def test_verify_with_nothing_deployed(harness, existing):
+    ran = harness.invoke("verify", "--namespace", "nothing-here")
+    assert_refused(ran, "nothing deployed in namespace nothing-here", "invoke deploy")
+    assert not harness.reports.exists() or not any(harness.reports.iterdir())
+
+
+def test_status_with_nothing_deployed(harness):
+    assert_refused(harness.invoke("status", "--namespace", "nothing-here"), "nothing deployed")
+
+
+def test_remove_with_nothing_deployed_says_so(harness):
+    ran = harness.invoke("remove", "--namespace", "nothing-here")
+    assert ran.code == 0, ran.err
+    assert "nothing deployed in namespace nothing-here" in ran.out

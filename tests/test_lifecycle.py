@@ -1,0 +1,137 @@
+"""deploy → status → verify → remove → remove --purge, as a user runs them."""
+
+import json
+import os
+
+import psutil
+import pytest
+
+from hubharness.procs import port_in_use
+
+from .conftest import failed, outcomes
+
+CHECKS = {"NS", "SEC", "RDY", "PRX", "AUTH", "SPK", "ADM"}
+
+
+@pytest.fixture(scope="module")
+def deployed(module_harness):
+    ran = module_harness.deploy("life")
+    assert ran.code == 0, ran.err
+    return module_harness
+
+
+def _secret(harness, ns="life"):
+    path = harness.state_dir(ns) / "secrets" / "urbalurba-secrets.json"
+    return json.loads(path.read_text())["JUPYTERHUB_AUTH_PASSWORD"]
+
+
+def test_deploy_says_where_the_password_is_and_never_prints_it(deployed):
+    status = deployed.status("life")
+    assert status["hub"]["healthy"] and status["proxy"]["running"]
+    secret_file = deployed.state_dir("life") / "secrets" / "urbalurba-secrets.json"
+    assert status["secret_file"] == str(secret_file)
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    again = deployed.deploy("life")
+    assert str(secret_file) in again.out
+    assert _secret(deployed) not in again.out + again.err
+
+
+def test_second_deploy_starts_no_second_hub(deployed):
+    before = deployed.status("life")
+    again = deployed.deploy("life")
+    assert again.code == 0 and "already deployed" in again.out
+    after = deployed.status("life")
+    assert (after["hub"]["pid"], after["proxy"]["pid"]) == (before["hub"]["pid"], before["proxy"]["pid"])
+
+
+def test_changed_values_restart_the_hub_only(deployed, tmp_path):
+    before = deployed.status("life")
+    overlay = tmp_path / "debug.yaml"
+    overlay.write_text("singleuser:\n  defaultUrl: /lab\n")
+    ran = deployed.deploy("life", "--values", str(overlay))
+    assert ran.code == 0 and "redeployed" in ran.out, ran.out + ran.err
+    after = deployed.status("life")
+    assert after["hub"]["pid"] != before["hub"]["pid"]
+    assert after["proxy"]["pid"] == before["proxy"]["pid"]
+
+
+def test_full_verify_passes_with_every_check_reported(deployed):
+    ran, summary = deployed.verify("life")
+    assert ran.code == 0, ran.out[-3000:]
+    assert not failed(summary)
+    assert {c["check"] for c in summary["checks"]} == CHECKS
+    assert all(c["outcome"] == "passed" for c in summary["checks"]), outcomes(summary)
+    report = deployed.reports / "latest"
+    for name in ("junit.xml", "report.html", "summary.json"):
+        assert (report / name).is_file(), name
+    assert not (report / "diagnostics").exists(), "diagnostics are for failed checks only"
+    assert "verify: " in ran.out and " passed, 0 failed" in ran.out
+
+
+def test_reports_hold_no_secret(deployed):
+    secrets = [v for f in (deployed.state_dir("life") / "secrets").glob("*.json")
+               for v in json.loads(f.read_text()).values()]
+    for path in deployed.reports.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [s for s in secrets if s in text], f"secret in {path}"
+
+
+def test_status_lists_users_after_verify(deployed):
+    status = deployed.status("life")
+    names = {u["name"] for u in status["users"]}
+    assert {"verify-alice", "verify-bob", "verify-carol"} <= names
+    assert not any(u["servers"] for u in status["users"] if u["name"].startswith("verify-")), \
+        "verify left a server running"
+
+
+def test_remove_keeps_data_and_stops_everything(deployed):
+    status = deployed.status("life")
+    ports = json.loads((deployed.state_dir("life") / "state.json").read_text())
+    ran = deployed.invoke("remove", "--namespace", "life")
+    assert ran.code == 0 and "kept" in ran.out, ran.out + ran.err
+    assert not psutil.pid_exists(status["hub"]["pid"]) and not psutil.pid_exists(status["proxy"]["pid"])
+    state = deployed.state_dir("life")
+    assert (state / "jupyterhub.sqlite").is_file() and (state / "home" / "verify-alice").is_dir()
+    assert not [p for p in psutil.process_iter(["cwd"]) if str(state) in (p.info["cwd"] or "")]
+    assert not port_in_use(ports["public_port"])
+    again = deployed.invoke("remove", "--namespace", "life")
+    assert again.code == 0
+
+
+def test_redeploy_after_remove_keeps_users(deployed):
+    assert deployed.deploy("life").code == 0
+    names = {u["name"] for u in deployed.status("life")["users"]}
+    assert "verify-alice" in names
+
+
+def test_purge_leaves_nothing(deployed):
+    ports = json.loads((deployed.state_dir("life") / "state.json").read_text())
+    ran = deployed.invoke("remove", "--namespace", "life", "--purge")
+    assert ran.code == 0, ran.err
+    assert not deployed.state_dir("life").exists()
+    for key in ("public_port", "hub_port", "proxy_api_port"):
+        assert not port_in_use(ports[key]), key
+    again = deployed.invoke("remove", "--namespace", "life", "--purge")
+    assert again.code == 0 and "nothing deployed" in again.out
+
+
+def test_password_from_the_environment_is_used(harness):
+    ran = harness.deploy("envpw", env={"JUPYTERHUB_AUTH_PASSWORD": "a-given-password-123"})
+    assert ran.code == 0, ran.err
+    assert _secret(harness, "envpw") == "a-given-password-123"
+    assert "a-given-password-123" not in ran.out + ran.err
+    _, summary = harness.verify("envpw", k="hub_reads_password_from_secret or right_password")
+    assert summary["counts"]["passed"] == 2 and not failed(summary)
+
+
+def test_two_deployments_side_by_side_do_not_clash(harness):
+    assert harness.deploy("left").code == 0
+    assert harness.deploy("right").code == 0
+    left, right = harness.status("left"), harness.status("right")
+    assert left["hub_url"] != right["hub_url"]
+    for ns in ("left", "right"):
+        ran, summary = harness.verify(ns, k="NS or RDY")
+        assert ran.code == 0 and not failed(summary), outcomes(summary)
+    harness.invoke("remove", "--namespace", "left", "--purge")
+    assert harness.status("right")["hub"]["healthy"], "removing one namespace touched the other"

@@ -1,0 +1,76 @@
+"""values/: layered like helm -f, valid for both chart versions, errors that name the key."""
+
+import pytest
+
+from hubharness import chart, values
+from hubharness.errors import HarnessError
+
+from .conftest import SHARED_SCHEMAS
+
+pytestmark = pytest.mark.skipif(not SHARED_SCHEMAS.is_dir(), reason=f"no chart schemas at {SHARED_SCHEMAS}")
+
+
+@pytest.fixture(params=["4.2.0", "4.4.0"])
+def schema(request, monkeypatch):
+    monkeypatch.setenv("HUBHARNESS_VALUES_SCHEMA", str(SHARED_SCHEMAS))
+    found, _ = chart.find_values_schema(request.param)
+    return found, request.param
+
+
+@pytest.mark.parametrize("target", ["local", "kind"])
+def test_shipped_values_validate(schema, target):
+    values.validate(values.load(values.values_files(target)), *schema)
+
+
+def test_unknown_key_is_named_by_its_path(schema):
+    bad = values.merge(values.load(values.values_files("local")), {"singleuser": {"storage": {"capacty": "1Gi"}}})
+    with pytest.raises(HarnessError, match=r"unknown values key singleuser\.storage\.capacty"):
+        values.validate(bad, *schema)
+
+
+def test_misplaced_config_section_is_an_unknown_key(schema):
+    if schema[1] == "4.2.0":
+        pytest.skip("chart 4.2.0 accepts any hub.config section name")
+    with pytest.raises(HarnessError, match=r"unknown values key hub\.config\.loadRoles"):
+        values.validate({"hub": {"config": {"loadRoles": {}}}}, *schema)
+
+
+def test_wrong_type_names_the_key(schema):
+    with pytest.raises(HarnessError, match=r"values key singleuser\.cpu\.limit: 'two'"):
+        values.validate({"singleuser": {"cpu": {"limit": "two"}}}, *schema)
+
+
+def test_overlay_merges_maps_replaces_lists_and_null_deletes():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    merged = values.merge(base, {"a": {"c": [3]}, "d": None, "e": 2})
+    assert merged == {"a": {"b": 1, "c": [3]}, "e": 2}
+    assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hub:\n  config: [unclosed\n")
+    with pytest.raises(HarnessError, match=r"bad\.yaml is not valid YAML at line \d+"):
+        values.load([bad])
+
+
+def test_missing_schema_is_a_note_not_an_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("HUBHARNESS_VALUES_SCHEMA", raising=False)
+    monkeypatch.setenv("HELM_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found, note = chart.find_values_schema("4.4.0")
+    assert found is None and "values not validated" in note
+
+
+def test_expected_pyspark_version_comes_from_the_image_tag():
+    assert values.expected_pyspark_version(values.load(values.values_files("local"))) == "3.5.3"
+    import pyspark
+
+    assert pyspark.__version__ == "3.5.3", "the local target's pyspark must match the image tag"
+
+
+def test_no_secret_and_no_fallback_in_values():
+    for path in values.VALUES_DIR.glob("*.yaml"):
+        text = path.read_text()
+        assert "fallback-password" not in text and "SecretPassword2" not in text, path
+        assert "os.environ.get('JUPYTERHUB_AUTH_PASSWORD', '" not in text, path
