@@ -24,10 +24,11 @@ def deploy(c, context="local", namespace="default", values=None, port=8000, char
     _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE, "k": "only checks matching this pytest -k expression"})
-def verify(c, context="local", namespace="default", k=None):
+@task(help={"context": CONTEXT, "namespace": NAMESPACE, "k": "only checks matching this pytest -k expression",
+            "check": "only these checklist ids, comma-separated: NS,SEC,RDY,PRX,AUTH,SPK,ADM,BAK,RMV"})
+def verify(c, context="local", namespace="default", k=None, check=None):
     """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
-    _exit(commands.run(commands.verify, context, namespace, k))
+    _exit(commands.run(commands.verify, context, namespace, k, check))
 
 
 @task(help={"context": CONTEXT, "namespace": NAMESPACE, "purge": "also delete homes, database and secrets"})
@@ -40,3 +41,17 @@ def remove(c, context="local", namespace="default", purge=False):
 def status(c, context="local", namespace="default", json=False):
     """Hub, proxy, users and running servers at a glance."""
     _exit(commands.run(commands.status, context, namespace, json))
+
+
+@task(help={"context": CONTEXT, "namespace": NAMESPACE,
+            "to": "archive file or folder (default: ./hubharness-backup-<context>-<namespace>-<UTC>.tar.gz)"})
+def backup(c, context="local", namespace="default", to=None):
+    """Back up hub database (online), homes and config into one checked archive."""
+    _exit(commands.run(commands.backup, context, namespace, to))
+
+
+@task(name="restore", help={"context": CONTEXT, "namespace": NAMESPACE, "from_": "the archive to restore",
+                            "force": "replace a running deployment's user data (it is moved aside)"})
+def restore_(c, from_, context="local", namespace="default", force=False):
+    """Check an archive, then restore database and homes and restart the hub."""
+    _exit(commands.run(commands.restore, context, namespace, from_, force))

@@ -33,8 +33,8 @@ def deploy(context: str, namespace: str, values_files: list[str], port: int, cha
     return 0
 
 
-def verify(context: str, namespace: str, keyword: str | None) -> int:
-    result = run_verify(context, namespace, keyword)
+def verify(context: str, namespace: str, keyword: str | None, checks: str | None) -> int:
+    result = run_verify(context, namespace, keyword, checks)
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
@@ -70,6 +70,33 @@ def status(context: str, namespace: str, as_json: bool) -> int:
         say(f"  user {user['name']}{' (admin)' if user['admin'] else ''}: {servers or 'no server running'}")
     running = sum(1 for u in info["users"] if u["servers"])
     say(f"  {len(info['users'])} user(s), {running} with a running server")
+    return 0
+
+
+def backup(context: str, namespace: str, to: str | None) -> int:
+    from pathlib import Path
+
+    from .targets.local_backup import run_backup
+
+    result = run_backup(target_for(context, namespace), Path(to) if to else None)
+    say(f"backed up namespace {namespace} (context {context}): {len(result.users)} user(s), "
+        f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s")
+    say(f"  archive: {result.archive} ({result.archive.stat().st_size / 1e6:.1f} MB)")
+    say("  secrets are not in the archive: keep the Secret (urbalurba-secrets) yourself")
+    return 0
+
+
+def restore(context: str, namespace: str, source: str, force: bool) -> int:
+    from pathlib import Path
+
+    from .targets.local_backup import run_restore
+
+    result = run_restore(target_for(context, namespace), Path(source), force=force)
+    say(f"restored namespace {namespace} (context {context}) from {source} in {result.seconds:.1f}s: "
+        f"{len(result.users)} user(s), {result.files} file(s), {result.bytes / 1e6:.1f} MB; "
+        f"database integrity_check: {result.integrity}")
+    if result.moved_aside:
+        say(f"  the data it replaced is in {result.moved_aside}")
     return 0
 
 

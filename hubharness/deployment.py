@@ -104,3 +104,34 @@ class Deployment(abc.ABC):
     # diagnostics
     @abc.abstractmethod
     def write_diagnostics(self, dest: Path) -> None: ...
+
+
+class Target(abc.ABC):
+    """Lifecycle of one namespace, as BAK and RMV drive it on a scratch namespace."""
+
+    context: str
+    namespace: str
+
+    @abc.abstractmethod
+    def deploy(self, values_files: list[Path], port: int, chart_version: str): ...
+
+    @abc.abstractmethod
+    def remove(self, purge: bool = False) -> str: ...
+
+    @abc.abstractmethod
+    def backup(self, to: Path | None = None): ...
+
+    @abc.abstractmethod
+    def restore(self, archive: Path, force: bool = False): ...
+
+    @abc.abstractmethod
+    def deployment(self) -> Deployment: ...
+
+    @abc.abstractmethod
+    def ports(self) -> list[int]: ...
+
+    @abc.abstractmethod
+    def user_data_kept(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def leftovers(self, ports: list[int]) -> list[str]: ...

@@ -21,6 +21,10 @@ class HubAPI:
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
 
+    def clone(self) -> "HubAPI":
+        """A client with its own connection pool, for use from another thread."""
+        return HubAPI(self.public_url, self.session.headers["Authorization"].split(" ", 1)[1])
+
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", TIMEOUT)
         kwargs.setdefault("allow_redirects", False)

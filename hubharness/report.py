@@ -22,7 +22,9 @@ RECORDS_KEY = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
-    parser.getgroup("hubharness").addoption("--report-dir", help="write summary.json and diagnostics/ here")
+    group = parser.getgroup("hubharness")
+    group.addoption("--report-dir", help="write summary.json and diagnostics/ here")
+    group.addoption("--checks", help="run only these checklist ids, comma-separated (e.g. NS,SEC)")
 
 
 def check_id(item) -> str:
@@ -36,9 +38,16 @@ def pytest_configure(config):
     config._hubharness_started = time.time()
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     order = {cid: n for n, cid in enumerate(CHECK_ORDER)}
     items.sort(key=lambda item: order.get(check_id(item), len(order)))  # stable within a check
+    wanted = config.getoption("checks")
+    if wanted:
+        ids = {c.strip().upper() for c in wanted.split(",") if c.strip()}
+        deselected = [item for item in items if check_id(item) not in ids]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if check_id(item) in ids]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -53,7 +53,8 @@ def redact(directory: Path, secrets: list[str]) -> None:
             path.write_bytes(cleaned)
 
 
-def run(context: str, namespace: str, keyword: str | None = None, extra: list[str] | None = None) -> VerifyResult:
+def run(context: str, namespace: str, keyword: str | None = None, checks: str | None = None,
+        extra: list[str] | None = None) -> VerifyResult:
     deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
     secrets = [str(s) for s in deployment.secrets()]
     report_dir = new_report_dir(context)
@@ -64,6 +65,11 @@ def run(context: str, namespace: str, keyword: str | None = None, extra: list[st
         f"--html={report_dir / 'report.html'}", "--self-contained-html",
         "-p", "no:cacheprovider", "-q", "-rfE",
     ]
+    if checks:
+        unknown = sorted({c.strip().upper() for c in checks.split(",") if c.strip()} - set(CHECK_ORDER))
+        if unknown:
+            raise HarnessError(f"unknown check id(s) {', '.join(unknown)}: use {', '.join(CHECK_ORDER)}")
+        args += [f"--checks={checks}"]
     if keyword:
         args += ["-k", keyword]
     args += extra or []
@@ -75,5 +81,5 @@ def run(context: str, namespace: str, keyword: str | None = None, extra: list[st
         os.chdir(cwd)
     redact(report_dir, secrets)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise HarnessError(f"no check matched -k {keyword!r}: see the check names in suites/")
+        raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}): see the names in suites/")
     return VerifyResult(code, report_dir)

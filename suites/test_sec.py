@@ -41,10 +41,11 @@ def test_secrets_appear_nowhere_else(deployment):
     assert not leaks, f"a secret value appears in: {', '.join(leaks[:10])}"
 
 
-def test_user_servers_do_not_inherit_hub_secrets(kernel):
-    found = kernel.run(
-        "import os, json\n"
-        "print(json.dumps(sorted(k for k in ('JUPYTERHUB_AUTH_PASSWORD', 'CONFIGPROXY_AUTH_TOKEN')"
-        " if k in os.environ)))"
-    ).last_json()
+@pytest.mark.cell(
+    "import os, json\n"
+    "print(json.dumps(sorted(k for k in ('JUPYTERHUB_AUTH_PASSWORD', 'CONFIGPROXY_AUTH_TOKEN')"
+    " if k in os.environ)))"
+)
+def test_user_servers_do_not_inherit_hub_secrets(cell):
+    found = cell.last_json()
     assert found == [], f"user server environment holds {found}"

@@ -53,8 +53,8 @@ class Harness:
         ran = self.invoke("deploy", "--namespace", namespace, "--port", "0", *args, **kw)
         return ran
 
-    def verify(self, namespace: str, k: str | None = None) -> tuple[Ran, dict]:
-        args = ["verify", "--namespace", namespace] + (["-k", k] if k else [])
+    def verify(self, namespace: str, k: str | None = None, check: str | None = None) -> tuple[Ran, dict]:
+        args = ["verify", "--namespace", namespace] + (["-k", k] if k else []) + (["--check", check] if check else [])
         ran = self.invoke(*args)
         summary_file = self.reports / "latest" / "summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}

@@ -112,3 +112,13 @@ def test_remove_with_nothing_deployed_says_so(harness):
     ran = harness.invoke("remove", "--namespace", "nothing-here")
     assert ran.code == 0, ran.err
     assert "nothing deployed in namespace nothing-here" in ran.out
+
+
+def test_chart_whose_hub_is_not_installed(harness, existing):
+    assert_refused(harness.deploy("keep", "--chart-version", "4.2.0"),
+                   "chart 4.2.0 ships JupyterHub 5.3.0", "--chart-version 4.4.0")
+    assert_untouched(existing)
+
+
+def test_unknown_chart_version(harness):
+    assert_refused(harness.deploy("keep", "--chart-version", "9.9.9"), "unknown chart version")

@@ -1,12 +1,16 @@
 """deploy → status → verify → remove → remove --purge, as a user runs them."""
 
 import json
-import os
 
 import psutil
 import pytest
+import testinfra
 
-from hubharness.procs import port_in_use
+host = testinfra.get_host("local://")
+
+
+def listening(port: int) -> bool:
+    return host.socket(f"tcp://127.0.0.1:{port}").is_listening
 
 from .conftest import failed, outcomes
 
@@ -88,13 +92,14 @@ def test_status_lists_users_after_verify(deployed):
 def test_remove_keeps_data_and_stops_everything(deployed):
     status = deployed.status("life")
     ports = json.loads((deployed.state_dir("life") / "state.json").read_text())
+    assert listening(ports["public_port"])
     ran = deployed.invoke("remove", "--namespace", "life")
     assert ran.code == 0 and "kept" in ran.out, ran.out + ran.err
     assert not psutil.pid_exists(status["hub"]["pid"]) and not psutil.pid_exists(status["proxy"]["pid"])
     state = deployed.state_dir("life")
     assert (state / "jupyterhub.sqlite").is_file() and (state / "home" / "verify-alice").is_dir()
     assert not [p for p in psutil.process_iter(["cwd"]) if str(state) in (p.info["cwd"] or "")]
-    assert not port_in_use(ports["public_port"])
+    assert not listening(ports["public_port"])
     again = deployed.invoke("remove", "--namespace", "life")
     assert again.code == 0
 
@@ -111,7 +116,7 @@ def test_purge_leaves_nothing(deployed):
     assert ran.code == 0, ran.err
     assert not deployed.state_dir("life").exists()
     for key in ("public_port", "hub_port", "proxy_api_port"):
-        assert not port_in_use(ports[key]), key
+        assert not listening(ports[key]), key
     again = deployed.invoke("remove", "--namespace", "life", "--purge")
     assert again.code == 0 and "nothing deployed" in again.out
 
@@ -131,7 +136,7 @@ def test_two_deployments_side_by_side_do_not_clash(harness):
     left, right = harness.status("left"), harness.status("right")
     assert left["hub_url"] != right["hub_url"]
     for ns in ("left", "right"):
-        ran, summary = harness.verify(ns, k="NS or RDY")
+        ran, summary = harness.verify(ns, check="NS,RDY")
         assert ran.code == 0 and not failed(summary), outcomes(summary)
     harness.invoke("remove", "--namespace", "left", "--purge")
     assert harness.status("right")["hub"]["healthy"], "removing one namespace touched the other"

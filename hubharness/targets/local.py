@@ -7,8 +7,10 @@ home/<user>/ and jupyterhub.sqlite.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import importlib.metadata
 import json
 import os
 import re
@@ -26,7 +28,7 @@ import requests
 
 from .. import chart, procs
 from .. import values as chart_values
-from ..deployment import Component, Deployment, Fact
+from ..deployment import Component, Deployment, Fact, Target
 from ..errors import HarnessError
 from ..hubapi import HubAPI
 from ..paths import cache_dir, state_home
@@ -95,7 +97,7 @@ class DeployResult:
     seconds: float = 0.0
 
 
-class LocalTarget:
+class LocalTarget(Target):
     context = "local"
 
     def __init__(self, namespace: str = "default"):
@@ -144,6 +146,17 @@ class LocalTarget:
             raise HarnessError(
                 "Java not found: PySpark needs a Java 17 runtime; install it "
                 "(apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+            )
+
+    @staticmethod
+    def _require_hub_of_chart(chart_version: str) -> None:
+        """Both targets must run the same hub: the one the chart ships."""
+        wanted = chart.hub_version(chart_version)
+        installed = importlib.metadata.version("jupyterhub")
+        if installed != wanted:
+            raise HarnessError(
+                f"chart {chart_version} ships JupyterHub {wanted} but the local target has {installed}: "
+                f"use --chart-version {chart.DEFAULT_CHART_VERSION}, or pip install jupyterhub=={wanted}"
             )
 
     @staticmethod
@@ -204,12 +217,13 @@ class LocalTarget:
     def _fingerprint(self, values: dict, env: dict[str, str], ports: dict) -> str:
         """Changes when anything the hub reads changes; keyed, so it reveals no secret."""
         key = self.store.read(HUB_SECRET)["hub.config.JupyterHub.cookie_secret"].encode()
-        payload = json.dumps([values, sorted(env.items()), ports, chart.DEFAULT_CHART_VERSION], sort_keys=True)
+        payload = json.dumps([values, sorted(env.items()), ports], sort_keys=True)
         return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
     def deploy(self, values_files: list[Path], port: int = DEFAULT_PORT,
                chart_version: str = chart.DEFAULT_CHART_VERSION) -> DeployResult:
         started_at = time.monotonic()
+        self._require_hub_of_chart(chart_version)
         values = chart_values.load(values_files)
         schema, where = chart.find_values_schema(chart_version)
         schema_note = ""
@@ -394,6 +408,36 @@ class LocalTarget:
                 info["users_error"] = str(e)
         return info
 
+    # ---- backup / restore, and what remove leaves behind ------------------------------
+    def backup(self, to: Path | None = None):
+        from .local_backup import run_backup
+
+        return run_backup(self, to)
+
+    def restore(self, archive: Path, force: bool = False):
+        from .local_backup import run_restore
+
+        return run_restore(self, archive, force=force)
+
+    def ports(self) -> list[int]:
+        state = self.read_state()
+        return [state[k] for k in ("public_port", "hub_port", "proxy_api_port") if state.get(k)]
+
+    def user_data_kept(self) -> Fact:
+        db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home"
+        homes = sorted(p.name for p in home.iterdir()) if home.is_dir() else []
+        return Fact(db.is_file() and bool(homes), f"database {'kept' if db.is_file() else 'gone'}, "
+                                                  f"homes: {', '.join(homes) or 'none'}")
+
+    def leftovers(self, ports: list[int]) -> list[str]:
+        """What is still here of this namespace: its state dir, processes, listeners."""
+        left = []
+        if self.state_dir.exists():
+            left.append(f"state dir {self.state_dir}")
+        left += [f"process {p.pid} ({p.name()})" for p in procs.processes_under(self.state_dir)]
+        left += [f"a listener on 127.0.0.1:{port}" for port in ports if procs.port_in_use(port)]
+        return left
+
     def deployment(self) -> "LocalDeployment":
         state = self.read_state()
         if not state or not state.get("hub"):
@@ -421,6 +465,7 @@ class LocalDeployment(Deployment):
         self.chart_version = state.get("chart", chart.DEFAULT_CHART_VERSION)
         self.public_url = f"http://127.0.0.1:{state['public_port']}"
         self.values = json.loads((target.state_dir / "values.json").read_text())
+        self.values_files = [Path(f) for f in state.get("values_files", [])]
         self.auth_ref = next(
             (ref for env, ref in _secret_refs(chart_values.get(self.values, "hub.extraEnv", {})).items()
              if env == AUTH_ENV),
@@ -430,6 +475,13 @@ class LocalDeployment(Deployment):
     @property
     def expected_hub_version(self) -> str:
         return chart.hub_version(self.chart_version)
+
+    @functools.cached_property
+    def host(self):
+        """testinfra's view of this machine: `host.file(p).mode == 0o600` reads as the check."""
+        import testinfra
+
+        return testinfra.get_host("local://")
 
     @property
     def hub_target(self) -> str:
@@ -454,7 +506,7 @@ class LocalDeployment(Deployment):
 
     def state_is_isolated(self) -> Fact:
         d = self.target.state_dir
-        mode = d.stat().st_mode & 0o777
+        mode = self.host.file(str(d)).mode
         if mode & 0o077:
             return Fact(False, f"state dir {d} is readable by others (mode {mode:o}, want 700)")
         for proc in self._owned_processes():
@@ -480,8 +532,7 @@ class LocalDeployment(Deployment):
     def secret_is_private(self) -> Fact:
         name, _ = self.auth_ref
         path = self.target.store.path(name)
-        mode = path.stat().st_mode & 0o777
-        dir_mode = path.parent.stat().st_mode & 0o777
+        mode, dir_mode = self.host.file(str(path)).mode, self.host.file(str(path.parent)).mode
         return Fact(mode == 0o600 and not dir_mode & 0o077,
                     f"{path} mode {mode:o} (want 600), folder mode {dir_mode:o} (want 700)")
 

@@ -7,6 +7,7 @@
 # HUBHARNESS_STATE_DIR pointing at the deployment's state dir.
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,7 +36,23 @@ def set_if_not_none(section, trait, key):
 
 
 # --- what the chart fixes for every deployment, with local processes ------------
-c.JupyterHub.spawner_class = "simple"
+from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402
+
+
+class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
+    """One log per user server (logs/user-<name>.log), as a pod has its own log."""
+
+    async def start(self):
+        log = open(state / "logs" / f"user-{self.user.name}.log", "ab")
+        os.chmod(log.name, 0o600)
+        self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
+        try:
+            return await super().start()
+        finally:
+            log.close()  # the child keeps its own copy of the descriptor
+
+
+c.JupyterHub.spawner_class = LoggingLocalProcessSpawner
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
 c.ConfigurableHTTPProxy.should_start = False  # the proxy is its own process, like its own pod
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{runtime['proxy_api_port']}"

@@ -1,0 +1,205 @@
+"""Backup archives: what goes in, how it is checked before anything is overwritten.
+
+An archive is a gzip'd tar: db/jupyterhub.sqlite (taken with sqlite's online
+backup API, never a copy of the live file), home/<user>/..., config/values.json,
+and manifest.json last, with the sha256 and size of every other member. Secrets
+are not stored; the manifest names the Secret they come from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import __version__
+from .errors import HarnessError
+
+FORMAT = "hubharness-backup/1"
+MANIFEST = "manifest.json"
+DB_MEMBER = "db/jupyterhub.sqlite"
+CHUNK = 1 << 20
+SNAPSHOT_TRIES = 5
+
+
+def snapshot_db(live: Path, dest: Path) -> str:
+    """Copy a live sqlite database with its online backup API; return integrity_check."""
+    source = sqlite3.connect(f"file:{live}?mode=ro", uri=True, timeout=30)
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target)
+        return target.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _stable_copy(path: Path, spool) -> tuple[str, int]:
+    """Read a file that a user may be writing into `spool` until two stats agree around
+    the read, so the archived bytes are one version of the file, hashed as archived."""
+    for _ in range(SNAPSHOT_TRIES):
+        before = path.stat()
+        spool.seek(0)
+        spool.truncate()
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+                spool.write(chunk)
+        after = path.stat()
+        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == \
+                (spool.tell(), after.st_mtime_ns):
+            return digest.hexdigest(), spool.tell()
+    return digest.hexdigest(), spool.tell()  # still changing: this read is one consistent copy
+
+
+class ArchiveWriter:
+    """Writes to a temporary file beside the destination; only a complete archive is renamed in."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        try:
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
+        except OSError as e:
+            raise HarnessError(f"cannot write the backup to {dest.parent}: {e.strerror}; "
+                               "choose a writable folder with --to") from None
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.tar = tarfile.open(self.tmp, "w:gz", compresslevel=1)
+        self.files: dict[str, dict] = {}
+
+    def _add(self, name: str, fileobj, size: int, mtime: float, digest: str) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = size, mtime, 0o600
+        fileobj.seek(0)
+        self.tar.addfile(info, fileobj)
+        self.files[name] = {"sha256": digest, "size": size}
+
+    def add_file(self, name: str, path: Path) -> None:
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            digest, size = _stable_copy(path, spool)
+            self._add(name, spool, size, path.stat().st_mtime, digest)
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._add(name, io.BytesIO(data), len(data), time.time(), hashlib.sha256(data).hexdigest())
+
+    def finish(self, manifest: dict) -> Path:
+        manifest = {**manifest, "files": self.files}
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size, info.mtime, info.mode = len(data), time.time(), 0o600
+        self.tar.addfile(info, io.BytesIO(data))
+        self.tar.close()
+        os.chmod(self.tmp, 0o600)
+        os.replace(self.tmp, self.dest)
+        return self.dest
+
+    def abort(self) -> None:
+        try:
+            self.tar.close()
+        except Exception:  # closing a tar on a full disk fails again; the file goes anyway
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def manifest_base(context: str, namespace: str, chart_version: str, secret_refs: list[tuple[str, str]],
+                  users: list[str], db_integrity: str) -> dict:
+    from importlib.metadata import version
+
+    return {
+        "format": FORMAT, "harness": __version__, "jupyterhub": version("jupyterhub"),
+        "chart": chart_version, "context": context, "namespace": namespace,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "secrets": [{"name": n, "key": k, "stored": False} for n, k in secret_refs],
+        "users": users, "db_integrity": db_integrity,
+    }
+
+
+@dataclass
+class Checked:
+    manifest: dict
+    staging: Path
+
+
+def _safe_member(name: str) -> bool:
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts and bool(path.parts)
+
+
+def check_and_stage(archive: Path, context: str, namespace: str, staging: Path) -> Checked:
+    """Extract into `staging` while checking every byte against the manifest.
+
+    Raises HarnessError (and removes `staging`) for a corrupted, truncated, unsafe or
+    foreign archive; the deployment is not touched either way.
+    """
+    if not archive.is_file():
+        raise HarnessError(f"no backup archive at {archive}")
+    staging.mkdir(parents=True)
+    os.chmod(staging, 0o700)
+    seen: dict[str, dict] = {}
+    manifest = None
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                if not member.isfile() or not _safe_member(member.name):
+                    raise HarnessError(f"archive {archive} holds an unexpected member {member.name!r}: refused")
+                source = tar.extractfile(member)
+                if member.name == MANIFEST:
+                    manifest = json.loads(source.read())
+                    continue
+                dest = staging / member.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                digest, size = hashlib.sha256(), 0
+                with open(dest, "wb") as out:
+                    while chunk := source.read(CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+                os.utime(dest, (member.mtime, member.mtime))
+                seen[member.name] = {"sha256": digest.hexdigest(), "size": size}
+        if manifest is None:
+            raise HarnessError(f"archive {archive} has no manifest (truncated, or not a hubharness backup): refused")
+        if manifest.get("format") != FORMAT:
+            raise HarnessError(f"archive {archive} is not a {FORMAT} archive: refused")
+        if (manifest.get("context"), manifest.get("namespace")) != (context, namespace):
+            raise HarnessError(
+                f"archive {archive} is of namespace {manifest.get('namespace')} (context "
+                f"{manifest.get('context')}), not {namespace} ({context}): refused; restore it there"
+            )
+        expected = manifest.get("files", {})
+        bad = sorted(n for n in set(expected) | set(seen) if expected.get(n) != seen.get(n))
+        if bad:
+            raise HarnessError(f"archive {archive} does not match its manifest ({len(bad)} file(s), "
+                               f"first {bad[0]}): corrupted, refused")
+        if DB_MEMBER in seen and integrity(staging / DB_MEMBER) != "ok":
+            raise HarnessError(f"archive {archive}: its hub database fails integrity_check: refused")
+        return Checked(manifest, staging)
+    except (tarfile.TarError, EOFError, OSError, zlib_error(), ValueError) as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise HarnessError(f"archive {archive} is unreadable ({type(e).__name__}: {e}): "
+                           "corrupted or truncated, refused") from None
+    except HarnessError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def zlib_error():
+    import zlib
+
+    return zlib.error

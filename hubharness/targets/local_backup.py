@@ -1,0 +1,162 @@
+"""Backup and restore for the local target (the archive format is in hubharness.backup)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import backup, chart
+from ..errors import HarnessError
+from .. import values as chart_values
+from .local import LocalTarget, _secret_refs
+
+
+@dataclass
+class BackupResult:
+    archive: Path
+    users: list[str]
+    files: int
+    bytes: int
+    seconds: float
+
+
+@dataclass
+class RestoreResult:
+    users: list[str]
+    files: int
+    bytes: int
+    moved_aside: Path | None
+    integrity: str
+    seconds: float
+
+
+def _db_users(db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT name FROM users"))
+    finally:
+        conn.close()
+
+
+def default_archive(target: LocalTarget) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path.cwd() / f"hubharness-backup-{target.context}-{target.namespace}-{stamp}.tar.gz"
+
+
+def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
+    started = time.monotonic()
+    state = target.read_state()
+    db = target.state_dir / "jupyterhub.sqlite"
+    if not state or not db.is_file():
+        raise HarnessError(f"nothing deployed in namespace {target.namespace} (context local): nothing to back up")
+    dest = (to or default_archive(target)).resolve()
+    if dest.is_dir():
+        dest = dest / default_archive(target).name
+    if not dest.parent.is_dir():
+        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+    writer = backup.ArchiveWriter(dest)
+    try:
+        with tempfile.TemporaryDirectory(dir=target.state_dir, prefix=".backup-") as tmp:
+            snapshot = Path(tmp) / "jupyterhub.sqlite"
+            db_integrity = backup.snapshot_db(db, snapshot)
+            if db_integrity != "ok":
+                raise HarnessError(f"the live hub database fails integrity_check ({db_integrity}): not backed up")
+            writer.add_file(backup.DB_MEMBER, snapshot)
+            users = _db_users(snapshot)
+        home = target.state_dir / "home"
+        for path in sorted(home.rglob("*")) if home.is_dir() else []:
+            if path.is_file() and not path.is_symlink():
+                writer.add_file(f"home/{path.relative_to(home).as_posix()}", path)
+        values_json = target.state_dir / "values.json"
+        if values_json.is_file():
+            writer.add_file("config/values.json", values_json)
+        values = json.loads(values_json.read_text()) if values_json.is_file() else {}
+        refs = list(_secret_refs(chart_values.get(values, "hub.extraEnv", {})).values())
+        manifest = backup.manifest_base(target.context, target.namespace, state.get("chart", ""),
+                                        refs, users, db_integrity)
+        archive = writer.finish(manifest)
+    except OSError as e:
+        writer.abort()
+        raise HarnessError(f"backup to {dest} failed: {e.strerror or e} (disk full or not writable?); "
+                           "nothing was written") from None
+    except BaseException:
+        writer.abort()
+        raise
+    files = writer.files
+    return BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
+                        time.monotonic() - started)
+
+
+def _has_user_data(target: LocalTarget) -> list[str]:
+    home = target.state_dir / "home"
+    with_files = sorted(p.name for p in home.iterdir() if p.is_dir() and any(p.iterdir())) if home.is_dir() else []
+    return with_files
+
+
+def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> RestoreResult:
+    started = time.monotonic()
+    state = target.read_state()
+    if not state:
+        raise HarnessError(f"nothing deployed in namespace {target.namespace} (context local): "
+                           "run `invoke deploy` first, then restore into it")
+    archive = archive.resolve()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    staging = target.state_dir / f".restore-{stamp}"
+    checked = backup.check_and_stage(archive, target.context, target.namespace, staging)
+    try:
+        running = target.running("hub") is not None
+        occupied = _has_user_data(target)
+        if running and occupied and not force:
+            raise HarnessError(
+                f"namespace {target.namespace} is running with user data ({', '.join(occupied[:5])}): "
+                "restore would replace it; pass --force (the current data is moved aside, not deleted)"
+            )
+        values_files = [Path(f) for f in state.get("values_files", [])]
+        port = state.get("public_port") or 0
+        target.remove(purge=False)
+
+        # The old database and homes are moved aside, never deleted.
+        aside = target.state_dir / "pre-restore" / stamp
+        aside.mkdir(parents=True)
+        moved = False
+        for name in ("jupyterhub.sqlite", "home"):
+            if (target.state_dir / name).exists():
+                shutil.move(target.state_dir / name, aside / name)
+                moved = True
+        restored_db = staging / backup.DB_MEMBER
+        _forget_processes(restored_db)
+        shutil.move(restored_db, target.state_dir / "jupyterhub.sqlite")
+        (staging / "home").mkdir(exist_ok=True)
+        shutil.move(staging / "home", target.state_dir / "home")
+        if (staging / "config" / "values.json").is_file():
+            shutil.move(staging / "config" / "values.json", aside / "archive-values.json")
+        if not moved:
+            shutil.rmtree(aside.parent if not any(aside.parent.iterdir()) else aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    target.deploy(values_files or chart_values.values_files(target.context), port=port,
+                  chart_version=state.get("chart") or chart.DEFAULT_CHART_VERSION)
+    result = backup.integrity(target.state_dir / "jupyterhub.sqlite")
+    if result != "ok":
+        raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
+    files = checked.manifest["files"]
+    return RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
+                         aside if moved else None, result, time.monotonic() - started)
+
+
+def _forget_processes(db: Path) -> None:
+    """The archived servers' processes do not exist after a restore: drop their pids and
+    bind URLs, so the hub sees stopped servers instead of polling recycled pids."""
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE spawners SET server_id = NULL, state = '{}'")
+            conn.execute("DELETE FROM servers")
+    finally:
+        conn.close()

@@ -1,0 +1,111 @@
+"""BAK: backup → remove --purge → deploy → restore gives back every user and byte.
+
+Done on the scratch namespace (fixtures/scratch.py), with a user writing during the
+backup, and a corrupted archive that must be refused without touching anything.
+"""
+
+import json
+import tarfile
+
+import pytest
+
+from fixtures.scratch import Writer, notebook, sha, spawn
+from hubharness.backup import MANIFEST
+from hubharness.errors import HarnessError
+from hubharness.hubapi import HubAPI
+
+pytestmark = pytest.mark.check("BAK")
+
+USERS = ("bak-ann", "bak-ben")
+FILES = {
+    "analysis.ipynb": notebook("spark.range(10).count()"),
+    "data/blob.bin": bytes(range(256)) * 4096,
+    "notes.txt": "größe ✓\n".encode(),
+}
+RECORD_KEYS = ("name", "admin", "created", "groups", "roles")
+
+
+def user_records(deployment) -> dict:
+    api = HubAPI(deployment.public_url, deployment.service_token())
+    return {u["name"]: {k: u.get(k) for k in RECORD_KEYS} for u in api.users()}
+
+
+@pytest.fixture(scope="module")
+def cycle(scratch, tmp_path_factory):
+    """The whole cycle once; the checks below read what it saw."""
+    before = scratch.deployment()
+    sessions = {name: spawn(before, name) for name in USERS}
+    for _, contents in sessions.values():
+        for path, data in FILES.items():
+            contents.put(path, data)
+    writer = Writer(sessions["bak-ben"][1], "busy.txt")
+    writer.start()
+    try:
+        while len(writer.versions) < 3:
+            writer.join(0.05)
+        archive = scratch.backup(tmp_path_factory.mktemp("bak") / "backup.tar.gz").archive
+    finally:
+        writer.stop.set()
+        writer.join(30)
+    records = user_records(before)
+    scratch.remove(purge=True)
+    scratch.deploy(before.values_files, port=0, chart_version=before.chart_version)
+    restore = scratch.restore(archive)
+    after = scratch.deployment()
+    files = {name: spawn(after, name)[1] for name in USERS}
+    return {"archive": archive, "records": records, "restore": restore, "after": after,
+            "files": files, "versions": writer.versions}
+
+
+def test_archive_manifest_has_checksums_and_versions(cycle):
+    with tarfile.open(cycle["archive"]) as tar:
+        manifest = json.load(tar.extractfile(MANIFEST))
+        names = set(tar.getnames()) - {MANIFEST}
+    assert names == set(manifest["files"]), "manifest and archive list different files"
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+    for key in ("harness", "jupyterhub", "chart", "context", "namespace", "created"):
+        assert manifest.get(key), f"manifest lacks {key}"
+    assert manifest["db_integrity"] == "ok"
+    assert not any(s["stored"] for s in manifest["secrets"]), "a secret was stored in the archive"
+
+
+def test_archive_holds_no_secret(cycle, scratch):
+    secrets = [str(s).encode() for s in scratch.deployment().secrets()]
+    with tarfile.open(cycle["archive"]) as tar:
+        for member in tar:
+            data = tar.extractfile(member).read()
+            assert not [s for s in secrets if s in data], f"a secret is in {member.name}"
+
+
+def test_user_records_come_back(cycle):
+    after = user_records(cycle["after"])
+    for name in USERS:
+        assert after.get(name) == cycle["records"][name], f"{name}'s record differs after restore"
+
+
+def test_restored_database_passes_integrity_check(cycle):
+    assert cycle["restore"].integrity == "ok"
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_files_come_back_byte_for_byte(cycle, user):
+    contents = cycle["files"][user]
+    for path, data in FILES.items():
+        assert sha(contents.get(path)) == sha(data), f"{user}'s {path} differs after restore"
+
+
+def test_file_written_during_backup_comes_back_whole(cycle):
+    restored = cycle["files"]["bak-ben"].get("busy.txt")
+    assert restored in cycle["versions"], "busy.txt came back as no version that was ever written"
+
+
+def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):
+    data = bytearray(cycle["archive"].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    broken = tmp_path / "corrupted.tar.gz"
+    broken.write_bytes(bytes(data))
+    hub_before = scratch.deployment().state.get("hub")
+    with pytest.raises(HarnessError, match="refused"):
+        scratch.restore(broken, force=True)
+    assert scratch.deployment().state.get("hub") == hub_before, "the hub was touched"
+    assert sha(cycle["files"]["bak-ann"].get("notes.txt")) == sha(FILES["notes.txt"])
