@@ -11,6 +11,7 @@ from .errors import HarnessError
 from .waiting import wait_until
 
 TIMEOUT = 10  # seconds, for any single HTTP request
+HELD_TIMEOUT = 30  # spawn and stop requests: longer than slow_spawn_timeout and slow_stop_timeout (10 s)
 
 
 class HubAPI:
@@ -56,14 +57,15 @@ class HubAPI:
         return self._ok(self.request("POST", f"/users/{quote(name)}")).json()
 
     def start_server(self, name: str) -> requests.Response:
-        response = self.request("POST", f"/users/{quote(name)}/server")
+        response = self.request("POST", f"/users/{quote(name)}/server", timeout=HELD_TIMEOUT)
         if response.status_code == 400 and "already running" in response.text:
             return response
         return self._ok(response)
 
     def stop_server(self, name: str, server: str = "") -> requests.Response:
         suffix = f"/servers/{quote(server)}" if server else "/server"
-        response = self.request("DELETE", f"/users/{quote(name)}{suffix}")
+        # The hub holds the request until the stop is done or slow_stop_timeout (10 s) passed.
+        response = self.request("DELETE", f"/users/{quote(name)}{suffix}", timeout=HELD_TIMEOUT)
         if response.status_code in (204, 202, 400):  # 400: not running
             return response
         return self._ok(response)

@@ -85,18 +85,25 @@ def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
     psutil.wait_procs(alive, timeout=5)
 
 
-def processes_under(directory: Path) -> list[psutil.Process]:
-    """Processes whose working directory is inside `directory` (hub, proxy, user servers)."""
+def processes_under(directory: Path, env_markers: dict[str, str] | None = None) -> list[psutil.Process]:
+    """Processes working inside `directory` (hub, proxy, user servers), or carrying one of
+    `env_markers` (name → substring) in their environment: a user's job or a Spark JVM
+    that changed directory still carries its server's JUPYTERHUB_API_URL."""
     directory = directory.resolve()
     found = []
     for proc in psutil.process_iter(["pid"]):
+        if proc.pid == os.getpid():
+            continue
         try:
             cwd = Path(proc.cwd())
+            if cwd == directory or directory in cwd.parents:
+                found.append(proc)
+            elif env_markers:
+                env = proc.environ()
+                if any(marker in env.get(name, "") for name, marker in env_markers.items()):
+                    found.append(proc)
         except (psutil.Error, OSError):
             continue
-        if cwd == directory or directory in cwd.parents:
-            if proc.pid != os.getpid():
-                found.append(proc)
     return found
 
 

@@ -65,7 +65,8 @@ class SecretStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def ensure(self, name: str, key: str, given: str | None = None) -> tuple[Secret, str]:
+    def ensure(self, name: str, key: str, given: str | None = None,
+               generate=lambda: secrets.token_urlsafe(24)) -> tuple[Secret, str]:
         """Use `given` if set, else the stored value, else generate one. Returns (value, origin)."""
         current = self.read(name).get(key)
         if given:
@@ -74,7 +75,7 @@ class SecretStore:
             return Secret(given), "environment"
         if current:
             return Secret(current), "stored"
-        value = secrets.token_urlsafe(24)
+        value = generate()
         self.put(name, key, value)
         return Secret(value), "generated"
 

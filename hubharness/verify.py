@@ -14,7 +14,9 @@ from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
 from .targets import target_for
 
 DEPLOYMENT_KEY = pytest.StashKey()
-CHECK_ORDER = ("NS", "SEC", "RDY", "PRX", "AUTH", "SPK", "ADM", "BAK", "RMV")
+# Run order: AUTH uses bob's server before PRX and ADM stop it; the stop overlaps the
+# Spark cells that SPK then collects.
+CHECK_ORDER = ("NS", "SEC", "RDY", "AUTH", "PRX", "ADM", "SPK", "BAK", "RMV")
 
 
 @dataclass

@@ -49,10 +49,10 @@ def test_user_cannot_reach_another_users_server(alice, bob):
     assert as_bob.status_code == 200, f"{bob.name} got {as_bob.status_code} on their own server"
 
 
-def test_browser_with_wrong_password_stays_out(browser, deployment):
+def test_browser_with_wrong_password_stays_out(browser, deployment, bob):
     browser.get(f"{deployment.public_url}/hub/login")
     wait = WebDriverWait(browser, 30)
-    wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys("verify-erin")
+    wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys(bob.name)
     browser.find_element(By.ID, "password_input").send_keys("not-the-password")
     browser.find_element(By.ID, "login_submit").click()
     error = wait.until(ec.presence_of_element_located((By.CLASS_NAME, "login_error")))
@@ -60,12 +60,13 @@ def test_browser_with_wrong_password_stays_out(browser, deployment):
     assert "Invalid" in error.text, f"login error reads {error.text!r}"
 
 
-def test_browser_logs_in_to_jupyterlab(browser, deployment, password):
+def test_browser_logs_in_to_jupyterlab(browser, deployment, password, bob):
+    bob.server()  # bob's server is up: login lands in his JupyterLab
     browser.get(f"{deployment.public_url}/hub/login")
     wait = WebDriverWait(browser, 60)
-    wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys("verify-erin")
+    wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys(bob.name)
     browser.find_element(By.ID, "password_input").send_keys(str(password))
     browser.find_element(By.ID, "login_submit").click()
-    wait.until(lambda b: "/user/verify-erin/lab" in b.current_url or "/hub/login" in b.current_url)
+    wait.until(lambda b: f"/user/{bob.name}/lab" in b.current_url or "/hub/login" in b.current_url)
     assert "/hub/login" not in browser.current_url, "the browser stayed on the login page"
     wait.until(ec.presence_of_element_located((By.ID, "jp-main-dock-panel")))

@@ -9,56 +9,21 @@ import tarfile
 
 import pytest
 
-from fixtures.scratch import Writer, notebook, sha, spawn
+from fixtures.scratch import BAK_FILES, BAK_USERS, sha, user_records
 from hubharness.backup import MANIFEST
 from hubharness.errors import HarnessError
-from hubharness.hubapi import HubAPI
 
 pytestmark = pytest.mark.check("BAK")
 
-USERS = ("bak-ann", "bak-ben")
-FILES = {
-    "analysis.ipynb": notebook("spark.range(10).count()"),
-    "data/blob.bin": bytes(range(256)) * 4096,
-    "notes.txt": "größe ✓\n".encode(),
-}
-RECORD_KEYS = ("name", "admin", "created", "groups", "roles")
-
-
-def user_records(deployment) -> dict:
-    api = HubAPI(deployment.public_url, deployment.service_token())
-    return {u["name"]: {k: u.get(k) for k in RECORD_KEYS} for u in api.users()}
-
 
 @pytest.fixture(scope="module")
-def cycle(scratch, tmp_path_factory):
-    """The whole cycle once; the checks below read what it saw."""
-    before = scratch.deployment()
-    sessions = {name: spawn(before, name) for name in USERS}
-    for _, contents in sessions.values():
-        for path, data in FILES.items():
-            contents.put(path, data)
-    writer = Writer(sessions["bak-ben"][1], "busy.txt")
-    writer.start()
-    try:
-        while len(writer.versions) < 3:
-            writer.join(0.05)
-        archive = scratch.backup(tmp_path_factory.mktemp("bak") / "backup.tar.gz").archive
-    finally:
-        writer.stop.set()
-        writer.join(30)
-    records = user_records(before)
-    scratch.remove(purge=True)
-    scratch.deploy(before.values_files, port=0, chart_version=before.chart_version)
-    restore = scratch.restore(archive)
-    after = scratch.deployment()
-    files = {name: spawn(after, name)[1] for name in USERS}
-    return {"archive": archive, "records": records, "restore": restore, "after": after,
-            "files": files, "versions": writer.versions}
+def cycle(scratch_result):
+    assert scratch_result.bak is not None, "the scratch work ran without the BAK cycle"
+    return scratch_result.bak
 
 
 def test_archive_manifest_has_checksums_and_versions(cycle):
-    with tarfile.open(cycle["archive"]) as tar:
+    with tarfile.open(cycle.archive) as tar:
         manifest = json.load(tar.extractfile(MANIFEST))
         names = set(tar.getnames()) - {MANIFEST}
     assert names == set(manifest["files"]), "manifest and archive list different files"
@@ -71,36 +36,35 @@ def test_archive_manifest_has_checksums_and_versions(cycle):
 
 def test_archive_holds_no_secret(cycle, scratch):
     secrets = [str(s).encode() for s in scratch.deployment().secrets()]
-    with tarfile.open(cycle["archive"]) as tar:
+    with tarfile.open(cycle.archive) as tar:
         for member in tar:
             data = tar.extractfile(member).read()
             assert not [s for s in secrets if s in data], f"a secret is in {member.name}"
 
 
-def test_user_records_come_back(cycle):
-    after = user_records(cycle["after"])
-    for name in USERS:
-        assert after.get(name) == cycle["records"][name], f"{name}'s record differs after restore"
+def test_user_records_come_back(cycle, scratch):
+    after = user_records(scratch.deployment())
+    for name in BAK_USERS:
+        assert after.get(name) == cycle.records[name], f"{name}'s record differs after restore"
 
 
 def test_restored_database_passes_integrity_check(cycle):
-    assert cycle["restore"].integrity == "ok"
+    assert cycle.restore.integrity == "ok"
 
 
-@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("user", BAK_USERS)
 def test_files_come_back_byte_for_byte(cycle, user):
-    contents = cycle["files"][user]
-    for path, data in FILES.items():
-        assert sha(contents.get(path)) == sha(data), f"{user}'s {path} differs after restore"
+    for path, data in BAK_FILES.items():
+        assert sha(cycle.files[user].get(path)) == sha(data), f"{user}'s {path} differs after restore"
 
 
 def test_file_written_during_backup_comes_back_whole(cycle):
-    restored = cycle["files"]["bak-ben"].get("busy.txt")
-    assert restored in cycle["versions"], "busy.txt came back as no version that was ever written"
+    restored = cycle.files["bak-ben"].get("busy.txt")
+    assert restored in cycle.versions, "busy.txt came back as no version that was ever written"
 
 
 def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):
-    data = bytearray(cycle["archive"].read_bytes())
+    data = bytearray(cycle.archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     broken = tmp_path / "corrupted.tar.gz"
     broken.write_bytes(bytes(data))
@@ -108,4 +72,4 @@ def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):
     with pytest.raises(HarnessError, match="refused"):
         scratch.restore(broken, force=True)
     assert scratch.deployment().state.get("hub") == hub_before, "the hub was touched"
-    assert sha(cycle["files"]["bak-ann"].get("notes.txt")) == sha(FILES["notes.txt"])
+    assert sha(cycle.files["bak-ann"].get("notes.txt")) == sha(BAK_FILES["notes.txt"])

@@ -23,15 +23,10 @@ def test_route_table_holds_the_hub_route(deployment):
     assert routes["/"]["target"].rstrip("/") == deployment.hub_target.rstrip("/")
 
 
-def test_user_route_appears_after_spawn(deployment, users):
-    carol = users["verify-carol"]
-    carol.server()
-    assert "/user/verify-carol" in deployment.proxy_routes()
+def test_user_route_appears_after_spawn(deployment, bob):
+    bob.server()
+    assert f"/user/{bob.name}" in deployment.proxy_routes()
 
 
-def test_user_route_goes_after_stop(deployment, users, admin_api):
-    carol = users["verify-carol"]
-    carol.server()
-    admin_api.stop_server(carol.name)
-    admin_api.wait_server_stopped(carol.name, timeout=30)
-    assert "/user/verify-carol" not in deployment.proxy_routes()
+def test_user_route_goes_after_stop(deployment, bob, bob_stopped):
+    assert f"/user/{bob.name}" not in deployment.proxy_routes()

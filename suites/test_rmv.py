@@ -1,18 +1,17 @@
-"""RMV: remove keeps user data; --purge leaves nothing; both can be run twice."""
+"""RMV: remove keeps user data; --purge leaves nothing; both can be run twice.
+
+On the scratch namespace, where a user (rmv-cat) has a running server and a file.
+"""
 
 import pytest
-
-from fixtures.scratch import spawn
 
 pytestmark = pytest.mark.check("RMV")
 
 
 @pytest.fixture(scope="module")
-def ports(scratch):
-    """A user with a running server and a file, then the ports to watch."""
-    _, contents = spawn(scratch.deployment(), "rmv-cat")
-    contents.put("keep-me.txt", b"user data\n")
-    return scratch.ports()
+def ports(scratch_result):
+    assert scratch_result.rmv_ports, "the scratch work ran without the RMV preparation"
+    return scratch_result.rmv_ports
 
 
 def test_remove_keeps_user_data(scratch, ports):
@@ -23,7 +22,7 @@ def test_remove_keeps_user_data(scratch, ports):
     assert not running, f"still running after remove: {running}"
 
 
-def test_remove_twice_is_harmless(scratch):
+def test_remove_twice_is_harmless(scratch, ports):
     scratch.remove()
     assert scratch.user_data_kept()
 
@@ -33,5 +32,5 @@ def test_purge_leaves_nothing(scratch, ports):
     assert scratch.leftovers(ports) == []
 
 
-def test_removing_what_is_not_deployed_says_so(scratch):
+def test_removing_what_is_not_deployed_says_so(scratch, ports):
     assert "nothing deployed" in scratch.remove(purge=True)

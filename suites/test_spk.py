@@ -14,7 +14,7 @@ pytestmark = pytest.mark.check("SPK")
 SPARK = (
     "from pyspark.sql import SparkSession\n"
     "spark = SparkSession.builder.master('local[2]').appName('hubharness-verify')"
-    ".config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', '4').getOrCreate()\n"
+    ".config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', '2').getOrCreate()\n"
 )
 
 SPARK_ENV = (
@@ -42,7 +42,8 @@ CSV_TO_PANDAS = SPARK + (
     "df = spark.read.csv(os.path.join(d, 'data.csv'), header=True, inferSchema=True)\n"
     "pdf = df.filter(df.value > 100).groupBy('category').agg({'value': 'avg'})"
     ".orderBy('category').toPandas()\n"
-    "print(json.dumps({'type': type(pdf).__module__.split('.')[0], 'rows': pdf.to_dict('records')}))"
+    "print(json.dumps({'type': type(pdf).__module__.split('.')[0], 'rows': pdf.to_dict('records')}))\n"
+    "import shutil; shutil.rmtree(d)"
 )
 
 ML_PIPELINE = SPARK + (
@@ -58,7 +59,8 @@ ML_PIPELINE = SPARK + (
     "pipeline = Pipeline(stages=[\n"
     "    VectorAssembler(inputCols=['feature1', 'feature2', 'feature3'], outputCol='features'),\n"
     "    StandardScaler(inputCol='features', outputCol='scaled_features'),\n"
-    "    RandomForestClassifier(featuresCol='scaled_features', labelCol='label', numTrees=10, seed=42)])\n"
+    "    RandomForestClassifier(featuresCol='scaled_features', labelCol='label', numTrees=5, maxDepth=4,"
+    " seed=42)])\n"
     "train, test = df.randomSplit([0.8, 0.2], seed=42)\n"
     "auc = BinaryClassificationEvaluator(labelCol='label', metricName='areaUnderROC')"
     ".evaluate(pipeline.fit(train).transform(test))\n"
@@ -77,7 +79,8 @@ JSON_TO_CSV = SPARK + (
     " avg('sales').alias('avg_sales'), max('sales').alias('max_sales'), min('sales').alias('min_sales'))\n"
     "summary.coalesce(1).write.mode('overwrite').option('header', 'true').csv(os.path.join(d, 'summary'))\n"
     "parts = glob.glob(os.path.join(d, 'summary', 'part-*.csv'))\n"
-    "print(json.dumps([len(parts), sorted(open(parts[0]).read().splitlines())]))"
+    "print(json.dumps([len(parts), sorted(open(parts[0]).read().splitlines())]))\n"
+    "import shutil; shutil.rmtree(d)"
 )
 
 

@@ -157,3 +157,41 @@ def test_adm_harness_without_server_rights_fails(harness, tmp_path):
               scopes: [list:users, read:users, read:hub]
     """)
     verify_fails(harness, "adm-scopes", None, ["ADM.server_stops_through_the_api"], check="ADM")
+
+
+def test_bak_database_not_persisted_fails(harness, tmp_path):
+    deploy(harness, "bak-memory", tmp_path, """
+        hub:
+          db:
+            type: sqlite-memory
+    """)
+    verify_fails(harness, "bak-memory", None, ["BAK.user_records_come_back"], check="BAK")
+
+
+def test_rmv_leftovers_are_seen(harness, tmp_path, monkeypatch):
+    """What RMV asserts is empty is not empty when something of ours is left."""
+    import socket
+    import subprocess
+
+    from hubharness.targets.local import LocalTarget
+
+    state = deploy(harness, "rmv-left", tmp_path)
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    target = LocalTarget("rmv-left")
+    ports = target.ports()
+    assert harness.invoke("remove", "--namespace", "rmv-left").code == 0
+    assert target.leftovers(ports) == [f"state dir {state}"]
+    env = {**os.environ, "JUPYTERHUB_API_URL": f"http://127.0.0.1:{target.read_state()['hub_port']}/hub/api"}
+    stray = subprocess.Popen(["sleep", "120"], cwd="/", env=env)  # a user's job that outlived its server
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", ports[0]))
+        squatter.listen()
+        try:
+            left = target.leftovers(ports)
+            assert f"process {stray.pid} (sleep)" in left
+            assert f"a listener on 127.0.0.1:{ports[0]}" in left
+            assert harness.invoke("remove", "--namespace", "rmv-left").code == 0
+            assert stray.wait(10) is not None, "remove did not stop the stray job"
+        finally:
+            stray.kill()

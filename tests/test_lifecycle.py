@@ -14,7 +14,7 @@ def listening(port: int) -> bool:
 
 from .conftest import failed, outcomes
 
-CHECKS = {"NS", "SEC", "RDY", "PRX", "AUTH", "SPK", "ADM"}
+CHECKS = {"NS", "SEC", "RDY", "PRX", "AUTH", "SPK", "ADM", "BAK", "RMV"}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_reports_hold_no_secret(deployed):
 def test_status_lists_users_after_verify(deployed):
     status = deployed.status("life")
     names = {u["name"] for u in status["users"]}
-    assert {"verify-alice", "verify-bob", "verify-carol"} <= names
+    assert {"verify-alice", "verify-bob"} <= names
     assert not any(u["servers"] for u in status["users"] if u["name"].startswith("verify-")), \
         "verify left a server running"
 

@@ -207,8 +207,7 @@ class LocalTarget(Target):
                 env[name] = str(value["value"])
         # The chart's managed Secret: cookie secret, proxy token, service tokens.
         self.store.ensure(HUB_SECRET, "hub.config.JupyterHub.cookie_secret",
-                          given=self.store.read(HUB_SECRET).get("hub.config.JupyterHub.cookie_secret")
-                          or pysecrets.token_hex(32))
+                          generate=lambda: pysecrets.token_hex(32))
         self.store.ensure(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         for key in chart_values.get(values, "hub.services", {}) or {}:
             self.store.ensure(HUB_SECRET, f"hub.services.{key}.apiToken")
@@ -217,7 +216,8 @@ class LocalTarget(Target):
     def _fingerprint(self, values: dict, env: dict[str, str], ports: dict) -> str:
         """Changes when anything the hub reads changes; keyed, so it reveals no secret."""
         key = self.store.read(HUB_SECRET)["hub.config.JupyterHub.cookie_secret"].encode()
-        payload = json.dumps([values, sorted(env.items()), ports], sort_keys=True)
+        config_code = HUB_CONFIG.read_text()  # a harness upgrade that changes it restarts the hub
+        payload = json.dumps([values, sorted(env.items()), ports, config_code], sort_keys=True)
         return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
     def deploy(self, values_files: list[Path], port: int = DEFAULT_PORT,
@@ -338,8 +338,8 @@ class LocalTarget(Target):
             proc = self.running(name)
             if proc is not None:
                 procs.stop(proc)
-        # user servers the hub no longer knew about, and anything else started in here
-        procs.stop_all(procs.processes_under(self.state_dir))
+        # user servers the hub no longer knew about, and anything they started
+        procs.stop_all(self.owned_processes())
         if purge:
             shutil.rmtree(self.state_dir)
             return f"removed namespace {self.namespace} and all its data ({self.state_dir})"
@@ -419,6 +419,13 @@ class LocalTarget(Target):
 
         return run_restore(self, archive, force=force)
 
+    def owned_processes(self) -> list[psutil.Process]:
+        state = self.read_state()
+        markers = {"HUBHARNESS_STATE_DIR": str(self.state_dir)}
+        if state.get("hub_port"):
+            markers["JUPYTERHUB_API_URL"] = f"127.0.0.1:{state['hub_port']}/"
+        return procs.processes_under(self.state_dir, markers)
+
     def ports(self) -> list[int]:
         state = self.read_state()
         return [state[k] for k in ("public_port", "hub_port", "proxy_api_port") if state.get(k)]
@@ -434,7 +441,7 @@ class LocalTarget(Target):
         left = []
         if self.state_dir.exists():
             left.append(f"state dir {self.state_dir}")
-        left += [f"process {p.pid} ({p.name()})" for p in procs.processes_under(self.state_dir)]
+        left += [f"process {p.pid} ({p.name()})" for p in self.owned_processes()]
         left += [f"a listener on 127.0.0.1:{port}" for port in ports if procs.port_in_use(port)]
         return left
 

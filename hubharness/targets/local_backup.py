@@ -52,8 +52,11 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
     started = time.monotonic()
     state = target.read_state()
     db = target.state_dir / "jupyterhub.sqlite"
-    if not state or not db.is_file():
+    if not state:
         raise HarnessError(f"nothing deployed in namespace {target.namespace} (context local): nothing to back up")
+    if not db.is_file():
+        raise HarnessError(f"no hub database in {target.state_dir} (hub.db.type sqlite-memory keeps none): "
+                           "set hub.db.type: sqlite-pvc to have users to back up")
     dest = (to or default_archive(target)).resolve()
     if dest.is_dir():
         dest = dest / default_archive(target).name
@@ -80,9 +83,10 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
         manifest = backup.manifest_base(target.context, target.namespace, state.get("chart", ""),
                                         refs, users, db_integrity)
         archive = writer.finish(manifest)
-    except OSError as e:
+    except (OSError, sqlite3.Error) as e:
         writer.abort()
-        raise HarnessError(f"backup to {dest} failed: {e.strerror or e} (disk full or not writable?); "
+        reason = getattr(e, "strerror", None) or str(e)
+        raise HarnessError(f"backup to {dest} failed: {reason} (disk full or not writable?); "
                            "nothing was written") from None
     except BaseException:
         writer.abort()
