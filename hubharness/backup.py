@@ -27,7 +27,8 @@ FORMAT = "hubharness-backup/1"
 MANIFEST = "manifest.json"
 DB_MEMBER = "db/jupyterhub.sqlite"
 CHUNK = 1 << 20
-SNAPSHOT_TRIES = 5
+QUIET = 0.1  # seconds a file must be unmodified before it is read
+SETTLE_LIMIT = 5.0  # seconds to wait for one file to settle
 
 
 def snapshot_db(live: Path, dest: Path) -> str:
@@ -50,11 +51,19 @@ def integrity(db: Path) -> str:
         conn.close()
 
 
-def _stable_copy(path: Path, spool) -> tuple[str, int]:
-    """Read a file that a user may be writing into `spool` until two stats agree around
-    the read, so the archived bytes are one version of the file, hashed as archived."""
-    for _ in range(SNAPSHOT_TRIES):
+def _stable_copy(path: Path, spool, live: bool = True) -> tuple[str, int, bool]:
+    """Read a file a user may be writing into `spool`: only once it has been quiet for
+    QUIET seconds, and only if two stats around the read agree. Editors (and Jupyter's
+    contents manager) rewrite in place, so a read during a save would catch a torn or
+    empty file. Returns (sha256, size, settled); unsettled after SETTLE_LIMIT seconds,
+    the last read is kept and the manifest says so."""
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while True:
         before = path.stat()
+        quiet_for = time.time() - before.st_mtime
+        if live and quiet_for < QUIET and time.monotonic() < deadline:
+            time.sleep(QUIET - quiet_for)
+            continue
         spool.seek(0)
         spool.truncate()
         digest = hashlib.sha256()
@@ -63,10 +72,10 @@ def _stable_copy(path: Path, spool) -> tuple[str, int]:
                 digest.update(chunk)
                 spool.write(chunk)
         after = path.stat()
-        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == \
-                (spool.tell(), after.st_mtime_ns):
-            return digest.hexdigest(), spool.tell()
-    return digest.hexdigest(), spool.tell()  # still changing: this read is one consistent copy
+        settled = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == \
+            (spool.tell(), after.st_mtime_ns)
+        if settled or time.monotonic() >= deadline:
+            return digest.hexdigest(), spool.tell(), settled
 
 
 class ArchiveWriter:
@@ -83,6 +92,7 @@ class ArchiveWriter:
         self.tmp = Path(tmp)
         self.tar = tarfile.open(self.tmp, "w:gz", compresslevel=1)
         self.files: dict[str, dict] = {}
+        self.unsettled: list[str] = []  # files still being written when they were read
 
     def _add(self, name: str, fileobj, size: int, mtime: float, digest: str) -> None:
         info = tarfile.TarInfo(name)
@@ -91,16 +101,19 @@ class ArchiveWriter:
         self.tar.addfile(info, fileobj)
         self.files[name] = {"sha256": digest, "size": size}
 
-    def add_file(self, name: str, path: Path) -> None:
+    def add_file(self, name: str, path: Path, live: bool = True) -> None:
+        """`live`: someone may be writing it (a home file), so wait for it to settle."""
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
-            digest, size = _stable_copy(path, spool)
+            digest, size, settled = _stable_copy(path, spool, live)
             self._add(name, spool, size, path.stat().st_mtime, digest)
+        if not settled:
+            self.unsettled.append(name)
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self._add(name, io.BytesIO(data), len(data), time.time(), hashlib.sha256(data).hexdigest())
 
     def finish(self, manifest: dict) -> Path:
-        manifest = {**manifest, "files": self.files}
+        manifest = {**manifest, "files": self.files, "changing_during_backup": self.unsettled}
         data = json.dumps(manifest, indent=2, sort_keys=True).encode()
         info = tarfile.TarInfo(MANIFEST)
         info.size, info.mtime, info.mode = len(data), time.time(), 0o600

@@ -155,3 +155,41 @@ def test_backup_and_restore_of_kind_say_not_supported(deployed):
 def test_restore_into_nothing_deployed_says_deploy_first(deployed):
     ran = deployed.invoke("restore", "--namespace", "never-deployed", "--from", str(deployed.archive))
     assert_refused(ran, "invoke deploy")
+
+
+def test_a_file_rewritten_in_place_is_archived_as_one_whole_version(tmp_path):
+    """Jupyter saves by truncating and rewriting in place; a backup must not catch the gap."""
+    import threading
+
+    from hubharness.backup import ArchiveWriter
+
+    path = tmp_path / "busy.txt"
+    versions = [f"version {n}\n".encode() * 50_000 for n in range(40)]
+    path.write_bytes(versions[0])
+    stop = threading.Event()
+
+    def rewrite():
+        for data in versions[1:]:
+            if stop.is_set():
+                return
+            with open(path, "wb") as f:  # truncate, then write in pieces, like a slow save
+                for i in range(0, len(data), 65536):
+                    f.write(data[i:i + 65536])
+                    f.flush()
+                    stop.wait(0.005)
+            stop.wait(0.15)
+
+    writer_thread = threading.Thread(target=rewrite)
+    writer_thread.start()
+    archive = ArchiveWriter(tmp_path / "a.tar.gz")
+    try:
+        for n in range(15):
+            archive.add_file(f"copy{n}", path)
+            stop.wait(0.03)
+    finally:
+        stop.set()
+        writer_thread.join()
+    archive.finish({})
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        for n in range(15):
+            assert tar.extractfile(f"copy{n}").read() in versions, f"copy{n} is a torn write"

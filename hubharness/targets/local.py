@@ -234,6 +234,11 @@ class LocalTarget(Target):
         self._require_java()
         state = self.read_state()
         proxy, hub = self.running("proxy"), self.running("hub")
+        if proxy and port not in (0, state.get("public_port")):
+            raise HarnessError(
+                f"namespace {self.namespace} is already deployed on port {state['public_port']}: "
+                "`invoke remove` first to move it to another port"
+            )
         if not proxy and port:
             procs.require_free(port, "proxy-public")
         chp = self.chp_command()
@@ -249,11 +254,6 @@ class LocalTarget(Target):
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
 
-        if proxy and port not in (0, state.get("public_port")) :
-            raise HarnessError(
-                f"namespace {self.namespace} is already deployed on port {state['public_port']}: "
-                "`invoke remove` first to move it to another port"
-            )
         ports = {
             "public_port": state.get("public_port") if proxy else (port or procs.free_port()),
             "hub_port": state.get("hub_port") if hub else procs.free_port(),
@@ -271,8 +271,6 @@ class LocalTarget(Target):
             result.seconds = time.monotonic() - started_at
             return result
 
-        if not proxy:
-            procs.require_free(ports["public_port"], "proxy-public")
         self._write_json(self.state_dir / "values.json", values)
         self._write_json(self.state_dir / "runtime.json", ports)
         state.update(ports, namespace=self.namespace, context=self.context, chart=chart_version,

@@ -69,7 +69,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
             db_integrity = backup.snapshot_db(db, snapshot)
             if db_integrity != "ok":
                 raise HarnessError(f"the live hub database fails integrity_check ({db_integrity}): not backed up")
-            writer.add_file(backup.DB_MEMBER, snapshot)
+            writer.add_file(backup.DB_MEMBER, snapshot, live=False)  # our own private copy
             users = _db_users(snapshot)
         home = target.state_dir / "home"
         for path in sorted(home.rglob("*")) if home.is_dir() else []:
