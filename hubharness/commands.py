@@ -21,15 +21,8 @@ def deploy(context: str, namespace: str, values_files: list[str], port: int, cha
     result = target.deploy(files, port=port, chart_version=chart_version)
     if result.schema_note:
         print(f"note: {result.schema_note}", file=sys.stderr)
-    verb = {"started": "deployed", "restarted": "redeployed (hub restarted: config changed)",
-            "unchanged": "already deployed, nothing changed"}[result.action]
-    say(f"{verb}: namespace {namespace} (context {context}) at {result.url} in {result.seconds:.1f}s")
-    say(f"  password: {result.secret_origin}, in {result.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)")
-    say(f"  state: {result.state_dir}")
-    if result.not_enforced:
-        say(f"  applied but not enforced locally: {', '.join(result.not_enforced)}")
-    if result.not_applicable:
-        say(f"  not applicable locally: {', '.join(result.not_applicable)}")
+    for line in result.lines():
+        say(line)
     return 0
 
 
@@ -76,9 +69,7 @@ def status(context: str, namespace: str, as_json: bool) -> int:
 def backup(context: str, namespace: str, to: str | None) -> int:
     from pathlib import Path
 
-    from .targets.local_backup import run_backup
-
-    result = run_backup(target_for(context, namespace), Path(to) if to else None)
+    result = target_for(context, namespace).backup(Path(to) if to else None)
     say(f"backed up namespace {namespace} (context {context}): {len(result.users)} user(s), "
         f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s")
     say(f"  archive: {result.archive} ({result.archive.stat().st_size / 1e6:.1f} MB)")
@@ -89,9 +80,7 @@ def backup(context: str, namespace: str, to: str | None) -> int:
 def restore(context: str, namespace: str, source: str, force: bool) -> int:
     from pathlib import Path
 
-    from .targets.local_backup import run_restore
-
-    result = run_restore(target_for(context, namespace), Path(source), force=force)
+    result = target_for(context, namespace).restore(Path(source), force=force)
     say(f"restored namespace {namespace} (context {context}) from {source} in {result.seconds:.1f}s: "
         f"{len(result.users)} user(s), {result.files} file(s), {result.bytes / 1e6:.1f} MB; "
         f"database integrity_check: {result.integrity}")

@@ -148,3 +148,26 @@ def env_entries(env: Any) -> dict[str, Any]:
     if isinstance(env, list):
         return {item["name"]: {k: v for k, v in item.items() if k != "name"} for item in env}
     return dict(env or {})
+
+
+def secret_refs(env: Any) -> dict[str, tuple[str, str]]:
+    """env var name → (Secret name, key) for every secretKeyRef in an extraEnv."""
+    refs = {}
+    for name, value in env_entries(env).items():
+        ref = value.get("valueFrom", {}).get("secretKeyRef") if isinstance(value, dict) else None
+        if ref:
+            refs[name] = (ref["name"], ref["key"])
+    return refs
+
+
+def load_validated(files: Iterable[Path], chart_version: str) -> tuple[dict, str]:
+    """Merged values, validated against the chart's schema when one is found.
+    Returns (values, note): the note says why nothing was validated, else it is empty."""
+    from .chart import find_values_schema
+
+    values = load(files)
+    schema, where = find_values_schema(chart_version)
+    if schema is None:
+        return values, where
+    validate(values, schema, chart_version)
+    return values, ""

@@ -35,8 +35,10 @@ def test_unknown_context(harness, existing):
     assert_untouched(existing)
 
 
-def test_kind_context_says_not_implemented(harness):
-    assert_refused(harness.invoke("deploy", "--context", "kind"), "not implemented")
+def test_kind_without_its_tools_says_what_is_missing(harness):
+    ran = harness.invoke("deploy", "--context", "kind", env={"PATH": "/usr/bin:/bin"})
+    assert_refused(ran, "not found")
+    assert "helm" in ran.err or "kind" in ran.err or "docker" in ran.err
 
 
 def test_malformed_yaml(harness, existing, tmp_path):

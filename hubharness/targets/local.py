@@ -75,15 +75,6 @@ def not_applicable(values: dict) -> list[str]:
     return found
 
 
-def _secret_refs(env: dict) -> dict[str, tuple[str, str]]:
-    refs = {}
-    for name, value in chart_values.env_entries(env).items():
-        ref = value.get("valueFrom", {}).get("secretKeyRef") if isinstance(value, dict) else None
-        if ref:
-            refs[name] = (ref["name"], ref["key"])
-    return refs
-
-
 @dataclass
 class DeployResult:
     url: str
@@ -95,6 +86,18 @@ class DeployResult:
     not_enforced: list[str] = field(default_factory=list)
     schema_note: str = ""
     seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        verb = {"started": "deployed", "restarted": "redeployed (hub restarted: config changed)",
+                "unchanged": "already deployed, nothing changed"}[self.action]
+        out = [f"{verb}: namespace {self.state_dir.name} (context local) at {self.url} in {self.seconds:.1f}s",
+               f"  password: {self.secret_origin}, in {self.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)",
+               f"  state: {self.state_dir}"]
+        if self.not_enforced:
+            out.append(f"  applied but not enforced locally: {', '.join(self.not_enforced)}")
+        if self.not_applicable:
+            out.append(f"  not applicable locally: {', '.join(self.not_applicable)}")
+        return out
 
 
 class LocalTarget(Target):
@@ -193,7 +196,7 @@ class LocalTarget(Target):
         """Resolve hub.extraEnv secretKeyRefs like the kubelet; create what the chart would."""
         env: dict[str, str] = {}
         auth_file, origin = self.store.path("urbalurba-secrets"), "stored"
-        for name, (secret, key) in _secret_refs(chart_values.get(values, "hub.extraEnv", {})).items():
+        for name, (secret, key) in chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {})).items():
             if name == AUTH_ENV:
                 value, origin = self.store.ensure(secret, key, given=os.environ.get(AUTH_ENV) or None)
                 auth_file = self.store.path(secret)
@@ -224,13 +227,7 @@ class LocalTarget(Target):
                chart_version: str = chart.DEFAULT_CHART_VERSION) -> DeployResult:
         started_at = time.monotonic()
         self._require_hub_of_chart(chart_version)
-        values = chart_values.load(values_files)
-        schema, where = chart.find_values_schema(chart_version)
-        schema_note = ""
-        if schema is None:
-            schema_note = where
-        else:
-            chart_values.validate(values, schema, chart_version)
+        values, schema_note = chart_values.load_validated(values_files, chart_version)
         self._require_java()
         state = self.read_state()
         proxy, hub = self.running("proxy"), self.running("hub")
@@ -472,7 +469,7 @@ class LocalDeployment(Deployment):
         self.values = json.loads((target.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
         self.auth_ref = next(
-            (ref for env, ref in _secret_refs(chart_values.get(self.values, "hub.extraEnv", {})).items()
+            (ref for env, ref in chart_values.secret_refs(chart_values.get(self.values, "hub.extraEnv", {})).items()
              if env == AUTH_ENV),
             ("urbalurba-secrets", AUTH_ENV),
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import backup, chart
 from ..errors import HarnessError
 from .. import values as chart_values
-from .local import LocalTarget, _secret_refs
+from .local import LocalTarget
 
 
 @dataclass
@@ -79,7 +79,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
         if values_json.is_file():
             writer.add_file("config/values.json", values_json)
         values = json.loads(values_json.read_text()) if values_json.is_file() else {}
-        refs = list(_secret_refs(chart_values.get(values, "hub.extraEnv", {})).values())
+        refs = list(chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {})).values())
         manifest = backup.manifest_base(target.context, target.namespace, state.get("chart", ""),
                                         refs, users, db_integrity)
         archive = writer.finish(manifest)

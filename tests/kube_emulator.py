@@ -1,0 +1,168 @@
+"""A test tool, not a cluster: a tiny Kubernetes API server on 127.0.0.1 that keeps
+namespaces, secrets, pods and ingresses in memory and answers with real-shaped objects,
+so the real kubernetes client can drive the kubernetes target over HTTP.
+
+It implements only the calls the target makes. Pods are put in by the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+COLLECTIONS = {
+    "secrets": ("v1", "Secret"),
+    "pods": ("v1", "Pod"),
+    "ingresses": ("networking.k8s.io/v1", "Ingress"),
+}
+ROUTE = re.compile(
+    r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+))?)?)?$"
+)
+
+
+def status(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "reason": reason, "message": message, "code": code}
+
+
+class KubeEmulator:
+    def __init__(self):
+        self.namespaces: dict[str, dict] = {}
+        self.objects: dict[tuple[str, str], dict[str, dict]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- what tests put in ---------------------------------------------------------------
+    def add_namespace(self, name: str, phase: str = "Active") -> None:
+        self.namespaces[name] = {"apiVersion": "v1", "kind": "Namespace",
+                                 "metadata": {"name": name}, "status": {"phase": phase}}
+
+    def add_pod(self, ns: str, name: str, component: str, ready: bool = True, waiting: str | None = None) -> None:
+        state = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container"}} \
+            if waiting else {"running": {"startedAt": "2026-11-25T00:00:00Z"}}
+        self.objects.setdefault((ns, "pods"), {})[name] = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": "jupyterhub", "component": component}},
+            "status": {
+                "phase": "Running" if not waiting else "Pending",
+                "conditions": [{"type": "Ready", "status": "True" if ready and not waiting else "False"}],
+                "containerStatuses": [{"name": component, "ready": ready and not waiting, "restartCount": 3 if waiting else 0,
+                                       "image": "x", "imageID": "", "state": state}],
+            },
+        }
+
+    def get(self, ns: str, kind: str, name: str) -> dict | None:
+        return self.objects.get((ns, kind), {}).get(name)
+
+    # ---- HTTP ---------------------------------------------------------------------------
+    def _handler(self):
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
+            def _route(self, method: str) -> None:
+                url = urlparse(self.path)
+                emulator.requests.append((method, url.path))
+                match = ROUTE.match(url.path)
+                if not match:
+                    return self._send(404, status(404, "NotFound", f"no route {url.path}"))
+                ns, kind, name = match["ns"], match["kind"], match["name"]
+                if kind is None:
+                    return self._namespace(method, ns)
+                if ns not in emulator.namespaces:
+                    return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
+                if kind not in COLLECTIONS:
+                    return self._send(404, status(404, "NotFound", f"no resource {kind}"))
+                store = emulator.objects.setdefault((ns, kind), {})
+                api_version, kind_name = COLLECTIONS[kind]
+                if method == "GET" and name is None:
+                    selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                    wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
+                    items = [o for o in store.values()
+                             if all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
+                                            "metadata": {}, "items": items})
+                if method == "GET":
+                    if name not in store:
+                        return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
+                    return self._send(200, store[name])
+                if method == "POST":
+                    body = self._body()
+                    body.setdefault("apiVersion", api_version)
+                    body.setdefault("kind", kind_name)
+                    new = body["metadata"]["name"]
+                    if new in store:
+                        return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
+                    body["metadata"]["namespace"] = ns
+                    store[new] = body
+                    return self._send(201, body)
+                if method == "PUT":
+                    store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
+                    return self._send(200, store[name])
+                return self._send(405, status(405, "MethodNotAllowed", method))
+
+            def _namespace(self, method: str, ns: str | None) -> None:
+                if method == "GET" and ns is None:
+                    return self._send(200, {"apiVersion": "v1", "kind": "NamespaceList", "metadata": {},
+                                            "items": list(emulator.namespaces.values())})
+                if method == "GET":
+                    if ns not in emulator.namespaces:
+                        return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
+                    return self._send(200, emulator.namespaces[ns])
+                if method == "POST":
+                    name = self._body()["metadata"]["name"]
+                    emulator.add_namespace(name)
+                    return self._send(201, emulator.namespaces[name])
+                if method == "DELETE" and ns in emulator.namespaces:
+                    emulator.namespaces[ns]["status"]["phase"] = "Terminating"
+                    return self._send(200, emulator.namespaces[ns])
+                return self._send(405, status(405, "MethodNotAllowed", method))
+
+            def do_GET(self):
+                self._route("GET")
+
+            def do_POST(self):
+                self._route("POST")
+
+            def do_PUT(self):
+                self._route("PUT")
+
+            def do_DELETE(self):
+                self._route("DELETE")
+
+        return Handler
+
+    def kubeconfig(self, context: str = "emulated") -> dict:
+        return {
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {"token": "not-a-real-token"}}],
+            "contexts": [{"name": context, "context": {"cluster": "emulated", "user": "tester"}}],
+        }

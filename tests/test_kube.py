@@ -1,0 +1,143 @@
+"""The kubernetes target's deploy path, driven over HTTP against tests/kube_emulator.py
+with the real kubernetes client, and a recording stand-in for helm on PATH.
+
+These prove the calls and their order, not that a cluster runs the hub: that is the
+nightly's job on kind.
+"""
+
+import base64
+import json
+import os
+import sys
+import time
+
+import pytest
+import yaml
+
+from hubharness import values
+from hubharness.errors import HarnessError, WaitTimeout
+from hubharness.targets import kube, target_for
+
+from .conftest import INVOKE, PROJECT_ROOT
+from .kube_emulator import KubeEmulator
+
+HELM = """#!{python}
+import json, os, sys
+with open(os.environ["HELM_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["list"]:
+    print(os.environ.get("HELM_RELEASES", ""))
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    with KubeEmulator() as emulator:
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(emulator.kubeconfig()))
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        helm = bin_dir / "helm"
+        helm.write_text(HELM.format(python=sys.executable))
+        helm.chmod(0o755)
+        monkeypatch.setenv("KUBECONFIG", str(config))
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("HELM_RECORD", str(tmp_path / "helm.jsonl"))
+        monkeypatch.setenv("JUPYTERHUB_AUTH_PASSWORD", "from-the-environment-123")
+        emulator.helm_calls = lambda: [json.loads(line) for line in
+                                       (tmp_path / "helm.jsonl").read_text().splitlines()] \
+            if (tmp_path / "helm.jsonl").exists() else []
+        yield emulator
+
+
+def deploy(namespace="jh"):
+    return target_for("emulated", namespace).deploy(values.values_files("emulated"), chart_version="4.4.0")
+
+
+def test_deploy_creates_namespace_secret_release_and_ingress(cluster):
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    result = deploy()
+    assert "jh" in cluster.namespaces
+    secret = cluster.get("jh", "secrets", "urbalurba-secrets")
+    assert base64.b64decode(secret["data"]["JUPYTERHUB_AUTH_PASSWORD"]).decode() == "from-the-environment-123"
+    assert result.secret_origin == "environment"
+    base = str(PROJECT_ROOT / "values" / "base.yaml")
+    assert cluster.helm_calls() == [
+        ["repo", "add", "jupyterhub", "https://hub.jupyter.org/helm-chart/", "--force-update",
+         "--kube-context", "emulated"],
+        ["repo", "update", "jupyterhub", "--kube-context", "emulated"],
+        ["upgrade", "--install", "jupyterhub", "jupyterhub/jupyterhub", "--version", "4.4.0",
+         "--namespace", "jh", "-f", base, "--timeout", "300s", "--kube-context", "emulated"],
+    ]
+    ingress = cluster.get("jh", "ingresses", "jupyterhub")
+    assert ingress["spec"]["rules"][0]["host"] == "jupyterhub.localhost"
+    assert not any("from-the-environment-123" in arg for call in cluster.helm_calls() for arg in call)
+
+
+def test_second_deploy_keeps_the_secret_and_replaces_the_ingress(cluster):
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    os.environ.pop("JUPYTERHUB_AUTH_PASSWORD")
+    assert deploy().secret_origin == "stored"
+    assert ("PUT", "/apis/networking.k8s.io/v1/namespaces/jh/ingresses/jupyterhub") in cluster.requests
+
+
+def test_crashloop_fails_fast_naming_the_pod(cluster):
+    cluster.add_pod("jh", "hub-crash", "hub", waiting="CrashLoopBackOff")
+    started = time.monotonic()
+    with pytest.raises(HarnessError, match=r"pod hub-crash \(hub\) is in CrashLoopBackOff"):
+        deploy()
+    assert time.monotonic() - started < 10
+
+
+def test_image_pull_failure_fails_fast(cluster):
+    cluster.add_pod("jh", "hub-ok", "hub")
+    cluster.add_pod("jh", "proxy-pull", "proxy", waiting="ImagePullBackOff")
+    with pytest.raises(HarnessError, match="ImagePullBackOff"):
+        deploy()
+
+
+def test_pods_that_never_get_ready_time_out_naming_the_wait(cluster, monkeypatch):
+    monkeypatch.setattr(kube, "READY_TIMEOUT", 1)
+    cluster.add_pod("jh", "hub-slow", "hub", ready=False)
+    with pytest.raises(WaitTimeout, match="the hub pod in jh to be Running and Ready"):
+        deploy()
+
+
+def test_secret_without_its_key_is_refused_before_helm(cluster):
+    cluster.add_namespace("jh")
+    cluster.objects[("jh", "secrets")] = {"urbalurba-secrets": {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "urbalurba-secrets"}, "data": {"OTHER": "eA=="}}}
+    with pytest.raises(HarnessError, match="secret urbalurba-secrets in namespace jh has no key JUPYTERHUB_AUTH_PASSWORD"):
+        deploy()
+    assert cluster.helm_calls() == []
+
+
+def test_terminating_namespace_is_refused(cluster):
+    cluster.add_namespace("jh", phase="Terminating")
+    with pytest.raises(HarnessError, match="namespace jh is terminating"):
+        deploy()
+
+
+def test_unknown_context_lists_the_contexts_there_are(cluster):
+    with pytest.raises(HarnessError, match="unknown context 'prod': use one of local, kind, emulated"):
+        target_for("prod", "jh")
+
+
+def test_cli_deploys_to_a_kube_context(cluster):
+    import subprocess
+
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    done = subprocess.run([INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"], cwd=PROJECT_ROOT,
+                          env=os.environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "deployed: release jupyterhub in namespace jh (context emulated)" in done.stdout
+    assert "from-the-environment-123" not in done.stdout + done.stderr
+
+
+def test_verify_on_kube_says_not_implemented(cluster):
+    with pytest.raises(HarnessError, match="verify on context 'emulated' is not implemented yet"):
+        target_for("emulated", "jh").deployment()
