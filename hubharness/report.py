@@ -19,6 +19,7 @@ from .verify import CHECK_ORDER, DEPLOYMENT_KEY
 
 TIMEOUT_TYPES = (WaitTimeout, TimeoutError, requests.Timeout, BrowserTimeout)
 RECORDS_KEY = pytest.StashKey[dict]()
+STARTED_KEY = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser):
@@ -35,7 +36,7 @@ def check_id(item) -> str:
 def pytest_configure(config):
     config.stash[RECORDS_KEY] = {}
     config.addinivalue_line("markers", "check(id): conformance checklist id")
-    config._hubharness_started = time.time()
+    config.stash[STARTED_KEY] = time.time()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -93,12 +94,12 @@ def pytest_sessionfinish(session, exitstatus):
     deployment = session.config.stash.get(DEPLOYMENT_KEY, None)
     counts = {k: sum(r["outcome"] == k for r in records) for k in ("passed", "failed", "skipped", "timeout")}
     summary = {
-        "context": session.config.getoption("context"),
-        "namespace": session.config.getoption("namespace"),
+        "context": session.config.getoption("context", None),
+        "namespace": session.config.getoption("namespace", None),
         "public_url": getattr(deployment, "public_url", None),
         "chart": getattr(deployment, "chart_version", None),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config._hubharness_started)),
-        "duration": round(time.time() - session.config._hubharness_started, 3),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config.stash[STARTED_KEY])),
+        "duration": round(time.time() - session.config.stash[STARTED_KEY], 3),
         "counts": counts,
         "checks": records,
     }
