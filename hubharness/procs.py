@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,19 +56,35 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[Pr
     return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time()), proc
 
 
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _is_child(proc: psutil.Process) -> bool:
+    try:
+        return proc.ppid() == os.getpid()
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Poll until they are gone; a zombie counts as gone (its parent, maybe not us, reaps
+    it), which psutil's wait() on a process that is not our child would not see."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _running(p)]
+    while alive and time.monotonic() < deadline:
+        psutil.wait_procs([p for p in alive if _is_child(p)], timeout=0.05)  # reap ours
+        time.sleep(0.02)
+        alive = [p for p in alive if _running(p)]
+    return alive
+
+
 def stop(proc: psutil.Process, timeout: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL; a process that is already gone is fine."""
-    try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        try:
-            proc.kill()
-            proc.wait(5)
-        except psutil.NoSuchProcess:
-            pass
+    stop_all([proc], timeout)
 
 
 def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
@@ -76,13 +93,12 @@ def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
             proc.send_signal(signal.SIGTERM)
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
+    for proc in _wait_gone(procs, timeout):
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(procs, 5)
 
 
 def processes_under(directory: Path, env_markers: dict[str, str] | None = None) -> list[psutil.Process]:

@@ -41,6 +41,7 @@ DEFAULT_PORT = 8000
 START_TIMEOUT = 60
 AUTH_ENV = "JUPYTERHUB_AUTH_PASSWORD"
 HUB_SECRET = "hub"  # the chart's managed Secret, same name and keys
+PORT_ATTEMPTS = 3  # a port picked free can be taken before the hub or proxy binds it
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Values the local target applies. Everything else the user set is listed as
@@ -73,6 +74,10 @@ def not_applicable(values: dict) -> list[str]:
         if short not in found:
             found.append(short)
     return found
+
+
+class PortTaken(HarnessError):
+    """The hub or proxy found its port taken between our pick and its bind."""
 
 
 @dataclass
@@ -112,6 +117,7 @@ class LocalTarget(Target):
         self.namespace = namespace
         self.state_dir = state_home() / namespace
         self.store = SecretStore(self.state_dir / "secrets")
+        self._proxy_log_offset = 0
 
     # ---- paths and recorded state -----------------------------------------------
     @property
@@ -268,12 +274,41 @@ class LocalTarget(Target):
             result.seconds = time.monotonic() - started_at
             return result
 
+        result.action = "restarted" if hub else "started"
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._launch(chp, values, values_files, chart_version, hub_env, ports, fingerprint,
+                             state, hub, proxy)
+                break
+            except PortTaken:
+                # Another process took a port we had picked free: pick again (ours only).
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                for name in ("hub", "proxy"):
+                    mine = self.running(name)
+                    if mine is not None and (name == "hub" or not proxy):
+                        procs.stop(mine)
+                hub = None
+                ports["hub_port"] = procs.free_port()
+                if not proxy:
+                    ports["proxy_api_port"] = procs.free_port()
+                    if not port:
+                        ports["public_port"] = procs.free_port()
+                fingerprint = self._fingerprint(values, hub_env, ports)
+                result.url = f"http://127.0.0.1:{ports['public_port']}"
+        result.seconds = time.monotonic() - started_at
+        return result
+
+    def _launch(self, chp, values, values_files, chart_version, hub_env, ports, fingerprint,
+                state, hub, proxy) -> None:
+        """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
         self._write_json(self.state_dir / "values.json", values)
         self._write_json(self.state_dir / "runtime.json", ports)
         state.update(ports, namespace=self.namespace, context=self.context, chart=chart_version,
                      values_files=[str(f) for f in values_files], fingerprint=fingerprint)
-
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
+        log = self.log("proxy")
+        self._proxy_log_offset = log.stat().st_size if log.is_file() else 0
         base_env = {k: v for k, v in os.environ.items() if k != AUTH_ENV}
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
         if not proxy:
@@ -288,9 +323,6 @@ class LocalTarget(Target):
             state["proxy"] = rec.to_json()
         if hub:
             procs.stop(hub)
-            result.action = "restarted"
-        else:
-            result.action = "started"
         env = {**base_env, **hub_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token,
                "HUBHARNESS_STATE_DIR": str(self.state_dir)}
         cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
@@ -298,10 +330,7 @@ class LocalTarget(Target):
         state["hub"] = rec.to_json()
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._write_json(self.state_file, state)
-
-        self._wait_healthy(url)
-        result.seconds = time.monotonic() - started_at
-        return result
+        self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
 
     def _healthy(self, url: str) -> bool:
         try:
@@ -312,10 +341,16 @@ class LocalTarget(Target):
     def _fail_if_dead(self) -> None:
         for name in ("proxy", "hub"):
             if self.running(name) is None:
-                raise HarnessError(
-                    f"{name} exited during start: {procs.last_meaningful_line(self.log(name))} "
-                    f"(full log: {self.log(name)})"
-                )
+                last = procs.last_meaningful_line(self.log(name))
+                error = PortTaken if ("Address already in use" in last or "EADDRINUSE" in last) else HarnessError
+                raise error(f"{name} exited during start: {last} (full log: {self.log(name)})")
+        # configurable-http-proxy logs a failed listen and keeps running without its port
+        proxy_log = self.log("proxy")
+        if proxy_log.is_file() and proxy_log.stat().st_size > self._proxy_log_offset:
+            with open(proxy_log, "rb") as f:
+                f.seek(self._proxy_log_offset)
+                if b"EADDRINUSE" in f.read():
+                    raise PortTaken(f"proxy could not listen: a port is in use (full log: {proxy_log})")
 
     def _wait_healthy(self, url: str) -> None:
         wait_until(f"the hub at {url}/hub/health through the proxy",
