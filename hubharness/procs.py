@@ -79,6 +79,10 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
         psutil.wait_procs([p for p in alive if _is_child(p)], timeout=0.05)  # reap ours
         time.sleep(0.02)
         alive = [p for p in alive if _running(p)]
+    # Give another parent (init, for a daemon) a moment to reap, so no pid is left behind.
+    reap_deadline = min(deadline, time.monotonic() + 1.0)
+    while time.monotonic() < reap_deadline and any(psutil.pid_exists(p.pid) for p in procs if p not in alive):
+        time.sleep(0.02)
     return alive
 
 

@@ -126,21 +126,18 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> Rest
 
         # The old database and homes are moved aside, never deleted.
         aside = target.state_dir / "pre-restore" / stamp
-        aside.mkdir(parents=True)
-        moved = False
-        for name in ("jupyterhub.sqlite", "home"):
-            if (target.state_dir / name).exists():
-                shutil.move(target.state_dir / name, aside / name)
-                moved = True
+        present = [n for n in ("jupyterhub.sqlite", "home") if (target.state_dir / n).exists()]
+        if present:
+            aside.mkdir(parents=True)
+        for name in present:
+            shutil.move(target.state_dir / name, aside / name)
         restored_db = staging / backup.DB_MEMBER
         _forget_processes(restored_db)
         shutil.move(restored_db, target.state_dir / "jupyterhub.sqlite")
         (staging / "home").mkdir(exist_ok=True)
         shutil.move(staging / "home", target.state_dir / "home")
-        if (staging / "config" / "values.json").is_file():
-            shutil.move(staging / "config" / "values.json", aside / "archive-values.json")
-        if not moved:
-            shutil.rmtree(aside.parent if not any(aside.parent.iterdir()) else aside, ignore_errors=True)
+        if (staging / "config" / "values.json").is_file():  # for reference: values/ stays the source
+            shutil.move(staging / "config" / "values.json", target.state_dir / "archive-values.json")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -151,7 +148,7 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> Rest
         raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
     files = checked.manifest["files"]
     return RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
-                         aside if moved else None, result, time.monotonic() - started)
+                         aside if present else None, result, time.monotonic() - started)
 
 
 def _forget_processes(db: Path) -> None:
