@@ -95,3 +95,20 @@ def outcomes(summary: dict) -> dict[str, str]:
 
 def failed(summary: dict) -> set[str]:
     return {cid for cid, outcome in outcomes(summary).items() if outcome in ("failed", "timeout")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_tests(tmp_path_factory):
+    """Every deployment is purged by its fixture; anything still running from our temp
+    folders afterwards is a leak: stop it and say so (in the -rw summary)."""
+    import warnings
+
+    from hubharness.procs import processes_under, stop_all
+
+    yield
+    base = tmp_path_factory.getbasetemp()
+    leaked = processes_under(base)
+    if leaked:
+        names = ", ".join(f"{p.pid} {p.name()}" for p in leaked[:10])
+        stop_all(leaked)
+        warnings.warn(f"processes outlived the tests and were stopped: {names}")
