@@ -43,10 +43,6 @@ class Deployment(abc.ABC):
     values: dict
 
     @property
-    def hub_api_url(self) -> str:
-        return f"{self.public_url}/hub/api"
-
-    @property
     @abc.abstractmethod
     def expected_hub_version(self) -> str: ...
 

@@ -44,7 +44,7 @@ class ProcessRecord:
         return cls(**data) if data else None
 
 
-def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[ProcessRecord, subprocess.Popen]:
+def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> ProcessRecord:
     """Start `cmd` in its own session, detached from our terminal, logging to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -53,7 +53,7 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[Pr
             cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
-    return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time()), proc
+    return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time())
 
 
 def _running(proc: psutil.Process) -> bool:

@@ -160,6 +160,14 @@ def secret_refs(env: Any) -> dict[str, tuple[str, str]]:
     return refs
 
 
+AUTH_ENV = "JUPYTERHUB_AUTH_PASSWORD"
+
+
+def auth_secret_ref(values: dict) -> tuple[str, str]:
+    """(Secret name, key) the hub's password comes from; the seed's when values name none."""
+    return secret_refs(get(values, "hub.extraEnv", {})).get(AUTH_ENV, ("urbalurba-secrets", AUTH_ENV))
+
+
 def load_validated(files: Iterable[Path], chart_version: str) -> tuple[dict, str]:
     """Merged values, validated against the chart's schema when one is found.
     Returns (values, note): the note says why nothing was validated, else it is empty."""

@@ -32,7 +32,7 @@ REPO_NAME = "jupyterhub"
 KIND_CLUSTER = "hubharness"
 KIND_CONFIG = PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
 INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
-AUTH_ENV = "JUPYTERHUB_AUTH_PASSWORD"
+AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
 # Waiting reasons after which a pod will not become Ready by itself.
 STUCK = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
@@ -189,8 +189,7 @@ class KubeTarget(Target):
             self._ensure_kind_cluster()
         core = self.core()
         self._ensure_namespace(core)
-        refs = chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {}))
-        name, key = refs.get(AUTH_ENV, ("urbalurba-secrets", AUTH_ENV))
+        name, key = chart_values.auth_secret_ref(values)
         origin = self._ensure_secret(core, name, key)
         self._helm("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
         self._helm("repo", "update", REPO_NAME, what="helm repo update")

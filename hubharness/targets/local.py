@@ -39,7 +39,7 @@ HUB_CONFIG = Path(__file__).with_name("local_hub_config.py")
 CHP_VERSION = "5.3.0"
 DEFAULT_PORT = 8000
 START_TIMEOUT = 60
-AUTH_ENV = "JUPYTERHUB_AUTH_PASSWORD"
+AUTH_ENV = chart_values.AUTH_ENV
 HUB_SECRET = "hub"  # the chart's managed Secret, same name and keys
 PORT_ATTEMPTS = 3  # a port picked free can be taken before the hub or proxy binds it
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -318,7 +318,7 @@ class LocalTarget(Target):
                 "--default-target", f"http://127.0.0.1:{ports['hub_port']}",
                 "--error-target", f"http://127.0.0.1:{ports['hub_port']}/hub/error",
             ]
-            rec, _ = procs.start(cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token},
+            rec = procs.start(cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token},
                                  self.state_dir, self.log("proxy"))
             state["proxy"] = rec.to_json()
         if hub:
@@ -326,7 +326,7 @@ class LocalTarget(Target):
         env = {**base_env, **hub_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token,
                "HUBHARNESS_STATE_DIR": str(self.state_dir)}
         cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
-        rec, _ = procs.start(cmd, env, self.state_dir, self.log("hub"))
+        rec = procs.start(cmd, env, self.state_dir, self.log("hub"))
         state["hub"] = rec.to_json()
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._write_json(self.state_file, state)
@@ -408,6 +408,11 @@ class LocalTarget(Target):
         return HubAPI(f"http://127.0.0.1:{state['public_port']}",
                       self.store.get(HUB_SECRET, "hub.services.hubharness.apiToken"))
 
+    def _auth_secret_name(self) -> str:
+        values_json = self.state_dir / "values.json"
+        values = json.loads(values_json.read_text()) if values_json.is_file() else {}
+        return chart_values.auth_secret_ref(values)[0]
+
     def status(self) -> dict:
         state = self.read_state()
         if not state:
@@ -418,7 +423,7 @@ class LocalTarget(Target):
         info = {
             "context": self.context, "namespace": self.namespace, "state_dir": str(self.state_dir),
             "hub_url": url, "chart": state.get("chart"), "deployed_at": state.get("deployed_at"),
-            "secret_file": str(self.store.path("urbalurba-secrets")), "users": [],
+            "secret_file": str(self.store.path(self._auth_secret_name())), "users": [],
         }
         for name in ("hub", "proxy"):
             proc = self.running(name)
@@ -503,11 +508,7 @@ class LocalDeployment(Deployment):
         self.public_url = f"http://127.0.0.1:{state['public_port']}"
         self.values = json.loads((target.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
-        self.auth_ref = next(
-            (ref for env, ref in chart_values.secret_refs(chart_values.get(self.values, "hub.extraEnv", {})).items()
-             if env == AUTH_ENV),
-            ("urbalurba-secrets", AUTH_ENV),
-        )
+        self.auth_ref = chart_values.auth_secret_ref(self.values)
 
     @property
     def expected_hub_version(self) -> str:
