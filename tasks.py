@@ -31,10 +31,12 @@ def verify(c, context="local", namespace="default", k=None, check=None):
     _exit(commands.run(commands.verify, context, namespace, k, check))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE, "purge": "also delete homes, database and secrets"})
-def remove(c, context="local", namespace="default", purge=False):
+@task(help={"context": CONTEXT, "namespace": NAMESPACE,
+            "purge": "also delete homes, database and secrets (on kind: the cluster too)",
+            "keep_cluster": "with --purge on kind: keep the kind cluster"})
+def remove(c, context="local", namespace="default", purge=False, keep_cluster=False):
     """Stop user servers, hub and proxy; keep user data unless --purge."""
-    _exit(commands.run(commands.remove, context, namespace, purge))
+    _exit(commands.run(commands.remove, context, namespace, purge, keep_cluster))
 
 
 @task(help={"context": CONTEXT, "namespace": NAMESPACE, "json": "machine-readable output"})

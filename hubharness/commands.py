@@ -38,8 +38,8 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
     return result.exit_code
 
 
-def remove(context: str, namespace: str, purge: bool) -> int:
-    say(target_for(context, namespace).remove(purge=purge))
+def remove(context: str, namespace: str, purge: bool, keep_cluster: bool = False) -> int:
+    say(target_for(context, namespace).remove(purge=purge, keep_cluster=keep_cluster))
     return 0
 
 
@@ -48,14 +48,12 @@ def status(context: str, namespace: str, as_json: bool) -> int:
     if as_json:
         say(json.dumps(info, indent=2))
         return 0
-    def state(c):
-        if not c["running"]:
-            return "stopped"
-        return f"running (pid {c['pid']})" + ("" if c.get("healthy", True) else ", not healthy")
-    say(f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: {info['hub_url']}")
-    say(f"  hub:   {state(info['hub'])}")
-    say(f"  proxy: {state(info['proxy'])}")
-    say(f"  state: {info['state_dir']}   password: {info['secret_file']}")
+    say(f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: "
+        f"{info['hub_url'] or 'proxy-public not reachable'}")
+    for c in info["components"]:
+        state = ("ready" if c["ready"] else "not ready") if c["running"] else "stopped"
+        say(f"  {c['name'] + ':':<15} {state} ({c['detail']})")
+    say(f"  password: {info['secret']}")
     if info.get("users_error"):
         say(f"  users: unavailable ({info['users_error']})")
     for user in info["users"]:

@@ -36,6 +36,9 @@ class Fact:
 
 
 class Deployment(abc.ABC):
+    spawn_timeout: float = 90  # seconds from a spawn request to a ready server
+    # Why BAK and RMV (which need a scratch namespace) cannot run here; None: they can.
+    scratch_unsupported: str | None = None
     context: str
     namespace: str
     chart_version: str
@@ -97,9 +100,17 @@ class Deployment(abc.ABC):
     def user_server_running(self, username: str) -> Fact:
         """Is the user's server process/pod there, independent of what the hub says."""
 
+    @abc.abstractmethod
+    def run_in_server(self, username: str, command: str):
+        """Run a shell command where the user's server runs, with its environment
+        (testinfra: a CommandResult with rc, stdout, stderr)."""
+
     # diagnostics
     @abc.abstractmethod
     def write_diagnostics(self, dest: Path) -> None: ...
+
+    def close(self) -> None:
+        """Release what reaching the deployment took (a port-forward, say)."""
 
 
 class Target(abc.ABC):
@@ -112,7 +123,9 @@ class Target(abc.ABC):
     def deploy(self, values_files: list[Path], port: int, chart_version: str): ...
 
     @abc.abstractmethod
-    def remove(self, purge: bool = False) -> str: ...
+    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
+        """Stop everything; keep user data unless purge. keep_cluster: on kind, purge leaves
+        the cluster (targets without a cluster of their own ignore it)."""
 
     @abc.abstractmethod
     def backup(self, to: Path | None = None): ...

@@ -42,6 +42,12 @@ class HubAPI:
     def info(self) -> dict:
         return self._ok(self.request("GET", "/")).json()
 
+    def proxy_routes(self) -> dict:
+        """The proxy's routing table as the hub reads it from the proxy (scope `proxy`),
+        keyed like configurable-http-proxy's own API: "/", "/user/alice"."""
+        routes = self._ok(self.request("GET", "/proxy")).json()
+        return {(spec.rstrip("/") or "/"): route for spec, route in routes.items()}
+
     def users(self, state: str | None = None) -> list[dict]:
         params = {"state": state} if state else None
         return self._ok(self.request("GET", "/users", params=params)).json()
@@ -142,3 +148,12 @@ class UserSession:
 
     def api(self) -> HubAPI:
         return HubAPI(self.public_url, self.create_token())
+
+
+def users_of(api: HubAPI) -> list[dict]:
+    """Users and their servers, as `invoke status` shows them."""
+    return [{"name": user["name"], "admin": user.get("admin"), "last_activity": user.get("last_activity"),
+             "servers": {(name or "default"): {"ready": s.get("ready"), "url": s.get("url"),
+                                               "started": s.get("started")}
+                         for name, s in (user.get("servers") or {}).items()}}
+            for user in api.users()]

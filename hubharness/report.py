@@ -96,7 +96,8 @@ def pytest_sessionfinish(session, exitstatus):
     summary = {
         "context": session.config.getoption("context", None),
         "namespace": session.config.getoption("namespace", None),
-        "public_url": getattr(deployment, "public_url", None),
+        # only if the run resolved it: resolving may open a port-forward, too late now
+        "public_url": vars(deployment).get("public_url") if deployment is not None else None,
         "chart": getattr(deployment, "chart_version", None),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config.stash[STARTED_KEY])),
         "duration": round(time.time() - session.config.stash[STARTED_KEY], 3),

@@ -116,6 +116,18 @@ def test_spark_python_is_set_and_is_the_kernels(cell, deployment, name):
     assert resolved == seen["kernel"], f"{name} runs {resolved}, the kernel runs {seen['kernel']}"
 
 
+def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
+    """Outside the kernel, in the server's own environment (testinfra): Spark starts its
+    Python workers from $PYSPARK_PYTHON, and they need Java."""
+    alice.server()
+    found = deployment.run_in_server(
+        alice.name, '"$PYSPARK_PYTHON" -c "import pyspark; print(pyspark.__version__)" && java -version')
+    assert found.rc == 0, f"in {alice.name}'s server: {(found.stderr or found.stdout).strip()[-300:]}"
+    expected = expected_pyspark_version(deployment.values)
+    if expected is not None:
+        assert found.stdout.strip() == expected, f"$PYSPARK_PYTHON imports pyspark {found.stdout.strip()}"
+
+
 @pytest.mark.cell(KNOWN_ANSWER)
 def test_spark_job_gives_the_known_answer(cell):
     assert cell.last_json() == [500500, 328350]

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hubharness.paths import PROJECT_ROOT
+
+from .kube_emulator import KubeEmulator
 
 SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
 INVOKE = str(Path(sys.executable).parent / "invoke")
@@ -112,3 +115,39 @@ def no_process_outlives_the_tests(tmp_path_factory):
         names = ", ".join(f"{p.pid} {p.name()}" for p in leaked[:10])
         stop_all(leaked)
         warnings.warn(f"processes outlived the tests and were stopped: {names}")
+
+
+HELM = """#!{python}
+import json, os, sys
+with open(os.environ["HELM_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["list"]:
+    print(os.environ.get("HELM_RELEASES", ""))
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    """An emulated API server (a test tool, see kube_emulator.py) as kube context
+    `emulated`, and a recording helm on PATH; the harness's home and reports in tmp."""
+    with KubeEmulator() as emulator:
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(emulator.kubeconfig()))
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        helm = bin_dir / "helm"
+        helm.write_text(HELM.format(python=sys.executable))
+        helm.chmod(0o755)
+        monkeypatch.setenv("KUBECONFIG", str(config))
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("HELM_RECORD", str(tmp_path / "helm.jsonl"))
+        monkeypatch.setenv("JUPYTERHUB_AUTH_PASSWORD", "from-the-environment-123")
+        monkeypatch.setenv("HUBHARNESS_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("HUBHARNESS_REPORTS", str(tmp_path / "reports"))
+        emulator.bin_dir, emulator.tmp_path = bin_dir, tmp_path
+        emulator.helm_calls = lambda: [json.loads(line) for line in
+                                       (tmp_path / "helm.jsonl").read_text().splitlines()] \
+            if (tmp_path / "helm.jsonl").exists() else []
+        yield emulator
+
+

@@ -1,8 +1,10 @@
 """A test tool, not a cluster: a tiny Kubernetes API server on 127.0.0.1 that keeps
-namespaces, secrets, pods and ingresses in memory and answers with real-shaped objects,
-so the real kubernetes client can drive the kubernetes target over HTTP.
+namespaces, secrets, pods, config maps, events, network policies and ingresses in memory
+and answers with real-shaped objects, so the real kubernetes client can drive the
+kubernetes target over HTTP.
 
-It implements only the calls the target makes. Pods are put in by the test.
+It implements only the calls the target makes (and pod logs). Pods, logs and helm's
+release records are put in by the test: nothing here runs a container.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from urllib.parse import parse_qs, urlparse
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
     "pods": ("v1", "Pod"),
+    "configmaps": ("v1", "ConfigMap"),
+    "events": ("v1", "Event"),
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
 }
 ROUTE = re.compile(
-    r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+))?)?)?$"
+    r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces"
+    r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<log>/log)?)?)?)?$"
 )
 
 
@@ -33,6 +39,8 @@ class KubeEmulator:
         self.namespaces: dict[str, dict] = {}
         self.objects: dict[tuple[str, str], dict[str, dict]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, str, dict]] = []  # what clients sent, as sent
+        self.logs: dict[tuple[str, str, str, bool], str] = {}  # (ns, pod, container, previous) → text
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -50,19 +58,42 @@ class KubeEmulator:
         self.namespaces[name] = {"apiVersion": "v1", "kind": "Namespace",
                                  "metadata": {"name": name}, "status": {"phase": phase}}
 
-    def add_pod(self, ns: str, name: str, component: str, ready: bool = True, waiting: str | None = None) -> None:
-        state = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container"}} \
+    def add_pod(self, ns: str, name: str, component: str, ready: bool = True, waiting: str | None = None,
+                restarts: int | None = None, env: list[dict] | None = None, release: str = "jupyterhub",
+                annotations: dict | None = None, container: str | None = None) -> dict:
+        state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} \
             if waiting else {"running": {"startedAt": "2026-11-25T00:00:00Z"}}
-        self.objects.setdefault((ns, "pods"), {})[name] = {
+        container = container or component
+        labels = {"app": "jupyterhub", "component": component}
+        if release:
+            labels["release"] = release
+        pod = self.objects.setdefault((ns, "pods"), {})[name] = {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": {"app": "jupyterhub", "component": component}},
+            "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations or {}},
+            "spec": {"containers": [{"name": container, "image": "example/image:1", "env": env or []}]},
             "status": {
                 "phase": "Running" if not waiting else "Pending",
                 "conditions": [{"type": "Ready", "status": "True" if ready and not waiting else "False"}],
-                "containerStatuses": [{"name": component, "ready": ready and not waiting, "restartCount": 3 if waiting else 0,
-                                       "image": "x", "imageID": "", "state": state}],
+                "containerStatuses": [{"name": container, "ready": ready and not waiting,
+                                       "restartCount": restarts if restarts is not None else (3 if waiting else 0),
+                                       "image": "example/image:1", "imageID": "", "state": state}],
             },
         }
+        return pod
+
+    def add(self, ns: str, kind: str, name: str, **fields) -> dict:
+        """Any other object (config map, event, network policy) with the given fields."""
+        api_version, kind_name = COLLECTIONS[kind]
+        body = {"apiVersion": api_version, "kind": kind_name, "metadata": {"name": name, "namespace": ns}, **fields}
+        self.objects.setdefault((ns, kind), {})[name] = body
+        return body
+
+    def add_release(self, ns: str, release_record: str, revision: int = 1, name: str = "jupyterhub") -> None:
+        """helm's release record, as `helm upgrade --install` leaves it in the namespace."""
+        self.add(ns, "secrets", f"sh.helm.release.v1.{name}.v{revision}", type="helm.sh/release.v1",
+                 data={"release": release_record})
+        self.objects[(ns, "secrets")][f"sh.helm.release.v1.{name}.v{revision}"]["metadata"]["labels"] = {
+            "owner": "helm", "name": name, "status": "deployed", "version": str(revision)}
 
     def get(self, ns: str, kind: str, name: str) -> dict | None:
         return self.objects.get((ns, kind), {}).get(name)
@@ -85,7 +116,9 @@ class KubeEmulator:
 
             def _body(self) -> dict:
                 length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(self.rfile.read(length) or b"{}")
+                emulator.bodies.append((self.command, self.path, json.loads(json.dumps(body))))
+                return body
 
             def _route(self, method: str) -> None:
                 url = urlparse(self.path)
@@ -94,6 +127,8 @@ class KubeEmulator:
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))
                 ns, kind, name = match["ns"], match["kind"], match["name"]
+                if match["log"]:
+                    return self._log(ns, name, parse_qs(url.query))
                 if kind is None:
                     return self._namespace(method, ns)
                 if ns not in emulator.namespaces:
@@ -127,6 +162,18 @@ class KubeEmulator:
                     store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
                 return self._send(405, status(405, "MethodNotAllowed", method))
+
+            def _log(self, ns: str, pod: str, query: dict) -> None:
+                previous = query.get("previous", ["false"])[0] == "true"
+                text = emulator.logs.get((ns, pod, query.get("container", [""])[0], previous))
+                if text is None:
+                    return self._send(400, status(400, "BadRequest", f'previous terminated container in pod "{pod}" not found'))
+                data = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _namespace(self, method: str, ns: str | None) -> None:
                 if method == "GET" and ns is None:

@@ -135,8 +135,8 @@ def test_spk_wrong_pyspark_fails(harness, tmp_path):
           extraEnv:
             PYTHONPATH: {fake.parent}
     """)
-    verify_fails(harness, "spk-version", "pyspark_is_the_expected_version",
-                 ["SPK.pyspark_is_the_expected_version"])
+    verify_fails(harness, "spk-version", "pyspark_is_the_expected_version or servers_pyspark_python",
+                 ["SPK.pyspark_is_the_expected_version", "SPK.servers_pyspark_python_imports_the_expected_pyspark"])
 
 
 def test_spk_broken_spark_python_fails(harness, tmp_path):
@@ -145,8 +145,9 @@ def test_spk_broken_spark_python_fails(harness, tmp_path):
           extraEnv:
             PYSPARK_PYTHON: /opt/conda/bin/python
     """)
-    verify_fails(harness, "spk-env", "spark_python or known_answer",
-                 ["SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_PYTHON]", "SPK.spark_job_gives_the_known_answer"])
+    verify_fails(harness, "spk-env", "spark_python or known_answer or servers_pyspark_python",
+                 ["SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_PYTHON]", "SPK.spark_job_gives_the_known_answer",
+                  "SPK.servers_pyspark_python_imports_the_expected_pyspark"])
 
 
 def test_adm_harness_without_server_rights_fails(harness, tmp_path):

@@ -6,9 +6,7 @@ nightly's job on kind.
 """
 
 import base64
-import json
 import os
-import sys
 import time
 
 import pytest
@@ -19,36 +17,6 @@ from hubharness.errors import HarnessError, WaitTimeout
 from hubharness.targets import kube, target_for
 
 from .conftest import INVOKE, PROJECT_ROOT
-from .kube_emulator import KubeEmulator
-
-HELM = """#!{python}
-import json, os, sys
-with open(os.environ["HELM_RECORD"], "a") as f:
-    f.write(json.dumps(sys.argv[1:]) + "\\n")
-if sys.argv[1:2] == ["list"]:
-    print(os.environ.get("HELM_RELEASES", ""))
-"""
-
-
-@pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    with KubeEmulator() as emulator:
-        config = tmp_path / "kubeconfig"
-        config.write_text(yaml.safe_dump(emulator.kubeconfig()))
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
-        helm = bin_dir / "helm"
-        helm.write_text(HELM.format(python=sys.executable))
-        helm.chmod(0o755)
-        monkeypatch.setenv("KUBECONFIG", str(config))
-        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-        monkeypatch.setenv("HELM_RECORD", str(tmp_path / "helm.jsonl"))
-        monkeypatch.setenv("JUPYTERHUB_AUTH_PASSWORD", "from-the-environment-123")
-        emulator.helm_calls = lambda: [json.loads(line) for line in
-                                       (tmp_path / "helm.jsonl").read_text().splitlines()] \
-            if (tmp_path / "helm.jsonl").exists() else []
-        yield emulator
-
 
 def deploy(namespace="jh"):
     return target_for("emulated", namespace).deploy(values.values_files("emulated"), chart_version="4.4.0")
@@ -63,12 +31,12 @@ def test_deploy_creates_namespace_secret_release_and_ingress(cluster):
     assert base64.b64decode(secret["data"]["JUPYTERHUB_AUTH_PASSWORD"]).decode() == "from-the-environment-123"
     assert result.secret_origin == "environment"
     base = str(PROJECT_ROOT / "values" / "base.yaml")
+    where = ["--kube-context", "emulated", "--kubeconfig", os.environ["KUBECONFIG"]]
     assert cluster.helm_calls() == [
-        ["repo", "add", "jupyterhub", "https://hub.jupyter.org/helm-chart/", "--force-update",
-         "--kube-context", "emulated"],
-        ["repo", "update", "jupyterhub", "--kube-context", "emulated"],
+        ["repo", "add", "jupyterhub", "https://hub.jupyter.org/helm-chart/", "--force-update", *where],
+        ["repo", "update", "jupyterhub", *where],
         ["upgrade", "--install", "jupyterhub", "jupyterhub/jupyterhub", "--version", "4.4.0",
-         "--namespace", "jh", "-f", base, "--timeout", "300s", "--kube-context", "emulated"],
+         "--namespace", "jh", "-f", base, "--timeout", "300s", *where],
     ]
     ingress = cluster.get("jh", "ingresses", "jupyterhub")
     assert ingress["spec"]["rules"][0]["host"] == "jupyterhub.localhost"
@@ -138,6 +106,30 @@ def test_cli_deploys_to_a_kube_context(cluster):
     assert "from-the-environment-123" not in done.stdout + done.stderr
 
 
-def test_verify_on_kube_says_not_implemented(cluster):
-    with pytest.raises(HarnessError, match="verify on context 'emulated' is not implemented yet"):
-        target_for("emulated", "jh").deployment()
+def test_backup_on_kube_says_not_implemented(cluster):
+    with pytest.raises(HarnessError, match="backup on context 'emulated' is not implemented yet"):
+        target_for("emulated", "jh").backup()
+
+
+def test_created_objects_are_valid_kubernetes_objects(cluster):
+    import kubernetes_validate
+
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    created = [body for method, _, body in cluster.bodies if method in ("POST", "PUT")]
+    assert {b["kind"] for b in created} == {"Namespace", "Secret", "Ingress"}
+    for body in created:
+        kubernetes_validate.validate(body, kube.KUBE_SCHEMA_VERSION, strict=True)
+
+
+def test_an_invalid_manifest_is_refused_before_anything_is_created(cluster, monkeypatch, tmp_path):
+    broken = yaml.safe_load(kube.INGRESS.read_text())
+    broken["spec"]["rules"][0]["http"]["paths"][0]["pathTyp"] = "Prefix"
+    (tmp_path / "ingress.yaml").write_text(yaml.safe_dump(broken))
+    monkeypatch.setattr(kube, "INGRESS", tmp_path / "ingress.yaml")
+    cluster.add_pod("jh", "hub-abc", "hub")
+    with pytest.raises(HarnessError, match=r"Ingress jupyterhub is not a valid Kubernetes 1\.33 object: "
+                                           r"Additional properties .*'pathTyp'"):
+        deploy()
+    assert cluster.namespaces == {} and cluster.helm_calls() == []

@@ -1,16 +1,19 @@
 """The kubernetes and kind targets: the official chart through helm, the Secret and the
-ingress through the kubernetes client, readiness by the chart's pod labels.
+ingress through the kubernetes client, readiness by the chart's pod labels; verify and
+status read the namespace through the API (kube_deployment.py).
 
-What runs here is the deploy and remove path; `verify`, backup and restore on these
-targets are not implemented yet and say so. Nothing in this module is exercised
-against a real cluster on the development machine (it has none): the project's tests
-drive it over HTTP against an emulated API server, and the users' nightly runs it
-for real.
+The kind cluster is pytest-kind's KindCluster (the same object the project's real-cluster
+test uses), with its kubeconfig kept under the harness's home, not in ~/.kube/config.
+Nothing in this module runs against a real cluster on the development machine (it has
+none): the project's tests drive it over HTTP against an emulated API server, and the
+users' nightly workflow runs it on kind for real. Backup and restore are local-only so far
+and say so.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets as pysecrets
 import shutil
@@ -18,13 +21,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import yaml
 
 from .. import chart
 from .. import values as chart_values
 from ..deployment import Target
 from ..errors import HarnessError
-from ..paths import PROJECT_ROOT
+from ..hubapi import HubAPI, users_of
+from ..paths import PROJECT_ROOT, state_home
 from ..waiting import wait_until
 
 RELEASE = "jupyterhub"
@@ -34,6 +39,9 @@ KIND_CONFIG = PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
 INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
 AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
+# The Kubernetes API version objects are checked against before they are created
+# (kubernetes-validate's schemas; Namespace, Secret and Ingress v1 are stable since 1.19).
+KUBE_SCHEMA_VERSION = "1.33"
 # Waiting reasons after which a pod will not become Ready by itself.
 STUCK = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
          "InvalidImageName", "CreateContainerError"}
@@ -66,6 +74,20 @@ def _run(cmd: list[str], what: str) -> str:
     return done.stdout
 
 
+def validated(body: dict) -> dict:
+    """An object about to be created, checked (strictly) against the Kubernetes schema."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        # A Secret's message could quote its data: name the object only.
+        why = "" if body.get("kind") == "Secret" else f": {str(e).splitlines()[0]}"
+        raise HarnessError(f"{body.get('kind')} {body.get('metadata', {}).get('name')} is not a valid "
+                           f"Kubernetes {KUBE_SCHEMA_VERSION} object{why}") from None
+    return body
+
+
 def _require(tool: str, how: str) -> str:
     path = shutil.which(tool)
     if path is None:
@@ -74,17 +96,23 @@ def _require(tool: str, how: str) -> str:
 
 
 class KubeTarget(Target):
+    kind_config = KIND_CONFIG
+
     def __init__(self, context: str, namespace: str, kind: bool = False):
         self.context = context
         self.namespace = namespace
         self.kind = kind
         self.kube_context = f"kind-{KIND_CLUSTER}" if kind else context
+        self.kubeconfig = str(state_home() / "kind" / "kubeconfig") if kind else kubeconfig()
 
     # ---- clients and tools ------------------------------------------------------------
     def _api_client(self):
         from kubernetes import config
 
-        return config.new_client_from_config(config_file=kubeconfig(), context=self.kube_context)
+        if self.kind and not Path(self.kubeconfig).is_file():
+            raise HarnessError(f"no kind cluster {KIND_CLUSTER} made by hubharness here: "
+                               "run `invoke deploy --context kind` first")
+        return config.new_client_from_config(config_file=self.kubeconfig, context=self.kube_context)
 
     def core(self):
         from kubernetes import client
@@ -97,7 +125,7 @@ class KubeTarget(Target):
         return client.NetworkingV1Api(self._api_client())
 
     def _helm(self, *args: str, what: str) -> str:
-        return _run([self.helm, *args, "--kube-context", self.kube_context], what)
+        return _run([self.helm, *args, "--kube-context", self.kube_context, "--kubeconfig", self.kubeconfig], what)
 
     def _require_tools(self) -> None:
         self.helm = _require("helm", "install Helm 3 (https://helm.sh/docs/intro/install/) and deploy again")
@@ -106,15 +134,31 @@ class KubeTarget(Target):
             _require("docker", "kind needs Docker: install a Docker engine")
             _run(["docker", "info"], "docker info (kind needs a running Docker engine)")
 
+    def kind_cluster(self):
+        """pytest-kind's handle on the cluster (its working folder kept under our home)."""
+        from pytest_kind import KindCluster
+
+        home = Path(self.kubeconfig).parent
+        home.mkdir(parents=True, exist_ok=True)
+        with contextlib.chdir(home):  # KindCluster makes ./.pytest-kind/<name>
+            return KindCluster(KIND_CLUSTER, kubeconfig=Path(self.kubeconfig),
+                               kind_path=Path(shutil.which("kind") or "kind"),
+                               kubectl_path=Path(shutil.which("kubectl") or "kubectl"))
+
     def _ensure_kind_cluster(self) -> None:
-        clusters = _run(["kind", "get", "clusters"], "kind get clusters").split()
-        if KIND_CLUSTER not in clusters:
-            _run(["kind", "create", "cluster", "--config", str(KIND_CONFIG), "--wait", "120s"],
-                 "kind create cluster")
+        """Create the cluster from manifests/kind-cluster.yaml, or reuse it (then export its
+        kubeconfig first: it may have been made elsewhere)."""
+        if KIND_CLUSTER in _run(["kind", "get", "clusters"], "kind get clusters").split():
+            _run(["kind", "export", "kubeconfig", "--name", KIND_CLUSTER, "--kubeconfig", self.kubeconfig],
+                 "kind export kubeconfig")
+        try:
+            self.kind_cluster().create(KIND_CONFIG)
+        except (subprocess.CalledProcessError, OSError) as e:
+            raise HarnessError(f"kind create cluster {KIND_CLUSTER} failed ({e}): run `kind create cluster "
+                               f"--config {KIND_CONFIG}` to see why") from None
 
     # ---- deploy -----------------------------------------------------------------------
     def _ensure_namespace(self, core) -> None:
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -122,7 +166,8 @@ class KubeTarget(Target):
         except ApiException as e:
             if e.status != 404:
                 raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
-            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace)))
+            core.create_namespace(validated({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                "name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "hubharness"}}}))
             return
         if ns.status and ns.status.phase == "Terminating":
             raise HarnessError(f"namespace {self.namespace} is terminating: wait until it is gone, or use another")
@@ -130,7 +175,6 @@ class KubeTarget(Target):
     def _ensure_secret(self, core, name: str, key: str) -> str:
         """The Secret the hub reads its password from; created with a generated (or the
         environment's) password when missing, refused when it lacks the key."""
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -139,9 +183,10 @@ class KubeTarget(Target):
             if e.status != 404:
                 raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
             value = os.environ.get(AUTH_ENV) or pysecrets.token_urlsafe(24)
-            core.create_namespaced_secret(self.namespace, client.V1Secret(
-                metadata=client.V1ObjectMeta(name=name, labels={"app.kubernetes.io/managed-by": "hubharness"}),
-                type="Opaque", data={key: base64.b64encode(value.encode()).decode()}))
+            core.create_namespaced_secret(self.namespace, validated({
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+                "data": {key: base64.b64encode(value.encode()).decode()}}))
             return "generated" if not os.environ.get(AUTH_ENV) else "environment"
         if not (secret.data or {}).get(key):
             raise HarnessError(
@@ -150,10 +195,9 @@ class KubeTarget(Target):
             )
         return "stored"
 
-    def _apply_ingress(self) -> None:
+    def _apply_ingress(self, body: dict) -> None:
         from kubernetes.client.exceptions import ApiException
 
-        body = yaml.safe_load(INGRESS.read_text())
         api = self.networking()
         try:
             api.create_namespaced_ingress(self.namespace, body)
@@ -184,6 +228,7 @@ class KubeTarget(Target):
     def deploy(self, values_files: list[Path], port: int = 0,
                chart_version: str = chart.DEFAULT_CHART_VERSION):
         values, note = chart_values.load_validated(values_files, chart_version)
+        ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self._require_tools()
         if self.kind:
             self._ensure_kind_cluster()
@@ -197,40 +242,74 @@ class KubeTarget(Target):
         self._helm("upgrade", "--install", RELEASE, f"{REPO_NAME}/{chart.CHART_NAME}", "--version",
                    chart_version, "--namespace", self.namespace, *files, "--timeout", "300s",
                    what=f"helm upgrade --install (chart {chart_version})")
-        self._apply_ingress()
+        self._apply_ingress(ingress)
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
             wait_until(f"the {component} pod in {self.namespace} to be Running and Ready",
                        lambda c=component: self._pods_ready(core, [c]), READY_TIMEOUT)
         return KubeDeployResult(self.context, self.namespace, f"{name}/{key}", origin, note)
 
-    def remove(self, purge: bool = False) -> str:
+    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
+        """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
+        --purge, which deletes the namespace, and on kind the cluster unless --keep-cluster."""
         self._require_tools()
+        if self.kind and not Path(self.kubeconfig).is_file():
+            return f"no kind cluster {KIND_CLUSTER} made by hubharness here: nothing to remove"
         releases = self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split()
         if RELEASE not in releases and not purge:
             return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
         if RELEASE in releases:
             self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
-        core = self.core()
-        if purge:
-            core.delete_namespace(self.namespace)
-            return f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
-        return f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes (--purge deletes them)"
+        if not purge:
+            return (f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
+                    "(--purge deletes them)")
+        self.core().delete_namespace(self.namespace)
+        said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
+        if self.kind and not keep_cluster:
+            self.kind_cluster().delete()
+            Path(self.kubeconfig).unlink(missing_ok=True)
+            said += f"; deleted kind cluster {KIND_CLUSTER} (--keep-cluster keeps it)"
+        return said
 
+    # ---- verify and status ----------------------------------------------------------------
+    def deployment(self):
+        from . import helm_release
+        from .kube_deployment import KubeDeployment
+
+        release = helm_release.deployed(self.core(), self.namespace, RELEASE)
+        if release is None:
+            raise HarnessError(f"nothing deployed in namespace {self.namespace} (context {self.context}): "
+                               f"run `invoke deploy --context {self.context}` first")
+        return KubeDeployment(self, release)
+
+    def status(self) -> dict:
+        deployment = self.deployment()
+        name, key = deployment.auth_ref
+        info = {
+            "context": self.context, "namespace": self.namespace, "chart": deployment.chart_version,
+            "revision": deployment.release.revision, "hub_url": None, "users": [],
+            "components": [vars(c) for c in deployment.components()],
+            "secret": f"{name}/{key} in namespace {self.namespace}",
+        }
+        try:
+            info["hub_url"] = deployment.public_url
+            info["users"] = users_of(HubAPI(deployment.public_url, deployment.service_token()))
+        except (HarnessError, requests.RequestException) as e:
+            info["users_error"] = str(e)
+        finally:
+            deployment.close()
+        return info
+
+    # ---- not yet on kubernetes ------------------------------------------------------------
     def _not_yet(self, what: str):
-        raise HarnessError(f"{what} on context {self.context!r} is not implemented yet: use --context local")
+        raise HarnessError(f"{what} on context {self.context!r} is not implemented yet (local only): "
+                           "use kubectl and your volume snapshots meanwhile")
 
     def backup(self, to=None):
         self._not_yet("backup")
 
     def restore(self, archive, force=False):
         self._not_yet("restore")
-
-    def deployment(self):
-        self._not_yet("verify")
-
-    def status(self):
-        self._not_yet("status")
 
     def ports(self):
         return []

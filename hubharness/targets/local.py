@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets as pysecrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from .. import chart, procs
 from .. import values as chart_values
 from ..deployment import Component, Deployment, Fact, Target
 from ..errors import HarnessError
-from ..hubapi import HubAPI
+from ..hubapi import HubAPI, users_of
 from ..paths import cache_dir, state_home
 from ..secretstore import Secret, SecretStore
 from ..waiting import wait_until
@@ -357,7 +358,7 @@ class LocalTarget(Target):
                    lambda: self._healthy(url), START_TIMEOUT, fail_fast=self._fail_if_dead)
 
     # ---- remove -------------------------------------------------------------------
-    def remove(self, purge: bool = False) -> str:
+    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
         if not self.state_dir.exists():
             return f"nothing deployed in namespace {self.namespace} (context local): nothing to remove"
         stopped_servers = []
@@ -424,21 +425,19 @@ class LocalTarget(Target):
             "context": self.context, "namespace": self.namespace, "state_dir": str(self.state_dir),
             "hub_url": url, "chart": state.get("chart"), "deployed_at": state.get("deployed_at"),
             "secret_file": str(self.store.path(self._auth_secret_name())), "users": [],
+            "secret": f"{self.store.path(self._auth_secret_name())} (state: {self.state_dir})",
         }
         for name in ("hub", "proxy"):
             proc = self.running(name)
             info[name] = {"pid": proc.pid if proc else None, "running": proc is not None}
         info["hub"]["healthy"] = bool(info["hub"]["running"]) and self._healthy(url)
+        info["components"] = [
+            {"name": name, "running": info[name]["running"], "ready": info[name].get("healthy", info[name]["running"]),
+             "detail": f"pid {info[name]['pid']}" if info[name]["pid"] else "not running"}
+            for name in ("hub", "proxy")]
         if info["hub"]["healthy"]:
             try:
-                for user in self.admin_api().users():
-                    servers = {
-                        (sname or "default"): {"ready": s.get("ready"), "url": s.get("url"),
-                                               "started": s.get("started")}
-                        for sname, s in (user.get("servers") or {}).items()
-                    }
-                    info["users"].append({"name": user["name"], "admin": user.get("admin"),
-                                          "last_activity": user.get("last_activity"), "servers": servers})
+                info["users"] = users_of(self.admin_api())
             except (HarnessError, requests.RequestException) as e:
                 info["users_error"] = str(e)
         return info
@@ -625,10 +624,26 @@ class LocalDeployment(Deployment):
         return response.json()
 
     # ADM
-    def user_server_running(self, username: str) -> Fact:
+    def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:
         home = (self.target.state_dir / "home" / username).resolve()
-        found = [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
+        return home, [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
+
+    def user_server_running(self, username: str) -> Fact:
+        home, found = self._server_processes(username)
         return Fact(bool(found), f"{len(found)} jupyterhub-singleuser process(es) in {home}")
+
+    def run_in_server(self, username: str, command: str):
+        """The command in the server's folder with the server's environment, minus anything
+        that could be a credential (values would be on a command line)."""
+        home, found = self._server_processes(username)
+        if not found:
+            raise HarnessError(f"{username} has no running server process in {home}")
+        extra_env = chart_values.get(self.values, "singleuser.extraEnv", {})
+        keep = ({"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"}
+                | set(chart_values.env_entries(extra_env))) - set(chart_values.secret_refs(extra_env))
+        environ = found[0].environ()
+        env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
+        return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
 
     def write_diagnostics(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,55 @@
+"""What helm deployed, read from the release record helm keeps in the namespace.
+
+Helm 3 stores each release revision as a Secret (type helm.sh/release.v1, labels
+owner=helm, name=<release>, status=deployed): gzip'd JSON, base64 twice (once by helm,
+once by the API). Reading it with the kubernetes client gives verify the chart version
+and the values actually installed, without needing helm on the verifying machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass
+
+from ..errors import HarnessError
+
+
+@dataclass
+class Release:
+    name: str
+    revision: int
+    chart_version: str
+    app_version: str
+    config: dict  # the values given at install (helm's "user-supplied values")
+
+
+def decode(data: str) -> dict:
+    """The release JSON from a Secret's `data.release` as the API returns it."""
+    raw = base64.b64decode(base64.b64decode(data))
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
+def encode(release: dict) -> str:
+    """The inverse of decode (as helm writes it, then the API encodes it again)."""
+    inner = base64.b64encode(gzip.compress(json.dumps(release).encode()))
+    return base64.b64encode(inner).decode()
+
+
+def deployed(core, namespace: str, release: str) -> Release | None:
+    secrets = core.list_namespaced_secret(
+        namespace, label_selector=f"owner=helm,name={release},status=deployed").items
+    if not secrets:
+        return None
+    newest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))
+    try:
+        body = decode(newest.data["release"])
+        meta = body["chart"]["metadata"]
+        return Release(body["name"], int(body.get("version", 0)), meta["version"],
+                       meta.get("appVersion", ""), body.get("config") or {})
+    except (KeyError, TypeError, ValueError) as e:
+        raise HarnessError(f"helm release record {newest.metadata.name} in {namespace} is unreadable "
+                           f"({type(e).__name__}): redeploy with `invoke deploy`") from None

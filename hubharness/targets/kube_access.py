@@ -1,0 +1,108 @@
+"""How the harness reaches proxy-public of a kubernetes deployment from this machine.
+
+In order: HUBHARNESS_PUBLIC_URL if set (an ingress host, a load balancer); on kind, the
+NodePort of the values as mapped to 127.0.0.1 by manifests/kind-cluster.yaml (what
+z2jh's own CI does: no port-forward to break); anywhere else, `kubectl port-forward`
+to svc/proxy-public on a free local port, for as long as the harness runs.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from ..errors import HarnessError
+
+PUBLIC_URL_ENV = "HUBHARNESS_PUBLIC_URL"
+FORWARD_TIMEOUT = 20
+FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
+
+
+def kind_host_port(kind_config: Path, node_port: int) -> int:
+    """The 127.0.0.1 port that the kind config maps to the NodePort."""
+    config = yaml.safe_load(kind_config.read_text())
+    for node in config.get("nodes", []):
+        for mapping in node.get("extraPortMappings", []):
+            if mapping.get("containerPort") == node_port:
+                return int(mapping["hostPort"])
+    raise HarnessError(f"proxy-public's NodePort {node_port} is not mapped by {kind_config}: add an "
+                       "extraPortMappings entry for it, or set proxy.service.nodePorts.http to a mapped port")
+
+
+def node_port(values: dict) -> int | None:
+    service = (values.get("proxy") or {}).get("service") or {}
+    if service.get("type") != "NodePort":
+        return None
+    port = (service.get("nodePorts") or {}).get("http")
+    return int(port) if port else None
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class PortForward:
+    """`kubectl port-forward svc/proxy-public :80`, started on first use, stopped on close."""
+
+    def __init__(self, namespace: str, kube_context: str, kubeconfig: str):
+        self.namespace, self.kube_context, self.kubeconfig = namespace, kube_context, kubeconfig
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.lock = threading.Lock()
+
+    def url(self) -> str:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            return f"http://127.0.0.1:{self.port}"
+
+    def _start(self) -> None:
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise HarnessError(f"kubectl not found: install it to reach proxy-public through a port-forward, "
+                               f"or set {PUBLIC_URL_ENV} to the hub's URL (for example its ingress host)")
+        self.proc = subprocess.Popen(
+            [kubectl, "port-forward", "--namespace", self.namespace, "--context", self.kube_context,
+             "--address", "127.0.0.1", "svc/proxy-public", ":80"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            env={**os.environ, "KUBECONFIG": self.kubeconfig})
+        lines: queue.Queue = queue.Queue()
+        # One reader for kubectl's whole life: it names the port first, and a pipe
+        # nobody drains would block it later.
+        threading.Thread(target=_pump, args=(self.proc.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + FORWARD_TIMEOUT
+        seen = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:  # kubectl exited
+                break
+            seen.append(line.strip())
+            if match := FORWARDING.search(line):
+                self.port = int(match[1])
+                return
+        self.close()
+        raise HarnessError(f"kubectl port-forward to svc/proxy-public in {self.namespace} did not start "
+                           f"within {FORWARD_TIMEOUT}s: {(seen or ['no output'])[-1]}")
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

@@ -1,0 +1,281 @@
+"""Facts about a chart deployment in a kubernetes namespace, for the conformance suites.
+
+Everything is read through the kubernetes API (pods by the chart's labels, the Secret,
+the helm release record, network policies, logs); the hub's own view comes through
+its REST API over proxy-public. Inside a user's pod, commands run through
+pytest-testinfra's kubectl:// backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from .. import chart
+from .. import values as chart_values
+from ..deployment import Component, Deployment, Fact
+from ..errors import HarnessError
+from ..secretstore import Secret
+from . import kube_access
+from .helm_release import Release
+
+HUB_SECRET = "hub"  # the chart's own Secret: generated tokens, cookie secret, values
+HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
+NOTEBOOK_CONTAINER = "notebook"  # KubeSpawner's name for the user container
+USERNAME_ANNOTATION = "hub.jupyter.org/username"
+NETWORK_POLICIES = ("hub", "proxy", "singleuser")
+LOG_LINES = 2000
+
+
+def _decoded(data: dict | None) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
+
+
+def _secret_refs_of(pod) -> set[str]:
+    """Names of the Secrets a pod takes env values, env sources or volumes from."""
+    names = set()
+    for container in [*(pod.spec.containers or []), *(pod.spec.init_containers or [])]:
+        for env in container.env or []:
+            if env.value_from and env.value_from.secret_key_ref:
+                names.add(env.value_from.secret_key_ref.name)
+        for source in container.env_from or []:
+            if source.secret_ref:
+                names.add(source.secret_ref.name)
+    for volume in pod.spec.volumes or []:
+        if volume.secret:
+            names.add(volume.secret.secret_name)
+    return names
+
+
+class KubeDeployment(Deployment):
+    spawn_timeout = 300  # a pod: schedule, volume, image (pre-pulled by the chart), start
+    scratch_unsupported = ("backup, restore and the scratch namespace they run on are implemented for "
+                           "the local target only, not yet on kubernetes")
+
+    def __init__(self, target, release: Release):
+        self.target = target
+        self.core = target.core()
+        self.context, self.namespace = target.context, target.namespace
+        self.release = release
+        self.chart_version = release.chart_version
+        self.values = release.config
+        self.values_files = chart_values.values_files(target.context)
+        self.auth_ref = chart_values.auth_secret_ref(self.values)
+        self._forward: kube_access.PortForward | None = None
+
+    @property
+    def expected_hub_version(self) -> str:
+        return chart.hub_version(self.chart_version)
+
+    @functools.cached_property
+    def public_url(self) -> str:
+        if os.environ.get(kube_access.PUBLIC_URL_ENV):
+            return os.environ[kube_access.PUBLIC_URL_ENV].rstrip("/")
+        port = kube_access.node_port(self.values)
+        if self.target.kind and port:
+            return f"http://127.0.0.1:{kube_access.kind_host_port(self.target.kind_config, port)}"
+        self._forward = kube_access.PortForward(self.namespace, self.target.kube_context, self.target.kubeconfig)
+        return self._forward.url()
+
+    def close(self) -> None:
+        if self._forward is not None:
+            self._forward.close()
+
+    @property
+    def hub_target(self) -> str:
+        return HUB_TARGET
+
+    # ---- reading the namespace ----------------------------------------------------------
+    def _pods(self, selector: str = "") -> list:
+        return self.core.list_namespaced_pod(self.namespace, label_selector=selector or None).items
+
+    def _component_pods(self, component: str) -> list:
+        return self._pods(f"release={self.release.name},component={component}")
+
+    def _secret_data(self, name: str) -> dict[str, str]:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return _decoded(self.core.read_namespaced_secret(name, self.namespace).data)
+        except ApiException as e:
+            if e.status == 404:
+                return {}
+            raise HarnessError(f"reading secret {name} in {self.namespace} failed: {e.status} {e.reason}") from None
+
+    def auth_password(self) -> Secret:
+        name, key = self.auth_ref
+        value = self._secret_data(name).get(key)
+        if not value:
+            raise HarnessError(f"secret {name} in namespace {self.namespace} has no key {key}")
+        return Secret(value)
+
+    def service_token(self) -> Secret:
+        token = self._secret_data(HUB_SECRET).get("hub.services.hubharness.apiToken")
+        if not token:
+            raise HarnessError(f"the chart's Secret {HUB_SECRET} in {self.namespace} has no token for the "
+                               "hubharness service: deploy with values/base.yaml (hub.services.hubharness)")
+        return Secret(token)
+
+    def secrets(self) -> list[Secret]:
+        found = [Secret(v) for k, v in self._secret_data(HUB_SECRET).items() if k.startswith("hub.") and v]
+        name, key = self.auth_ref
+        if value := self._secret_data(name).get(key):
+            found.append(Secret(value))
+        return found
+
+    # ---- NS -------------------------------------------------------------------------------
+    def namespace_exists(self) -> Fact:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            phase = self.core.read_namespace(self.namespace).status.phase
+        except ApiException as e:
+            return Fact(False, f"namespace {self.namespace}: {e.status} {e.reason}")
+        return Fact(phase == "Active", f"namespace {self.namespace} is {phase}")
+
+    def state_is_isolated(self) -> Fact:
+        foreign = [p.metadata.name for p in self._pods()
+                   if (p.metadata.labels or {}).get("release") != self.release.name]
+        if foreign:
+            return Fact(False, f"pods of something else share namespace {self.namespace}: {', '.join(foreign)}")
+        policies = {p.metadata.name for p in self.target.networking()
+                    .list_namespaced_network_policy(self.namespace).items}
+        missing = [n for n in NETWORK_POLICIES if n not in policies]
+        if missing:
+            return Fact(False, f"no NetworkPolicy for {', '.join(missing)} in {self.namespace} "
+                               "(the chart's <component>.networkPolicy.enabled): its pods accept any traffic")
+        return Fact(True, f"only release {self.release.name} runs in {self.namespace}; "
+                          f"NetworkPolicies {', '.join(NETWORK_POLICIES)} in place")
+
+    # ---- SEC ------------------------------------------------------------------------------
+    def secret_has_key(self) -> Fact:
+        name, key = self.auth_ref
+        return Fact(bool(self._secret_data(name).get(key)), f"secret {name} in {self.namespace}, key {key}")
+
+    def secret_is_private(self) -> Fact:
+        name, _ = self.auth_ref
+        readers = [p.metadata.name for p in self._pods()
+                   if name in _secret_refs_of(p) and (p.metadata.labels or {}).get("component") != "hub"]
+        return Fact(not readers, f"pods other than the hub that mount or read secret {name}: "
+                                 f"{', '.join(readers) or 'none'}")
+
+    def hub_reads_password_from_secret(self) -> Fact:
+        hubs = self._component_pods("hub")
+        if not hubs:
+            return Fact(False, f"no hub pod in {self.namespace}")
+        container = next((c for c in hubs[0].spec.containers if c.name == "hub"), hubs[0].spec.containers[0])
+        env = next((e for e in container.env or [] if e.name == chart_values.AUTH_ENV), None)
+        if env is None:
+            return Fact(False, f"the hub container has no {chart_values.AUTH_ENV} in its environment")
+        ref = env.value_from.secret_key_ref if env.value_from else None
+        if ref is None:
+            return Fact(False, f"the hub's {chart_values.AUTH_ENV} is a literal value in the pod spec, "
+                               "not a secretKeyRef")
+        same = (ref.name, ref.key) == self.auth_ref
+        return Fact(same, f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}"
+                          + ("" if same else f", not {'/'.join(self.auth_ref)} as the values say"))
+
+    def leak_surfaces(self) -> Iterator[tuple[str, str]]:
+        api = self.core.api_client
+        for config_map in self.core.list_namespaced_config_map(self.namespace).items:
+            for key, text in (config_map.data or {}).items():
+                yield f"configmap {config_map.metadata.name} key {key}", text
+        yield "the helm release's values", json.dumps(self.release.config)
+        for pod in self._pods():
+            yield f"pod {pod.metadata.name} spec", json.dumps(api.sanitize_for_serialization(pod.spec))
+            for container in pod.spec.containers or []:
+                yield f"pod {pod.metadata.name} log ({container.name})", self._log(pod, container.name)
+        for event in self.core.list_namespaced_event(self.namespace).items:
+            yield f"event {event.metadata.name}", event.message or ""
+
+    def _log(self, pod, container: str, previous: bool = False) -> str:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self.core.read_namespaced_pod_log(pod.metadata.name, self.namespace, container=container,
+                                                     tail_lines=LOG_LINES, previous=previous)
+        except ApiException as e:
+            return f"(no log: {e.status} {e.reason})"
+
+    # ---- RDY / PRX ------------------------------------------------------------------------
+    def components(self) -> list[Component]:
+        names = ["hub", "proxy"]
+        if chart_values.get(self.values, "scheduling.userScheduler.enabled", True):
+            names.append("user-scheduler")
+        return [self._component(name) for name in names]
+
+    def _component(self, name: str) -> Component:
+        pods = self._component_pods(name)
+        if not pods:
+            return Component(name, False, False, 0, f"no pod with component={name} in {self.namespace}")
+        running = ready = True
+        restarts, details = 0, []
+        for pod in pods:
+            conditions = {c.type: c.status for c in pod.status.conditions or []}
+            statuses = pod.status.container_statuses or []
+            restarts += sum(s.restart_count or 0 for s in statuses)
+            waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting]
+            running &= pod.status.phase == "Running"
+            ready &= conditions.get("Ready") == "True"
+            details.append(f"pod {pod.metadata.name} {pod.status.phase}, Ready={conditions.get('Ready')}"
+                           + (f", waiting: {', '.join(waiting)}" if waiting else ""))
+        return Component(name, running, ready, restarts, "; ".join(details))
+
+    def proxy_routes(self) -> dict:
+        """The proxy's table as the hub reads it from the proxy's API (GET /hub/api/proxy,
+        scope `proxy`): proxy-api is not reachable from outside the cluster."""
+        from ..hubapi import HubAPI
+
+        return HubAPI(self.public_url, self.service_token()).proxy_routes()
+
+    # ---- ADM ------------------------------------------------------------------------------
+    def _server_pods(self, username: str) -> list:
+        return [p for p in self._pods(f"release={self.release.name},component=singleuser-server")
+                if (p.metadata.annotations or {}).get(USERNAME_ANNOTATION) == username
+                and p.metadata.deletion_timestamp is None and p.status.phase in ("Pending", "Running")]
+
+    def user_server_running(self, username: str) -> Fact:
+        pods = self._server_pods(username)
+        return Fact(bool(pods), f"{len(pods)} singleuser-server pod(s) of {username} "
+                                f"({', '.join(p.metadata.name for p in pods) or 'none'})")
+
+    def run_in_server(self, username: str, command: str):
+        """Run a shell command in the user's notebook container (testinfra kubectl://)."""
+        import testinfra
+
+        pods = self._server_pods(username)
+        if not pods:
+            raise HarnessError(f"{username} has no running server pod in {self.namespace}")
+        host = testinfra.get_host(
+            f"kubectl://{pods[0].metadata.name}?namespace={self.namespace}&container={NOTEBOOK_CONTAINER}"
+            f"&context={self.target.kube_context}&kubeconfig={self.target.kubeconfig}")
+        return host.run(command)
+
+    # ---- diagnostics ----------------------------------------------------------------------
+    def write_diagnostics(self, dest: Path) -> None:
+        """Per pod: describe (the object and its events) and logs, --previous ones too."""
+        dest.mkdir(parents=True, exist_ok=True)
+        api = self.core.api_client
+        events = self.core.list_namespaced_event(self.namespace).items
+        for pod in self._pods(f"release={self.release.name}"):
+            name = pod.metadata.name
+            body = api.sanitize_for_serialization(pod)
+            body.get("metadata", {}).pop("managedFields", None)
+            mine = [f"{e.last_timestamp or e.event_time or ''} {e.type} {e.reason}: {e.message}"
+                    for e in events if e.involved_object and e.involved_object.name == name]
+            (dest / f"{name}.describe.yaml").write_text(
+                yaml.safe_dump(body, sort_keys=False) + "\nevents:\n" + "\n".join(f"  {m}" for m in mine) + "\n")
+            for status in pod.status.container_statuses or []:
+                (dest / f"{name}.{status.name}.log").write_text(self._log(pod, status.name))
+                if status.restart_count:
+                    (dest / f"{name}.{status.name}.previous.log").write_text(
+                        self._log(pod, status.name, previous=True))
+        (dest / "components.txt").write_text(
+            "\n".join(f"{c.name}: running={c.running} ready={c.ready} restarts={c.restarts} {c.detail}"
+                      for c in self.components()) + "\n")

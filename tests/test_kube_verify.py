@@ -1,0 +1,286 @@
+"""What verify and status read from a kubernetes namespace (kube_deployment.py), over HTTP
+against the emulated API server with the real kubernetes client.
+
+The emulator holds what the chart would leave (pods with the chart's labels, its Secret,
+helm's release record, network policies, logs); nothing here runs a hub. Each fact is
+shown holding on a healthy namespace and failing on the fault it is there to catch.
+"""
+
+import base64
+import json
+import os
+import socket
+
+import pytest
+import yaml
+
+from hubharness import values
+from hubharness.errors import HarnessError
+from hubharness.targets import helm_release, kube_access, target_for
+from hubharness.targets.kube_deployment import NETWORK_POLICIES
+
+from .conftest import INVOKE, PROJECT_ROOT
+
+PASSWORD = "from-the-environment-123"
+SERVICE_TOKEN = "hubharness-service-token-0123456789"
+PROXY_TOKEN = "proxy-auth-token-0123456789"
+AUTH = values.AUTH_ENV
+FROM_SECRET = [{"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "urbalurba-secrets", "key": AUTH}}}]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def chart_release(config: dict, chart_version: str = "4.4.0") -> str:
+    return helm_release.encode({"name": "jupyterhub", "version": 1, "namespace": "jh", "config": config,
+                                "chart": {"metadata": {"name": "jupyterhub", "version": chart_version,
+                                                       "appVersion": "5.5.0"}}})
+
+
+def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
+    """What `helm upgrade --install` of the chart leaves in a namespace, as far as verify reads it."""
+    cluster.add_namespace(ns)
+    cluster.add(ns, "secrets", "urbalurba-secrets", type="Opaque", data={AUTH: b64(PASSWORD)})
+    cluster.add(ns, "secrets", "hub", type="Opaque", data={
+        "hub.services.hubharness.apiToken": b64(SERVICE_TOKEN),
+        "hub.config.ConfigurableHTTPProxy.auth_token": b64(PROXY_TOKEN),
+        "values.yaml": b64("hub: {}\n")})
+    cluster.add_release(ns, chart_release(config or values.load(values.values_files("kind"))))
+    cluster.add_pod(ns, "hub-5d9c", "hub", env=FROM_SECRET)
+    cluster.add_pod(ns, "proxy-7f4b", "proxy", container="chp")
+    cluster.add_pod(ns, "user-scheduler-a", "user-scheduler", container="kube-scheduler")
+    cluster.add_pod(ns, "user-scheduler-b", "user-scheduler", container="kube-scheduler")
+    for name in NETWORK_POLICIES:
+        cluster.add(ns, "networkpolicies", name, spec={"podSelector": {}})
+    cluster.add(ns, "configmaps", "user-scheduler", data={"config.yaml": "profiles: []\n"})
+    cluster.logs[(ns, "hub-5d9c", "hub", False)] = "[I JupyterHub app] Running JupyterHub version 5.5.0\n"
+    cluster.logs[(ns, "proxy-7f4b", "chp", False)] = "[ConfigProxy] Proxying http://*:8000\n"
+
+
+@pytest.fixture
+def chart(cluster):
+    install_chart(cluster)
+    return cluster
+
+
+def deployment(ns: str = "jh"):
+    return target_for("emulated", ns).deployment()
+
+
+def leaks(d) -> list[str]:
+    return sorted({where for where, text in d.leak_surfaces() for s in d.secrets() if str(s) in text})
+
+
+def test_a_healthy_chart_deployment_holds_every_fact(chart):
+    d = deployment()
+    assert (d.chart_version, d.expected_hub_version) == ("4.4.0", "5.5.0")
+    assert (str(d.auth_password()), str(d.service_token())) == (PASSWORD, SERVICE_TOKEN)
+    assert {PASSWORD, SERVICE_TOKEN, PROXY_TOKEN} <= {str(s) for s in d.secrets()}
+    for fact in (d.namespace_exists(), d.state_is_isolated(), d.secret_has_key(), d.secret_is_private(),
+                 d.hub_reads_password_from_secret()):
+        assert fact, fact.detail
+    assert leaks(d) == []
+    assert [(c.name, c.running, c.ready, c.restarts) for c in d.components()] == [
+        ("hub", True, True, 0), ("proxy", True, True, 0), ("user-scheduler", True, True, 0)]
+
+
+def _pod(cluster, name):
+    return cluster.get("jh", "pods", name)
+
+
+FAULTS = {
+    "namespace terminating": (lambda c: c.namespaces["jh"]["status"].update(phase="Terminating"),
+                              "namespace_exists"),
+    "another app's pod in the namespace": (lambda c: c.add_pod("jh", "squatter", "web", release="other"),
+                                           "state_is_isolated"),
+    "network policies disabled": (lambda c: c.objects[("jh", "networkpolicies")].pop("singleuser"),
+                                  "state_is_isolated"),
+    "secret without its key": (lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={}),
+                               "secret_has_key"),
+    "a user pod reads the secret": (lambda c: c.add_pod("jh", "jupyter-eve", "singleuser-server",
+                                                        env=FROM_SECRET, container="notebook"),
+                                    "secret_is_private"),
+    "password as a literal in the hub's env": (
+        lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[{"name": AUTH, "value": PASSWORD}]),
+        "hub_reads_password_from_secret"),
+    "hub reads another secret": (
+        lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[
+            {"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "old-secrets", "key": AUTH}}}]),
+        "hub_reads_password_from_secret"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fact_fails_on_its_fault(chart, fault):
+    breaks, fact = FAULTS[fault]
+    breaks(chart)
+    found = getattr(deployment(), fact)()
+    assert not found, f"{fact} held despite: {fault} ({found.detail})"
+
+
+LEAKS = {
+    "configmap": lambda c: c.add("jh", "configmaps", "notes", data={"pw": f"password={PASSWORD}"}),
+    "pod spec": lambda c: _pod(c, "proxy-7f4b")["spec"]["containers"][0].update(args=["--token", PROXY_TOKEN]),
+    "log": lambda c: c.logs.update({("jh", "hub-5d9c", "hub", False): f"login with {PASSWORD}\n"}),
+    "event": lambda c: c.add("jh", "events", "e1", message=f"pulled with {SERVICE_TOKEN}",
+                             involvedObject={"kind": "Pod", "name": "hub-5d9c"}),
+}
+
+
+@pytest.mark.parametrize("surface", LEAKS)
+def test_a_secret_is_found_wherever_it_leaks(chart, surface):
+    LEAKS[surface](chart)
+    assert leaks(deployment()), f"a secret in a {surface} went unnoticed"
+
+
+def test_a_secret_in_the_installed_values_is_a_leak(cluster):
+    config = values.load(values.values_files("kind"))
+    config["hub"]["extraEnv"][AUTH] = PASSWORD
+    install_chart(cluster, config=config)
+    assert "the helm release's values" in leaks(deployment())
+
+
+@pytest.mark.parametrize("change, expect", [
+    (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=2), ("proxy", True, True, 2)),
+    (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", ready=False), ("proxy", True, False, 0)),
+    (lambda c: c.add_pod("jh", "hub-5d9c", "hub", waiting="CrashLoopBackOff"), ("hub", False, False, 3)),
+    (lambda c: [c.objects[("jh", "pods")].pop(n) for n in ("user-scheduler-a", "user-scheduler-b")],
+     ("user-scheduler", False, False, 0)),
+], ids=["restarted", "not-ready", "crashloop", "no-user-scheduler"])
+def test_components_report_restarts_readiness_and_absence(chart, change, expect):
+    change(chart)
+    found = {c.name: c for c in deployment().components()}[expect[0]]
+    assert (found.name, found.running, found.ready, found.restarts) == expect, found.detail
+
+
+def test_user_server_is_found_by_the_spawners_username_annotation(chart):
+    d = deployment()
+    assert not d.user_server_running("verify-bob")
+    chart.add_pod("jh", "jupyter-verify-2dbob", "singleuser-server", container="notebook",
+                  annotations={"hub.jupyter.org/username": "verify-bob"})
+    assert d.user_server_running("verify-bob")
+    assert not d.user_server_running("verify-alice")
+
+
+def test_diagnostics_hold_describe_events_and_previous_logs(chart, tmp_path):
+    chart.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=1)
+    chart.logs[("jh", "proxy-7f4b", "chp", True)] = "Error: listen EADDRINUSE :::8000\n"
+    chart.add("jh", "events", "proxy.1", type="Warning", reason="BackOff", message="Back-off restarting",
+              involvedObject={"kind": "Pod", "name": "proxy-7f4b"})
+    deployment().write_diagnostics(tmp_path)
+    described = (tmp_path / "proxy-7f4b.describe.yaml").read_text()
+    assert yaml.safe_load(described.split("\nevents:")[0])["metadata"]["name"] == "proxy-7f4b"
+    assert "Warning BackOff: Back-off restarting" in described
+    assert (tmp_path / "proxy-7f4b.chp.previous.log").read_text() == "Error: listen EADDRINUSE :::8000\n"
+    assert "Running JupyterHub" in (tmp_path / "hub-5d9c.hub.log").read_text()
+    assert not (tmp_path / "hub-5d9c.hub.previous.log").exists()
+    assert "proxy: running=True ready=True restarts=1" in (tmp_path / "components.txt").read_text()
+
+
+def test_nothing_deployed_is_one_clear_error(cluster):
+    cluster.add_namespace("jh")
+    with pytest.raises(HarnessError, match=r"nothing deployed in namespace jh \(context emulated\): "
+                                           r"run `invoke deploy --context emulated` first"):
+        deployment()
+
+
+def test_on_kind_the_hub_is_reached_on_the_node_port_kind_maps(chart, tmp_path):
+    kind_config = tmp_path / "home" / "kind" / "kubeconfig"
+    kind_config.parent.mkdir(parents=True)
+    kind_config.write_text(yaml.safe_dump(chart.kubeconfig(context="kind-hubharness")))
+    assert target_for("kind", "jh").deployment().public_url == "http://127.0.0.1:8080"
+
+
+def test_public_url_from_the_environment_wins(chart, monkeypatch):
+    monkeypatch.setenv(kube_access.PUBLIC_URL_ENV, "http://jupyterhub.localhost/")
+    assert deployment().public_url == "http://jupyterhub.localhost"
+
+
+def test_the_kind_config_maps_the_node_port_of_the_kind_values():
+    port = kube_access.node_port(values.load(values.values_files("kind")))
+    assert kube_access.kind_host_port(PROJECT_ROOT / "manifests" / "kind-cluster.yaml", port) == 8080
+    with pytest.raises(HarnessError, match="NodePort 30081 is not mapped"):
+        kube_access.kind_host_port(PROJECT_ROOT / "manifests" / "kind-cluster.yaml", 30081)
+
+
+KUBECTL = """#!{python}
+import os, sys, time
+with open(os.environ["KUBECTL_RECORD"], "w") as f:
+    f.write(" ".join(sys.argv[1:]))
+if os.environ.get("KUBECTL_FAIL"):
+    print('error: services "proxy-public" not found', flush=True)
+    sys.exit(1)
+print("Forwarding from 127.0.0.1:{port} -> 8000", flush=True)
+time.sleep(60)
+"""
+
+
+def fake_kubectl(cluster, port: int) -> None:
+    kubectl = cluster.bin_dir / "kubectl"
+    kubectl.write_text(KUBECTL.format(python=os.sys.executable, port=port))
+    kubectl.chmod(0o755)
+
+
+def test_elsewhere_a_port_forward_is_opened_and_closed(chart, monkeypatch):
+    monkeypatch.setenv("KUBECTL_RECORD", str(chart.tmp_path / "kubectl.txt"))
+    fake_kubectl(chart, 45678)
+    d = deployment()
+    assert d.public_url == "http://127.0.0.1:45678"
+    assert (chart.tmp_path / "kubectl.txt").read_text() == (
+        "port-forward --namespace jh --context emulated --address 127.0.0.1 svc/proxy-public :80")
+    forward = d._forward.proc
+    d.close()
+    assert forward.poll() is not None, "kubectl port-forward outlived the deployment"
+
+
+def test_a_port_forward_that_fails_says_why(chart, monkeypatch):
+    monkeypatch.setenv("KUBECTL_RECORD", str(chart.tmp_path / "kubectl.txt"))
+    monkeypatch.setenv("KUBECTL_FAIL", "1")
+    fake_kubectl(chart, 1)
+    with pytest.raises(HarnessError, match='did not start within 20s: error: services "proxy-public" not found'):
+        deployment().public_url
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_invoke(*args, **env):
+    import subprocess
+
+    return subprocess.run([INVOKE, *args], cwd=PROJECT_ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_cli_verify_reads_the_namespace_and_says_what_cannot_run_on_kubernetes(chart):
+    done = run_invoke("verify", "--context", "emulated", "--namespace", "jh", "--check", "NS,BAK")
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((chart.tmp_path / "reports" / "latest" / "summary.json").read_text())
+    outcome = {c["id"]: c for c in summary["checks"]}
+    assert outcome["NS.state_is_isolated"]["outcome"] == "passed"
+    bak = [c for c in summary["checks"] if c["check"] == "BAK"]
+    assert bak and all(c["outcome"] == "skipped" and "local target only" in c["message"] for c in bak)
+
+
+def test_cli_verify_fails_and_collects_pod_diagnostics(chart):
+    chart.add_pod("jh", "squatter", "web", release="other")
+    done = run_invoke("verify", "--context", "emulated", "--namespace", "jh", "--check", "NS")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "failed checks: NS.state_is_isolated" in done.stdout
+    diagnostics = chart.tmp_path / "reports" / "latest" / "diagnostics" / "NS.state_is_isolated"
+    assert (diagnostics / "hub-5d9c.describe.yaml").is_file()
+    report = "".join(p.read_text(errors="replace") for p in (chart.tmp_path / "reports").rglob("*") if p.is_file())
+    assert PASSWORD not in report and SERVICE_TOKEN not in report
+
+
+def test_cli_status_shows_pods_and_says_when_the_hub_is_unreachable(chart):
+    done = run_invoke("status", "--context", "emulated", "--namespace", "jh",
+                      HUBHARNESS_PUBLIC_URL=f"http://127.0.0.1:{_closed_port()}")
+    assert done.returncode == 0, done.stderr
+    assert "user-scheduler: ready (pod user-scheduler-a Running, Ready=True; " in done.stdout
+    assert "password: urbalurba-secrets/JUPYTERHUB_AUTH_PASSWORD in namespace jh" in done.stdout
+    assert "users: unavailable (" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
