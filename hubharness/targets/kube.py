@@ -39,6 +39,7 @@ KIND_CONFIG = PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
 INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
 AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
+POD_GONE_TIMEOUT = 120
 # The Kubernetes API version objects are checked against before they are created
 # (kubernetes-validate's schemas; Namespace, Secret and Ingress v1 are stable since 1.19).
 KUBE_SCHEMA_VERSION = "1.33"
@@ -103,14 +104,15 @@ class KubeTarget(Target):
         self.namespace = namespace
         self.kind = kind
         self.kube_context = f"kind-{KIND_CLUSTER}" if kind else context
-        self.kubeconfig = str(state_home() / "kind" / "kubeconfig") if kind else kubeconfig()
+        # kind's kubeconfig stays ours (not ~/.kube/config); ".kind" is no namespace name
+        self.kubeconfig = str(state_home() / ".kind" / "kubeconfig") if kind else kubeconfig()
 
     # ---- clients and tools ------------------------------------------------------------
     def _api_client(self):
         from kubernetes import config
 
         if self.kind and not Path(self.kubeconfig).is_file():
-            raise HarnessError(f"no kind cluster {KIND_CLUSTER} made by hubharness here: "
+            raise HarnessError(f"kind cluster {KIND_CLUSTER} is not set up here: "
                                "run `invoke deploy --context kind` first")
         return config.new_client_from_config(config_file=self.kubeconfig, context=self.kube_context)
 
@@ -252,24 +254,40 @@ class KubeTarget(Target):
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
         """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
         --purge, which deletes the namespace, and on kind the cluster unless --keep-cluster."""
-        self._require_tools()
         if self.kind and not Path(self.kubeconfig).is_file():
-            return f"no kind cluster {KIND_CLUSTER} made by hubharness here: nothing to remove"
+            return f"kind cluster {KIND_CLUSTER} is not set up here: nothing to remove"
+        self._require_tools()
         releases = self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split()
         if RELEASE not in releases and not purge:
             return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
         if RELEASE in releases:
             self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
+            self._stop_user_pods()
         if not purge:
             return (f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
                     "(--purge deletes them)")
-        self.core().delete_namespace(self.namespace)
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.core().delete_namespace(self.namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise HarnessError(f"deleting namespace {self.namespace} failed: {e.status} {e.reason}") from None
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
         if self.kind and not keep_cluster:
             self.kind_cluster().delete()
             Path(self.kubeconfig).unlink(missing_ok=True)
             said += f"; deleted kind cluster {KIND_CLUSTER} (--keep-cluster keeps it)"
         return said
+
+    def _stop_user_pods(self) -> None:
+        """User servers are KubeSpawner's pods, not helm's: delete them and wait until no
+        pod of the release is left. Their volumes (claim-<user>) stay."""
+        core = self.core()
+        selector = f"release={RELEASE}"
+        core.delete_collection_namespaced_pod(self.namespace, label_selector=f"{selector},component=singleuser-server")
+        wait_until(f"the pods of release {RELEASE} in {self.namespace} to go",
+                   lambda: not core.list_namespaced_pod(self.namespace, label_selector=selector).items, POD_GONE_TIMEOUT)
 
     # ---- verify and status ----------------------------------------------------------------
     def deployment(self):
