@@ -95,6 +95,11 @@ class Deployment(abc.ABC):
     def hub_target(self) -> str:
         """Where the proxy must send /hub/ (the hub's internal URL)."""
 
+    def ingress_in_place(self) -> Fact | None:
+        """The ingress from manifests/ routes its host to proxy-public; None where the
+        target has no ingress (local)."""
+        return None
+
     # ADM
     @abc.abstractmethod
     def user_server_running(self, username: str) -> Fact:

@@ -17,6 +17,13 @@ def test_login_page_is_served(public):
     assert 'name="password"' in response.text, "no password field on the login page"
 
 
+def test_ingress_routes_its_host_to_proxy_public(deployment):
+    fact = deployment.ingress_in_place()
+    if fact is None:
+        pytest.skip("this target has no ingress")
+    assert fact, fact.detail
+
+
 def test_route_table_holds_the_hub_route(deployment):
     routes = deployment.proxy_routes()
     assert "/" in routes, f"no hub route in the proxy, routes: {sorted(routes)}"

@@ -16,7 +16,7 @@ import yaml
 
 from hubharness import values
 from hubharness.errors import HarnessError
-from hubharness.targets import helm_release, kube_access, target_for
+from hubharness.targets import helm_release, kube, kube_access, target_for
 from hubharness.targets.kube_deployment import NETWORK_POLICIES
 
 from .conftest import INVOKE, PROJECT_ROOT
@@ -54,6 +54,7 @@ def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
     for name in NETWORK_POLICIES:
         cluster.add(ns, "networkpolicies", name, spec={"podSelector": {}})
     cluster.add(ns, "configmaps", "user-scheduler", data={"config.yaml": "profiles: []\n"})
+    cluster.objects.setdefault((ns, "ingresses"), {})["jupyterhub"] = yaml.safe_load(kube.INGRESS.read_text())
     cluster.logs[(ns, "hub-5d9c", "hub", False)] = "[I JupyterHub app] Running JupyterHub version 5.5.0\n"
     cluster.logs[(ns, "proxy-7f4b", "chp", False)] = "[ConfigProxy] Proxying http://*:8000\n"
 
@@ -78,7 +79,7 @@ def test_a_healthy_chart_deployment_holds_every_fact(chart):
     assert (str(d.auth_password()), str(d.service_token())) == (PASSWORD, SERVICE_TOKEN)
     assert {PASSWORD, SERVICE_TOKEN, PROXY_TOKEN} <= {str(s) for s in d.secrets()}
     for fact in (d.namespace_exists(), d.state_is_isolated(), d.secret_has_key(), d.secret_is_private(),
-                 d.hub_reads_password_from_secret()):
+                 d.hub_reads_password_from_secret(), d.ingress_in_place()):
         assert fact, fact.detail
     assert leaks(d) == []
     assert [(c.name, c.running, c.ready, c.restarts) for c in d.components()] == [
@@ -108,6 +109,10 @@ FAULTS = {
         lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[
             {"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "old-secrets", "key": AUTH}}}]),
         "hub_reads_password_from_secret"),
+    "no ingress": (lambda c: c.objects[("jh", "ingresses")].clear(), "ingress_in_place"),
+    "ingress to another service": (
+        lambda c: c.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+        ["service"].update(name="hub"), "ingress_in_place"),
 }
 
 
@@ -198,6 +203,7 @@ def test_public_url_from_the_environment_wins(chart, monkeypatch):
 
 
 def test_the_kind_config_maps_the_node_port_of_the_kind_values():
+    assert yaml.safe_load(kube.KIND_CONFIG.read_text())["name"] == kube.KIND_CLUSTER
     port = kube_access.node_port(values.load(values.values_files("kind")))
     assert kube_access.kind_host_port(PROJECT_ROOT / "manifests" / "kind-cluster.yaml", port) == 8080
     with pytest.raises(HarnessError, match="NodePort 30081 is not mapped"):

@@ -64,7 +64,9 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert ran.code == 0, ran.out[-3000:]
     assert not failed(summary)
     assert {c["check"] for c in summary["checks"]} == CHECKS
-    assert all(c["outcome"] == "passed" for c in summary["checks"]), outcomes(summary)
+    # the only check with no local meaning is the kubernetes ingress: skipped, saying so
+    not_passed = {c["id"]: c["message"] for c in summary["checks"] if c["outcome"] != "passed"}
+    assert not_passed == {"PRX.ingress_routes_its_host_to_proxy_public": "Skipped: this target has no ingress"}
     report = deployed.reports / "latest"
     for name in ("junit.xml", "report.html", "summary.json"):
         assert (report / name).is_file(), name

@@ -234,6 +234,23 @@ class KubeDeployment(Deployment):
 
         return HubAPI(self.public_url, self.service_token()).proxy_routes()
 
+    def ingress_in_place(self) -> Fact:
+        from kubernetes.client.exceptions import ApiException
+
+        from .kube import INGRESS
+
+        wanted = yaml.safe_load(INGRESS.read_text())
+        name = wanted["metadata"]["name"]
+        try:
+            live = self.target.networking().read_namespaced_ingress(name, self.namespace)
+        except ApiException as e:
+            return Fact(False, f"ingress {name} in {self.namespace}: {e.status} {e.reason}")
+        api = self.core.api_client
+        rules = api.sanitize_for_serialization(live.spec.rules or [])
+        return Fact(rules == wanted["spec"]["rules"],
+                    f"ingress {name} rules {json.dumps(rules)}; manifests/ingress.yaml has "
+                    f"{json.dumps(wanted['spec']['rules'])}")
+
     # ---- ADM ------------------------------------------------------------------------------
     def _server_pods(self, username: str) -> list:
         return [p for p in self._pods(f"release={self.release.name},component=singleuser-server")
