@@ -37,17 +37,22 @@ class Fact:
 
 class Deployment(abc.ABC):
     spawn_timeout: float = 90  # seconds from a spawn request to a ready server
-    # Why BAK and RMV (which need a scratch namespace) cannot run here; None: they can.
-    scratch_unsupported: str | None = None
+    # Why BAK cannot run on this target; None: it can.
+    backup_unsupported: str | None = None
     context: str
     namespace: str
     chart_version: str
     public_url: str
     values: dict
+    values_files: list[Path]
 
     @property
     @abc.abstractmethod
     def expected_hub_version(self) -> str: ...
+
+    def scratch_values_files(self) -> list[Path]:
+        """Values for verify's scratch namespace beside this one (BAK, RMV)."""
+        return self.values_files
 
     @abc.abstractmethod
     def auth_password(self) -> Secret:

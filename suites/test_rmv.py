@@ -10,7 +10,7 @@ pytestmark = pytest.mark.check("RMV")
 
 @pytest.fixture(scope="module")
 def ports(scratch_result):
-    assert scratch_result.rmv_ports, "the scratch work ran without the RMV preparation"
+    assert scratch_result.rmv_ports is not None, "the scratch work ran without the RMV preparation"
     return scratch_result.rmv_ports
 
 
@@ -28,9 +28,9 @@ def test_remove_twice_is_harmless(scratch, ports):
 
 
 def test_purge_leaves_nothing(scratch, ports):
-    scratch.remove(purge=True)
+    scratch.remove(purge=True, keep_cluster=True)
     assert scratch.leftovers(ports) == []
 
 
 def test_removing_what_is_not_deployed_says_so(scratch, ports):
-    assert "nothing deployed" in scratch.remove(purge=True)
+    assert "nothing deployed" in scratch.remove(purge=True, keep_cluster=True)

@@ -122,7 +122,8 @@ import json, os, sys
 with open(os.environ["HELM_RECORD"], "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\\n")
 if sys.argv[1:2] == ["list"]:
-    print(os.environ.get("HELM_RELEASES", ""))
+    all_namespaces = "--all-namespaces" in sys.argv
+    print(os.environ.get("HELM_ALL_RELEASES" if all_namespaces else "HELM_RELEASES", ""))
 if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
     sys.exit(os.environ["HELM_FAIL_UPGRADE"])
 """

@@ -19,6 +19,7 @@ COLLECTIONS = {
     "secrets": ("v1", "Secret"),
     "pods": ("v1", "Pod"),
     "configmaps": ("v1", "ConfigMap"),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
     "events": ("v1", "Event"),
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
@@ -41,6 +42,7 @@ class KubeEmulator:
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, str, dict]] = []  # what clients sent, as sent
         self.logs: dict[tuple[str, str, str, bool], str] = {}  # (ns, pod, container, previous) → text
+        self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -94,6 +96,11 @@ class KubeEmulator:
                  data={"release": release_record})
         self.objects[(ns, "secrets")][f"sh.helm.release.v1.{name}.v{revision}"]["metadata"]["labels"] = {
             "owner": "helm", "name": name, "status": "deployed", "version": str(revision)}
+
+    def drop_namespace(self, ns: str) -> None:
+        self.namespaces.pop(ns, None)
+        for key in [k for k in self.objects if k[0] == ns]:
+            del self.objects[key]
 
     def get(self, ns: str, kind: str, name: str) -> dict | None:
         return self.objects.get((ns, kind), {}).get(name)
@@ -196,7 +203,9 @@ class KubeEmulator:
                     emulator.add_namespace(name)
                     return self._send(201, emulator.namespaces[name])
                 if method == "DELETE" and ns in emulator.namespaces:
+                    # Terminating at first, gone (with everything in it) a moment later
                     emulator.namespaces[ns]["status"]["phase"] = "Terminating"
+                    threading.Timer(emulator.namespace_deletion_delay, emulator.drop_namespace, (ns,)).start()
                     return self._send(200, emulator.namespaces[ns])
                 return self._send(405, status(405, "MethodNotAllowed", method))
 

@@ -159,11 +159,32 @@ def test_remove_without_a_release_says_nothing_is_deployed(cluster):
     assert [c[0] for c in cluster.helm_calls()] == ["list"]
 
 
-def test_purge_deletes_the_namespace(cluster, monkeypatch):
+def test_purge_deletes_the_namespace_and_waits_until_it_is_gone(cluster, monkeypatch):
     cluster.add_namespace("jh")
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     assert "and namespace jh" in target_for("emulated", "jh").remove(purge=True)
-    assert cluster.namespaces["jh"]["status"]["phase"] == "Terminating"
+    assert "jh" not in cluster.namespaces, "remove --purge returned while the namespace was still there"
+
+
+def test_purge_of_what_is_gone_says_nothing_is_deployed(cluster):
+    assert "nothing deployed" in target_for("emulated", "jh").remove(purge=True)
+
+
+def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeypatch):
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    cluster.add("jh", "persistentvolumeclaims", "claim-rmv-2dcat", spec={"accessModes": ["ReadWriteOnce"]})
+    cluster.get("jh", "persistentvolumeclaims", "claim-rmv-2dcat")["metadata"]["annotations"] = {
+        "hub.jupyter.org/username": "rmv-cat"}
+    target = target_for("emulated", "jh")
+    assert target.leftovers([]) == ["pod hub-abc", "pod proxy-abc"]
+    cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
+    assert target.user_data_kept(), target.user_data_kept().detail
+    assert target.leftovers([]) == []
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    target.remove(purge=True)
+    assert not target.user_data_kept()
 
 
 def test_a_chart_version_helm_cannot_find_is_one_line(cluster, monkeypatch):
@@ -228,3 +249,21 @@ def test_kind_cluster_is_created_then_reused_and_purge_deletes_it(cluster, monke
     assert all("--kube-context" in c and "kind-hubharness" in c for c in cluster.helm_calls())
     assert said.endswith("deleted kind cluster hubharness (--keep-cluster keeps it)")
     assert not os.path.exists(kubeconfig)
+
+
+def test_kind_purge_keeps_a_cluster_other_releases_still_use(cluster, monkeypatch):
+    tmp = cluster.tmp_path
+    kubeconfig = tmp / "home" / ".kind" / "kubeconfig"
+    kubeconfig.parent.mkdir(parents=True)
+    kubeconfig.write_text(yaml.safe_dump(cluster.kubeconfig(context="kind-hubharness")))
+    (cluster.bin_dir / "kind").write_text("#!/bin/sh\necho \"kind $*\" >> \"$KIND_RECORD\"\n")
+    (cluster.bin_dir / "docker").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("kind", "docker"):
+        (cluster.bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("KIND_RECORD", str(tmp / "kind.txt"))
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    monkeypatch.setenv("HELM_ALL_RELEASES", "jupyterhub")  # the deployment under test, say
+    cluster.add_namespace("jh-scratch")
+    said = target_for("kind", "jh-scratch").remove(purge=True)
+    assert said.endswith("kept kind cluster hubharness: other releases run in it")
+    assert kubeconfig.exists() and not (tmp / "kind.txt").exists()

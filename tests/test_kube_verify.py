@@ -214,6 +214,9 @@ KUBECTL = """#!{python}
 import os, sys, time
 with open(os.environ["KUBECTL_RECORD"], "w") as f:
     f.write(" ".join(sys.argv[1:]))
+if "exec" in sys.argv:  # run the command here, as if in the pod
+    command = sys.argv[sys.argv.index("--") + 1:]
+    os.execvp(command[0], command)
 if os.environ.get("KUBECTL_FAIL"):
     print('error: services "proxy-public" not found', flush=True)
     sys.exit(1)
@@ -246,6 +249,21 @@ def test_a_port_forward_that_fails_says_why(chart, monkeypatch):
     fake_kubectl(chart, 1)
     with pytest.raises(HarnessError, match='did not start within 20s: error: services "proxy-public" not found'):
         deployment().public_url
+
+
+def test_commands_in_a_users_pod_go_through_testinfras_kubectl_backend(chart, monkeypatch):
+    monkeypatch.setenv("KUBECTL_RECORD", str(chart.tmp_path / "kubectl.txt"))
+    fake_kubectl(chart, 1)
+    d = deployment()
+    with pytest.raises(HarnessError, match="verify-alice has no running server pod in jh"):
+        d.run_in_server("verify-alice", "true")
+    chart.add_pod("jh", "jupyter-verify-2dalice", "singleuser-server", container="notebook",
+                  annotations={"hub.jupyter.org/username": "verify-alice"})
+    found = d.run_in_server("verify-alice", "echo $((6 * 7))")
+    assert (found.rc, found.stdout) == (0, "42\n")
+    assert (chart.tmp_path / "kubectl.txt").read_text() == (
+        f"--kubeconfig={os.environ['KUBECONFIG']} --context=emulated -n jh -c notebook "
+        "exec jupyter-verify-2dalice -- /bin/sh -c echo $((6 * 7))")
 
 
 def _closed_port() -> int:

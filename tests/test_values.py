@@ -22,6 +22,12 @@ def test_shipped_values_validate(schema, target):
     values.validate(values.load(values.values_files(target)), *schema)
 
 
+def test_scratch_overlay_validates_and_leaves_no_node_port(schema):
+    merged = values.load(values.values_files("kind", [values.VALUES_DIR / "scratch.yaml"]))
+    values.validate(merged, *schema)
+    assert merged["proxy"]["service"] == {"type": "ClusterIP", "nodePorts": {}}
+
+
 def test_unknown_key_is_named_by_its_path(schema):
     bad = values.merge(values.load(values.values_files("local")), {"singleuser": {"storage": {"capacty": "1Gi"}}})
     with pytest.raises(HarnessError, match=r"unknown values key singleuser\.storage\.capacty"):

@@ -26,11 +26,12 @@ import yaml
 
 from .. import chart
 from .. import values as chart_values
-from ..deployment import Target
+from ..deployment import Fact, Target
 from ..errors import HarnessError
 from ..hubapi import HubAPI, users_of
 from ..paths import PROJECT_ROOT, state_home
 from ..waiting import wait_until
+from .kube_deployment import USERNAME_ANNOTATION
 
 RELEASE = "jupyterhub"
 REPO_NAME = "jupyterhub"
@@ -40,6 +41,7 @@ INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
 AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
 POD_GONE_TIMEOUT = 120
+NAMESPACE_GONE_TIMEOUT = 300  # volumes are deleted with it
 # The Kubernetes API version objects are checked against before they are created
 # (kubernetes-validate's schemas; Namespace, Secret and Ingress v1 are stable since 1.19).
 KUBE_SCHEMA_VERSION = "1.33"
@@ -253,37 +255,55 @@ class KubeTarget(Target):
 
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
         """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
-        --purge, which deletes the namespace, and on kind the cluster unless --keep-cluster."""
+        --purge, which deletes the namespace (and waits until it is gone, so that a deploy
+        can follow), and on kind the cluster once no release is left in it, unless
+        --keep-cluster."""
         if self.kind and not Path(self.kubeconfig).is_file():
             return f"kind cluster {KIND_CLUSTER} is not set up here: nothing to remove"
         self._require_tools()
         releases = self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split()
-        if RELEASE not in releases and not purge:
+        core = self.core()
+        if RELEASE not in releases and not (purge and self._namespace_phase(core)):
             return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
         if RELEASE in releases:
             self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
-            self._stop_user_pods()
+            self._stop_user_pods(core)
         if not purge:
             return (f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
                     "(--purge deletes them)")
         from kubernetes.client.exceptions import ApiException
 
         try:
-            self.core().delete_namespace(self.namespace)
+            core.delete_namespace(self.namespace)
         except ApiException as e:
             if e.status != 404:
                 raise HarnessError(f"deleting namespace {self.namespace} failed: {e.status} {e.reason}") from None
+        wait_until(f"namespace {self.namespace} to be deleted", lambda: self._namespace_phase(core) is None,
+                   NAMESPACE_GONE_TIMEOUT)
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
         if self.kind and not keep_cluster:
+            others = self._helm("list", "--all-namespaces", "--short", what="helm list").split()
+            if others:  # another deployment (verify's scratch, a second namespace) still runs there
+                return said + f"; kept kind cluster {KIND_CLUSTER}: other releases run in it"
             self.kind_cluster().delete()
             Path(self.kubeconfig).unlink(missing_ok=True)
             said += f"; deleted kind cluster {KIND_CLUSTER} (--keep-cluster keeps it)"
         return said
 
-    def _stop_user_pods(self) -> None:
+    def _namespace_phase(self, core) -> str | None:
+        """Active, Terminating, or None when there is no such namespace."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return core.read_namespace(self.namespace).status.phase
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
+
+    def _stop_user_pods(self, core) -> None:
         """User servers are KubeSpawner's pods, not helm's: delete them and wait until no
         pod of the release is left. Their volumes (claim-<user>) stay."""
-        core = self.core()
         selector = f"release={RELEASE}"
         core.delete_collection_namespaced_pod(self.namespace, label_selector=f"{selector},component=singleuser-server")
         wait_until(f"the pods of release {RELEASE} in {self.namespace} to go",
@@ -329,11 +349,37 @@ class KubeTarget(Target):
     def restore(self, archive, force=False):
         self._not_yet("restore")
 
-    def ports(self):
-        return []
+    # ---- what remove leaves behind (RMV) ----------------------------------------------------
+    def ports(self) -> list[int]:
+        return []  # nothing listens on this machine for a cluster deployment
 
-    def user_data_kept(self):
-        self._not_yet("remove checks")
+    def user_data_kept(self) -> Fact:
+        core = self.core()
+        if self._namespace_phase(core) is None:
+            return Fact(False, f"namespace {self.namespace} is gone, and its volumes and Secret with it")
+        claims = [c.metadata.name for c in core.list_namespaced_persistent_volume_claim(self.namespace).items
+                  if (c.metadata.annotations or {}).get(USERNAME_ANNOTATION)]
+        name, key = chart_values.auth_secret_ref(chart_values.load(chart_values.values_files(self.context)))
+        from kubernetes.client.exceptions import ApiException
 
-    def leftovers(self, ports):
-        self._not_yet("remove checks")
+        try:
+            secret_kept = bool((core.read_namespaced_secret(name, self.namespace).data or {}).get(key))
+        except ApiException as e:
+            if e.status != 404:
+                raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
+            secret_kept = False
+        return Fact(bool(claims) and secret_kept,
+                    f"user volumes {', '.join(claims) or 'none'}; secret {name} "
+                    f"{'kept' if secret_kept else 'gone'} in {self.namespace}")
+
+    def leftovers(self, ports: list[int]) -> list[str]:
+        self._require_tools()
+        core = self.core()
+        phase = self._namespace_phase(core)
+        if phase is None:
+            return []
+        left = [f"pod {p.metadata.name}" for p in
+                core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items]
+        if RELEASE in self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split():
+            left.append(f"helm release {RELEASE}")
+        return left

@@ -21,6 +21,7 @@ from .. import chart
 from .. import values as chart_values
 from ..deployment import Component, Deployment, Fact
 from ..errors import HarnessError
+from ..paths import VALUES_DIR, state_home
 from ..secretstore import Secret
 from . import kube_access
 from .helm_release import Release
@@ -55,8 +56,7 @@ def _secret_refs_of(pod) -> set[str]:
 
 class KubeDeployment(Deployment):
     spawn_timeout = 300  # a pod: schedule, volume, image (pre-pulled by the chart), start
-    scratch_unsupported = ("backup, restore and the scratch namespace they run on are implemented for "
-                           "the local target only, not yet on kubernetes")
+    backup_unsupported = "backup and restore are implemented for the local target only, not yet on kubernetes"
 
     def __init__(self, target, release: Release):
         self.target = target
@@ -72,6 +72,15 @@ class KubeDeployment(Deployment):
     @property
     def expected_hub_version(self) -> str:
         return chart.hub_version(self.chart_version)
+
+    def scratch_values_files(self) -> list[Path]:
+        """The values installed here (helm's record of them), then values/scratch.yaml:
+        the NodePort is this deployment's, the scratch's proxy-public is a ClusterIP."""
+        installed = state_home() / ".scratch" / f"{self.context}-{self.namespace}-values.yaml"
+        installed.parent.mkdir(parents=True, exist_ok=True)
+        installed.touch(0o600)
+        installed.write_text(yaml.safe_dump(self.values, sort_keys=False))
+        return [installed, VALUES_DIR / "scratch.yaml"]
 
     @functools.cached_property
     def public_url(self) -> str:
