@@ -15,8 +15,9 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# A browser of your own: HUBHARNESS_CHROMIUM and HUBHARNESS_CHROMEDRIVER (CI runners ship Chrome)
+[ -x "${HUBHARNESS_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+[ -x "${HUBHARNESS_CHROMEDRIVER:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo -n"  # CI runners: passwordless sudo; elsewhere we ask
 if [ ${#missing[@]} -gt 0 ]; then

@@ -130,7 +130,9 @@ class Target(abc.ABC):
     namespace: str
 
     @abc.abstractmethod
-    def deploy(self, values_files: list[Path], port: int, chart_version: str): ...
+    def deploy(self, values_files: list[Path], port: int, chart_version: str, beside: bool = False):
+        """beside: a throwaway deployment next to another one (verify's scratch): leave out
+        what must be unique in a cluster (the ingress host)."""
 
     @abc.abstractmethod
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:

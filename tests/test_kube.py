@@ -267,3 +267,12 @@ def test_kind_purge_keeps_a_cluster_other_releases_still_use(cluster, monkeypatc
     said = target_for("kind", "jh-scratch").remove(purge=True)
     assert said.endswith("kept kind cluster hubharness: other releases run in it")
     assert kubeconfig.exists() and not (tmp / "kind.txt").exists()
+
+
+def test_a_deployment_beside_another_gets_no_ingress(cluster):
+    cluster.add_pod("jh-scratch", "hub-abc", "hub")
+    cluster.add_pod("jh-scratch", "proxy-abc", "proxy")
+    files = [*values.values_files("kind"), values.VALUES_DIR / "scratch.yaml"]
+    target_for("emulated", "jh-scratch").deploy(files, chart_version="4.4.0", beside=True)
+    assert cluster.get("jh-scratch", "ingresses", "jupyterhub") is None
+    assert cluster.helm_calls()[-1][-6:-4] == ["-f", str(values.VALUES_DIR / "scratch.yaml")]

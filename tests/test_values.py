@@ -26,6 +26,7 @@ def test_scratch_overlay_validates_and_leaves_no_node_port(schema):
     merged = values.load(values.values_files("kind", [values.VALUES_DIR / "scratch.yaml"]))
     values.validate(merged, *schema)
     assert merged["proxy"]["service"] == {"type": "ClusterIP", "nodePorts": {}}
+    assert merged["scheduling"]["userScheduler"]["enabled"] is False
 
 
 def test_unknown_key_is_named_by_its_path(schema):

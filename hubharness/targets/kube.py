@@ -230,7 +230,7 @@ class KubeTarget(Target):
         return True
 
     def deploy(self, values_files: list[Path], port: int = 0,
-               chart_version: str = chart.DEFAULT_CHART_VERSION):
+               chart_version: str = chart.DEFAULT_CHART_VERSION, beside: bool = False):
         values, note = chart_values.load_validated(values_files, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self._require_tools()
@@ -246,7 +246,8 @@ class KubeTarget(Target):
         self._helm("upgrade", "--install", RELEASE, f"{REPO_NAME}/{chart.CHART_NAME}", "--version",
                    chart_version, "--namespace", self.namespace, *files, "--timeout", "300s",
                    what=f"helm upgrade --install (chart {chart_version})")
-        self._apply_ingress(ingress)
+        if not beside:  # one host, one ingress: the scratch beside a deployment has none
+            self._apply_ingress(ingress)
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
             wait_until(f"the {component} pod in {self.namespace} to be Running and Ready",

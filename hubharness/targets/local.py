@@ -231,7 +231,7 @@ class LocalTarget(Target):
         return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
     def deploy(self, values_files: list[Path], port: int = DEFAULT_PORT,
-               chart_version: str = chart.DEFAULT_CHART_VERSION) -> DeployResult:
+               chart_version: str = chart.DEFAULT_CHART_VERSION, beside: bool = False) -> DeployResult:
         started_at = time.monotonic()
         self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
