@@ -275,4 +275,6 @@ def test_a_deployment_beside_another_gets_no_ingress(cluster):
     files = [*values.values_files("kind"), values.VALUES_DIR / "scratch.yaml"]
     target_for("emulated", "jh-scratch").deploy(files, chart_version="4.4.0", beside=True)
     assert cluster.get("jh-scratch", "ingresses", "jupyterhub") is None
-    assert cluster.helm_calls()[-1][-6:-4] == ["-f", str(values.VALUES_DIR / "scratch.yaml")]
+    upgrade = cluster.helm_calls()[-1]
+    last_values_file = upgrade[upgrade.index("--timeout") - 2:upgrade.index("--timeout")]
+    assert last_values_file == ["-f", str(values.VALUES_DIR / "scratch.yaml")]
