@@ -217,6 +217,8 @@ with open(os.environ["KUBECTL_RECORD"], "w") as f:
 if "exec" in sys.argv:  # run the command here, as if in the pod
     command = sys.argv[sys.argv.index("--") + 1:]
     os.execvp(command[0], command)
+if os.environ.get("KUBECTL_SILENT"):
+    time.sleep(60)
 if os.environ.get("KUBECTL_FAIL"):
     print('error: services "proxy-public" not found', flush=True)
     sys.exit(1)
@@ -247,7 +249,7 @@ def test_a_port_forward_that_fails_says_why(chart, monkeypatch):
     monkeypatch.setenv("KUBECTL_RECORD", str(chart.tmp_path / "kubectl.txt"))
     monkeypatch.setenv("KUBECTL_FAIL", "1")
     fake_kubectl(chart, 1)
-    with pytest.raises(HarnessError, match='did not start within 20s: error: services "proxy-public" not found'):
+    with pytest.raises(HarnessError, match='in jh failed: error: services "proxy-public" not found'):
         deployment().public_url
 
 
@@ -264,6 +266,17 @@ def test_commands_in_a_users_pod_go_through_testinfras_kubectl_backend(chart, mo
     assert (chart.tmp_path / "kubectl.txt").read_text() == (
         f"--kubeconfig={os.environ['KUBECONFIG']} --context=emulated -n jh -c notebook "
         "exec jupyter-verify-2dalice -- /bin/sh -c echo $((6 * 7))")
+
+
+def test_a_port_forward_that_says_nothing_is_given_up_in_time(chart, monkeypatch):
+    monkeypatch.setenv("KUBECTL_RECORD", str(chart.tmp_path / "kubectl.txt"))
+    monkeypatch.setenv("KUBECTL_SILENT", "1")
+    monkeypatch.setattr(kube_access, "FORWARD_TIMEOUT", 1)
+    fake_kubectl(chart, 1)
+    d = deployment()
+    with pytest.raises(HarnessError, match="did not start within 1s: no output"):
+        d.public_url
+    assert d._forward.proc is None, "the silent kubectl was left running"
 
 
 def _closed_port() -> int:

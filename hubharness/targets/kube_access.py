@@ -81,21 +81,23 @@ class PortForward:
         # nobody drains would block it later.
         threading.Thread(target=_pump, args=(self.proc.stdout, lines), daemon=True).start()
         deadline = time.monotonic() + FORWARD_TIMEOUT
-        seen = []
+        seen, exited = [], False
         while (left := deadline - time.monotonic()) > 0:
             try:
                 line = lines.get(timeout=left)
             except queue.Empty:
                 break
-            if line is None:  # kubectl exited
+            if line is None:
+                exited = True
                 break
             seen.append(line.strip())
             if match := FORWARDING.search(line):
                 self.port = int(match[1])
                 return
         self.close()
-        raise HarnessError(f"kubectl port-forward to svc/proxy-public in {self.namespace} did not start "
-                           f"within {FORWARD_TIMEOUT}s: {(seen or ['no output'])[-1]}")
+        how = "failed" if exited else f"did not start within {FORWARD_TIMEOUT}s"
+        raise HarnessError(f"kubectl port-forward to svc/proxy-public in {self.namespace} {how}: "
+                           f"{(seen or ['no output'])[-1]}")
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
