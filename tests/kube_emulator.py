@@ -20,10 +20,12 @@ COLLECTIONS = {
     "pods": ("v1", "Pod"),
     "configmaps": ("v1", "ConfigMap"),
     "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
+    "services": ("v1", "Service"),
     "events": ("v1", "Event"),
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
 }
+ALL_NAMESPACES = re.compile(r"^/api/v1/(?P<kind>\w+)$")  # e.g. GET /api/v1/services
 ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<log>/log)?)?)?)?$"
@@ -90,6 +92,13 @@ class KubeEmulator:
         self.objects.setdefault((ns, kind), {})[name] = body
         return body
 
+    def add_service(self, ns: str, name: str, node_port: int | None = None) -> dict:
+        port = {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}
+        if node_port:
+            port["nodePort"] = node_port
+        return self.add(ns, "services", name, spec={"type": "NodePort" if node_port else "ClusterIP",
+                                                    "ports": [port]})
+
     def add_release(self, ns: str, release_record: str, revision: int = 1, name: str = "jupyterhub") -> None:
         """helm's release record, as `helm upgrade --install` leaves it in the namespace."""
         self.add(ns, "secrets", f"sh.helm.release.v1.{name}.v{revision}", type="helm.sh/release.v1",
@@ -130,6 +139,13 @@ class KubeEmulator:
             def _route(self, method: str) -> None:
                 url = urlparse(self.path)
                 emulator.requests.append((method, url.path))
+                if method == "GET" and (every := ALL_NAMESPACES.match(url.path)) \
+                        and every["kind"] in COLLECTIONS and every["kind"] != "namespaces":
+                    api_version, kind_name = COLLECTIONS[every["kind"]]
+                    items = [o for (_, k), store in emulator.objects.items() if k == every["kind"]
+                             for o in store.values() if self._selected(o, url.query)]
+                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
+                                            "metadata": {}, "items": items})
                 match = ROUTE.match(url.path)
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))

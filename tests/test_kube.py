@@ -278,3 +278,20 @@ def test_a_deployment_beside_another_gets_no_ingress(cluster):
     upgrade = cluster.helm_calls()[-1]
     last_values_file = upgrade[upgrade.index("--timeout") - 2:upgrade.index("--timeout")]
     assert last_values_file == ["-f", str(values.VALUES_DIR / "scratch.yaml")]
+
+
+def test_a_node_port_taken_by_another_namespace_is_refused_before_anything_changes(cluster):
+    cluster.add_namespace("first")
+    cluster.add_service("first", "proxy-public", node_port=30080)
+    cluster.add_service("first", "hub")
+    with pytest.raises(HarnessError, match="NodePort 30080 is taken by service proxy-public in namespace first: "
+                                           "deploy with --values setting proxy.service.nodePorts.http"):
+        target_for("emulated", "second").deploy(values.values_files("kind"), chart_version="4.4.0")
+    assert "second" not in cluster.namespaces and cluster.helm_calls() == []
+
+
+def test_redeploying_keeps_its_own_node_port(cluster):
+    cluster.add_service("jh", "proxy-public", node_port=30080)
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    target_for("emulated", "jh").deploy(values.values_files("kind"), chart_version="4.4.0")

@@ -176,6 +176,31 @@ class KubeTarget(Target):
         if ns.status and ns.status.phase == "Terminating":
             raise HarnessError(f"namespace {self.namespace} is terminating: wait until it is gone, or use another")
 
+    def _ensure_node_port_is_free(self, core, values: dict) -> None:
+        """A NodePort is cluster-wide: a second namespace with the same values would make
+        helm fail half-way ("provided port is already allocated"). Say so before."""
+        from kubernetes.client.exceptions import ApiException
+
+        from .kube_access import node_port
+
+        port = node_port(values)
+        if port is None:
+            return
+        try:
+            services = core.list_service_for_all_namespaces().items
+        except ApiException as e:
+            if e.status == 403:  # may not list cluster-wide: helm will tell
+                return
+            raise HarnessError(f"listing services failed: {e.status} {e.reason}") from None
+        for service in services:
+            if service.metadata.namespace == self.namespace:
+                continue  # our own proxy-public, from an earlier deploy
+            if any(p.node_port == port for p in (service.spec.ports or [])):
+                raise HarnessError(
+                    f"NodePort {port} is taken by service {service.metadata.name} in namespace "
+                    f"{service.metadata.namespace}: deploy with --values setting proxy.service.nodePorts.http "
+                    "to a free port (or proxy.service.type: ClusterIP)")
+
     def _ensure_secret(self, core, name: str, key: str) -> str:
         """The Secret the hub reads its password from; created with a generated (or the
         environment's) password when missing, refused when it lacks the key."""
@@ -237,6 +262,7 @@ class KubeTarget(Target):
         if self.kind:
             self._ensure_kind_cluster()
         core = self.core()
+        self._ensure_node_port_is_free(core, values)
         self._ensure_namespace(core)
         name, key = chart_values.auth_secret_ref(values)
         origin = self._ensure_secret(core, name, key)
