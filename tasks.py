@@ -32,7 +32,7 @@ def verify(c, context="local", namespace="default", k=None, check=None):
 
 
 @task(help={"context": CONTEXT, "namespace": NAMESPACE,
-            "purge": "also delete homes, database and secrets (on kind: the cluster too)",
+            "purge": "also delete homes, database and secrets (on kind: the cluster too, once no release is left in it)",
             "keep_cluster": "with --purge on kind: keep the kind cluster"})
 def remove(c, context="local", namespace="default", purge=False, keep_cluster=False):
     """Stop user servers, hub and proxy; keep user data unless --purge."""
