@@ -132,11 +132,12 @@ class ArchiveWriter:
 
 
 def manifest_base(context: str, namespace: str, chart_version: str, secret_refs: list[tuple[str, str]],
-                  users: list[str], db_integrity: str) -> dict:
+                  users: list[str], db_integrity: str, jupyterhub: str | None = None) -> dict:
+    """jupyterhub: the hub's version where it is not this Python's (a chart's hub image)."""
     from importlib.metadata import version
 
     return {
-        "format": FORMAT, "harness": __version__, "jupyterhub": version("jupyterhub"),
+        "format": FORMAT, "harness": __version__, "jupyterhub": jupyterhub or version("jupyterhub"),
         "chart": chart_version, "context": context, "namespace": namespace,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "secrets": [{"name": n, "key": k, "stored": False} for n, k in secret_refs],

@@ -4,17 +4,24 @@ and answers with real-shaped objects, so the real kubernetes client can drive th
 kubernetes target over HTTP.
 
 It implements only the calls the target makes (and pod logs). Pods, logs and helm's
-release records are put in by the test: nothing here runs a container.
+release records are put in by the test: nothing here runs a container. `exec` runs the
+command as a local process, with the pod's volume mounts pointing at folders the test
+gave (`volumes`), so that bytes really travel the websocket stream.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import subprocess
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
     "pods": ("v1", "Pod"),
@@ -28,7 +35,7 @@ COLLECTIONS = {
 ALL_NAMESPACES = re.compile(r"^/api/v1/(?P<kind>\w+)$")  # e.g. GET /api/v1/services
 ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces"
-    r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<log>/log)?)?)?)?$"
+    r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec)?)?)?)?$"
 )
 
 
@@ -45,6 +52,7 @@ class KubeEmulator:
         self.bodies: list[tuple[str, str, dict]] = []  # what clients sent, as sent
         self.logs: dict[tuple[str, str, str, bool], str] = {}  # (ns, pod, container, previous) → text
         self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating
+        self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -106,6 +114,17 @@ class KubeEmulator:
         self.objects[(ns, "secrets")][f"sh.helm.release.v1.{name}.v{revision}"]["metadata"]["labels"] = {
             "owner": "helm", "name": name, "status": "deployed", "version": str(revision)}
 
+    def local_path(self, ns: str, pod: dict, arg: str) -> str:
+        """An exec argument with a volume's mount path replaced by the volume's folder."""
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+                  for v in pod["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
+        for container in pod["spec"]["containers"]:
+            for mount in container.get("volumeMounts", []):
+                folder = self.volumes.get((ns, claims.get(mount["name"])))
+                if folder and (arg == mount["mountPath"] or arg.startswith(mount["mountPath"] + "/")):
+                    return str(folder) + arg[len(mount["mountPath"]):]
+        return arg
+
     def drop_namespace(self, ns: str) -> None:
         self.namespaces.pop(ns, None)
         for key in [k for k in self.objects if k[0] == ns]:
@@ -150,8 +169,10 @@ class KubeEmulator:
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))
                 ns, kind, name = match["ns"], match["kind"], match["name"]
-                if match["log"]:
+                if match["sub"] == "/log":
                     return self._log(ns, name, parse_qs(url.query))
+                if match["sub"] == "/exec":
+                    return self._exec(ns, name, parse_qs(url.query))
                 if kind is None:
                     return self._namespace(method, ns)
                 if ns not in emulator.namespaces:
@@ -176,13 +197,19 @@ class KubeEmulator:
                     if new in store:
                         return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
                     body["metadata"]["namespace"] = ns
+                    if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once
+                        body.setdefault("status", {"phase": "Running",
+                                                   "conditions": [{"type": "Ready", "status": "True"}]})
                     store[new] = body
                     return self._send(201, body)
-                if method == "DELETE":  # one object, or a collection by label selector
-                    gone = [name] if name else [n for n, o in store.items() if self._selected(o, url.query)]
-                    for n in gone:
-                        store.pop(n, None)
-                    return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+                if method == "DELETE" and name:  # answers with the object, as the API does
+                    if name not in store:
+                        return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
+                    return self._send(200, store.pop(name))
+                if method == "DELETE":  # a collection, by label selector
+                    gone = [store.pop(n) for n, o in list(store.items()) if self._selected(o, url.query)]
+                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
+                                            "metadata": {}, "items": gone})
                 if method == "PUT":
                     store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
@@ -205,6 +232,44 @@ class KubeEmulator:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _exec(self, ns: str, pod: str, query: dict) -> None:
+                """`exec` over a websocket (v5.channel.k8s.io framing), run here as a local
+                process whose paths under the pod's volume mounts point at the folders
+                the test gave for those volumes."""
+                spec = emulator.get(ns, "pods", pod)
+                if spec is None or self.headers.get("Upgrade", "").lower() != "websocket":
+                    return self._send(404, status(404, "NotFound", f'pods "{pod}" not found'))
+                command = [emulator.local_path(ns, spec, arg) for arg in query.get("command", [])]
+                done = subprocess.run(command, capture_output=True, timeout=60)
+                key = self.headers["Sec-WebSocket-Key"]
+                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+                self.send_response_only(101, "Switching Protocols")
+                for header, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                      ("Sec-WebSocket-Accept", accept), ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")):
+                    self.send_header(header, value)
+                self.end_headers()
+                for channel, data in ((1, done.stdout), (2, done.stderr)):
+                    for start in range(0, len(data), 65536):
+                        self._frame(0x2, bytes([channel]) + data[start:start + 65536])
+                result = {"metadata": {}, "status": "Success"} if done.returncode == 0 else {
+                    "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                    "details": {"causes": [{"reason": "ExitCode", "message": str(done.returncode)}]}}
+                self._frame(0x2, b"\x03" + json.dumps(result).encode())
+                self._frame(0x8, b"")
+                self.close_connection = True
+
+            def _frame(self, opcode: int, payload: bytes) -> None:
+                size = len(payload)
+                head = bytes([0x80 | opcode])
+                if size < 126:
+                    head += bytes([size])
+                elif size < 65536:
+                    head += bytes([126]) + size.to_bytes(2, "big")
+                else:
+                    head += bytes([127]) + size.to_bytes(8, "big")
+                self.wfile.write(head + payload)
+                self.wfile.flush()
 
             def _namespace(self, method: str, ns: str | None) -> None:
                 if method == "GET" and ns is None:

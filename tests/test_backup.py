@@ -147,8 +147,8 @@ def test_backup_on_a_full_disk_leaves_no_partial_archive(deployed, tmp_path):
     assert list(tmp_path.iterdir()) == [], "a partial archive was left behind"
 
 
-def test_backup_and_restore_of_kind_say_not_supported(deployed):
-    assert_refused(deployed.invoke("backup", "--context", "kind"), "not implemented")
+def test_backup_and_restore_of_kind_say_what_is_missing(deployed):
+    assert_refused(deployed.invoke("backup", "--context", "kind"), "kind cluster hubharness is not set up here")
     assert_refused(deployed.invoke("restore", "--context", "kind", "--from", str(deployed.archive)), "not implemented")
 
 

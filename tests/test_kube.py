@@ -108,8 +108,8 @@ def test_cli_deploys_to_a_kube_context(cluster):
     assert "from-the-environment-123" not in done.stdout + done.stderr
 
 
-def test_backup_on_kube_says_not_implemented(cluster):
-    with pytest.raises(HarnessError, match="backup on context 'emulated' is not implemented yet"):
+def test_backup_of_nothing_deployed_says_deploy_first(cluster):
+    with pytest.raises(HarnessError, match=r"nothing deployed in namespace jh \(context emulated\): run `invoke deploy"):
         target_for("emulated", "jh").backup()
 
 

@@ -40,8 +40,16 @@ def encode(release: dict) -> str:
 
 
 def deployed(core, namespace: str, release: str) -> Release | None:
-    secrets = core.list_namespaced_secret(
-        namespace, label_selector=f"owner=helm,name={release},status=deployed").items
+    """The deployed revision, or None (no such release, or no such namespace)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        secrets = core.list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={release},status=deployed").items
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise HarnessError(f"reading helm's release record in {namespace} failed: {e.status} {e.reason}") from None
     if not secrets:
         return None
     newest = max(secrets, key=lambda s: int((s.metadata.labels or {}).get("version", "0")))

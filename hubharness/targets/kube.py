@@ -6,8 +6,8 @@ The kind cluster is pytest-kind's KindCluster (the same object the project's rea
 test uses), with its kubeconfig kept under the harness's home, not in ~/.kube/config.
 Nothing in this module runs against a real cluster on the development machine (it has
 none): the project's tests drive it over HTTP against an emulated API server, and the
-users' nightly workflow runs it on kind for real. Backup and restore are local-only so far
-and say so.
+users' nightly workflow runs it on kind for real. Backup is in kube_backup.py; restore is
+local-only so far and says so.
 """
 
 from __future__ import annotations
@@ -368,10 +368,12 @@ class KubeTarget(Target):
     # ---- not yet on kubernetes ------------------------------------------------------------
     def _not_yet(self, what: str):
         raise HarnessError(f"{what} on context {self.context!r} is not implemented yet (local only): "
-                           "use kubectl and your volume snapshots meanwhile")
+                           "use your volume snapshots meanwhile")
 
     def backup(self, to=None):
-        self._not_yet("backup")
+        from .kube_backup import run_backup
+
+        return run_backup(self, to)
 
     def restore(self, archive, force=False):
         self._not_yet("restore")
