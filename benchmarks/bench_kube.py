@@ -1,10 +1,10 @@
 """What reading a kubernetes namespace costs the harness: time and API requests per fact,
 for a namespace with many user pods, against the emulated API server of the tests.
 
-    .venv/bin/python benchmarks/bench_kube.py [--users 50] [--log-lines 2000]
+    .venv/bin/python benchmarks/bench_kube.py [--users 50] [--log-lines 2000] [--homes 10] [--home-mb 10]
 
 The emulator answers at once, so this measures the harness and the kubernetes client
-(requests, deserialisation, the leak scan), not a cluster's latency.
+(requests, deserialisation, the leak scan, the exec stream of a backup), not a cluster.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--log-lines", type=int, default=2000)
+    parser.add_argument("--homes", type=int, default=10, help="users whose home the backup reads")
+    parser.add_argument("--home-mb", type=int, default=10, help="random bytes in each of those homes")
     args = parser.parse_args()
     with KubeEmulator() as cluster, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "kubeconfig"
@@ -61,6 +63,24 @@ def main() -> None:
         timed(cluster, "leak scan (SEC)", lambda: sum(len(text) for _, text in d.leak_surfaces()))
         timed(cluster, "user_server_running()", lambda: bool(d.user_server_running("user-7")))
         timed(cluster, "write_diagnostics()", lambda: d.write_diagnostics(Path(tmp) / "diagnostics"))
+        homes(cluster, Path(tmp), args.homes, args.home_mb)
+        archive = Path(tmp) / "backup.tar.gz"
+        timed(cluster, f"backup, {args.homes} x {args.home_mb} MB homes",
+              lambda: f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "
+                      f"archive {archive.stat().st_size / 1e6:.0f} MB")
+
+
+def homes(cluster, tmp: Path, count: int, megabytes: int) -> None:
+    """Volumes with random homes (helper pods read them), and the hub's database."""
+    from tests.test_kube_backup import hub_database, mount, user_volume
+
+    db_dir = tmp / "volumes" / "hub-db-dir"
+    db_dir.mkdir(parents=True)
+    hub_database(db_dir / "jupyterhub.sqlite", [f"home-{n}" for n in range(count)])
+    cluster.volumes[("jh", "hub-db-dir")] = db_dir
+    mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
+    for n in range(count):
+        user_volume(cluster, tmp, f"home-{n}", {"data.bin": os.urandom(megabytes << 20)})
 
 
 if __name__ == "__main__":
