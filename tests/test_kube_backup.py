@@ -4,13 +4,14 @@ for the volumes), into an archive the restore checker accepts byte for byte."""
 
 import hashlib
 import json
+import shutil
 import tarfile
 
 import pytest
 
 from hubharness import backup
 from hubharness.errors import HarnessError
-from hubharness.targets import target_for
+from hubharness.targets import kube_backup, target_for
 
 from .test_kube_verify import install_chart
 
@@ -117,3 +118,16 @@ def test_cli_backup_on_a_kube_context(deployed, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "backed up namespace jh (context emulated): 3 user(s), 5 file(s)" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
+
+
+def test_a_home_that_keeps_changing_is_read_three_times_and_named_in_the_manifest(deployed, tmp_path):
+    """GNU tar exits 1 when a file changed while it read it; this tar always says so."""
+    real_tar = shutil.which("tar")
+    fake = deployed.bin_dir / "tar"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/tar-calls\n{real_tar} "$@"\nexit 1\n')
+    fake.chmod(0o755)
+    result = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    checked = backup.check_and_stage(result.archive, "emulated", "jh", tmp_path / "staging")
+    assert checked.manifest["changing_during_backup"] == ["home/alice/", "home/ben/"]
+    assert len((tmp_path / "tar-calls").read_text().splitlines()) == 2 * kube_backup.TAR_ATTEMPTS
+    assert (tmp_path / "staging" / "home" / "ben" / "analysis.ipynb").read_bytes() == BEN["analysis.ipynb"]
