@@ -9,20 +9,20 @@ Restore on kubernetes is not implemented yet.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import backup, chart
 from .. import values as chart_values
 from ..errors import HarnessError
 from ..waiting import wait_until
 from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
-from .local_backup import BackupResult, _db_users
+from .local_backup import BackupResult, _db_users, archive_path
 
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
@@ -39,25 +39,27 @@ DB_SNAPSHOT = (
 )
 
 
-def exec_in(core, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, bytes, bytes]:
-    """(exit code, stdout, stderr) of a command in a pod, bounded by EXEC_TIMEOUT."""
+def exec_in(core, namespace: str, pod: str, container: str, command: list[str],
+            stdout: BinaryIO) -> tuple[int, bytes]:
+    """Run a command in a pod, its output written to `stdout` as it comes (a home can be
+    larger than memory); (exit code, stderr). Bounded by EXEC_TIMEOUT."""
     from kubernetes.stream import stream
 
     ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, container=container,
                 stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False, binary=True)
-    out, err = bytearray(), bytearray()
+    err = bytearray()
     deadline = time.monotonic() + EXEC_TIMEOUT
     try:
         while ws.is_open() and time.monotonic() < deadline:
             ws.update(timeout=1)
             # timeout=0: a read must not pull more frames in (into the other channel)
-            out += ws.read_stdout(timeout=0) or b""
+            stdout.write(ws.read_stdout(timeout=0) or b"")
             err += ws.read_stderr(timeout=0) or b""
         if ws.is_open():
             raise HarnessError(f"`{command[0]}` in pod {pod} did not finish within {EXEC_TIMEOUT}s")
-        out += ws.read_stdout(timeout=0) or b""  # what the last update buffered
+        stdout.write(ws.read_stdout(timeout=0) or b"")  # what the last update buffered
         err += ws.read_stderr(timeout=0) or b""
-        return ws.returncode, bytes(out), bytes(err)
+        return ws.returncode, bytes(err)
     finally:
         ws.close()
 
@@ -107,49 +109,46 @@ class HomeReader:
         wait_until(f"backup helper pod {name} to run", running, HELPER_TIMEOUT)
         return name
 
-    def tar(self, claim: str) -> tuple[bytes, bool]:
-        """The home as a tar stream, and whether it held still while it was read."""
+    def tar(self, claim: str, into: BinaryIO) -> bool:
+        """The home as a tar stream into `into`; whether it held still while it was read."""
         pod, helper = self._server_pod(claim), None
         if pod is None:
             pod = helper = self._helper(claim)
         try:
             for _ in range(TAR_ATTEMPTS):
-                rc, out, err = exec_in(self.core, self.namespace, pod, NOTEBOOK_CONTAINER,
-                                       ["tar", "-C", HOME, "-cf", "-", "."])
+                into.seek(0)
+                into.truncate()
+                rc, err = exec_in(self.core, self.namespace, pod, NOTEBOOK_CONTAINER,
+                                  ["tar", "-C", HOME, "-cf", "-", "."], into)
                 if rc == 0:
-                    return out, True
+                    return True
                 if rc != 1:
                     raise HarnessError(f"tar of {claim} in pod {pod} failed ({rc}): {_last_line(err)}")
-            return out, False
+            return False
         finally:
+            into.seek(0)
             if helper:
                 self.core.delete_namespaced_pod(helper, self.namespace, grace_period_seconds=0)
 
 
 def run_backup(target, to: Path | None = None) -> BackupResult:
-    from .local_backup import default_archive
-
     started = time.monotonic()
     deployment = target.deployment()
     core = target.core()
-    hubs = deployment._component_pods("hub")
+    hubs = deployment.component_pods("hub")
     if not hubs:
         raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
-    dest = (to or default_archive(target)).resolve()
-    if dest.is_dir():
-        dest = dest / default_archive(target).name
-    if not dest.parent.is_dir():
-        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+    dest = archive_path(target, to)
     writer = backup.ArchiveWriter(dest)
     try:
         with tempfile.TemporaryDirectory(prefix="hubharness-backup-") as tmp:
-            rc, data, err = exec_in(core, target.namespace, hubs[0].metadata.name, "hub",
-                                    ["python3", "-c", DB_SNAPSHOT, HUB_DB])
+            snapshot = Path(tmp) / "jupyterhub.sqlite"
+            with snapshot.open("wb") as out:
+                rc, err = exec_in(core, target.namespace, hubs[0].metadata.name, "hub",
+                                  ["python3", "-c", DB_SNAPSHOT, HUB_DB], out)
             if rc != 0:
                 raise HarnessError(f"the online backup of {HUB_DB} in pod {hubs[0].metadata.name} failed: "
                                    f"{_last_line(err)} (hub.db.type must be sqlite-pvc)")
-            snapshot = Path(tmp) / "jupyterhub.sqlite"
-            snapshot.write_bytes(data)
             db_integrity = backup.integrity(snapshot)
             if db_integrity != "ok":
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
@@ -160,11 +159,14 @@ def run_backup(target, to: Path | None = None) -> BackupResult:
                 user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
                 if not user:
                     continue
-                stream, still = reader.tar(claim.metadata.name)
+                if "/" in user or user in (".", ".."):
+                    raise HarnessError(f"volume {claim.metadata.name} names user {user!r}, not a folder name")
                 home = Path(tmp) / "home" / user
                 home.mkdir(parents=True)
-                with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
-                    tar.extractall(home, filter="data")  # refuses absolute paths, .. and devices
+                with tempfile.TemporaryFile(dir=tmp) as stream:
+                    still = reader.tar(claim.metadata.name, stream)
+                    with tarfile.open(fileobj=stream) as tar:
+                        tar.extractall(home, filter="data")  # refuses absolute paths, .. and devices
                 for path in sorted(home.rglob("*")):
                     if path.is_file() and not path.is_symlink():
                         writer.add_file(f"home/{user}/{path.relative_to(home).as_posix()}", path, live=False)

@@ -105,7 +105,7 @@ class KubeDeployment(Deployment):
     def _pods(self, selector: str = "") -> list:
         return self.core.list_namespaced_pod(self.namespace, label_selector=selector or None).items
 
-    def _component_pods(self, component: str) -> list:
+    def component_pods(self, component: str) -> list:
         return self._pods(f"release={self.release.name},component={component}")
 
     def _secret_data(self, name: str) -> dict[str, str]:
@@ -176,7 +176,7 @@ class KubeDeployment(Deployment):
                                  f"{', '.join(readers) or 'none'}")
 
     def hub_reads_password_from_secret(self) -> Fact:
-        hubs = self._component_pods("hub")
+        hubs = self.component_pods("hub")
         if not hubs:
             return Fact(False, f"no hub pod in {self.namespace}")
         container = next((c for c in hubs[0].spec.containers if c.name == "hub"), hubs[0].spec.containers[0])
@@ -221,7 +221,7 @@ class KubeDeployment(Deployment):
         return [self._component(name) for name in names]
 
     def _component(self, name: str) -> Component:
-        pods = self._component_pods(name)
+        pods = self.component_pods(name)
         if not pods:
             return Component(name, False, False, 0, f"no pod with component={name} in {self.namespace}")
         running = ready = True

@@ -43,9 +43,19 @@ def _db_users(db: Path) -> list[str]:
         conn.close()
 
 
-def default_archive(target: LocalTarget) -> Path:
+def default_archive(target) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return Path.cwd() / f"hubharness-backup-{target.context}-{target.namespace}-{stamp}.tar.gz"
+
+
+def archive_path(target, to: Path | None) -> Path:
+    """--to as a file, or a folder for the default name; its folder must exist."""
+    dest = (to or default_archive(target)).resolve()
+    if dest.is_dir():
+        dest = dest / default_archive(target).name
+    if not dest.parent.is_dir():
+        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+    return dest
 
 
 def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
@@ -57,11 +67,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
     if not db.is_file():
         raise HarnessError(f"no hub database in {target.state_dir} (hub.db.type sqlite-memory keeps none): "
                            "set hub.db.type: sqlite-pvc to have users to back up")
-    dest = (to or default_archive(target)).resolve()
-    if dest.is_dir():
-        dest = dest / default_archive(target).name
-    if not dest.parent.is_dir():
-        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+    dest = archive_path(target, to)
     writer = backup.ArchiveWriter(dest)
     try:
         with tempfile.TemporaryDirectory(dir=target.state_dir, prefix=".backup-") as tmp:
