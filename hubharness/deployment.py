@@ -37,8 +37,8 @@ class Fact:
 
 class Deployment(abc.ABC):
     spawn_timeout: float = 90  # seconds from a spawn request to a ready server
-    # Why BAK cannot run on this target; None: it can.
-    backup_unsupported: str | None = None
+    # Why the BAK cycle (backup, purge, deploy, restore) cannot run on this target; None: it can.
+    bak_unsupported: str | None = None
     context: str
     namespace: str
     chart_version: str

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.check("BAK")
 
 @pytest.fixture(scope="module")
 def cycle(request, deployment):
-    if deployment.backup_unsupported:
-        pytest.skip(deployment.backup_unsupported)
+    if deployment.bak_unsupported:
+        pytest.skip(deployment.bak_unsupported)
     scratch_result = request.getfixturevalue("scratch_result")
     assert scratch_result.bak is not None, "the scratch work ran without the BAK cycle"
     return scratch_result.bak

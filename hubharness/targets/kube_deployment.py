@@ -56,7 +56,7 @@ def _secret_refs_of(pod) -> set[str]:
 
 class KubeDeployment(Deployment):
     spawn_timeout = 300  # a pod: schedule, volume, image (pre-pulled by the chart), start
-    backup_unsupported = ("restore is implemented for the local target only, not yet on kubernetes "
+    bak_unsupported = ("restore is implemented for the local target only, not yet on kubernetes "
                           "(backup is), so the backup-restore cycle cannot run")
 
     def __init__(self, target, release: Release):
