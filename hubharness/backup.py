@@ -131,6 +131,38 @@ class ArchiveWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+@dataclass
+class BackupResult:
+    archive: Path
+    users: list[str]
+    files: int
+    bytes: int
+    seconds: float
+
+
+def db_users(db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT name FROM users"))
+    finally:
+        conn.close()
+
+
+def default_archive(target) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path.cwd() / f"hubharness-backup-{target.context}-{target.namespace}-{stamp}.tar.gz"
+
+
+def archive_path(target, to: Path | None) -> Path:
+    """--to as a file, or a folder for the default name; its folder must exist."""
+    dest = (to or default_archive(target)).resolve()
+    if dest.is_dir():
+        dest = dest / default_archive(target).name
+    if not dest.parent.is_dir():
+        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+    return dest
+
+
 def manifest_base(context: str, namespace: str, chart_version: str, secret_refs: list[tuple[str, str]],
                   users: list[str], db_integrity: str, jupyterhub: str | None = None) -> dict:
     """jupyterhub: the hub's version where it is not this Python's (a chart's hub image)."""

@@ -22,7 +22,6 @@ from .. import values as chart_values
 from ..errors import HarnessError
 from ..waiting import wait_until
 from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
-from .local_backup import BackupResult, _db_users, archive_path
 
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
@@ -131,14 +130,14 @@ class HomeReader:
                 self.core.delete_namespaced_pod(helper, self.namespace, grace_period_seconds=0)
 
 
-def run_backup(target, to: Path | None = None) -> BackupResult:
+def run_backup(target, to: Path | None = None) -> backup.BackupResult:
     started = time.monotonic()
     deployment = target.deployment()
     core = target.core()
     hubs = deployment.component_pods("hub")
     if not hubs:
         raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
-    dest = archive_path(target, to)
+    dest = backup.archive_path(target, to)
     writer = backup.ArchiveWriter(dest)
     try:
         with tempfile.TemporaryDirectory(prefix="hubharness-backup-") as tmp:
@@ -153,7 +152,7 @@ def run_backup(target, to: Path | None = None) -> BackupResult:
             if db_integrity != "ok":
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
-            users = _db_users(snapshot)
+            users = backup.db_users(snapshot)
             reader = HomeReader(target, deployment)
             for claim in core.list_namespaced_persistent_volume_claim(target.namespace).items:
                 user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
@@ -187,5 +186,5 @@ def run_backup(target, to: Path | None = None) -> BackupResult:
     finally:
         deployment.close()
     files = writer.files
-    return BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
+    return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
                         time.monotonic() - started)

@@ -17,15 +17,6 @@ from .local import LocalTarget
 
 
 @dataclass
-class BackupResult:
-    archive: Path
-    users: list[str]
-    files: int
-    bytes: int
-    seconds: float
-
-
-@dataclass
 class RestoreResult:
     users: list[str]
     files: int
@@ -35,30 +26,7 @@ class RestoreResult:
     seconds: float
 
 
-def _db_users(db: Path) -> list[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return sorted(r[0] for r in conn.execute("SELECT name FROM users"))
-    finally:
-        conn.close()
-
-
-def default_archive(target) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return Path.cwd() / f"hubharness-backup-{target.context}-{target.namespace}-{stamp}.tar.gz"
-
-
-def archive_path(target, to: Path | None) -> Path:
-    """--to as a file, or a folder for the default name; its folder must exist."""
-    dest = (to or default_archive(target)).resolve()
-    if dest.is_dir():
-        dest = dest / default_archive(target).name
-    if not dest.parent.is_dir():
-        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
-    return dest
-
-
-def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
+def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResult:
     started = time.monotonic()
     state = target.read_state()
     db = target.state_dir / "jupyterhub.sqlite"
@@ -67,7 +35,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
     if not db.is_file():
         raise HarnessError(f"no hub database in {target.state_dir} (hub.db.type sqlite-memory keeps none): "
                            "set hub.db.type: sqlite-pvc to have users to back up")
-    dest = archive_path(target, to)
+    dest = backup.archive_path(target, to)
     writer = backup.ArchiveWriter(dest)
     try:
         with tempfile.TemporaryDirectory(dir=target.state_dir, prefix=".backup-") as tmp:
@@ -76,7 +44,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
             if db_integrity != "ok":
                 raise HarnessError(f"the live hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)  # our own private copy
-            users = _db_users(snapshot)
+            users = backup.db_users(snapshot)
         home = target.state_dir / "home"
         for path in sorted(home.rglob("*")) if home.is_dir() else []:
             if path.is_file() and not path.is_symlink():
@@ -98,7 +66,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> BackupResult:
         writer.abort()
         raise
     files = writer.files
-    return BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
+    return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
                         time.monotonic() - started)
 
 
