@@ -3,7 +3,6 @@
 Each refusal must leave the deployment exactly as it was.
 """
 
-import gzip
 import io
 import json
 import os

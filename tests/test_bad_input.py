@@ -1,7 +1,6 @@
 """Bad input: one clear line on stderr, a non-zero exit, and nothing deleted."""
 
 import os
-import shutil
 import socket
 import sys
 from pathlib import Path

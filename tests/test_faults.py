@@ -5,11 +5,9 @@ A check that cannot fail proves nothing, so each suite is broken for real here.
 
 import json
 import os
-import signal
 import textwrap
 
 import psutil
-import pytest
 import requests
 
 from .conftest import failed
