@@ -91,6 +91,15 @@ def validated(body: dict) -> dict:
     return body
 
 
+def fail_if_stuck(pod, what: str) -> None:
+    """Raise at once for a pod that will not become Ready by itself, saying why."""
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        waiting = status.state.waiting if status.state else None
+        if waiting is not None and waiting.reason in STUCK:
+            raise HarnessError(f"{what} is in {waiting.reason}: {(waiting.message or '').strip()[:200]} "
+                               f"(kubectl -n {pod.metadata.namespace} describe pod {pod.metadata.name})")
+
+
 def _require(tool: str, how: str) -> str:
     path = shutil.which(tool)
     if path is None:
@@ -131,6 +140,10 @@ class KubeTarget(Target):
     def _helm(self, *args: str, what: str) -> str:
         return _run([self.helm, *args, "--kube-context", self.kube_context, "--kubeconfig", self.kubeconfig], what)
 
+    def _releases(self, all_namespaces: bool = False) -> list[str]:
+        where = ["--all-namespaces"] if all_namespaces else ["--namespace", self.namespace]
+        return self._helm("list", *where, "--short", what="helm list").split()
+
     def _require_tools(self) -> None:
         self.helm = _require("helm", "install Helm 3 (https://helm.sh/docs/intro/install/) and deploy again")
         if self.kind:
@@ -163,17 +176,11 @@ class KubeTarget(Target):
 
     # ---- deploy -----------------------------------------------------------------------
     def _ensure_namespace(self, core) -> None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            ns = core.read_namespace(self.namespace)
-        except ApiException as e:
-            if e.status != 404:
-                raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
+        phase = self._namespace_phase(core)
+        if phase is None:
             core.create_namespace(validated({"apiVersion": "v1", "kind": "Namespace", "metadata": {
                 "name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "hubharness"}}}))
-            return
-        if ns.status and ns.status.phase == "Terminating":
+        elif phase == "Terminating":
             raise HarnessError(f"namespace {self.namespace} is terminating: wait until it is gone, or use another")
 
     def _ensure_node_port_is_free(self, core, values: dict) -> None:
@@ -241,14 +248,7 @@ class KubeTarget(Target):
             if not pods:
                 return False
             for pod in pods:
-                for status in (pod.status.container_statuses or []) if pod.status else []:
-                    waiting = status.state.waiting if status.state else None
-                    if waiting is not None and waiting.reason in STUCK:
-                        raise HarnessError(
-                            f"pod {pod.metadata.name} ({component}) is in {waiting.reason}: "
-                            f"{(waiting.message or '').strip()[:200]} (kubectl -n {self.namespace} "
-                            f"describe pod {pod.metadata.name})"
-                        )
+                fail_if_stuck(pod, f"pod {pod.metadata.name} ({component})")
                 conditions = {c.type: c.status for c in (pod.status.conditions or [])} if pod.status else {}
                 if pod.status is None or pod.status.phase != "Running" or conditions.get("Ready") != "True":
                     return False
@@ -288,7 +288,7 @@ class KubeTarget(Target):
         if self.kind and not Path(self.kubeconfig).is_file():
             return f"kind cluster {KIND_CLUSTER} is not set up here: nothing to remove"
         self._require_tools()
-        releases = self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split()
+        releases = self._releases()
         core = self.core()
         if RELEASE not in releases and not (purge and self._namespace_phase(core)):
             return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
@@ -309,7 +309,7 @@ class KubeTarget(Target):
                    NAMESPACE_GONE_TIMEOUT)
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
         if self.kind and not keep_cluster:
-            others = self._helm("list", "--all-namespaces", "--short", what="helm list").split()
+            others = self._releases(all_namespaces=True)
             if others:  # another deployment (verify's scratch, a second namespace) still runs there
                 return said + f"; kept kind cluster {KIND_CLUSTER}: other releases run in it"
             self.kind_cluster().delete()
@@ -409,6 +409,6 @@ class KubeTarget(Target):
             return []
         left = [f"pod {p.metadata.name}" for p in
                 core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items]
-        if RELEASE in self._helm("list", "--namespace", self.namespace, "--short", what="helm list").split():
+        if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
         return left

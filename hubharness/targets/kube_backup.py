@@ -71,8 +71,8 @@ def _last_line(data: bytes) -> str:
 class HomeReader:
     """A pod that mounts a user's volume: their running server, else a helper pod."""
 
-    def __init__(self, target, deployment):
-        self.core, self.namespace, self.deployment = target.core(), target.namespace, deployment
+    def __init__(self, deployment):
+        self.core, self.namespace, self.deployment = deployment.core, deployment.namespace, deployment
         image = chart_values.get(deployment.values, "singleuser.image", {}) or {}
         self.image = f"{image.get('name')}:{image.get('tag')}"
 
@@ -84,7 +84,7 @@ class HomeReader:
         return None
 
     def _helper(self, claim: str) -> str:
-        from .kube import STUCK, validated
+        from .kube import fail_if_stuck, validated
 
         name = f"hubharness-backup-{claim}"[:63].rstrip("-")
         self.core.create_namespaced_pod(self.namespace, validated({
@@ -100,9 +100,7 @@ class HomeReader:
 
         def running():
             pod = self.core.read_namespaced_pod(name, self.namespace)
-            for status in pod.status.container_statuses or [] if pod.status else []:
-                if status.state and status.state.waiting and status.state.waiting.reason in STUCK:
-                    raise HarnessError(f"backup helper pod {name} is in {status.state.waiting.reason}")
+            fail_if_stuck(pod, f"backup helper pod {name}")
             return pod.status is not None and pod.status.phase == "Running"
 
         wait_until(f"backup helper pod {name} to run", running, HELPER_TIMEOUT)
@@ -133,7 +131,7 @@ class HomeReader:
 def run_backup(target, to: Path | None = None) -> backup.BackupResult:
     started = time.monotonic()
     deployment = target.deployment()
-    core = target.core()
+    core = deployment.core
     hubs = deployment.component_pods("hub")
     if not hubs:
         raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
@@ -153,7 +151,7 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
             users = backup.db_users(snapshot)
-            reader = HomeReader(target, deployment)
+            reader = HomeReader(deployment)
             for claim in core.list_namespaced_persistent_volume_claim(target.namespace).items:
                 user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
                 if not user:
