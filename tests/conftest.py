@@ -21,6 +21,15 @@ from hubharness.paths import PROJECT_ROOT
 from .kube_emulator import KubeEmulator
 
 SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
+
+
+def chart_schemas_or_skip() -> Path:
+    """Where the chart's values schemas are for tests that need them; skip, saying so, if nowhere."""
+    path = Path(os.environ.get("HUBHARNESS_VALUES_SCHEMA") or SHARED_SCHEMAS)
+    if not path.exists():
+        pytest.skip(f"no chart values schemas at {path}: set HUBHARNESS_VALUES_SCHEMA "
+                    "(or put ../shared/z2jh beside the checkout, as .ci/run has)")
+    return path
 INVOKE = str(Path(sys.executable).parent / "invoke")
 COMMAND_TIMEOUT = 300
 

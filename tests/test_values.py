@@ -5,14 +5,12 @@ import pytest
 from hubharness import chart, values
 from hubharness.errors import HarnessError
 
-from .conftest import SHARED_SCHEMAS
-
-pytestmark = pytest.mark.skipif(not SHARED_SCHEMAS.is_dir(), reason=f"no chart schemas at {SHARED_SCHEMAS}")
+from .conftest import chart_schemas_or_skip
 
 
 @pytest.fixture(params=["4.2.0", "4.4.0"])
 def schema(request, monkeypatch):
-    monkeypatch.setenv("HUBHARNESS_VALUES_SCHEMA", str(SHARED_SCHEMAS))
+    monkeypatch.setenv("HUBHARNESS_VALUES_SCHEMA", str(chart_schemas_or_skip()))
     found, _ = chart.find_values_schema(request.param)
     return found, request.param
 
