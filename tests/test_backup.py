@@ -71,8 +71,8 @@ def test_damaged_archive_is_refused_and_nothing_changes(deployed, tmp_path, dama
         out = io.BytesIO()
         with tarfile.open(fileobj=out, mode="w:gz") as tar:
             for member, body in members:
-                if member.name == "home/ann/data.bin":
-                    body = b"x" + body[1:]
+                if member.name == "home/ann/data.bin":  # random bytes: flip one, never replace it by chance
+                    body = bytes([body[0] ^ 0xFF]) + body[1:]
                 tar.addfile(member, io.BytesIO(body))
         data = out.getvalue()
     bad = tmp_path / "bad.tar.gz"

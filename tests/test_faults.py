@@ -10,6 +10,8 @@ import textwrap
 import psutil
 import requests
 
+from hubharness.waiting import wait_until
+
 from .conftest import failed
 
 
@@ -182,6 +184,8 @@ def test_rmv_leftovers_are_seen(harness, tmp_path, monkeypatch):
     assert target.leftovers(ports) == [f"state dir {state}"]
     env = {**os.environ, "JUPYTERHUB_API_URL": f"http://127.0.0.1:{target.read_state()['hub_port']}/hub/api"}
     stray = subprocess.Popen(["sleep", "120"], cwd="/", env=env)  # a user's job that outlived its server
+    # Until it has exec'd, the child still shows our own command line and environment.
+    wait_until("the stray job to start", lambda: psutil.Process(stray.pid).cmdline()[:1] == ["sleep"], 10)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", ports[0]))
