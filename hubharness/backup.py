@@ -43,6 +43,17 @@ def snapshot_db(live: Path, dest: Path) -> str:
         source.close()
 
 
+def size_and_sha256(fileobj) -> tuple[int, str]:
+    """Of a file object, read from its start; it is left at its start again."""
+    fileobj.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := fileobj.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return size, digest.hexdigest()
+
+
 def integrity(db: Path) -> str:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
@@ -129,6 +140,32 @@ class ArchiveWriter:
         except Exception:  # closing a tar on a full disk fails again; the file goes anyway
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class RestoreResult:
+    users: list[str]
+    files: int
+    bytes: int
+    moved_aside: str | None  # where the data it replaced is
+    integrity: str
+    seconds: float
+
+
+def forget_servers(db: Path, keep_spawner_state: bool) -> None:
+    """The archived servers do not exist after a restore: mark them stopped, so the hub
+    does not poll what is gone. keep_spawner_state: KubeSpawner keeps the name of the
+    user's volume there; a local spawner's state is pids, which would be recycled."""
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            if keep_spawner_state:
+                conn.execute("UPDATE spawners SET server_id = NULL")
+            else:
+                conn.execute("UPDATE spawners SET server_id = NULL, state = '{}'")
+            conn.execute("DELETE FROM servers")
+    finally:
+        conn.close()
 
 
 @dataclass

@@ -37,8 +37,6 @@ class Fact:
 
 class Deployment(abc.ABC):
     spawn_timeout: float = 90  # seconds from a spawn request to a ready server
-    # Why the BAK cycle (backup, purge, deploy, restore) cannot run on this target; None: it can.
-    bak_unsupported: str | None = None
     context: str
     namespace: str
     chart_version: str
@@ -94,6 +92,10 @@ class Deployment(abc.ABC):
 
     @abc.abstractmethod
     def proxy_routes(self) -> dict: ...
+
+    @abc.abstractmethod
+    def hub_instance(self) -> str:
+        """Which hub runs now (its process, its pod), read afresh: a restart changes it."""
 
     @property
     @abc.abstractmethod

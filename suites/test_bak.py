@@ -17,10 +17,7 @@ pytestmark = pytest.mark.check("BAK")
 
 
 @pytest.fixture(scope="module")
-def cycle(request, deployment):
-    if deployment.bak_unsupported:
-        pytest.skip(deployment.bak_unsupported)
-    scratch_result = request.getfixturevalue("scratch_result")
+def cycle(scratch_result):
     assert scratch_result.bak is not None, "the scratch work ran without the BAK cycle"
     return scratch_result.bak
 
@@ -37,16 +34,16 @@ def test_archive_manifest_has_checksums_and_versions(cycle):
     assert not any(s["stored"] for s in manifest["secrets"]), "a secret was stored in the archive"
 
 
-def test_archive_holds_no_secret(cycle, scratch):
-    secrets = [str(s).encode() for s in scratch.deployment().secrets()]
+def test_archive_holds_no_secret(cycle):
+    secrets = [str(s).encode() for s in cycle.deployment.secrets()]
     with tarfile.open(cycle.archive) as tar:
         for member in tar:
             data = tar.extractfile(member).read()
             assert not [s for s in secrets if s in data], f"a secret is in {member.name}"
 
 
-def test_user_records_come_back(cycle, scratch):
-    after = user_records(scratch.deployment())
+def test_user_records_come_back(cycle):
+    after = user_records(cycle.deployment)
     for name in BAK_USERS:
         assert after.get(name) == cycle.records[name], f"{name}'s record differs after restore"
 
@@ -70,8 +67,8 @@ def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):
     data[len(data) // 2] ^= 0xFF
     broken = tmp_path / "corrupted.tar.gz"
     broken.write_bytes(bytes(data))
-    hub_before = scratch.deployment().state.get("hub")
+    hub_before = cycle.deployment.hub_instance()
     with pytest.raises(HarnessError, match="refused"):
         scratch.restore(broken, force=True)
-    assert scratch.deployment().state.get("hub") == hub_before, "the hub was touched"
+    assert cycle.deployment.hub_instance() == hub_before, "the hub was touched"
     assert sha(cycle.files.get("notes.txt")) == sha(BAK_FILES["notes.txt"])

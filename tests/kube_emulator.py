@@ -6,7 +6,9 @@ kubernetes target over HTTP.
 It implements only the calls the target makes (and pod logs). Pods, logs and helm's
 release records are put in by the test: nothing here runs a container. `exec` runs the
 command as a local process, with the pod's volume mounts pointing at folders the test
-gave (`volumes`), so that bytes really travel the websocket stream.
+gave (`volumes`), or made for a claim the client created, so that bytes really travel
+the websocket stream, both ways. Scaling a Deployment deletes or makes its pods, Running
+and Ready at once: the one piece of a controller the hub's restore needs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import re
 import subprocess
 import threading
+import uuid
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -31,11 +34,12 @@ COLLECTIONS = {
     "events": ("v1", "Event"),
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "deployments": ("apps/v1", "Deployment"),
 }
 ALL_NAMESPACES = re.compile(r"^/api/v1/(?P<kind>\w+)$")  # e.g. GET /api/v1/services
 ROUTE = re.compile(
-    r"^/(?:api/v1|apis/networking\.k8s\.io/v1)/namespaces"
-    r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec)?)?)?)?$"
+    r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1)/namespaces"
+    r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
 )
 
 
@@ -53,6 +57,7 @@ class KubeEmulator:
         self.logs: dict[tuple[str, str, str, bool], str] = {}  # (ns, pod, container, previous) → text
         self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
+        self.volume_root: Path | None = None  # where folders for claims that clients create go
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -81,7 +86,8 @@ class KubeEmulator:
             labels["release"] = release
         pod = self.objects.setdefault((ns, "pods"), {})[name] = {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations or {}},
+            "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations or {},
+                         "uid": str(uuid.uuid4())},
             "spec": {"containers": [{"name": container, "image": "example/image:1", "env": env or []}]},
             "status": {
                 "phase": "Running" if not waiting else "Pending",
@@ -113,6 +119,23 @@ class KubeEmulator:
                  data={"release": release_record})
         self.objects[(ns, "secrets")][f"sh.helm.release.v1.{name}.v{revision}"]["metadata"]["labels"] = {
             "owner": "helm", "name": name, "status": "deployed", "version": str(revision)}
+
+    def scale(self, ns: str, name: str, replicas: int) -> None:
+        """A Deployment's pods: all gone at 0, one made from its template (Running, Ready) above."""
+        deployment = self.get(ns, "deployments", name)
+        deployment["spec"]["replicas"] = replicas
+        template = deployment["spec"]["template"]
+        labels = template["metadata"]["labels"]
+        pods = self.objects.setdefault((ns, "pods"), {})
+        mine = [n for n, p in pods.items() if all(p["metadata"]["labels"].get(k) == v for k, v in labels.items())]
+        if replicas == 0:
+            for pod in mine:
+                del pods[pod]
+        elif not mine:
+            pod = f"{name}-{uuid.uuid4().hex[:5]}"
+            pods[pod] = {"apiVersion": "v1", "kind": "Pod", "spec": json.loads(json.dumps(template["spec"])),
+                         "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
+                         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
 
     def local_path(self, ns: str, pod: dict, arg: str) -> str:
         """An exec argument with a volume's mount path replaced by the volume's folder."""
@@ -173,6 +196,18 @@ class KubeEmulator:
                     return self._log(ns, name, parse_qs(url.query))
                 if match["sub"] == "/exec":
                     return self._exec(ns, name, parse_qs(url.query))
+                if match["sub"] == "/scale" and method == "PATCH":
+                    if emulator.get(ns, kind, name) is None:
+                        return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
+                    body = self._body()
+                    if self.headers.get("Content-Type") == "application/json-patch+json" and not isinstance(body, list):
+                        return self._send(400, status(400, "BadRequest", "json: cannot unmarshal object into "
+                                                                         "Go value of type jsonpatch.Patch"))
+                    replicas = body["spec"]["replicas"]
+                    emulator.scale(ns, name, replicas)
+                    return self._send(200, {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                                            "metadata": {"name": name, "namespace": ns},
+                                            "spec": {"replicas": replicas}, "status": {"replicas": replicas}})
                 if kind is None:
                     return self._namespace(method, ns)
                 if ns not in emulator.namespaces:
@@ -197,9 +232,14 @@ class KubeEmulator:
                     if new in store:
                         return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
                     body["metadata"]["namespace"] = ns
+                    body["metadata"]["uid"] = str(uuid.uuid4())
                     if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once
                         body.setdefault("status", {"phase": "Running",
                                                    "conditions": [{"type": "Ready", "status": "True"}]})
+                    if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
+                        folder = emulator.volume_root / ns / new
+                        folder.mkdir(parents=True)
+                        emulator.volumes[(ns, new)] = folder
                     store[new] = body
                     return self._send(201, body)
                 if method == "DELETE" and name:  # answers with the object, as the API does
@@ -236,12 +276,12 @@ class KubeEmulator:
             def _exec(self, ns: str, pod: str, query: dict) -> None:
                 """`exec` over a websocket (v5.channel.k8s.io framing), run here as a local
                 process whose paths under the pod's volume mounts point at the folders
-                the test gave for those volumes."""
+                standing in for those volumes; stdin frames from the client feed it."""
                 spec = emulator.get(ns, "pods", pod)
                 if spec is None or self.headers.get("Upgrade", "").lower() != "websocket":
                     return self._send(404, status(404, "NotFound", f'pods "{pod}" not found'))
                 command = [emulator.local_path(ns, spec, arg) for arg in query.get("command", [])]
-                done = subprocess.run(command, capture_output=True, timeout=60)
+                with_stdin = query.get("stdin", ["false"])[0] == "true"
                 key = self.headers["Sec-WebSocket-Key"]
                 accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
                 self.send_response_only(101, "Switching Protocols")
@@ -249,15 +289,64 @@ class KubeEmulator:
                                       ("Sec-WebSocket-Accept", accept), ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")):
                     self.send_header(header, value)
                 self.end_headers()
-                for channel, data in ((1, done.stdout), (2, done.stderr)):
-                    for start in range(0, len(data), 65536):
-                        self._frame(0x2, bytes([channel]) + data[start:start + 65536])
-                result = {"metadata": {}, "status": "Success"} if done.returncode == 0 else {
+                proc = subprocess.Popen(command, stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                lock = threading.Lock()
+
+                def pump(stream, channel: int) -> None:
+                    while chunk := stream.read1(65536):
+                        with lock:
+                            self._frame(0x2, bytes([channel]) + chunk)
+
+                pumps = [threading.Thread(target=pump, args=(proc.stdout, 1)),
+                         threading.Thread(target=pump, args=(proc.stderr, 2))]
+                if with_stdin:
+                    threading.Thread(target=self._feed, args=(proc,), daemon=True).start()
+                for thread in pumps:
+                    thread.start()
+                try:
+                    proc.wait(timeout=60)
+                finally:
+                    proc.kill()
+                for thread in pumps:
+                    thread.join(10)
+                result = {"metadata": {}, "status": "Success"} if proc.returncode == 0 else {
                     "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                    "details": {"causes": [{"reason": "ExitCode", "message": str(done.returncode)}]}}
-                self._frame(0x2, b"\x03" + json.dumps(result).encode())
-                self._frame(0x8, b"")
+                    "details": {"causes": [{"reason": "ExitCode", "message": str(proc.returncode)}]}}
+                with lock:
+                    self._frame(0x2, b"\x03" + json.dumps(result).encode())
+                    self._frame(0x8, b"")
                 self.close_connection = True
+
+            def _feed(self, proc) -> None:
+                """Client frames (masked, RFC 6455) into the process's stdin: channel 0 is
+                data, channel 255 with 0 closes it (v5), a close frame ends it."""
+                try:
+                    while True:
+                        head = self.rfile.read(2)
+                        if len(head) < 2:
+                            break
+                        opcode, size = head[0] & 0x0F, head[1] & 0x7F
+                        if size == 126:
+                            size = int.from_bytes(self.rfile.read(2), "big")
+                        elif size == 127:
+                            size = int.from_bytes(self.rfile.read(8), "big")
+                        mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+                        data = self.rfile.read(size)
+                        keys = (mask * (size // 4 + 1))[:size]
+                        data = (int.from_bytes(data, "big") ^ int.from_bytes(keys, "big")).to_bytes(size, "big")
+                        if opcode == 0x8 or data[:2] == b"\xff\x00":
+                            break
+                        if data[:1] == b"\x00":
+                            proc.stdin.write(data[1:])
+                            proc.stdin.flush()
+                except (OSError, ValueError):  # the process has ended, or the client has gone
+                    pass
+                finally:
+                    try:
+                        proc.stdin.close()
+                    except OSError:
+                        pass
 
             def _frame(self, opcode: int, payload: bytes) -> None:
                 size = len(payload)
@@ -298,6 +387,9 @@ class KubeEmulator:
 
             def do_PUT(self):
                 self._route("PUT")
+
+            def do_PATCH(self):
+                self._route("PATCH")
 
             def do_DELETE(self):
                 self._route("DELETE")

@@ -1,28 +1,36 @@
-"""`invoke backup` on kubernetes: the hub database and every user's home travel the exec
-websocket stream of the emulated API server (commands run here, on folders standing in
-for the volumes), into an archive the restore checker accepts byte for byte."""
+"""`invoke backup` and `invoke restore` on kubernetes: the hub database and every user's
+home travel the exec websocket stream of the emulated API server, out and back in
+(commands run here, on folders standing in for the volumes)."""
 
 import hashlib
+import io
 import json
 import shutil
+import sqlite3
+import subprocess
 import tarfile
 
 import pytest
 
 from hubharness import backup
 from hubharness.errors import HarnessError
-from hubharness.targets import kube_backup, target_for
+from hubharness.targets import kube_backup, kube_pods, target_for
 
 from .test_kube_verify import install_chart
 
 
-def hub_database(path, users):
-    """A real JupyterHub database (its own ORM), with these users."""
+def hub_database(path, users, running=()):
+    """A real JupyterHub database (its own ORM), with these users; `running` ones have a
+    server and KubeSpawner's state (the pod and the volume it made)."""
     from jupyterhub import orm
 
     session = orm.new_session_factory(f"sqlite:///{path}")()
     for name in users:
-        session.add(orm.User(name=name))
+        user = orm.User(name=name)
+        session.add(user)
+        if name in running:
+            session.add(orm.Spawner(user=user, name="", server=orm.Server(ip="10.244.0.7", port=8888),
+                                    state={"pod_name": f"jupyter-{name}", "pvc_name": f"claim-{name}"}))
     session.commit()
     session.close()
 
@@ -33,29 +41,49 @@ def mount(pod: dict, claim: str, path: str) -> None:
 
 
 def user_volume(cluster, tmp_path, user: str, files: dict) -> None:
+    """A claim as KubeSpawner makes it (labels, annotations), bound (volumeName, the
+    binder's annotations), with files in it."""
     claim = f"claim-{user}"
-    folder = tmp_path / "volumes" / claim
+    folder = tmp_path / "volumes" / "jh" / claim
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
     cluster.volumes[("jh", claim)] = folder
-    cluster.add("jh", "persistentvolumeclaims", claim, spec={"accessModes": ["ReadWriteOnce"]})
-    cluster.get("jh", "persistentvolumeclaims", claim)["metadata"]["annotations"] = {
-        "hub.jupyter.org/username": user}
+    cluster.add("jh", "persistentvolumeclaims", claim, spec={
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+        "storageClassName": "standard", "volumeName": f"pvc-{user}-0a1b"})
+    cluster.get("jh", "persistentvolumeclaims", claim)["metadata"].update(
+        labels={"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub",
+                "hub.jupyter.org/username": user},
+        annotations={"hub.jupyter.org/username": user, "pv.kubernetes.io/bind-completed": "yes"})
 
 
 ALICE = {"notes.txt": "größe ✓\n".encode(), "data/blob.bin": bytes(range(256)) * 4096}
 BEN = {"analysis.ipynb": b'{"cells": []}\n'}
 
 
+HUB_TEMPLATE = {  # the chart's hub Deployment, as far as restore reads it
+    "metadata": {"labels": {"app": "jupyterhub", "component": "hub", "release": "jupyterhub"}},
+    "spec": {"securityContext": {"fsGroup": 1000},
+             "containers": [{"name": "hub", "image": "quay.io/jupyterhub/k8s-hub:4.4.0",
+                             "securityContext": {"runAsUser": 1000, "runAsGroup": 1000,
+                                                 "allowPrivilegeEscalation": False},
+                             "volumeMounts": [{"name": "pvc", "mountPath": "/srv/jupyterhub"}]}],
+             "volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}]},
+}
+
+
 @pytest.fixture
 def deployed(cluster, tmp_path):
     install_chart(cluster)
-    db_dir = tmp_path / "volumes" / "hub-db-dir"
+    cluster.volume_root = tmp_path / "volumes"
+    db_dir = tmp_path / "volumes" / "jh" / "hub-db-dir"
     db_dir.mkdir(parents=True)
-    hub_database(db_dir / "jupyterhub.sqlite", ["admin", "alice", "ben"])
+    hub_database(db_dir / "jupyterhub.sqlite", ["admin", "alice", "ben"], running=["alice"])
     cluster.volumes[("jh", "hub-db-dir")] = db_dir
     mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
+    cluster.add("jh", "deployments", "hub", spec={
+        "replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE})
     user_volume(cluster, tmp_path, "alice", ALICE)
     user_volume(cluster, tmp_path, "ben", BEN)
     alice = cluster.add_pod("jh", "jupyter-alice", "singleuser-server", container="notebook",
@@ -99,16 +127,11 @@ def test_archive_holds_no_secret(deployed, tmp_path):
 
 
 def test_a_hub_without_its_database_file_is_one_clear_error_and_no_archive(deployed, tmp_path):
-    (tmp_path / "volumes" / "hub-db-dir" / "jupyterhub.sqlite").unlink()
+    (tmp_path / "volumes" / "jh" / "hub-db-dir" / "jupyterhub.sqlite").unlink()
     with pytest.raises(HarnessError, match=r"the online backup of /srv/jupyterhub/jupyterhub.sqlite in pod "
                                            r"hub-5d9c failed: .*hub.db.type must be sqlite-pvc"):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert list(tmp_path.glob("*.tar.gz*")) == []
-
-
-def test_restore_on_kubernetes_says_not_implemented(deployed, tmp_path):
-    with pytest.raises(HarnessError, match="restore on context 'emulated' is not implemented yet"):
-        target_for("emulated", "jh").restore(tmp_path / "x.tar.gz")
 
 
 def test_cli_backup_on_a_kube_context(deployed, tmp_path):
@@ -131,3 +154,177 @@ def test_a_home_that_keeps_changing_is_read_three_times_and_named_in_the_manifes
     assert checked.manifest["changing_during_backup"] == ["home/alice/", "home/ben/"]
     assert len((tmp_path / "tar-calls").read_text().splitlines()) == 2 * kube_backup.TAR_ATTEMPTS
     assert (tmp_path / "staging" / "home" / "ben" / "analysis.ipynb").read_bytes() == BEN["analysis.ipynb"]
+
+
+# ---- restore ----------------------------------------------------------------------------
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def db_column(db, sql) -> list:
+    conn = sqlite3.connect(db)
+    try:
+        return [row[0] for row in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+def changes(cluster, since: int) -> list[tuple[str, str]]:
+    return [(m, p) for m, p in cluster.requests[since:] if m in MUTATING]
+
+
+def hub_db(tmp_path):
+    return tmp_path / "volumes" / "jh" / "hub-db-dir" / "jupyterhub.sqlite"
+
+
+def purge_and_deploy_again(cluster, tmp_path) -> None:
+    """What `remove --purge` then `deploy` leave: no user volumes or pods, a fresh database."""
+    for claim in ("claim-alice", "claim-ben"):
+        del cluster.objects[("jh", "persistentvolumeclaims")][claim]
+        shutil.rmtree(cluster.volumes.pop(("jh", claim)))
+    del cluster.objects[("jh", "pods")]["jupyter-alice"]
+    hub_db(tmp_path).unlink()
+    hub_database(hub_db(tmp_path), ["admin"])
+
+
+@pytest.fixture
+def archive(deployed, tmp_path):
+    return target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").archive
+
+
+def test_restore_after_a_purge_brings_back_users_volumes_and_files_byte_for_byte(deployed, archive, tmp_path):
+    purge_and_deploy_again(deployed, tmp_path)
+    result = target_for("emulated", "jh").restore(archive)
+    assert (result.users, result.integrity) == (["admin", "alice", "ben"], "ok")
+    assert db_column(hub_db(tmp_path), "SELECT name FROM users ORDER BY name") == ["admin", "alice", "ben"]
+    assert db_column(hub_db(tmp_path), "SELECT count(*) FROM servers") == [0], "an archived server survived"
+    assert db_column(hub_db(tmp_path), "SELECT server_id FROM spawners") == [None]
+    state = json.loads(db_column(hub_db(tmp_path), "SELECT state FROM spawners")[0])
+    assert state["pvc_name"] == "claim-alice", "KubeSpawner would not find the volume it made"
+    for user, files in (("alice", ALICE), ("ben", BEN)):
+        folder = deployed.volumes[("jh", f"claim-{user}")]
+        for name, data in files.items():
+            assert hashlib.sha256((folder / name).read_bytes()).digest() == hashlib.sha256(data).digest()
+    claim = deployed.get("jh", "persistentvolumeclaims", "claim-alice")
+    assert claim["metadata"]["labels"]["hub.jupyter.org/username"] == "alice"
+    assert claim["metadata"]["annotations"] == {"hub.jupyter.org/username": "alice"}, "a binding was copied"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                             "storageClassName": "standard"}
+    pods = sorted(deployed.objects[("jh", "pods")])
+    hubs = [p for p in pods if p.startswith("hub-")]
+    assert len(hubs) == 1 and hubs != ["hub-5d9c"], f"the hub was not restarted: {pods}"
+    assert not [p for p in pods if p.startswith("hubharness-")], "a helper pod was left behind"
+    aside = next((hub_db(tmp_path).parent / "pre-restore").iterdir())
+    assert db_column(aside / "jupyterhub.sqlite", "SELECT name FROM users") == ["admin"]
+    assert result.moved_aside == f"/srv/jupyterhub/pre-restore/{aside.name}/ in volume hub-db-dir"
+
+
+def test_restore_writes_only_while_the_hub_is_scaled_to_zero(deployed, archive, tmp_path):
+    purge_and_deploy_again(deployed, tmp_path)
+    since, bodies = len(deployed.requests), len(deployed.bodies)
+    target_for("emulated", "jh").restore(archive)
+    done = changes(deployed, since)
+    scales = [i for i, (_, path) in enumerate(done) if path.endswith("/deployments/hub/scale")]
+    writes = [i for i, (method, path) in enumerate(done) if "/pods" in path or "persistentvolumeclaims" in path]
+    sent = deployed.bodies[bodies:]
+    assert [b["spec"]["replicas"] for m, p, b in sent if p.endswith("/scale")] == [0, 1]
+    assert scales[0] < min(writes) and max(writes) < scales[1], done
+    helpers = [b["metadata"]["name"] for m, p, b in sent if m == "POST" and p.endswith("/pods")]
+    assert sorted(helpers) == ["hubharness-restore-claim-alice", "hubharness-restore-claim-ben",
+                               "hubharness-restore-hub-db"]
+
+
+def test_restore_over_user_volumes_is_refused_without_force_and_changes_nothing(deployed, archive):
+    since = len(deployed.requests)
+    with pytest.raises(HarnessError, match=r"namespace jh has user volumes \(claim-alice, claim-ben\): restore "
+                                           r"would replace their files; pass --force"):
+        target_for("emulated", "jh").restore(archive)
+    assert changes(deployed, since) == []
+
+
+def test_forced_restore_moves_what_a_home_held_aside_inside_its_volume(deployed, archive):
+    alice = deployed.volumes[("jh", "claim-alice")]
+    (alice / "notes.txt").write_bytes(b"written after the backup\n")
+    since = len(deployed.requests)
+    result = target_for("emulated", "jh").restore(archive, force=True)
+    assert (alice / "notes.txt").read_bytes() == ALICE["notes.txt"]
+    [aside] = (alice / ".hubharness-pre-restore").iterdir()
+    assert (aside / "notes.txt").read_bytes() == b"written after the backup\n"
+    assert (aside / "data" / "blob.bin").read_bytes() == ALICE["data/blob.bin"]
+    assert f"/home/jovyan/.hubharness-pre-restore/{aside.name}/ in volume claim-alice" in result.moved_aside
+    assert not [c for c in changes(deployed, since) if c[1].endswith("/persistentvolumeclaims")], \
+        "a volume that exists was made again"
+
+
+def test_a_corrupted_archive_is_refused_before_anything_changes(deployed, archive, tmp_path):
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(bytes(data))
+    purge_and_deploy_again(deployed, tmp_path)
+    since = len(deployed.requests)
+    with pytest.raises(HarnessError, match="refused"):
+        target_for("emulated", "jh").restore(broken)
+    assert changes(deployed, since) == []
+    assert deployed.get("jh", "pods", "hub-5d9c") is not None
+
+
+def test_an_archive_without_volume_records_is_refused_before_anything_changes(deployed, archive, tmp_path):
+    """A home with no record of its volume (an archive of another kind of target)."""
+    stripped = tmp_path / "stripped.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(stripped, "w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member).read()
+            if member.name == backup.MANIFEST:
+                manifest = json.loads(data)
+                del manifest["volumes"]
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    since = len(deployed.requests)
+    with pytest.raises(HarnessError, match="holds alice's home but no record of their volume"):
+        target_for("emulated", "jh").restore(stripped, force=True)
+    assert changes(deployed, since) == []
+
+
+def test_a_failed_write_brings_the_hub_back_on_its_old_database(deployed, archive, tmp_path):
+    purge_and_deploy_again(deployed, tmp_path)
+    old = hub_db(tmp_path).read_bytes()
+    fake = deployed.bin_dir / "python3"  # the exec's python3: a full disk for the database only
+    fake.write_text(f'#!/bin/sh\nif [ "$3" = restore-db ]; then echo "OSError: [Errno 28] No space left on device"'
+                    f' >&2; exit 1; fi\nexec {shutil.which("python3")} "$@"\n')
+    fake.chmod(0o755)
+    with pytest.raises(HarnessError, match=r"writing the hub database into volume hub-db-dir failed in pod "
+                                           r"hubharness-restore-hub-db: OSError: \[Errno 28\] No space left"):
+        target_for("emulated", "jh").restore(archive)
+    assert hub_db(tmp_path).read_bytes() == old
+    assert deployed.get("jh", "deployments", "hub")["spec"]["replicas"] == 1
+    assert [p for p in deployed.objects[("jh", "pods")] if p.startswith("hub-")], "the hub stayed down"
+    assert not [p for p in deployed.objects[("jh", "pods")] if p.startswith("hubharness-")]
+
+
+@pytest.mark.parametrize("damage", ["short", "altered"])
+def test_the_in_pod_writer_replaces_nothing_with_a_torn_or_altered_stream(tmp_path, damage):
+    db = tmp_path / "jupyterhub.sqlite"
+    hub_database(db, ["admin"])
+    new = tmp_path / "new.sqlite"
+    hub_database(new, ["admin", "alice"])
+    data = new.read_bytes()
+    sent = data[:-100] if damage == "short" else data[:-1] + bytes([data[-1] ^ 1])
+    before = db.read_bytes()
+    done = subprocess.run(kube_pods.inpod("restore-db", db, len(data), hashlib.sha256(data).hexdigest(),
+                                          tmp_path / "aside"), input=sent, capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert b"nothing replaced" in done.stderr
+    assert db.read_bytes() == before and not (tmp_path / "aside").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jupyterhub.sqlite", "new.sqlite"]
+
+
+def test_cli_restore_on_a_kube_context(deployed, archive, tmp_path):
+    from .test_kube_verify import run_invoke
+
+    purge_and_deploy_again(deployed, tmp_path)
+    done = run_invoke("restore", "--context", "emulated", "--namespace", "jh", "--from", str(archive))
+    assert done.returncode == 0, done.stderr
+    assert "restored namespace jh (context emulated)" in done.stdout
+    assert "3 user(s), 5 file(s)" in done.stdout and "database integrity_check: ok" in done.stdout
+    assert "from-the-environment-123" not in done.stdout + done.stderr

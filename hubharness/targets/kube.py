@@ -6,8 +6,8 @@ The kind cluster is pytest-kind's KindCluster (the same object the project's rea
 test uses), with its kubeconfig kept under the harness's home, not in ~/.kube/config.
 Nothing in this module runs against a real cluster on the development machine (it has
 none): the project's tests drive it over HTTP against an emulated API server, and the
-users' nightly workflow runs it on kind for real. Backup is in kube_backup.py; restore is
-local-only so far and says so.
+users' nightly workflow runs it on kind for real. Backup and restore are in kube_backup.py
+and kube_restore.py.
 """
 
 from __future__ import annotations
@@ -132,6 +132,11 @@ class KubeTarget(Target):
 
         return client.CoreV1Api(self._api_client())
 
+    def apps(self):
+        from kubernetes import client
+
+        return client.AppsV1Api(self._api_client())
+
     def networking(self):
         from kubernetes import client
 
@@ -242,7 +247,7 @@ class KubeTarget(Target):
                 raise HarnessError(f"creating ingress failed: {e.status} {e.reason}") from None
             api.replace_namespaced_ingress(body["metadata"]["name"], self.namespace, body)
 
-    def _pods_ready(self, core, components: list[str]) -> bool:
+    def pods_ready(self, core, components: list[str]) -> bool:
         for component in components:
             pods = core.list_namespaced_pod(self.namespace, label_selector=f"component={component}").items
             if not pods:
@@ -277,7 +282,7 @@ class KubeTarget(Target):
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
             wait_until(f"the {component} pod in {self.namespace} to be Running and Ready",
-                       lambda c=component: self._pods_ready(core, [c]), READY_TIMEOUT)
+                       lambda c=component: self.pods_ready(core, [c]), READY_TIMEOUT)
         return KubeDeployResult(self.context, self.namespace, f"{name}/{key}", origin, note)
 
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
@@ -365,18 +370,16 @@ class KubeTarget(Target):
             deployment.close()
         return info
 
-    # ---- not yet on kubernetes ------------------------------------------------------------
-    def _not_yet(self, what: str):
-        raise HarnessError(f"{what} on context {self.context!r} is not implemented yet (local only): "
-                           "use your volume snapshots meanwhile")
-
+    # ---- backup and restore ---------------------------------------------------------------
     def backup(self, to=None):
         from .kube_backup import run_backup
 
         return run_backup(self, to)
 
     def restore(self, archive, force=False):
-        self._not_yet("restore")
+        from .kube_restore import run_restore
+
+        return run_restore(self, archive, force)
 
     # ---- what remove leaves behind (RMV) ----------------------------------------------------
     def ports(self) -> list[int]:

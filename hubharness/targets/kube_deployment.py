@@ -56,8 +56,6 @@ def _secret_refs_of(pod) -> set[str]:
 
 class KubeDeployment(Deployment):
     spawn_timeout = 300  # a pod: schedule, volume, image (pre-pulled by the chart), start
-    bak_unsupported = ("restore is implemented for the local target only, not yet on kubernetes "
-                          "(backup is), so the backup-restore cycle cannot run")
 
     def __init__(self, target, release: Release):
         self.target = target
@@ -100,6 +98,9 @@ class KubeDeployment(Deployment):
     @property
     def hub_target(self) -> str:
         return HUB_TARGET
+
+    def hub_instance(self) -> str:
+        return " ".join(f"{p.metadata.name}/{p.metadata.uid}" for p in self.component_pods("hub")) or "none"
 
     # ---- reading the namespace ----------------------------------------------------------
     def _pods(self, selector: str = "") -> list:

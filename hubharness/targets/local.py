@@ -524,6 +524,9 @@ class LocalDeployment(Deployment):
     def hub_target(self) -> str:
         return f"http://127.0.0.1:{self.state['hub_port']}"
 
+    def hub_instance(self) -> str:
+        return json.dumps(self.target.read_state().get("hub"), sort_keys=True)
+
     def auth_password(self) -> Secret:
         return self.target.store.get(*self.auth_ref)
 

@@ -7,23 +7,12 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import backup, chart
 from ..errors import HarnessError
 from .. import values as chart_values
 from .local import LocalTarget
-
-
-@dataclass
-class RestoreResult:
-    users: list[str]
-    files: int
-    bytes: int
-    moved_aside: Path | None
-    integrity: str
-    seconds: float
 
 
 def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResult:
@@ -76,7 +65,7 @@ def _has_user_data(target: LocalTarget) -> list[str]:
     return with_files
 
 
-def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> RestoreResult:
+def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> backup.RestoreResult:
     started = time.monotonic()
     state = target.read_state()
     if not state:
@@ -106,7 +95,7 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> Rest
         for name in present:
             shutil.move(target.state_dir / name, aside / name)
         restored_db = staging / backup.DB_MEMBER
-        _forget_processes(restored_db)
+        backup.forget_servers(restored_db, keep_spawner_state=False)  # a local spawner's state is pids
         shutil.move(restored_db, target.state_dir / "jupyterhub.sqlite")
         (staging / "home").mkdir(exist_ok=True)
         shutil.move(staging / "home", target.state_dir / "home")
@@ -121,17 +110,6 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> Rest
     if result != "ok":
         raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
     files = checked.manifest["files"]
-    return RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
-                         aside if present else None, result, time.monotonic() - started)
+    return backup.RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
+                                str(aside) if present else None, result, time.monotonic() - started)
 
-
-def _forget_processes(db: Path) -> None:
-    """The archived servers' processes do not exist after a restore: drop their pids and
-    bind URLs, so the hub sees stopped servers instead of polling recycled pids."""
-    conn = sqlite3.connect(db)
-    try:
-        with conn:
-            conn.execute("UPDATE spawners SET server_id = NULL, state = '{}'")
-            conn.execute("DELETE FROM servers")
-    finally:
-        conn.close()

@@ -1,0 +1,110 @@
+"""Commands in pods, for backup and restore on kubernetes: `exec` over the API server's
+websocket stream (bytes both ways, no kubectl), and short-lived helper pods that mount a
+volume nobody else is using.
+
+The kubernetes client's `stream()` swaps its ApiClient's request method while it opens
+the socket: a thread that execs needs its own client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..errors import HarnessError
+from ..waiting import wait_until
+
+EXEC_TIMEOUT = 600
+HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
+HELPER_GONE_TIMEOUT = 120
+STDIN_CHUNK = 1 << 20
+INPOD = Path(__file__).with_name("inpod.py").read_text()
+
+
+def inpod(mode: str, *args: str | int) -> list[str]:
+    """The command line that runs inpod.py's `mode` with python3 in a pod."""
+    return ["python3", "-c", INPOD, mode, *(str(a) for a in args)]
+
+
+def last_line(data: bytes) -> str:
+    lines = data.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def exec_in(core, namespace: str, pod: str, container: str, command: list[str],
+            stdout: BinaryIO, stdin: BinaryIO | None = None) -> tuple[int | None, bytes]:
+    """Run a command in a pod, `stdin` (a file) sent first, its output written to `stdout`
+    as it comes (a home can be larger than memory). (exit code, stderr); the exit code
+    is None when the pod closed the stream without one. Bounded by EXEC_TIMEOUT."""
+    from kubernetes.stream import stream
+    from websocket import WebSocketException
+
+    ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, container=container,
+                stderr=True, stdin=stdin is not None, stdout=True, tty=False, _preload_content=False, binary=True)
+    err = bytearray()
+    deadline = time.monotonic() + EXEC_TIMEOUT
+    try:
+        if stdin is not None:
+            try:
+                while chunk := stdin.read(STDIN_CHUNK):
+                    ws.write_stdin(chunk)
+                ws.close_channel(0)  # v5 only; the commands we send know their input's size anyway
+            except (WebSocketException, OSError):
+                pass  # the command ended early: its stderr and exit code say why
+        while ws.is_open() and time.monotonic() < deadline:
+            ws.update(timeout=1)
+            # timeout=0: a read must not pull more frames in (into the other channel)
+            stdout.write(ws.read_stdout(timeout=0) or b"")
+            err += ws.read_stderr(timeout=0) or b""
+        if ws.is_open():
+            raise HarnessError(f"`{command[0]}` in pod {pod} did not finish within {EXEC_TIMEOUT}s")
+        stdout.write(ws.read_stdout(timeout=0) or b"")  # what the last update buffered
+        err += ws.read_stderr(timeout=0) or b""
+        return ws.returncode, bytes(err)
+    finally:
+        ws.close()
+
+
+def _pod_gone(core, name: str, namespace: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.read_namespaced_pod(name, namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return True
+        raise
+    return False
+
+
+@contextlib.contextmanager
+def helper_pod(core, namespace: str, name: str, container: dict, claim: str, mount_path: str,
+               read_only: bool, security: dict | None = None) -> Iterator[str]:
+    """A pod of one sleeping `container` that mounts `claim`; deleted afterwards, and
+    waited for, so that the volume is free for the pod that owns it."""
+    from .kube import fail_if_stuck, validated
+
+    name = name[:63].rstrip("-.")
+    body = validated({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+        "spec": {"restartPolicy": "Never", **({"securityContext": security} if security else {}),
+                 "containers": [{**container, "command": ["sleep", str(EXEC_TIMEOUT)],
+                                 "volumeMounts": [{"name": "data", "mountPath": mount_path}]}],
+                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim,
+                                                                       "readOnly": read_only}}]}})
+    core.create_namespaced_pod(namespace, body)
+    try:
+        def running():
+            pod = core.read_namespaced_pod(name, namespace)
+            fail_if_stuck(pod, f"helper pod {name}")
+            return pod.status is not None and pod.status.phase == "Running"
+
+        wait_until(f"helper pod {name} to run", running, HELPER_TIMEOUT)
+        yield name
+    finally:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace),
+                   HELPER_GONE_TIMEOUT)
