@@ -48,6 +48,8 @@ def user_volume(cluster, tmp_path, user: str, files: dict) -> None:
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+    (folder / "lost+found").mkdir()  # an ext4 volume's, root's own
+    (folder / "lost+found" / "#1573").write_bytes(b"a recovered block\n")
     cluster.volumes[("jh", claim)] = folder
     cluster.add("jh", "persistentvolumeclaims", claim, spec={
         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
@@ -104,6 +106,7 @@ def test_backup_takes_the_database_online_and_every_home(deployed, tmp_path):
             restored = (staging / "home" / user / name).read_bytes()
             assert hashlib.sha256(restored).digest() == hashlib.sha256(data).digest(), f"{user}/{name}"
     assert backup.integrity(staging / "db" / "jupyterhub.sqlite") == "ok"
+    assert not [n for n in checked.manifest["files"] if "lost+found" in n], "ext4's lost+found is no user data"
 
 
 def test_a_home_without_a_server_is_read_by_a_helper_pod_that_is_removed(deployed, tmp_path):
@@ -250,6 +253,7 @@ def test_forced_restore_moves_what_a_home_held_aside_inside_its_volume(deployed,
     [aside] = (alice / ".hubharness-pre-restore").iterdir()
     assert (aside / "notes.txt").read_bytes() == b"written after the backup\n"
     assert (aside / "data" / "blob.bin").read_bytes() == ALICE["data/blob.bin"]
+    assert (alice / "lost+found" / "#1573").is_file() and not (aside / "lost+found").exists()
     assert f"/home/jovyan/.hubharness-pre-restore/{aside.name}/ in volume claim-alice" in result.moved_aside
     assert not [c for c in changes(deployed, since) if c[1].endswith("/persistentvolumeclaims")], \
         "a volume that exists was made again"

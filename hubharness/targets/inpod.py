@@ -75,7 +75,7 @@ def restore_home(home, size, sha256, aside):
     goes to `aside` (relative to the home, whose first part is never moved)."""
     incoming = os.path.join(home, INCOMING + ".tar")
     receive(incoming, size, sha256)
-    keep = {INCOMING + ".tar", aside.split("/")[0]}
+    keep = {INCOMING + ".tar", aside.split("/")[0], "lost+found"}  # ext4's own: root's, not the user's
     present = sorted(name for name in os.listdir(home) if name not in keep)
     if present:
         os.makedirs(os.path.join(home, aside))

@@ -27,6 +27,7 @@ from .kube_pods import exec_in, helper_pod, inpod, last_line
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
 TAR_ATTEMPTS = 3  # GNU tar exits 1 when a file changed while it read it: read again
+LOST_FOUND = "lost+found"  # ext4's, on block volumes: root's, and no user's data
 # What restore needs to make a user's volume again as KubeSpawner made it.
 VOLUME_ANNOTATIONS = "hub.jupyter.org/"
 
@@ -78,7 +79,7 @@ class HomeReader:
                 into.seek(0)
                 into.truncate()
                 rc, err = exec_in(self.core, self.namespace, pod, NOTEBOOK_CONTAINER,
-                                  ["tar", "-C", HOME, "-cf", "-", "."], into)
+                                  ["tar", "-C", HOME, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."], into)
                 if rc == 0:
                     into.seek(0)
                     return True

@@ -19,7 +19,7 @@ from ..waiting import wait_until
 EXEC_TIMEOUT = 600
 HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
 HELPER_GONE_TIMEOUT = 120
-STDIN_CHUNK = 1 << 20
+STDIN_CHUNK = 64 << 10  # bytes per websocket frame: small, like kubectl's own (32 KiB)
 INPOD = Path(__file__).with_name("inpod.py").read_text()
 
 
@@ -53,12 +53,17 @@ def exec_in(core, namespace: str, pod: str, container: str, command: list[str],
                 ws.close_channel(0)  # v5 only; the commands we send know their input's size anyway
             except (WebSocketException, OSError):
                 pass  # the command ended early: its stderr and exit code say why
-        while ws.is_open() and time.monotonic() < deadline:
-            ws.update(timeout=1)
+        ended = False
+        while not ended and time.monotonic() < deadline:
+            try:
+                ws.update(timeout=1)
+                ended = not ws.is_open()
+            except (WebSocketException, OSError):  # the pod's side closed first: answering its close failed
+                ended = True
             # timeout=0: a read must not pull more frames in (into the other channel)
             stdout.write(ws.read_stdout(timeout=0) or b"")
             err += ws.read_stderr(timeout=0) or b""
-        if ws.is_open():
+        if not ended:
             raise HarnessError(f"`{command[0]}` in pod {pod} did not finish within {EXEC_TIMEOUT}s")
         stdout.write(ws.read_stdout(timeout=0) or b"")  # what the last update buffered
         err += ws.read_stderr(timeout=0) or b""
