@@ -4,7 +4,8 @@ for a namespace with many user pods, against the emulated API server of the test
     .venv/bin/python benchmarks/bench_kube.py [--users 50] [--log-lines 2000] [--homes 10] [--home-mb 10]
 
 The emulator answers at once, so this measures the harness and the kubernetes client
-(requests, deserialisation, the leak scan, the exec stream of a backup), not a cluster.
+(requests, deserialisation, the leak scan, the exec streams of a backup and of a restore
+into a purged namespace), not a cluster.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def main() -> None:
         timed(cluster, f"backup, {args.homes} x {args.home_mb} MB homes",
               lambda: f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "
                       f"archive {archive.stat().st_size / 1e6:.0f} MB")
+        purge_homes(cluster, Path(tmp), args.homes)
+        timed(cluster, "restore of it, volumes purged",
+              lambda: f"{target_for('emulated', 'jh').restore(archive).bytes / 1e6:.0f} MB through exec")
 
 
 def homes(cluster, tmp: Path, count: int, megabytes: int) -> None:
@@ -81,6 +85,22 @@ def homes(cluster, tmp: Path, count: int, megabytes: int) -> None:
     mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
     for n in range(count):
         user_volume(cluster, tmp, f"home-{n}", {"data.bin": os.urandom(megabytes << 20)})
+
+
+def purge_homes(cluster, tmp: Path, count: int) -> None:
+    """The user volumes gone, as after `remove --purge` and `deploy`; restore makes them again."""
+    import shutil
+
+    from tests.test_kube_backup import HUB_TEMPLATE
+
+    for n in range(count):
+        del cluster.objects[("jh", "persistentvolumeclaims")][f"claim-home-{n}"]
+        shutil.rmtree(cluster.volumes.pop(("jh", f"claim-home-{n}")))
+    for pod in [p for p in cluster.objects[("jh", "pods")] if p.startswith("jupyter-")]:
+        del cluster.objects[("jh", "pods")][pod]
+    cluster.volume_root = tmp / "volumes"
+    cluster.add("jh", "deployments", "hub", spec={
+        "replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE})
 
 
 if __name__ == "__main__":
