@@ -148,7 +148,8 @@ def test_backup_on_a_full_disk_leaves_no_partial_archive(deployed, tmp_path):
 
 def test_backup_and_restore_of_kind_say_what_is_missing(deployed):
     assert_refused(deployed.invoke("backup", "--context", "kind"), "kind cluster hubharness is not set up here")
-    assert_refused(deployed.invoke("restore", "--context", "kind", "--from", str(deployed.archive)), "not implemented")
+    assert_refused(deployed.invoke("restore", "--context", "kind", "--from", str(deployed.archive)),
+                   "kind cluster hubharness is not set up here")
 
 
 def test_restore_into_nothing_deployed_says_deploy_first(deployed):

@@ -299,7 +299,7 @@ class KubeTarget(Target):
             return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
         if RELEASE in releases:
             self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
-            self._stop_user_pods(core)
+            self.stop_user_pods(core)
         if not purge:
             return (f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
                     "(--purge deletes them)")
@@ -333,13 +333,16 @@ class KubeTarget(Target):
                 return None
             raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
 
-    def _stop_user_pods(self, core) -> None:
-        """User servers are KubeSpawner's pods, not helm's: delete them and wait until no
-        pod of the release is left. Their volumes (claim-<user>) stay."""
+    def stop_user_pods(self, core, until_gone: tuple[str, ...] | None = None) -> None:
+        """User servers are KubeSpawner's pods, not helm's: delete them, and wait until no
+        pod of the release is left (only of the `until_gone` components, if given).
+        Their volumes (claim-<user>) stay."""
         selector = f"release={RELEASE}"
         core.delete_collection_namespaced_pod(self.namespace, label_selector=f"{selector},component=singleuser-server")
-        wait_until(f"the pods of release {RELEASE} in {self.namespace} to go",
-                   lambda: not core.list_namespaced_pod(self.namespace, label_selector=selector).items, POD_GONE_TIMEOUT)
+        what = ", ".join(until_gone) if until_gone else f"release {RELEASE}"
+        wait_until(f"the pods of {what} in {self.namespace} to go", lambda: not [
+            p for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items
+            if until_gone is None or (p.metadata.labels or {}).get("component") in until_gone], POD_GONE_TIMEOUT)
 
     # ---- verify and status ----------------------------------------------------------------
     def deployment(self):

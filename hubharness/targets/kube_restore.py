@@ -32,7 +32,6 @@ from .kube_pods import exec_in, helper_pod, inpod, last_line
 HUB_DEPLOYMENT = "hub"
 ASIDE = ".hubharness-pre-restore"  # in a home: <stamp>/ holds what the home held
 WORKERS = 3  # helper pods at once: each waits on scheduling, a volume and exec
-STOP_TIMEOUT = 120
 
 
 @dataclass
@@ -103,26 +102,59 @@ def _send(core, namespace: str, pod: str, container: str, command: list[str], da
 
 
 class Restore:
-    def __init__(self, target, deployment, staging: Path, manifest: dict, stamp: str):
-        self.target, self.namespace = target, target.namespace
-        self.values, self.staging, self.manifest, self.stamp = deployment.values, staging, manifest, stamp
-        self.homes = sorted(p.name for p in (staging / "home").iterdir() if p.is_dir()) \
-            if (staging / "home").is_dir() else []
+    """One restore into one namespace, from an archive already checked into `staging`."""
 
-    def write_db(self, hub: HubPod) -> str | None:
+    def __init__(self, target, deployment, checked: backup.Checked, force: bool):
+        self.target, self.namespace = target, target.namespace
+        self.values, self.staging, self.manifest = deployment.values, checked.staging, checked.manifest
+        self.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.volumes = self.manifest.get("volumes", {})
+        home = self.staging / "home"
+        self.homes = sorted(p.name for p in home.iterdir() if p.is_dir()) if home.is_dir() else []
+        self.core = deployment.core
+        self.refuse_what_would_be_lost(force)
+        self.hub = hub_pod(target, self.namespace)
+
+    def refuse_what_would_be_lost(self, force: bool) -> None:
+        unknown = [u for u in self.homes if u not in self.volumes]
+        if unknown:
+            raise HarnessError(f"the archive holds {unknown[0]}'s home but no record of their volume "
+                               "(it was not made on kubernetes): refused")
+        claims = self.core.list_namespaced_persistent_volume_claim(self.namespace).items
+        self.existing = {c.metadata.name for c in claims}
+        occupied = sorted(c.metadata.name for c in claims if (c.metadata.annotations or {}).get(USERNAME_ANNOTATION))
+        if occupied and not force:
+            raise HarnessError(
+                f"namespace {self.namespace} has user volumes ({', '.join(occupied[:5])}): restore would "
+                "replace their files; pass --force (what they hold is moved aside inside each volume)")
+
+    def run(self) -> list[str]:
+        """Write everything with the hub down; where what was replaced went."""
+        backup.forget_servers(self.staging / backup.DB_MEMBER, keep_spawner_state=True)
+        _scale(self.target, self.namespace, 0)
+        try:
+            self.target.stop_user_pods(self.core, until_gone=("hub", "singleuser-server"))  # nothing may write
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                futures = [pool.submit(self.write_db)] + [
+                    pool.submit(self.write_home, user, record) for user, record in sorted(self.volumes.items())]
+                return [aside for f in futures if (aside := f.result())]
+        finally:
+            _scale(self.target, self.namespace, self.hub.replicas)  # also on failure: on whichever database is in place
+
+    def write_db(self) -> str | None:
         core = self.target.core()  # a client of its own: this runs in a worker thread
-        staged = self.staging / backup.DB_MEMBER
+        staged, hub = self.staging / backup.DB_MEMBER, self.hub
         aside = f"{posixpath.dirname(HUB_DB)}/pre-restore/{self.stamp}"
         with helper_pod(core, self.namespace, "hubharness-restore-hub-db", hub.container, hub.claim,
                         posixpath.dirname(HUB_DB), False, hub.security) as pod, staged.open("rb") as data:
-            done = _send(core, self.namespace, pod, "hub", inpod("restore-db", HUB_DB, *backup.size_and_sha256(data),
-                                                                  aside),
-                         data, f"writing the hub database into volume {hub.claim}")
+            done = _send(core, self.namespace, pod, "hub",
+                         inpod("restore-db", HUB_DB, *backup.size_and_sha256(data), aside), data,
+                         f"writing the hub database into volume {hub.claim}")
         return f"{aside}/ in volume {hub.claim}" if done["moved_aside"] else None
 
-    def write_home(self, user: str, record: dict, exists: bool) -> str | None:
+    def write_home(self, user: str, record: dict) -> str | None:
         core = self.target.core()
-        if not exists:
+        if record["name"] not in self.existing:
             core.create_namespaced_persistent_volume_claim(self.namespace, _volume(record))
         if user not in self.homes:
             return None  # an empty home: the volume is all there is to it
@@ -138,72 +170,39 @@ class Restore:
                              f"writing {user}'s home into volume {record['name']}")
         return f"{HOME}/{aside}/ in volume {record['name']}" if done["moved_aside"] else None
 
-    def write_all(self, hub: HubPod, existing: set[str]) -> list[str]:
-        volumes = self.manifest.get("volumes", {})
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            futures = [pool.submit(self.write_db, hub)] + [
-                pool.submit(self.write_home, user, record, record["name"] in existing)
-                for user, record in sorted(volumes.items())]
-            return [aside for f in futures if (aside := f.result())]
 
+def _hub_back(target, deployment, replaced: str) -> str:
+    """Wait for the hub to be Ready again; integrity_check of the database it opened."""
+    from .kube import READY_TIMEOUT
 
-def _stop_everything(core, namespace: str) -> None:
-    """Nothing may write while the data is replaced: no hub, no user server."""
-    from .kube import RELEASE
-
-    core.delete_collection_namespaced_pod(namespace, label_selector=f"release={RELEASE},component=singleuser-server")
-    wait_until(f"the hub and user pods in {namespace} to stop", lambda: not [
-        p for p in core.list_namespaced_pod(namespace, label_selector=f"release={RELEASE}").items
-        if (p.metadata.labels or {}).get("component") in ("hub", "singleuser-server")], STOP_TIMEOUT)
+    core = deployment.core
+    try:
+        wait_until(f"the hub pod in {target.namespace} to be Running and Ready",
+                   lambda: target.pods_ready(core, ["hub"]), READY_TIMEOUT)
+    except HarnessError as e:
+        raise HarnessError(f"{e}; the data the restore replaced is in {replaced}") from None
+    pod = deployment.component_pods("hub")[0].metadata.name
+    out = io.BytesIO()
+    rc, err = exec_in(core, target.namespace, pod, "hub", inpod("integrity", HUB_DB), out)
+    result = out.getvalue().decode().strip() if rc == 0 else f"not checked ({last_line(err)})"
+    if result != "ok":
+        raise HarnessError(f"the restored database fails integrity_check in pod {pod}: {result}; "
+                           f"the data the restore replaced is in {replaced}")
+    return result
 
 
 def run_restore(target, archive: Path, force: bool = False) -> backup.RestoreResult:
-    from .kube import READY_TIMEOUT
-
     started = time.monotonic()
     deployment = target.deployment()  # one clear line when nothing is deployed
-    core = deployment.core
-    archive = archive.resolve()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     try:
         with tempfile.TemporaryDirectory(prefix="hubharness-restore-") as tmp:
-            checked = backup.check_and_stage(archive, target.context, target.namespace, Path(tmp) / "staging")
-            restore = Restore(target, deployment, checked.staging, checked.manifest, stamp)
-            volumes = checked.manifest.get("volumes", {})
-            unknown = [u for u in restore.homes if u not in volumes]
-            if unknown:
-                raise HarnessError(f"archive {archive} holds {unknown[0]}'s home but no record of their volume "
-                                   "(it was not made on kubernetes): refused")
-            claims = core.list_namespaced_persistent_volume_claim(target.namespace).items
-            existing = {c.metadata.name for c in claims}
-            occupied = sorted(c.metadata.name for c in claims
-                              if (c.metadata.annotations or {}).get(USERNAME_ANNOTATION))
-            if occupied and not force:
-                raise HarnessError(
-                    f"namespace {target.namespace} has user volumes ({', '.join(occupied[:5])}): restore would "
-                    "replace their files; pass --force (what they hold is moved aside inside each volume)")
-            hub = hub_pod(target, target.namespace)
-            backup.forget_servers(checked.staging / backup.DB_MEMBER, keep_spawner_state=True)
-            _scale(target, target.namespace, 0)
-            try:
-                _stop_everything(core, target.namespace)
-                moved = restore.write_all(hub, existing)
-            except BaseException:
-                _scale(target, target.namespace, hub.replicas)  # back, on whichever database is in place
-                raise
-            _scale(target, target.namespace, hub.replicas)
-        wait_until(f"the hub pod in {target.namespace} to be Running and Ready",
-                   lambda: target.pods_ready(core, ["hub"]), READY_TIMEOUT)
-        hub_now = deployment.component_pods("hub")[0].metadata.name
-        out = io.BytesIO()
-        rc, err = exec_in(core, target.namespace, hub_now, "hub", inpod("integrity", HUB_DB), out)
-        result = out.getvalue().decode().strip() if rc == 0 else f"not checked ({last_line(err)})"
-        if result != "ok":
-            raise HarnessError(f"the restored database fails integrity_check in pod {hub_now}: {result}; "
-                               f"the previous data is in {'; '.join(moved) or 'nowhere: there was none'}")
+            checked = backup.check_and_stage(archive.resolve(), target.context, target.namespace,
+                                             Path(tmp) / "staging")
+            moved = Restore(target, deployment, checked, force).run()
+        replaced = "; ".join(moved) or None
+        integrity = _hub_back(target, deployment, replaced or "nowhere: none was there")
     finally:
         deployment.close()
     files = checked.manifest["files"]
-    return backup.RestoreResult(checked.manifest.get("users", []), len(files),
-                                sum(f["size"] for f in files.values()), "; ".join(moved) or None, result,
-                                time.monotonic() - started)
+    return backup.RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
+                                replaced, integrity, time.monotonic() - started)
