@@ -37,6 +37,8 @@ class Fact:
 
 class Deployment(abc.ABC):
     spawn_timeout: float = 90  # seconds from a spawn request to a ready server
+    # seconds for verify's scratch work (deploy, BAK's backup, purge, deploy and restore, RMV's spawn)
+    scratch_timeout: float = 600
     context: str
     namespace: str
     chart_version: str

@@ -56,6 +56,7 @@ def _secret_refs_of(pod) -> set[str]:
 
 class KubeDeployment(Deployment):
     spawn_timeout = 300  # a pod: schedule, volume, image (pre-pulled by the chart), start
+    scratch_timeout = 1800  # two helm installs, a namespace deletion, three spawns, helper pods
 
     def __init__(self, target, release: Release):
         self.target = target
