@@ -35,7 +35,7 @@ def test_archive_manifest_has_checksums_and_versions(cycle):
 
 
 def test_archive_holds_no_secret(cycle):
-    secrets = [str(s).encode() for s in cycle.deployment.secrets()]
+    secrets = [str(s).encode() for s in [*cycle.secrets, *cycle.deployment.secrets()]]
     with tarfile.open(cycle.archive) as tar:
         for member in tar:
             data = tar.extractfile(member).read()
