@@ -2,6 +2,7 @@
 for a namespace with many user pods, against the emulated API server of the tests.
 
     .venv/bin/python benchmarks/bench_kube.py [--users 50] [--log-lines 2000] [--homes 10] [--home-mb 10]
+                                              [--pod-start 0]
 
 The emulator answers at once, so this measures the harness and the kubernetes client
 (requests, deserialisation, the leak scan, the exec streams of a backup and of a restore
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--log-lines", type=int, default=2000)
     parser.add_argument("--homes", type=int, default=10, help="users whose home the backup reads")
     parser.add_argument("--home-mb", type=int, default=10, help="random bytes in each of those homes")
+    parser.add_argument("--pod-start", type=float, default=0.0,
+                        help="seconds a helper pod stays Pending, standing in for a cluster's pod start")
     args = parser.parse_args()
     with KubeEmulator() as cluster, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "kubeconfig"
@@ -65,6 +68,7 @@ def main() -> None:
         timed(cluster, "user_server_running()", lambda: bool(d.user_server_running("user-7")))
         timed(cluster, "write_diagnostics()", lambda: d.write_diagnostics(Path(tmp) / "diagnostics"))
         homes(cluster, Path(tmp), args.homes, args.home_mb)
+        cluster.pod_start_delay = args.pod_start
         archive = Path(tmp) / "backup.tar.gz"
         timed(cluster, f"backup, {args.homes} x {args.home_mb} MB homes",
               lambda: f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "

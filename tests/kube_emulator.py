@@ -58,6 +58,7 @@ class KubeEmulator:
         self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.volume_root: Path | None = None  # where folders for claims that clients create go
+        self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -233,9 +234,13 @@ class KubeEmulator:
                         return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
                     body["metadata"]["namespace"] = ns
                     body["metadata"]["uid"] = str(uuid.uuid4())
-                    if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once
-                        body.setdefault("status", {"phase": "Running",
+                    if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once,
+                        body.setdefault("status", {"phase": "Running",  # or after pod_start_delay
                                                    "conditions": [{"type": "Ready", "status": "True"}]})
+                        if emulator.pod_start_delay:
+                            started = dict(body["status"])
+                            body["status"] = {"phase": "Pending"}
+                            threading.Timer(emulator.pod_start_delay, body.__setitem__, ("status", started)).start()
                     if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
                         folder = emulator.volume_root / ns / new
                         folder.mkdir(parents=True)

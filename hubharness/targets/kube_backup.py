@@ -15,6 +15,7 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +23,7 @@ from .. import backup, chart
 from .. import values as chart_values
 from ..errors import HarnessError
 from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
-from .kube_pods import exec_in, helper_pod, inpod, last_line
+from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
@@ -57,9 +58,9 @@ def volume_record(claim) -> dict:
 class HomeReader:
     """A pod that mounts a user's volume: their running server, else a helper pod."""
 
-    def __init__(self, deployment):
-        self.core, self.namespace = deployment.core, deployment.namespace
-        self.container, self.security = user_helper(deployment.values)
+    def __init__(self, target, values: dict):
+        self.core, self.namespace = target.core(), target.namespace  # a client per thread (kube_pods)
+        self.container, self.security = user_helper(values)
 
     def _server_pod(self, claim: str):
         for pod in self.core.list_namespaced_pod(self.namespace, label_selector="component=singleuser-server").items:
@@ -89,6 +90,44 @@ class HomeReader:
             return False
 
 
+def _user_claims(core, namespace: str) -> list[tuple[str, object]]:
+    """(user, claim) of every volume KubeSpawner made for a user (its username annotation)."""
+    homes = []
+    for claim in core.list_namespaced_persistent_volume_claim(namespace).items:
+        user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
+        if not user:
+            continue
+        if "/" in user or user in (".", ".."):
+            raise HarnessError(f"volume {claim.metadata.name} names user {user!r}, not a folder name")
+        homes.append((user, claim))
+    return homes
+
+
+def _archive_homes(target, values: dict, homes: list, writer: backup.ArchiveWriter, tmp: Path) -> None:
+    """Homes are read in parallel (helper pods wait on scheduling and volumes), archived in order."""
+    def read(claim: str):
+        stream = tempfile.TemporaryFile(dir=tmp)
+        try:
+            return stream, HomeReader(target, values).tar(claim, stream)
+        except BaseException:
+            stream.close()
+            raise
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:
+        reads = [(user, pool.submit(read, claim.metadata.name)) for user, claim in homes]
+        for user, future in reads:
+            stream, still = future.result()
+            home = tmp / "home" / user
+            home.mkdir(parents=True)
+            with stream, tarfile.open(fileobj=stream) as tar:
+                tar.extractall(home, filter="data")  # refuses absolute paths, .. and devices
+            for path in sorted(home.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    writer.add_file(f"home/{user}/{path.relative_to(home).as_posix()}", path, live=False)
+            if not still:
+                writer.unsettled.append(f"home/{user}/")
+
+
 def run_backup(target, to: Path | None = None) -> backup.BackupResult:
     started = time.monotonic()
     deployment = target.deployment()
@@ -112,26 +151,9 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
             users = backup.db_users(snapshot)
-            reader = HomeReader(deployment)
-            volumes = {}
-            for claim in core.list_namespaced_persistent_volume_claim(target.namespace).items:
-                user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
-                if not user:
-                    continue
-                if "/" in user or user in (".", ".."):
-                    raise HarnessError(f"volume {claim.metadata.name} names user {user!r}, not a folder name")
-                volumes[user] = volume_record(claim)
-                home = Path(tmp) / "home" / user
-                home.mkdir(parents=True)
-                with tempfile.TemporaryFile(dir=tmp) as stream:
-                    still = reader.tar(claim.metadata.name, stream)
-                    with tarfile.open(fileobj=stream) as tar:
-                        tar.extractall(home, filter="data")  # refuses absolute paths, .. and devices
-                for path in sorted(home.rglob("*")):
-                    if path.is_file() and not path.is_symlink():
-                        writer.add_file(f"home/{user}/{path.relative_to(home).as_posix()}", path, live=False)
-                if not still:
-                    writer.unsettled.append(f"home/{user}/")
+            homes = _user_claims(core, target.namespace)
+            _archive_homes(target, deployment.values, homes, writer, Path(tmp))
+            volumes = {user: volume_record(claim) for user, claim in homes}
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
         refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
         manifest = backup.manifest_base(target.context, target.namespace, deployment.chart_version, refs, users,

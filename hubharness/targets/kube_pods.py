@@ -19,6 +19,7 @@ from ..waiting import wait_until
 EXEC_TIMEOUT = 600
 HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
 HELPER_GONE_TIMEOUT = 120
+PARALLEL_PODS = 3  # helper pods at once: each mostly waits on scheduling, a volume and exec
 STDIN_CHUNK = 64 << 10  # bytes per websocket frame: small, like kubectl's own (32 KiB)
 INPOD = Path(__file__).with_name("inpod.py").read_text()
 

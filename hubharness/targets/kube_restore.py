@@ -27,11 +27,10 @@ from ..errors import HarnessError
 from ..waiting import wait_until
 from .kube_backup import HOME, HUB_DB, user_helper
 from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
-from .kube_pods import exec_in, helper_pod, inpod, last_line
+from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HUB_DEPLOYMENT = "hub"
 ASIDE = ".hubharness-pre-restore"  # in a home: <stamp>/ holds what the home held
-WORKERS = 3  # helper pods at once: each waits on scheduling, a volume and exec
 
 
 @dataclass
@@ -134,7 +133,7 @@ class Restore:
         _scale(self.target, self.namespace, 0)
         try:
             self.target.stop_user_pods(self.core, until_gone=("hub", "singleuser-server"))  # nothing may write
-            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:
                 futures = [pool.submit(self.write_db)] + [
                     pool.submit(self.write_home, user, record) for user, record in sorted(self.volumes.items())]
                 return [aside for f in futures if (aside := f.result())]
