@@ -59,6 +59,7 @@ class KubeEmulator:
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.volume_root: Path | None = None  # where folders for claims that clients create go
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
+        self.on_pod_created = None  # a test's hook: change what a created pod looks like
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -241,6 +242,8 @@ class KubeEmulator:
                             started = dict(body["status"])
                             body["status"] = {"phase": "Pending"}
                             threading.Timer(emulator.pod_start_delay, body.__setitem__, ("status", started)).start()
+                        if emulator.on_pod_created:
+                            emulator.on_pod_created(body)
                     if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
                         folder = emulator.volume_root / ns / new
                         folder.mkdir(parents=True)

@@ -332,3 +332,24 @@ def test_cli_restore_on_a_kube_context(deployed, archive, tmp_path):
     assert "restored namespace jh (context emulated)" in done.stdout
     assert "3 user(s), 5 file(s)" in done.stdout and "database integrity_check: ok" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
+
+
+def test_helper_pods_that_take_a_while_to_start_are_waited_for(deployed, archive, tmp_path):
+    deployed.pod_start_delay = 0.5
+    purge_and_deploy_again(deployed, tmp_path)
+    assert target_for("emulated", "jh").restore(archive).integrity == "ok"
+    assert (deployed.volumes[("jh", "claim-ben")] / "analysis.ipynb").read_bytes() == BEN["analysis.ipynb"]
+
+
+def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deployed, tmp_path):
+    def cannot_pull(pod):
+        pod["status"] = {"phase": "Pending", "containerStatuses": [{
+            "name": "notebook", "ready": False, "restartCount": 0, "image": "x", "imageID": "",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]}
+
+    deployed.on_pod_created = cannot_pull
+    with pytest.raises(HarnessError, match=r"helper pod hubharness-backup-claim-ben is in ImagePullBackOff: "
+                                           r"Back-off pulling image \(kubectl -n jh describe pod "):
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+    assert list(tmp_path.glob("*.tar.gz*")) == []
