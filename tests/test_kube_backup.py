@@ -353,3 +353,10 @@ def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deploy
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
     assert list(tmp_path.glob("*.tar.gz*")) == []
+
+
+def test_restore_into_a_namespace_without_a_release_says_deploy_first(cluster, tmp_path):
+    cluster.add_namespace("empty")
+    with pytest.raises(HarnessError, match=r"nothing deployed in namespace empty \(context emulated\): "
+                                           r"run `invoke deploy --context emulated` first"):
+        target_for("emulated", "empty").restore(tmp_path / "any.tar.gz")
