@@ -66,7 +66,9 @@ BEN = {"analysis.ipynb": b'{"cells": []}\n'}
 
 HUB_TEMPLATE = {  # the chart's hub Deployment, as far as restore reads it
     "metadata": {"labels": {"app": "jupyterhub", "component": "hub", "release": "jupyterhub"}},
-    "spec": {"securityContext": {"fsGroup": 1000},
+    "spec": {"securityContext": {"fsGroup": 1000}, "nodeSelector": {"hub.jupyter.org/node-purpose": "core"},
+             "tolerations": [{"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "core",
+                              "effect": "NoSchedule"}],
              "containers": [{"name": "hub", "image": "quay.io/jupyterhub/k8s-hub:4.4.0",
                              "securityContext": {"runAsUser": 1000, "runAsGroup": 1000,
                                                  "allowPrivilegeEscalation": False},
@@ -234,6 +236,10 @@ def test_restore_writes_only_while_the_hub_is_scaled_to_zero(deployed, archive, 
     helpers = [b["metadata"]["name"] for m, p, b in sent if m == "POST" and p.endswith("/pods")]
     assert sorted(helpers) == ["hubharness-restore-claim-alice", "hubharness-restore-claim-ben",
                                "hubharness-restore-hub-db"]
+    db_helper = next(b for m, p, b in sent if m == "POST" and b["metadata"]["name"] == "hubharness-restore-hub-db")
+    assert (db_helper["spec"]["securityContext"], db_helper["spec"]["nodeSelector"]) == (
+        {"fsGroup": 1000}, {"hub.jupyter.org/node-purpose": "core"}), "the helper is not placed as the hub is"
+    assert db_helper["spec"]["containers"][0]["securityContext"]["runAsUser"] == 1000
 
 
 def test_restore_over_user_volumes_is_refused_without_force_and_changes_nothing(deployed, archive):

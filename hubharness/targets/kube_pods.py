@@ -87,16 +87,17 @@ def _pod_gone(core, name: str, namespace: str) -> bool:
 
 @contextlib.contextmanager
 def helper_pod(core, namespace: str, name: str, container: dict, claim: str, mount_path: str,
-               read_only: bool, security: dict | None = None) -> Iterator[str]:
+               read_only: bool, security: dict | None = None, placement: dict | None = None) -> Iterator[str]:
     """A pod of one sleeping `container` that mounts `claim`; deleted afterwards, and
-    waited for, so that the volume is free for the pod that owns it."""
+    waited for, so that the volume is free for the pod that owns it. `placement`: more of
+    the pod's spec (pull secrets, node selector, tolerations, affinity)."""
     from .kube import fail_if_stuck, validated
 
     name = name[:63].rstrip("-.")
     body = validated({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
-        "spec": {"restartPolicy": "Never", **({"securityContext": security} if security else {}),
+        "spec": {"restartPolicy": "Never", **({"securityContext": security} if security else {}), **(placement or {}),
                  "containers": [{**container, "command": ["sleep", str(EXEC_TIMEOUT)],
                                  "volumeMounts": [{"name": "data", "mountPath": mount_path}]}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim,

@@ -31,6 +31,7 @@ from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HUB_DEPLOYMENT = "hub"
 ASIDE = ".hubharness-pre-restore"  # in a home: <stamp>/ holds what the home held
+PLACEMENT = ("imagePullSecrets", "nodeSelector", "tolerations", "affinity")  # of the hub, for its helper
 
 
 @dataclass
@@ -39,13 +40,14 @@ class HubPod:
 
     container: dict
     security: dict | None
+    placement: dict  # the hub's image pull secrets, node selector, tolerations, affinity
     claim: str
     replicas: int
 
 
 def hub_pod(target, namespace: str) -> HubPod:
-    """From the chart's hub Deployment: the image, the security contexts and the volume
-    that holds the database (there is one only with hub.db.type sqlite-pvc)."""
+    """From the chart's hub Deployment: the image, the security contexts, where it may be
+    scheduled, and the volume that holds the database (only with hub.db.type sqlite-pvc)."""
     from kubernetes.client.exceptions import ApiException
 
     apps = target.apps()
@@ -67,7 +69,9 @@ def hub_pod(target, namespace: str) -> HubPod:
     if container.security_context:
         helper["securityContext"] = api.sanitize_for_serialization(container.security_context)
     security = api.sanitize_for_serialization(spec.security_context) if spec.security_context else None
-    return HubPod(helper, security, claims[0], hub.spec.replicas if hub.spec.replicas is not None else 1)
+    template = api.sanitize_for_serialization(spec)
+    placement = {k: template[k] for k in PLACEMENT if k in template}
+    return HubPod(helper, security, placement, claims[0], hub.spec.replicas if hub.spec.replicas is not None else 1)
 
 
 def _scale(target, namespace: str, replicas: int) -> None:
@@ -145,7 +149,8 @@ class Restore:
         staged, hub = self.staging / backup.DB_MEMBER, self.hub
         aside = f"{posixpath.dirname(HUB_DB)}/pre-restore/{self.stamp}"
         with helper_pod(core, self.namespace, "hubharness-restore-hub-db", hub.container, hub.claim,
-                        posixpath.dirname(HUB_DB), False, hub.security) as pod, staged.open("rb") as data:
+                        posixpath.dirname(HUB_DB), False, hub.security, hub.placement) as pod, \
+                staged.open("rb") as data:
             done = _send(core, self.namespace, pod, "hub",
                          inpod("restore-db", HUB_DB, *backup.size_and_sha256(data), aside), data,
                          f"writing the hub database into volume {hub.claim}")
