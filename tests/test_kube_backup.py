@@ -366,3 +366,14 @@ def test_restore_into_a_namespace_without_a_release_says_deploy_first(cluster, t
     with pytest.raises(HarnessError, match=r"nothing deployed in namespace empty \(context emulated\): "
                                            r"run `invoke deploy --context emulated` first"):
         target_for("emulated", "empty").restore(tmp_path / "any.tar.gz")
+
+
+def test_in_pod_command_lines_fit_a_proxys_8_kib_request_line():
+    """exec's command travels in the URL's query; proxies in front of API servers often
+    cap a request line at 8 KiB."""
+    from urllib.parse import urlencode
+
+    longest = kube_pods.inpod("restore-home", "/home/jovyan", 10 ** 12, "0" * 64,
+                              ".hubharness-pre-restore/20261126T000000Z")
+    query = urlencode([("command", part) for part in longest])
+    assert len(query) + 512 < 8 << 10, f"{len(query)} bytes of query"

@@ -21,7 +21,22 @@ HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's
 HELPER_GONE_TIMEOUT = 120
 PARALLEL_PODS = 3  # helper pods at once: each mostly waits on scheduling, a volume and exec
 STDIN_CHUNK = 64 << 10  # bytes per websocket frame: small, like kubectl's own (32 KiB)
-INPOD = Path(__file__).with_name("inpod.py").read_text()
+
+
+def _without_docs(source: str) -> str:
+    """The script without comments and docstrings: it travels in the exec URL's query,
+    which proxies in front of an API server may cap at 8 KiB."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef)) and node.body and isinstance(node.body[0], ast.Expr) \
+                and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+INPOD = _without_docs(Path(__file__).with_name("inpod.py").read_text())
 
 
 def inpod(mode: str, *args: str | int) -> list[str]:
