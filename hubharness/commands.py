@@ -87,12 +87,33 @@ def restore(context: str, namespace: str, source: str, force: bool) -> int:
     return 0
 
 
+def kube_api_error(error: Exception) -> str | None:
+    """A refusal of the kubernetes API (RBAC, quota, validation) as one line; None for
+    anything else. The client is only looked at if something imported it."""
+    exceptions = sys.modules.get("kubernetes.client.exceptions")
+    if exceptions is None or not isinstance(error, exceptions.ApiException):
+        return None
+    try:
+        message = json.loads(error.body or "{}").get("message")
+    except ValueError:
+        message = None
+    return (f"the kubernetes API refused a request: {error.status} {error.reason}"
+            f"{': ' + message[:300] if message else ''} (is the context allowed to? kubectl auth can-i --list)")
+
+
 def run(action, *args) -> int:
-    """Run a command; a HarnessError becomes one line on stderr and exit code 2."""
+    """Run a command; a HarnessError, or the kubernetes API's refusal, becomes one line on
+    stderr and exit code 2."""
     try:
         return action(*args)
     except HarnessError as e:
         print(f"hubharness: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        refusal = kube_api_error(e)
+        if refusal is None:
+            raise
+        print(f"hubharness: {refusal}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hubharness: interrupted", file=sys.stderr)

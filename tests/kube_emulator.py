@@ -60,6 +60,7 @@ class KubeEmulator:
         self.volume_root: Path | None = None  # where folders for claims that clients create go
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
+        self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -183,6 +184,9 @@ class KubeEmulator:
             def _route(self, method: str) -> None:
                 url = urlparse(self.path)
                 emulator.requests.append((method, url.path))
+                if any(method == m and url.path.endswith(end) for m, end in emulator.forbidden):
+                    return self._send(403, status(403, "Forbidden", f'{url.path} is forbidden: User "tester" '
+                                                                    f'cannot {method.lower()} it'))
                 if method == "GET" and (every := ALL_NAMESPACES.match(url.path)) \
                         and every["kind"] in COLLECTIONS and every["kind"] != "namespaces":
                     api_version, kind_name = COLLECTIONS[every["kind"]]

@@ -377,3 +377,16 @@ def test_in_pod_command_lines_fit_a_proxys_8_kib_request_line():
                               ".hubharness-pre-restore/20261126T000000Z")
     query = urlencode([("command", part) for part in longest])
     assert len(query) + 512 < 8 << 10, f"{len(query)} bytes of query"
+
+
+def test_a_restore_the_api_refuses_is_one_clear_line_and_changes_nothing(deployed, archive, tmp_path):
+    from .test_kube_verify import run_invoke
+
+    deployed.forbidden.add(("PATCH", "/deployments/hub/scale"))  # a context without the right to scale
+    since = len(deployed.requests)
+    done = run_invoke("restore", "--context", "emulated", "--namespace", "jh", "--from", str(archive), "--force")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("hubharness: the kubernetes API refused a request: 403 Forbidden: "
+                                  "/apis/apps/v1/namespaces/jh/deployments/hub/scale is forbidden")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert [c for c in changes(deployed, since) if c[0] != "PATCH"] == [], "something changed before the refusal"
