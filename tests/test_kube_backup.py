@@ -390,3 +390,17 @@ def test_a_restore_the_api_refuses_is_one_clear_line_and_changes_nothing(deploye
                                   "/apis/apps/v1/namespaces/jh/deployments/hub/scale is forbidden")
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert [c for c in changes(deployed, since) if c[0] != "PATCH"] == [], "something changed before the refusal"
+
+
+def test_a_helper_pod_left_by_an_interrupted_run_is_replaced(deployed, tmp_path):
+    deployed.add_pod("jh", "hubharness-backup-claim-ben", "backup", release="", container="notebook")
+    result = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert result.users == ["admin", "alice", "ben"]
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+
+
+def test_a_helper_pod_that_exits_at_once_is_one_clear_error(deployed, tmp_path):
+    deployed.on_pod_created = lambda pod: pod.__setitem__("status", {"phase": "Failed"})
+    with pytest.raises(HarnessError, match=r"helper pod hubharness-backup-claim-ben ended \(Failed\) before"):
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None

@@ -117,16 +117,31 @@ def helper_pod(core, namespace: str, name: str, container: dict, claim: str, mou
                                  "volumeMounts": [{"name": "data", "mountPath": mount_path}]}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim,
                                                                        "readOnly": read_only}}]}})
-    core.create_namespaced_pod(namespace, body)
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.create_namespaced_pod(namespace, body)
+    except ApiException as e:
+        if e.status != 409:
+            raise
+        _delete(core, name, namespace)  # left by an interrupted run
+        core.create_namespaced_pod(namespace, body)
     try:
         def running():
             pod = core.read_namespaced_pod(name, namespace)
             fail_if_stuck(pod, f"helper pod {name}")
-            return pod.status is not None and pod.status.phase == "Running"
+            phase = pod.status.phase if pod.status else None
+            if phase in ("Failed", "Succeeded"):
+                raise HarnessError(f"helper pod {name} ended ({phase}) before it could be used "
+                                   f"(kubectl -n {namespace} describe pod {name})")
+            return phase == "Running"
 
         wait_until(f"helper pod {name} to run", running, HELPER_TIMEOUT)
         yield name
     finally:
-        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-        wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace),
-                   HELPER_GONE_TIMEOUT)
+        _delete(core, name, namespace)
+
+
+def _delete(core, name: str, namespace: str) -> None:
+    core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace), HELPER_GONE_TIMEOUT)
