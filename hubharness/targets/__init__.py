@@ -1,5 +1,5 @@
 """Targets: where a deployment runs. `local` (processes on this machine), `kind` and any
-kube context (the chart through helm; restore is local-only so far)."""
+kube context (the chart through helm)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from ..errors import HarnessError
 from ..hubapi import HubAPI, users_of
 from ..paths import PROJECT_ROOT, state_home
 from ..waiting import wait_until
-from .kube_deployment import USERNAME_ANNOTATION
+from .kube_deployment import user_claims
 
 RELEASE = "jupyterhub"
 REPO_NAME = "jupyterhub"
@@ -247,17 +247,18 @@ class KubeTarget(Target):
                 raise HarnessError(f"creating ingress failed: {e.status} {e.reason}") from None
             api.replace_namespaced_ingress(body["metadata"]["name"], self.namespace, body)
 
-    def pods_ready(self, core, components: list[str]) -> bool:
-        for component in components:
+    def wait_ready(self, core, component: str) -> None:
+        """Until the component's pods are Running and Ready; at once for a stuck one."""
+        def ready() -> bool:
             pods = core.list_namespaced_pod(self.namespace, label_selector=f"component={component}").items
-            if not pods:
-                return False
             for pod in pods:
                 fail_if_stuck(pod, f"pod {pod.metadata.name} ({component})")
                 conditions = {c.type: c.status for c in (pod.status.conditions or [])} if pod.status else {}
                 if pod.status is None or pod.status.phase != "Running" or conditions.get("Ready") != "True":
                     return False
-        return True
+            return bool(pods)
+
+        wait_until(f"the {component} pod in {self.namespace} to be Running and Ready", ready, READY_TIMEOUT)
 
     def deploy(self, values_files: list[Path], port: int = 0,
                chart_version: str = chart.DEFAULT_CHART_VERSION, beside: bool = False):
@@ -281,8 +282,7 @@ class KubeTarget(Target):
             self._apply_ingress(ingress)
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
-            wait_until(f"the {component} pod in {self.namespace} to be Running and Ready",
-                       lambda c=component: self.pods_ready(core, [c]), READY_TIMEOUT)
+            self.wait_ready(core, component)
         return KubeDeployResult(self.context, self.namespace, f"{name}/{key}", origin, note)
 
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
@@ -392,8 +392,7 @@ class KubeTarget(Target):
         core = self.core()
         if self._namespace_phase(core) is None:
             return Fact(False, f"namespace {self.namespace} is gone, and its volumes and Secret with it")
-        claims = [c.metadata.name for c in core.list_namespaced_persistent_volume_claim(self.namespace).items
-                  if (c.metadata.annotations or {}).get(USERNAME_ANNOTATION)]
+        claims = [claim.metadata.name for _, claim in user_claims(core, self.namespace)]
         name, key = chart_values.auth_secret_ref(chart_values.load(chart_values.values_files(self.context)))
         from kubernetes.client.exceptions import ApiException
 

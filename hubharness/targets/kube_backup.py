@@ -22,7 +22,7 @@ from typing import BinaryIO
 from .. import backup, chart
 from .. import values as chart_values
 from ..errors import HarnessError
-from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
+from .kube_deployment import NOTEBOOK_CONTAINER, user_claims
 from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
@@ -90,16 +90,12 @@ class HomeReader:
             return False
 
 
-def _user_claims(core, namespace: str) -> list[tuple[str, object]]:
-    """(user, claim) of every volume KubeSpawner made for a user (its username annotation)."""
-    homes = []
-    for claim in core.list_namespaced_persistent_volume_claim(namespace).items:
-        user = (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION)
-        if not user:
-            continue
+def _user_homes(core, namespace: str) -> list[tuple[str, object]]:
+    """(user, claim) of every user volume; the user names the home's folder in the archive."""
+    homes = user_claims(core, namespace)
+    for user, claim in homes:
         if "/" in user or user in (".", ".."):
             raise HarnessError(f"volume {claim.metadata.name} names user {user!r}, not a folder name")
-        homes.append((user, claim))
     return homes
 
 
@@ -151,7 +147,7 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
             users = backup.db_users(snapshot)
-            homes = _user_claims(core, target.namespace)
+            homes = _user_homes(core, target.namespace)
             _archive_homes(target, deployment.values, homes, writer, Path(tmp))
             volumes = {user: volume_record(claim) for user, claim in homes}
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
@@ -170,4 +166,4 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
         deployment.close()
     files = writer.files
     return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
-                        time.monotonic() - started)
+                               time.monotonic() - started)

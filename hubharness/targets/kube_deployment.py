@@ -38,6 +38,15 @@ def _decoded(data: dict | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
 
 
+def user_claims(core, namespace: str) -> list[tuple[str, object]]:
+    """(user, claim) of every volume KubeSpawner made for a user (its username annotation)."""
+    found = []
+    for claim in core.list_namespaced_persistent_volume_claim(namespace).items:
+        if user := (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION):
+            found.append((user, claim))
+    return found
+
+
 def _secret_refs_of(pod) -> set[str]:
     """Names of the Secrets a pod takes env values, env sources or volumes from."""
     names = set()

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from .. import backup
 from ..errors import HarnessError
-from ..waiting import wait_until
 from .kube_backup import HOME, HUB_DB, user_helper
 from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
@@ -45,12 +44,11 @@ class HubPod:
     replicas: int
 
 
-def hub_pod(target, namespace: str) -> HubPod:
+def hub_pod(apps, namespace: str) -> HubPod:
     """From the chart's hub Deployment: the image, the security contexts, where it may be
     scheduled, and the volume that holds the database (only with hub.db.type sqlite-pvc)."""
     from kubernetes.client.exceptions import ApiException
 
-    apps = target.apps()
     try:
         hub = apps.read_namespaced_deployment(HUB_DEPLOYMENT, namespace)
     except ApiException as e:
@@ -74,8 +72,8 @@ def hub_pod(target, namespace: str) -> HubPod:
     return HubPod(helper, security, placement, claims[0], hub.spec.replicas if hub.spec.replicas is not None else 1)
 
 
-def _scale(target, namespace: str, replicas: int) -> None:
-    target.apps().patch_namespaced_deployment_scale(HUB_DEPLOYMENT, namespace, {"spec": {"replicas": replicas}})
+def _scale(apps, namespace: str, replicas: int) -> None:
+    apps.patch_namespaced_deployment_scale(HUB_DEPLOYMENT, namespace, {"spec": {"replicas": replicas}})
 
 
 def _home_tar(home: Path, into) -> None:
@@ -114,9 +112,9 @@ class Restore:
         self.volumes = self.manifest.get("volumes", {})
         home = self.staging / "home"
         self.homes = sorted(p.name for p in home.iterdir() if p.is_dir()) if home.is_dir() else []
-        self.core = deployment.core
+        self.core, self.apps = deployment.core, target.apps()
         self.refuse_what_would_be_lost(force)
-        self.hub = hub_pod(target, self.namespace)
+        self.hub = hub_pod(self.apps, self.namespace)
 
     def refuse_what_would_be_lost(self, force: bool) -> None:
         unknown = [u for u in self.homes if u not in self.volumes]
@@ -134,7 +132,7 @@ class Restore:
     def run(self) -> list[str]:
         """Write everything with the hub down; where what was replaced went."""
         backup.forget_servers(self.staging / backup.DB_MEMBER, keep_spawner_state=True)
-        _scale(self.target, self.namespace, 0)
+        _scale(self.apps, self.namespace, 0)
         try:
             self.target.stop_user_pods(self.core, until_gone=("hub", "singleuser-server"))  # nothing may write
             with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:
@@ -142,7 +140,7 @@ class Restore:
                     pool.submit(self.write_home, user, record) for user, record in sorted(self.volumes.items())]
                 return [aside for f in futures if (aside := f.result())]
         finally:
-            _scale(self.target, self.namespace, self.hub.replicas)  # also on failure: on whichever database is in place
+            _scale(self.apps, self.namespace, self.hub.replicas)  # also on failure: on whichever database is in place
 
     def write_db(self) -> str | None:
         core = self.target.core()  # a client of its own: this runs in a worker thread
@@ -177,12 +175,9 @@ class Restore:
 
 def _hub_back(target, deployment, replaced: str) -> str:
     """Wait for the hub to be Ready again; integrity_check of the database it opened."""
-    from .kube import READY_TIMEOUT
-
     core = deployment.core
     try:
-        wait_until(f"the hub pod in {target.namespace} to be Running and Ready",
-                   lambda: target.pods_ready(core, ["hub"]), READY_TIMEOUT)
+        target.wait_ready(core, "hub")
     except HarnessError as e:
         raise HarnessError(f"{e}; the data the restore replaced is in {replaced}") from None
     pod = deployment.component_pods("hub")[0].metadata.name

@@ -421,11 +421,11 @@ class LocalTarget(Target):
                 f"nothing deployed in namespace {self.namespace} (context local): run `invoke deploy` first"
             )
         url = f"http://127.0.0.1:{state['public_port']}"
+        secret_file = self.store.path(self._auth_secret_name())
         info = {
             "context": self.context, "namespace": self.namespace, "state_dir": str(self.state_dir),
             "hub_url": url, "chart": state.get("chart"), "deployed_at": state.get("deployed_at"),
-            "secret_file": str(self.store.path(self._auth_secret_name())), "users": [],
-            "secret": f"{self.store.path(self._auth_secret_name())} (state: {self.state_dir})",
+            "secret_file": str(secret_file), "users": [], "secret": f"{secret_file} (state: {self.state_dir})",
         }
         for name in ("hub", "proxy"):
             proc = self.running(name)

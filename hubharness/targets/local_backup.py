@@ -56,7 +56,7 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResu
         raise
     files = writer.files
     return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
-                        time.monotonic() - started)
+                               time.monotonic() - started)
 
 
 def _has_user_data(target: LocalTarget) -> list[str]:
