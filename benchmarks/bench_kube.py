@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from hubharness.targets import target_for  # noqa: E402
 from tests.kube_emulator import KubeEmulator  # noqa: E402
+from tests.test_kube_backup import drop_user_volumes  # noqa: E402
 from tests.test_kube_verify import install_chart  # noqa: E402
 
 
@@ -73,38 +74,18 @@ def main() -> None:
         timed(cluster, f"backup, {args.homes} x {args.home_mb} MB homes",
               lambda: f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "
                       f"archive {archive.stat().st_size / 1e6:.0f} MB")
-        purge_homes(cluster, Path(tmp), args.homes)
+        drop_user_volumes(cluster, [f"home-{n}" for n in range(args.homes)])  # as a purge; restore remakes them
         timed(cluster, "restore of it, volumes purged",
               lambda: f"{target_for('emulated', 'jh').restore(archive).bytes / 1e6:.0f} MB through exec")
 
 
 def homes(cluster, tmp: Path, count: int, megabytes: int) -> None:
     """Volumes with random homes (helper pods read them), and the hub's database."""
-    from tests.test_kube_backup import hub_database, mount, user_volume
+    from tests.test_kube_backup import hub_with_database, user_volume
 
-    db_dir = tmp / "volumes" / "hub-db-dir"
-    db_dir.mkdir(parents=True)
-    hub_database(db_dir / "jupyterhub.sqlite", [f"home-{n}" for n in range(count)])
-    cluster.volumes[("jh", "hub-db-dir")] = db_dir
-    mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
+    hub_with_database(cluster, tmp, [f"home-{n}" for n in range(count)])
     for n in range(count):
         user_volume(cluster, tmp, f"home-{n}", {"data.bin": os.urandom(megabytes << 20)})
-
-
-def purge_homes(cluster, tmp: Path, count: int) -> None:
-    """The user volumes gone, as after `remove --purge` and `deploy`; restore makes them again."""
-    import shutil
-
-    from tests.test_kube_backup import HUB_TEMPLATE
-
-    for n in range(count):
-        del cluster.objects[("jh", "persistentvolumeclaims")][f"claim-home-{n}"]
-        shutil.rmtree(cluster.volumes.pop(("jh", f"claim-home-{n}")))
-    for pod in [p for p in cluster.objects[("jh", "pods")] if p.startswith("jupyter-")]:
-        del cluster.objects[("jh", "pods")][pod]
-    cluster.volume_root = tmp / "volumes"
-    cluster.add("jh", "deployments", "hub", spec={
-        "replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE})
 
 
 if __name__ == "__main__":

@@ -77,17 +77,32 @@ HUB_TEMPLATE = {  # the chart's hub Deployment, as far as restore reads it
 }
 
 
-@pytest.fixture
-def deployed(cluster, tmp_path):
-    install_chart(cluster)
+def hub_with_database(cluster, tmp_path, users, running=()) -> None:
+    """The chart's hub (its Deployment, its pod) with a real database on its volume, and
+    a folder for the volumes clients create."""
     cluster.volume_root = tmp_path / "volumes"
     db_dir = tmp_path / "volumes" / "jh" / "hub-db-dir"
     db_dir.mkdir(parents=True)
-    hub_database(db_dir / "jupyterhub.sqlite", ["admin", "alice", "ben"], running=["alice"])
+    hub_database(db_dir / "jupyterhub.sqlite", users, running)
     cluster.volumes[("jh", "hub-db-dir")] = db_dir
     mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
     cluster.add("jh", "deployments", "hub", spec={
         "replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE})
+
+
+def drop_user_volumes(cluster, users) -> None:
+    """What `remove --purge` leaves of users' volumes and server pods: nothing."""
+    for user in users:
+        del cluster.objects[("jh", "persistentvolumeclaims")][f"claim-{user}"]
+        shutil.rmtree(cluster.volumes.pop(("jh", f"claim-{user}")))
+    for pod in [p for p in cluster.objects[("jh", "pods")] if p.startswith("jupyter-")]:
+        del cluster.objects[("jh", "pods")][pod]
+
+
+@pytest.fixture
+def deployed(cluster, tmp_path):
+    install_chart(cluster)
+    hub_with_database(cluster, tmp_path, ["admin", "alice", "ben"], running=["alice"])
     user_volume(cluster, tmp_path, "alice", ALICE)
     user_volume(cluster, tmp_path, "ben", BEN)
     alice = cluster.add_pod("jh", "jupyter-alice", "singleuser-server", container="notebook",
@@ -183,10 +198,7 @@ def hub_db(tmp_path):
 
 def purge_and_deploy_again(cluster, tmp_path) -> None:
     """What `remove --purge` then `deploy` leave: no user volumes or pods, a fresh database."""
-    for claim in ("claim-alice", "claim-ben"):
-        del cluster.objects[("jh", "persistentvolumeclaims")][claim]
-        shutil.rmtree(cluster.volumes.pop(("jh", claim)))
-    del cluster.objects[("jh", "pods")]["jupyter-alice"]
+    drop_user_volumes(cluster, ["alice", "ben"])
     hub_db(tmp_path).unlink()
     hub_database(hub_db(tmp_path), ["admin"])
 
