@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import subprocess
 import threading
@@ -59,6 +60,7 @@ class KubeEmulator:
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.volume_root: Path | None = None  # where folders for claims that clients create go
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
+        self.started_env: dict[tuple[str, str], dict[str, str]] = {}  # (pod uid, container) → environment
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
         self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -100,6 +102,7 @@ class KubeEmulator:
                                        "image": "example/image:1", "imageID": "", "state": state}],
             },
         }
+        self.start_containers(ns, pod)
         return pod
 
     def add(self, ns: str, kind: str, name: str, **fields) -> dict:
@@ -139,6 +142,7 @@ class KubeEmulator:
             pods[pod] = {"apiVersion": "v1", "kind": "Pod", "spec": json.loads(json.dumps(template["spec"])),
                          "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
                          "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+            self.start_containers(ns, pods[pod])
 
     def local_path(self, ns: str, pod: dict, arg: str) -> str:
         """An exec argument with a volume's mount path replaced by the volume's folder."""
@@ -150,6 +154,27 @@ class KubeEmulator:
                 if folder and (arg == mount["mountPath"] or arg.startswith(mount["mountPath"] + "/")):
                     return str(folder) + arg[len(mount["mountPath"]):]
         return arg
+
+    def start_containers(self, ns: str, pod: dict) -> None:
+        """What the kubelet fixes when it starts a pod's containers: their environment, with
+        secretKeyRefs read from the Secrets as they are now (a Secret changed later does not
+        reach a running container; a missing one is left out, where a kubelet would not
+        start the container), on top of PATH and HOME."""
+        for spec in pod["spec"]["containers"]:
+            env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+            for entry in spec.get("env") or []:
+                ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+                if ref is None:
+                    env[entry["name"]] = str(entry.get("value", ""))
+                elif (data := (self.get(ns, "secrets", ref["name"]) or {}).get("data") or {}).get(ref["key"]):
+                    env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
+            self.started_env[(pod["metadata"]["uid"], spec["name"])] = env
+
+    def container_env(self, ns: str, pod: dict, container: str) -> dict[str, str]:
+        container = container or pod["spec"]["containers"][0]["name"]
+        if (pod["metadata"]["uid"], container) not in self.started_env:
+            self.start_containers(ns, pod)
+        return self.started_env[(pod["metadata"]["uid"], container)]
 
     def drop_namespace(self, ns: str) -> None:
         self.namespaces.pop(ns, None)
@@ -248,6 +273,7 @@ class KubeEmulator:
                             threading.Timer(emulator.pod_start_delay, body.__setitem__, ("status", started)).start()
                         if emulator.on_pod_created:
                             emulator.on_pod_created(body)
+                        emulator.start_containers(ns, body)
                     if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
                         folder = emulator.volume_root / ns / new
                         folder.mkdir(parents=True)
@@ -302,7 +328,8 @@ class KubeEmulator:
                     self.send_header(header, value)
                 self.end_headers()
                 proc = subprocess.Popen(command, stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=emulator.container_env(ns, spec, query.get("container", [""])[0]))
                 lock = threading.Lock()
 
                 def pump(stream, channel: int) -> None:

@@ -109,6 +109,9 @@ FAULTS = {
         lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[
             {"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "old-secrets", "key": AUTH}}}]),
         "hub_reads_password_from_secret"),
+    "secret rotated under a running hub": (
+        lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={AUTH: b64("rotated-not-restarted")}),
+        "hub_reads_password_from_secret"),
     "no ingress": (lambda c: c.objects[("jh", "ingresses")].clear(), "ingress_in_place"),
     "ingress to another service": (
         lambda c: c.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
@@ -137,6 +140,19 @@ LEAKS = {
 def test_a_secret_is_found_wherever_it_leaks(chart, surface):
     LEAKS[surface](chart)
     assert leaks(deployment()), f"a secret in a {surface} went unnoticed"
+
+
+LEAKS.update({
+    "configmap binaryData": lambda c: c.add("jh", "configmaps", "blob", binaryData={"k": b64(f"tok {PROXY_TOKEN}")}),
+    "pod metadata": lambda c: _pod(c, "hub-5d9c")["metadata"].setdefault("annotations", {}).update(
+        note=f"pw {PASSWORD}"),
+})
+
+
+def test_a_log_that_cannot_be_read_fails_the_leak_scan_naming_it(chart):
+    chart.forbidden.add(("GET", "/pods/proxy-7f4b/log"))
+    with pytest.raises(HarnessError, match=r"cannot read the log of pod proxy-7f4b \(chp\): 403"):
+        leaks(deployment())
 
 
 def test_a_secret_in_the_installed_values_is_a_leak(cluster):

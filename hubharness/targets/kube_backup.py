@@ -22,10 +22,9 @@ from typing import BinaryIO
 from .. import backup, chart
 from .. import values as chart_values
 from ..errors import HarnessError
-from .kube_deployment import NOTEBOOK_CONTAINER, user_claims
+from .kube_deployment import HUB_DB, NOTEBOOK_CONTAINER, user_claims
 from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
-HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
 TAR_ATTEMPTS = 3  # GNU tar exits 1 when a file changed while it read it: read again
 LOST_FOUND = "lost+found"  # ext4's, on block volumes: root's, and no user's data

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
+import io
 import json
 import os
 from pathlib import Path
@@ -25,6 +28,7 @@ from ..paths import VALUES_DIR, state_home
 from ..secretstore import Secret
 from . import kube_access
 from .helm_release import Release
+from .kube_pods import exec_in, inpod, last_line
 
 HUB_SECRET = "hub"  # the chart's own Secret: generated tokens, cookie secret, values
 HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
@@ -33,6 +37,8 @@ USERNAME_ANNOTATION = "hub.jupyter.org/username"
 NETWORK_POLICIES = ("hub", "proxy", "singleuser")
 LOG_LINES = 2000
 
+
+HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 
 def _decoded(data: dict | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
@@ -198,30 +204,56 @@ class KubeDeployment(Deployment):
         if ref is None:
             return Fact(False, f"the hub's {chart_values.AUTH_ENV} is a literal value in the pod spec, "
                                "not a secretKeyRef")
-        same = (ref.name, ref.key) == self.auth_ref
-        return Fact(same, f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}"
-                          + ("" if same else f", not {'/'.join(self.auth_ref)} as the values say"))
+        if (ref.name, ref.key) != self.auth_ref:
+            return Fact(False, f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}, "
+                               f"not {'/'.join(self.auth_ref)} as the values say")
+        # What the hub process has, as a digest computed inside its container, against the
+        # Secret's value now: a Secret changed under a running hub differs.
+        pod = hubs[0].metadata.name
+        out = io.BytesIO()
+        rc, err = exec_in(self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV),
+                          out)
+        if rc != 0:
+            return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV} in pod {pod}: {last_line(err)}")
+        found = out.getvalue().decode().strip()
+        wanted = hashlib.sha256(str(self.auth_password()).encode()).hexdigest()
+        return Fact(hmac.compare_digest(found, wanted),
+                    f"the hub process in pod {pod} has {chart_values.AUTH_ENV} "
+                    + ("equal to" if found == wanted else "unset, not" if found == "unset" else "different from")
+                    + f" secret {ref.name}/{ref.key} (compared as sha256 digests)")
 
     def leak_surfaces(self) -> Iterator[tuple[str, str]]:
+        """Every surface is read or the scan fails naming it: a log the context may not read
+        could hold the password unseen."""
         api = self.core.api_client
         for config_map in self.core.list_namespaced_config_map(self.namespace).items:
             for key, text in (config_map.data or {}).items():
                 yield f"configmap {config_map.metadata.name} key {key}", text
+            for key, data in (config_map.binary_data or {}).items():
+                yield (f"configmap {config_map.metadata.name} binaryData {key}",
+                       base64.b64decode(data).decode("utf-8", "replace"))
         yield "the helm release's values", json.dumps(self.release.config)
         for pod in self._pods():
+            yield f"pod {pod.metadata.name} metadata", json.dumps(api.sanitize_for_serialization(pod.metadata))
             yield f"pod {pod.metadata.name} spec", json.dumps(api.sanitize_for_serialization(pod.spec))
             for container in pod.spec.containers or []:
-                yield f"pod {pod.metadata.name} log ({container.name})", self._log(pod, container.name)
+                yield f"pod {pod.metadata.name} log ({container.name})", self._log(pod, container.name, strict=True)
         for event in self.core.list_namespaced_event(self.namespace).items:
             yield f"event {event.metadata.name}", event.message or ""
 
-    def _log(self, pod, container: str, previous: bool = False) -> str:
+    def _log(self, pod, container: str, previous: bool = False, strict: bool = False) -> str:
+        """strict: a log that exists but cannot be read (403, 404 of a pod still there) is
+        an error, not an empty text; 400 is a container with no log yet."""
         from kubernetes.client.exceptions import ApiException
 
         try:
             return self.core.read_namespaced_pod_log(pod.metadata.name, self.namespace, container=container,
                                                      tail_lines=LOG_LINES, previous=previous)
         except ApiException as e:
+            if strict and e.status != 400:
+                raise HarnessError(f"cannot read the log of pod {pod.metadata.name} ({container}): "
+                                   f"{e.status} {e.reason}; a secret there would go unseen "
+                                   "(can the context get pods/log? kubectl auth can-i get pods/log)") from None
             return f"(no log: {e.status} {e.reason})"
 
     # ---- RDY / PRX ------------------------------------------------------------------------
@@ -296,6 +328,16 @@ class KubeDeployment(Deployment):
         return host.run(command)
 
     # ---- diagnostics ----------------------------------------------------------------------
+    def hub_database_integrity(self) -> Fact:
+        pods = self.component_pods("hub")
+        if not pods:
+            return Fact(False, f"no hub pod in {self.namespace}")
+        pod = pods[0].metadata.name
+        out = io.BytesIO()
+        rc, err = exec_in(self.core, self.namespace, pod, "hub", inpod("integrity", HUB_DB), out)
+        result = out.getvalue().decode().strip() if rc == 0 else f"not checked ({last_line(err)})"
+        return Fact(result == "ok", f"PRAGMA integrity_check of {HUB_DB} in pod {pod}: {result}")
+
     def write_diagnostics(self, dest: Path) -> None:
         """Per pod: describe (the object and its events) and logs, --previous ones too."""
         dest.mkdir(parents=True, exist_ok=True)

@@ -180,14 +180,11 @@ def _hub_back(target, deployment, replaced: str) -> str:
         target.wait_ready(core, "hub")
     except HarnessError as e:
         raise HarnessError(f"{e}; the data the restore replaced is in {replaced}") from None
-    pod = deployment.component_pods("hub")[0].metadata.name
-    out = io.BytesIO()
-    rc, err = exec_in(core, target.namespace, pod, "hub", inpod("integrity", HUB_DB), out)
-    result = out.getvalue().decode().strip() if rc == 0 else f"not checked ({last_line(err)})"
-    if result != "ok":
-        raise HarnessError(f"the restored database fails integrity_check in pod {pod}: {result}; "
+    checked = deployment.hub_database_integrity()
+    if not checked:
+        raise HarnessError(f"the restored database fails: {checked.detail}; "
                            f"the data the restore replaced is in {replaced}")
-    return result
+    return "ok"
 
 
 def run_restore(target, archive: Path, force: bool = False) -> backup.RestoreResult:
