@@ -3,6 +3,7 @@
 from invoke import Exit, task
 
 from hubharness import chart, commands
+from hubharness.checks import CHECK_ORDER
 
 CONTEXT = "local, kind, or a kube context"
 NAMESPACE = "deployment namespace (default: default)"
@@ -24,11 +25,26 @@ def deploy(c, context="local", namespace="default", values=None, port=8000, char
     _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
 
 
+CHECKS = "checklist ids ({}) or check ids as in summary.json, comma-separated".format(",".join(CHECK_ORDER))
+
+
 @task(help={"context": CONTEXT, "namespace": NAMESPACE, "k": "only checks matching this pytest -k expression",
-            "check": "only these checklist ids, comma-separated: NS,SEC,RDY,PRX,AUTH,SPK,ADM,BAK,RMV"})
-def verify(c, context="local", namespace="default", k=None, check=None):
+            "check": f"only these: {CHECKS}", "skip": f"skip these on purpose (recorded in the report): {CHECKS}"})
+def verify(c, context="local", namespace="default", k=None, check=None, skip=None):
     """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
-    _exit(commands.run(commands.verify, context, namespace, k, check))
+    _exit(commands.run(commands.verify, context, namespace, k, check, skip))
+
+
+@task(iterable=["values"], help={
+    "context": CONTEXT, "check": f"only these: {CHECKS}",
+    "prefix": "namespaces are <prefix>-healthy and <prefix>-<fault>, purged afterwards",
+    "values": "extra values file under every deployment (repeatable)",
+    "chart_version": "zero-to-jupyterhub chart version", "jobs": "namespaces deployed and verified at once",
+})
+def selftest(c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION,
+             jobs=2):
+    """Break a deployment once per check's fault; verify must fail that check and pass it when healthy."""
+    _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, int(jobs)))
 
 
 @task(help={"context": CONTEXT, "namespace": NAMESPACE,

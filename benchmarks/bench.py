@@ -23,13 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hubharness.checks import CHECK_ORDER  # noqa: E402
 from hubharness.hubapi import UserSession  # noqa: E402
 from hubharness.kernel import Kernel  # noqa: E402
 from hubharness.targets.local import LocalTarget  # noqa: E402
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 NS = "bench"
-CORE = "NS,SEC,RDY,AUTH,PRX,ADM,SPK"  # the checks without the scratch-namespace suites BAK, RMV
+# the checks without the scratch-namespace suites BAK and RMV
+CORE = ",".join(group for group in CHECK_ORDER if group not in ("BAK", "RMV"))
 
 
 def peak_rss_mib(pid: int, stop: threading.Event, out: list) -> None:

@@ -273,7 +273,7 @@ def check_and_stage(archive: Path, context: str, namespace: str, staging: Path) 
         if DB_MEMBER in seen and integrity(staging / DB_MEMBER) != "ok":
             raise HarnessError(f"archive {archive}: its hub database fails integrity_check: refused")
         return Checked(manifest, staging)
-    except (tarfile.TarError, EOFError, OSError, zlib_error(), ValueError) as e:
+    except (tarfile.TarError, EOFError, OSError, zlib_error(), ValueError, sqlite3.DatabaseError) as e:
         shutil.rmtree(staging, ignore_errors=True)
         raise HarnessError(f"archive {archive} is unreadable ({type(e).__name__}: {e}): "
                            "corrupted or truncated, refused") from None

@@ -26,8 +26,8 @@ def deploy(context: str, namespace: str, values_files: list[str], port: int, cha
     return 0
 
 
-def verify(context: str, namespace: str, keyword: str | None, checks: str | None) -> int:
-    result = run_verify(context, namespace, keyword, checks)
+def verify(context: str, namespace: str, keyword: str | None, checks: str | None, skip: str | None = None) -> int:
+    result = run_verify(context, namespace, keyword, checks, skip=skip)
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
@@ -35,7 +35,26 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
         f"{counts['skipped']} skipped in {summary['duration']:.1f}s; report: {result.report_dir}")
     if failed:
         say(f"  failed checks: {', '.join(failed)}")
+    skipped = [c["id"] for c in summary["checks"] if c["outcome"] == "skipped"]
+    if skipped:
+        say(f"  skipped on request: {', '.join(skipped)}")
     return result.exit_code
+
+
+def selftest(context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None,
+             jobs: int) -> int:
+    from . import selftest as runner
+
+    result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
+    say()
+    say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'s':>6}")
+    for row in sorted(result.rows, key=lambda r: r["killed"]):
+        mark = "" if row["killed"] else "  SURVIVED"
+        say(f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['seconds']:6.1f}{mark}")
+    healthy = sum(r["healthy"] == "passed" for r in result.rows)
+    say(f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed, "
+        f"in {result.seconds:.0f}s; report: {result.report_dir}")
+    return 0 if result.ok else 1
 
 
 def remove(context: str, namespace: str, purge: bool, keep_cluster: bool = False) -> int:

@@ -67,8 +67,11 @@ class Deployment(abc.ABC):
         """Every secret value of this deployment, for leak checks and report redaction."""
 
     # NS
-    @abc.abstractmethod
-    def namespace_exists(self) -> Fact: ...
+    def namespace_exists(self) -> Fact:
+        """Where namespaces are objects (kubernetes). Locally the namespace is the state
+        folder, which verify needs to start at all: the catalogue runs this check on
+        kubernetes only."""
+        raise NotImplementedError(f"{type(self).__name__} has no namespace object")
 
     @abc.abstractmethod
     def state_is_isolated(self) -> Fact:
@@ -118,6 +121,11 @@ class Deployment(abc.ABC):
     def run_in_server(self, username: str, command: str):
         """Run a shell command where the user's server runs, with its environment
         (testinfra: a CommandResult with rc, stdout, stderr)."""
+
+    # BAK
+    @abc.abstractmethod
+    def hub_database_integrity(self) -> Fact:
+        """PRAGMA integrity_check of the database the hub runs on, read where it lies."""
 
     # diagnostics
     @abc.abstractmethod

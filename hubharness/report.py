@@ -7,6 +7,7 @@ timeout, not a generic failure.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import pytest
 import requests
 from selenium.common.exceptions import TimeoutException as BrowserTimeout
 
+from . import checks as catalogue
 from .errors import WaitTimeout
-from .verify import CHECK_ORDER, DEPLOYMENT_KEY
+from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
 TIMEOUT_TYPES = (WaitTimeout, TimeoutError, requests.Timeout, BrowserTimeout)
 RECORDS_KEY = pytest.StashKey[dict]()
@@ -25,12 +27,18 @@ STARTED_KEY = pytest.StashKey[float]()
 def pytest_addoption(parser):
     group = parser.getgroup("hubharness")
     group.addoption("--report-dir", help="write summary.json and diagnostics/ here")
-    group.addoption("--checks", help="run only these checklist ids, comma-separated (e.g. NS,SEC)")
+    group.addoption("--checks", help="run only these checks: checklist ids (NS,SEC) or check ids, comma-separated")
+    group.addoption("--skip", help="skip these checks on purpose (recorded as skipped, with this reason)")
+
+
+def check_group(item) -> str:
+    marker = item.get_closest_marker("check")
+    return marker.args[0] if marker else "UNMARKED"
 
 
 def check_id(item) -> str:
-    marker = item.get_closest_marker("check")
-    return marker.args[0] if marker else "UNMARKED"
+    """As the catalogue and summary.json name it: SEC.no_fallback_password_logs_in[admin]."""
+    return f"{check_group(item)}.{item.name.removeprefix('test_')}"
 
 
 def pytest_configure(config):
@@ -40,24 +48,40 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    order = {cid: n for n, cid in enumerate(CHECK_ORDER)}
-    items.sort(key=lambda item: order.get(check_id(item), len(order)))  # stable within a check
-    wanted = config.getoption("checks")
-    if wanted:
-        ids = {c.strip().upper() for c in wanted.split(",") if c.strip()}
-        deselected = [item for item in items if check_id(item) not in ids]
-        if deselected:
-            config.hook.pytest_deselected(items=deselected)
-            items[:] = [item for item in items if check_id(item) in ids]
+    """Order by the checklist, refuse checks the catalogue does not know, keep those that
+    apply to this context and were asked for, and mark the ones the user skips."""
+    unknown = sorted(check_id(item) for item in items if check_id(item) not in catalogue.BY_ID)
+    if unknown:
+        raise pytest.UsageError(f"checks missing from the catalogue (hubharness/checks.py): {', '.join(unknown)}")
+    context = config.getoption("context", None) or "local"
+    wanted = {c.id for c in catalogue.select(config.getoption("checks"), context)}
+    skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} \
+        if config.getoption("skip") else set()
+    order = {cid: n for n, cid in enumerate(catalogue.CHECK_ORDER)}
+    items.sort(key=lambda item: order.get(check_group(item), len(order)))  # stable within a check
+    deselected = [item for item in items if check_id(item) not in wanted]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if check_id(item) in wanted]
+    for item in items:
+        if check_id(item) in skipped:
+            item.add_marker(pytest.mark.skip(reason=f"skipped on request (--skip {config.getoption('skip')})"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    could_not_run = report.skipped and not item.get_closest_marker("skip")
+    if could_not_run:
+        # A check that could not run has not shown the deployment works: it fails,
+        # unless the user asked to skip it.
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"could not run: {reason.removeprefix('Skipped: ')} (--skip {check_id(item)} to skip it)"
     records = item.config.stash[RECORDS_KEY]
     name = item.name.removeprefix("test_")
     record = records.setdefault(item.nodeid, {
-        "id": f"{check_id(item)}.{name}", "check": check_id(item), "name": name,
+        "id": check_id(item), "check": check_group(item), "name": name,
         "nodeid": item.nodeid, "outcome": "passed", "duration": 0.0, "message": "",
     })
     record["duration"] = round(record["duration"] + report.duration, 3)
@@ -65,9 +89,9 @@ def pytest_runtest_makereport(item, call):
         record["outcome"] = "skipped"
         record["message"] = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
     elif report.failed and record["outcome"] in ("passed", "skipped"):
-        timed_out = call.excinfo is not None and call.excinfo.errisinstance(TIMEOUT_TYPES)
+        timed_out = not could_not_run and call.excinfo is not None and call.excinfo.errisinstance(TIMEOUT_TYPES)
         record["outcome"] = "timeout" if timed_out else "failed"
-        message = call.excinfo.exconly() if call.excinfo else str(report.longrepr)
+        message = call.excinfo.exconly() if call.excinfo and not could_not_run else str(report.longrepr)
         record["message"] = (f"{report.when}: " if report.when != "call" else "") + message[:1000]
         _diagnose(item, record)
     return report
@@ -102,6 +126,8 @@ def pytest_sessionfinish(session, exitstatus):
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config.stash[STARTED_KEY])),
         "duration": round(time.time() - session.config.stash[STARTED_KEY], 3),
         "counts": counts,
+        # a harness fault planted by `invoke selftest`: this run proves a check can fail
+        "mutant": os.environ.get(MUTANT_ENV) or None,
         "checks": records,
     }
     Path(report_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

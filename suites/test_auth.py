@@ -26,6 +26,7 @@ def test_wrong_password_is_refused(deployment, wrong):
 def test_login_without_xsrf_is_refused(deployment, password):
     result = login(deployment.public_url, "verify-dana", password, with_xsrf=False)
     assert not result.ok, "the hub accepted a login form without its _xsrf token"
+    assert result.response.status_code == 403, f"expected 403, got {result.response.status_code}"
 
 
 def test_admin_reaches_admin_page(deployment, password, admin_name):

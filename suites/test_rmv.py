@@ -24,7 +24,9 @@ def test_remove_keeps_user_data(scratch, ports):
 
 def test_remove_twice_is_harmless(scratch, ports):
     scratch.remove()
-    assert scratch.user_data_kept()
+    scratch.remove()
+    kept = scratch.user_data_kept()
+    assert kept, kept.detail
 
 
 def test_purge_leaves_nothing(scratch, ports):
@@ -33,4 +35,6 @@ def test_purge_leaves_nothing(scratch, ports):
 
 
 def test_removing_what_is_not_deployed_says_so(scratch, ports):
-    assert "nothing deployed" in scratch.remove(purge=True, keep_cluster=True)
+    scratch.remove(purge=True, keep_cluster=True)
+    said = scratch.remove(purge=True, keep_cluster=True)
+    assert "nothing deployed" in said, f"remove of a purged namespace said: {said}"

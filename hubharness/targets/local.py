@@ -17,6 +17,7 @@ import re
 import secrets as pysecrets
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from typing import Iterator
 import psutil
 import requests
 
-from .. import chart, procs
+from .. import backup, chart, procs
 from .. import values as chart_values
 from ..deployment import Component, Deployment, Fact, Target
 from ..errors import HarnessError
@@ -238,6 +239,13 @@ class LocalTarget(Target):
         self._require_java()
         state = self.read_state()
         proxy, hub = self.running("proxy"), self.running("hub")
+        # Recorded as started, gone without `remove`: it died, and starting it again is a
+        # restart, counted as the kubelet counts a container's (remove resets the count).
+        restarts = dict(state.get("restarts", {}))
+        for name, proc in (("hub", hub), ("proxy", proxy)):
+            if state.get(name) and proc is None:
+                restarts[name] = restarts.get(name, 0) + 1
+        state["restarts"] = restarts
         if proxy and port not in (0, state.get("public_port")):
             raise HarnessError(
                 f"namespace {self.namespace} is already deployed on port {state['public_port']}: "
@@ -379,6 +387,7 @@ class LocalTarget(Target):
             state.pop("hub", None)
             state.pop("proxy", None)
             state.pop("fingerprint", None)
+            state.pop("restarts", None)
             self._write_json(self.state_file, state)
         servers = f"stopped {len(stopped_servers)} user server(s); " if stopped_servers else ""
         return (f"{servers}stopped hub and proxy of namespace {self.namespace}; kept homes, database "
@@ -433,7 +442,9 @@ class LocalTarget(Target):
         info["hub"]["healthy"] = bool(info["hub"]["running"]) and self._healthy(url)
         info["components"] = [
             {"name": name, "running": info[name]["running"], "ready": info[name].get("healthy", info[name]["running"]),
-             "detail": f"pid {info[name]['pid']}" if info[name]["pid"] else "not running"}
+             "restarts": state.get("restarts", {}).get(name, 0),
+             "detail": (f"pid {info[name]['pid']}, {state.get('restarts', {}).get(name, 0)} restart(s)"
+                        if info[name]["pid"] else "not running")}
             for name in ("hub", "proxy")]
         if info["hub"]["healthy"]:
             try:
@@ -537,10 +548,6 @@ class LocalDeployment(Deployment):
         return self.target.store.all_values()
 
     # NS
-    def namespace_exists(self) -> Fact:
-        d = self.target.state_dir
-        return Fact(d.is_dir() and (d / "state.json").is_file(), f"state dir {d}")
-
     def _owned_processes(self) -> list[psutil.Process]:
         return [p for p in (self.target.running("hub"), self.target.running("proxy")) if p]
 
@@ -616,7 +623,8 @@ class LocalDeployment(Deployment):
                     ready, detail = code == 200, f"pid {proc.pid}, {health} → {code}"
                 except requests.RequestException as e:
                     detail = f"pid {proc.pid}, {health} unreachable: {type(e).__name__}"
-            out.append(Component(name, proc is not None, ready, 0, detail))
+            restarts = self.target.read_state().get("restarts", {}).get(name, 0)
+            out.append(Component(name, proc is not None, ready, restarts, detail))
         return out
 
     def proxy_routes(self) -> dict:
@@ -647,6 +655,16 @@ class LocalDeployment(Deployment):
         environ = found[0].environ()
         env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
         return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
+
+    def hub_database_integrity(self) -> Fact:
+        db = self.target.state_dir / "jupyterhub.sqlite"
+        if not db.is_file():
+            return Fact(False, f"no hub database at {db}")
+        try:
+            result = backup.integrity(db)
+        except sqlite3.Error as e:
+            result = f"unreadable ({e})"
+        return Fact(result == "ok", f"PRAGMA integrity_check of {db}: {result}")
 
     def write_diagnostics(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

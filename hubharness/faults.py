@@ -1,0 +1,247 @@
+"""Faults: ways to break a local deployment, one for every check in the catalogue.
+
+A fault is what `invoke selftest` does to a fresh namespace before it runs verify, and
+expects verify to fail the checks that name it. It is one or more of:
+- `overlay`: chart values laid over the deployment's (as `--values`), the way a user's
+  own values would break it; `{dir}` is the fault's own folder, holding `files`;
+- `env`: the environment of deploy (and of verify, whose scratch namespace deploys too);
+- `chart`: the chart version the deployment is recorded with;
+- `action`: done to the running deployment (kill, chmod, rewrite a file, add a route),
+  then `redeploy` runs `invoke deploy` again, as a user would bring a hub back;
+- `mutant`: a fault in the harness's own operations (backup, restore, remove), planted
+  in verify's process by hubharness.mutants: BAK and RMV check those operations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from .targets.local import HUB_SECRET, LocalTarget
+
+from .checks import PUBLISHED
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    breaks: str  # what it does, in words
+    overlay: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    action: Callable[[LocalTarget], None] | None = None
+    redeploy: bool = False
+    mutant: str = ""
+    targets: tuple[str, ...] = ("local",)
+
+
+def extra_config(snippet: str) -> str:
+    """An overlay adding one hub.extraConfig snippet, run after the base values' ones."""
+    body = "\n".join(f"      {line}" for line in snippet.strip().splitlines())
+    return f"hub:\n  extraConfig:\n    99-fault: |\n{body}\n"
+
+
+# ---- actions on a running local deployment ------------------------------------------
+def _chmod_state(target: LocalTarget) -> None:
+    os.chmod(target.state_dir, 0o755)
+
+
+def _auth_secret_file(target: LocalTarget):
+    return target.store.path("urbalurba-secrets")
+
+
+def _drop_secret_key(target: LocalTarget) -> None:
+    _auth_secret_file(target).write_text(json.dumps({"SOMETHING_ELSE": "x"}))
+
+
+def _chmod_secret(target: LocalTarget) -> None:
+    os.chmod(_auth_secret_file(target), 0o644)
+
+
+def _rotate_secret(target: LocalTarget) -> None:
+    """The Secret changes and the hub is not redeployed: it still has the old password."""
+    _auth_secret_file(target).write_text(json.dumps({"JUPYTERHUB_AUTH_PASSWORD": secrets.token_urlsafe(18)}))
+
+
+def _password_to_hub_log(target: LocalTarget) -> None:
+    password = json.loads(_auth_secret_file(target).read_text())["JUPYTERHUB_AUTH_PASSWORD"]
+    with open(target.log("hub"), "a") as log:
+        log.write(f"[D fault] login attempt with password={password}\n")
+
+
+def _kill(name: str) -> Callable[[LocalTarget], None]:
+    def kill(target: LocalTarget) -> None:
+        proc = target.running(name)
+        if proc is None:
+            raise RuntimeError(f"no {name} process to kill in namespace {target.namespace}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    return kill
+
+
+def _record_older_chart(target: LocalTarget) -> None:
+    """The deployment was made with chart 4.2.0 (JupyterHub 5.3.0); the hub that runs now
+    is another JupyterHub (the environment was upgraded under it)."""
+    state = target.read_state()
+    state["chart"] = "4.2.0"
+    target._write_json(target.state_file, state)
+
+
+def _hijack_hub_route(target: LocalTarget) -> None:
+    """Something else claims / in the proxy: proxy-public no longer reaches the hub."""
+    from .procs import free_port
+
+    state = target.read_state()
+    token = target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
+    response = requests.post(f"http://127.0.0.1:{state['proxy_api_port']}/api/routes/",
+                             json={"target": f"http://127.0.0.1:{free_port()}"},
+                             headers={"Authorization": f"token {token}"}, timeout=5)
+    response.raise_for_status()
+
+
+# ---- the faults -----------------------------------------------------------------------
+FAULTS: tuple[Fault, ...] = (
+    Fault("namespace-terminating", "the namespace is being deleted (Terminating)", targets=("kube",)),
+    Fault("ingress-points-elsewhere", "the ingress sends its host to another service", targets=("kube",)),
+    Fault("state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)",
+          action=_chmod_state),
+    Fault("secret-without-key", "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key", action=_drop_secret_key),
+    Fault("secret-world-readable", "the Secret's file is readable by everyone (chmod 644)", action=_chmod_secret),
+    Fault("secret-rotated-behind-hub", "the Secret gets a new password and the hub is not redeployed",
+          action=_rotate_secret),
+    Fault("published-password", "the Secret holds the password the seed's docs publish",
+          env={"JUPYTERHUB_AUTH_PASSWORD": "SecretPassword2"}),
+    Fault("backdoor-passwords", "an authenticator that also accepts the published passwords",
+          overlay=extra_config(f"""
+from jupyterhub.auth import DummyAuthenticator
+class _BackdoorAuthenticator(DummyAuthenticator):
+    async def authenticate(self, handler, data):
+        if data.get("password") in {PUBLISHED!r}:
+            return data["username"]
+        return await super().authenticate(handler, data)
+c.JupyterHub.authenticator_class = _BackdoorAuthenticator
+""")),
+    Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
+    Fault("user-servers-inherit-secret", "user servers keep the hub's JUPYTERHUB_AUTH_PASSWORD (Spawner.env_keep)",
+          overlay=extra_config('c.Spawner.env_keep = [*c.Spawner.env_keep, "JUPYTERHUB_AUTH_PASSWORD"]')),
+    Fault("hub-crashed-and-restarted", "the hub is killed and `invoke deploy` brings it back (a restart)",
+          action=_kill("hub"), redeploy=True),
+    Fault("proxy-killed", "the proxy process is killed", action=_kill("proxy")),
+    Fault("hub-killed", "the hub process is killed", action=_kill("hub")),
+    Fault("hub-not-the-charts", "the deployment is recorded as chart 4.2.0 while another JupyterHub runs",
+          action=_record_older_chart),
+    Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens",
+          action=_hijack_hub_route),
+    Fault("proxy-forgets-user-routes", "the hub never adds a user's route to the proxy", overlay=extra_config("""
+from jupyterhub.proxy import ConfigurableHTTPProxy
+class _ForgetfulProxy(ConfigurableHTTPProxy):
+    async def add_user(self, user, server_name="", client=None):
+        self.log.warning("fault: no route added for %s", user.name)
+c.JupyterHub.proxy_class = _ForgetfulProxy
+""")),
+    Fault("proxy-keeps-stopped-routes", "the hub never deletes a stopped server's route", overlay=extra_config("""
+from jupyterhub.proxy import ConfigurableHTTPProxy
+class _StickyProxy(ConfigurableHTTPProxy):
+    async def delete_user(self, user, server_name=""):
+        self.log.warning("fault: route of %s kept", user.name)
+c.JupyterHub.proxy_class = _StickyProxy
+""")),
+    Fault("any-password-logs-in", "the shared password is empty: any password logs in",
+          overlay=extra_config('c.DummyAuthenticator.password = ""')),
+    Fault("xsrf-not-enforced", "the hub does not check XSRF tokens",
+          overlay=extra_config('c.JupyterHub.tornado_settings = {"xsrf_cookies": False}')),
+    Fault("no-admin-user", "no admin user is configured", overlay="""
+hub:
+  config:
+    Authenticator:
+      admin_users: []
+"""),
+    Fault("everyone-admin", "verify's own users are made admins", overlay="""
+hub:
+  config:
+    Authenticator:
+      admin_users: [admin, verify-alice, verify-bob]
+"""),
+    Fault("servers-open-to-all-users", "every user may access every server (the user role gets access:servers)",
+          overlay="""
+hub:
+  loadRoles:
+    user:
+      scopes: [self, "access:servers"]
+"""),
+    Fault("spawn-fails", "the single-user command does not exist", overlay="""
+singleuser:
+  cmd: /nonexistent/jupyterhub-singleuser
+"""),
+    Fault("kernel-broken", "the notebook's python3 kernel exits at once (a broken kernelspec first on JUPYTER_PATH)",
+          overlay="""
+singleuser:
+  extraEnv:
+    JUPYTER_PATH: "{dir}/jupyter"
+""", files={"jupyter/kernels/python3/kernel.json": json.dumps(
+              {"argv": ["false", "{connection_file}"], "display_name": "Python 3 (broken)", "language": "python"})}),
+    Fault("wrong-pyspark", "the notebook imports pyspark 3.4.0 ahead of the image's", overlay="""
+singleuser:
+  extraEnv:
+    PYTHONPATH: "{dir}/site"
+""", files={"site/pyspark/__init__.py": "__version__ = '3.4.0'\n"}),
+    Fault("image-python-paths", "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name the image's /opt/conda python, "
+          "which this machine lacks", overlay="""
+singleuser:
+  extraEnv:
+    PYSPARK_PYTHON: /opt/conda/bin/python
+    PYSPARK_DRIVER_PYTHON: /opt/conda/bin/python
+"""),
+    Fault("numpy-broken", "numpy cannot be imported in the notebook", overlay="""
+singleuser:
+  extraEnv:
+    PYTHONPATH: "{dir}/site"
+""", files={"site/numpy/__init__.py": "raise ImportError('fault: numpy is broken')\n"}),
+    Fault("spark-splits-output", "Spark writes at most one record per file (spark.sql.files.maxRecordsPerFile)",
+          overlay="""
+singleuser:
+  extraEnv:
+    SPARK_CONF_DIR: "{dir}/spark-conf"
+""", files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"}),
+    Fault("users-hidden-from-harness", "the harness's role may list only the admin user", overlay="""
+hub:
+  loadRoles:
+    hubharness:
+      scopes: ["list:users!user=admin", "read:users!user=admin", "admin:servers", read:hub, proxy]
+"""),
+    Fault("harness-cannot-stop-servers", "the harness's role lacks admin:servers", overlay="""
+hub:
+  loadRoles:
+    hubharness:
+      scopes: [list:users, read:users, read:hub, proxy]
+"""),
+    Fault("database-in-memory", "the hub keeps its database in memory (hub.db.type sqlite-memory)", overlay="""
+hub:
+  db:
+    type: sqlite-memory
+"""),
+    Fault("password-written-in-values", "the password is written literally into the values (hub.extraConfig)",
+          env={"JUPYTERHUB_AUTH_PASSWORD": "{password}"},
+          overlay=extra_config('c.DummyAuthenticator.password = "{password}"')),
+    Fault("backup-lies-about-checksums", "backup writes checksums that are not its files'",
+          mutant="backup-lies-about-checksums"),
+    Fault("restore-corrupts-database", "restore leaves a damaged hub database behind",
+          mutant="restore-corrupts-database"),
+    Fault("backup-tears-files", "backup archives only the first half of larger files", mutant="backup-tears-files"),
+    Fault("restore-skips-archive-check", "restore extracts an archive without checking it",
+          mutant="restore-skips-archive-check"),
+    Fault("remove-deletes-homes", "remove without --purge deletes the homes", mutant="remove-deletes-homes"),
+    Fault("remove-twice-fails", "remove fails when nothing is running", mutant="remove-twice-fails"),
+    Fault("purge-keeps-state", "remove --purge keeps the state folder", mutant="purge-keeps-state"),
+    Fault("remove-quiet-when-nothing-deployed", "remove of nothing claims it removed something",
+          mutant="remove-quiet-when-nothing-deployed"),
+)
+
+BY_NAME = {fault.name: fault for fault in FAULTS}

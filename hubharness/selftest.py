@@ -1,0 +1,256 @@
+"""`invoke selftest`: every check shown able to fail, and passing when nothing is broken.
+
+For each fault of the selected checks (hubharness.checks names them, hubharness.faults
+defines them) a namespace of its own is deployed, broken, verified and purged; one more
+namespace stays healthy and must pass every selected check. A check is killed when the
+healthy run passed it and its fault's run failed it, naming it in verify's output.
+Deploy, verify and remove run as the user runs them (`invoke …` in a subprocess), up to
+`jobs` namespaces at once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import checks as catalogue
+from . import chart
+from .errors import HarnessError
+from .faults import BY_NAME, Fault
+from .paths import PROJECT_ROOT, state_home
+from .targets.local import LocalTarget
+from .verify import MUTANT_ENV, new_report_dir
+
+HEALTHY = "healthy"
+COMMAND_TIMEOUT = 900  # one deploy or verify; a BAK run deploys three times and spawns three servers
+
+
+@dataclass
+class Run:
+    """One namespace: deployed (healthy or with one fault), verified, purged."""
+
+    name: str  # "healthy" or the fault's name
+    checks: list[catalogue.Check]
+    fault: Fault | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    verify_output: str = ""
+    verify_exit: int | None = None
+    error: str = ""
+    seconds: float = 0.0
+    report: str = ""
+
+
+@dataclass
+class Result:
+    report_dir: Path
+    rows: list[dict]
+    runs: list[Run]
+    seconds: float
+
+    @property
+    def killed(self) -> int:
+        return sum(row["killed"] for row in self.rows)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and self.killed == len(self.rows)
+
+
+class Selftest:
+    def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int,
+                 say=print):
+        if context != "local":
+            raise HarnessError(f"selftest applies its faults to local deployments; context {context!r} has none yet "
+                               "(kubernetes faults are proven against the emulated cluster in tests/): "
+                               "use --context local")
+        self.context, self.prefix, self.chart_version = context, prefix, chart_version
+        self.values = [str(Path(v).resolve()) for v in values]
+        self.jobs = max(1, jobs)
+        self.say = say
+        self.lock = threading.Lock()
+
+    # ---- one namespace -------------------------------------------------------------
+    def _invoke(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
+
+    def _purge(self, namespace: str, env: dict[str, str]) -> None:
+        for ns in (namespace, f"{namespace[:50]}-scratch"):
+            if (state_home() / ns).exists():
+                self._invoke(["remove", "--namespace", ns, "--purge"], env)
+
+    def _prepare(self, fault: Fault | None, work: Path) -> tuple[list[str], dict[str, str]]:
+        """The fault's values overlay and files in its own folder, and its environment."""
+        env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_AUTH_PASSWORD", MUTANT_ENV)}
+        args = [arg for path in self.values for arg in ("--values", path)]
+        if fault is None:
+            return args, env
+        password = secrets.token_urlsafe(18)  # for faults that write the password somewhere
+
+        def fill(text: str) -> str:
+            return text.replace("{dir}", str(work)).replace("{password}", password)
+
+        for name, text in fault.files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_text(text)
+        if fault.overlay:
+            (work / "values.yaml").write_text(fill(fault.overlay))
+            args += ["--values", str(work / "values.yaml")]
+        env.update({k: fill(v) for k, v in fault.env.items()})
+        if fault.mutant:
+            env[MUTANT_ENV] = fault.mutant
+        return args, env
+
+    def _run(self, run: Run, work_root: Path, report_dir: Path) -> Run:
+        started = time.monotonic()
+        namespace = f"{self.prefix}-{run.name}"[:50]
+        work = work_root / run.name
+        work.mkdir(parents=True)
+        values_args, env = self._prepare(run.fault, work)
+        env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
+        deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV}
+        deploy = ["deploy", "--context", self.context, "--namespace", namespace, "--port", "0",
+                  "--chart-version", self.chart_version, *values_args]
+        try:
+            self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
+            done = self._invoke(deploy, deploy_env)
+            if done.returncode != 0:
+                run.error = f"deploy failed: {done.stderr.strip()[-400:]}"
+                return run
+            if run.fault is not None and run.fault.action is not None:
+                run.fault.action(LocalTarget(namespace))
+                if run.fault.redeploy:
+                    done = self._invoke(deploy, deploy_env)
+                    if done.returncode != 0:
+                        run.error = f"deploy after the fault failed: {done.stderr.strip()[-400:]}"
+                        return run
+            ids = ",".join(c.id for c in run.checks)
+            done = self._invoke(["verify", "--context", self.context, "--namespace", namespace, "--check", ids], env)
+            run.verify_exit, run.verify_output = done.returncode, done.stdout + done.stderr
+            summary_file = report_dir / "runs" / run.name / "latest" / "summary.json"
+            if not summary_file.is_file():
+                run.error = f"verify wrote no summary: {done.stderr.strip()[-400:]}"
+                return run
+            run.report = str(summary_file.parent.resolve().relative_to(report_dir))
+            for record in json.loads(summary_file.read_text())["checks"]:
+                run.outcomes[record["id"]] = record["outcome"]
+                run.messages[record["id"]] = record["message"]
+            return run
+        except subprocess.TimeoutExpired as e:
+            run.error = f"timed out after {e.timeout:.0f}s: {' '.join(e.cmd[3:6])}"
+            return run
+        except Exception as e:  # a fault that could not be applied is reported, not raised
+            run.error = f"{type(e).__name__}: {e}"
+            return run
+        finally:
+            self._purge(namespace, deploy_env)
+            run.seconds = time.monotonic() - started
+            self._progress(run)
+
+    def _progress(self, run: Run) -> None:
+        if run.fault is None:
+            state = f"{sum(o == 'passed' for o in run.outcomes.values())}/{len(run.checks)} passed"
+        else:
+            state = f"{sum(run.outcomes.get(c.id) in ('failed', 'timeout') for c in run.checks)}/{len(run.checks)} failed"
+        with self.lock:
+            self.say(f"  {run.name:<38} {state:<14} {run.seconds:6.1f}s{'  ' + run.error if run.error else ''}")
+
+    # ---- all of it ---------------------------------------------------------------
+    def run(self, selection: str | None = None) -> Result:
+        started = time.monotonic()
+        chosen = catalogue.select(selection, self.context)
+        by_fault: dict[str, list[catalogue.Check]] = {}
+        for check in chosen:
+            by_fault.setdefault(check.fault, []).append(check)
+        missing = sorted(name for name in by_fault if name not in BY_NAME or
+                         catalogue.target_kind(self.context) not in BY_NAME[name].targets)
+        if missing:
+            raise HarnessError(f"no {self.context} fault named {', '.join(missing)} (hubharness/faults.py)")
+        runs = [Run(HEALTHY, chosen)] + [Run(name, found, BY_NAME[name]) for name, found in by_fault.items()]
+        # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
+        weight = {"BAK": 3, "RMV": 2, "SPK": 2}
+        runs[1:] = sorted(runs[1:], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks))
+        report_dir = new_report_dir("selftest")
+        self.say(f"selftest: {len(chosen)} check(s), {len(runs) - 1} fault(s) and a healthy run, "
+                 f"{self.jobs} at a time; namespaces {self.prefix}-*")
+        with tempfile.TemporaryDirectory(prefix="hubharness-selftest-") as work_root, \
+                ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            done = list(pool.map(lambda r: self._run(r, Path(work_root), report_dir), runs))
+        healthy, fault_runs = done[0], {r.name: r for r in done[1:]}
+        rows = []
+        for check in chosen:
+            broken = fault_runs[check.fault]
+            healthy_outcome = healthy.outcomes.get(check.id, "not run")
+            broken_outcome = broken.outcomes.get(check.id, "not run")
+            named = check.id in broken.verify_output
+            rows.append({
+                "id": check.id, "guards": check.guards, "fault": check.fault,
+                "fault_does": broken.fault.breaks, "healthy": healthy_outcome, "broken": broken_outcome,
+                "named": named, "killed": healthy_outcome == "passed" and broken_outcome in ("failed", "timeout")
+                and named and broken.verify_exit not in (0, None),
+                "seconds": round(broken.seconds, 1),
+                "message": broken.error or broken.messages.get(check.id, "") or healthy.error
+                or healthy.messages.get(check.id, ""),
+            })
+        result = Result(report_dir, rows, done, time.monotonic() - started)
+        self._write(result)
+        return result
+
+    def _write(self, result: Result) -> None:
+        data = {
+            "context": self.context, "chart": self.chart_version, "values": self.values, "jobs": self.jobs,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - result.seconds)),
+            "duration": round(result.seconds, 1), "killed": result.killed, "total": len(result.rows),
+            "checks": result.rows,
+            "runs": [{"name": r.name, "fault": r.fault.breaks if r.fault else None,
+                      "mutant": r.fault.mutant if r.fault else "", "checks": [c.id for c in r.checks],
+                      "verify_exit": r.verify_exit, "error": r.error, "seconds": round(r.seconds, 1),
+                      "report": r.report} for r in result.runs],
+        }
+        (result.report_dir / "selftest.json").write_text(json.dumps(data, indent=2) + "\n")
+        (result.report_dir / "selftest.html").write_text(render_html(data))
+
+
+def render_html(data: dict) -> str:
+    """One self-contained page: the kill ratio, then every check with its fault."""
+    e = html.escape
+    rows = "\n".join(
+        f"<tr class={'killed' if r['killed'] else 'survived'}><td>{e(r['id'])}</td><td>{e(r['guards'])}</td>"
+        f"<td>{e(r['fault'])}<br><small>{e(r['fault_does'])}</small></td><td>{e(r['healthy'])}</td>"
+        f"<td>{e(r['broken'])}</td><td>{r['seconds']:.1f}</td>"
+        f"<td>{'killed' if r['killed'] else 'SURVIVED'}</td><td><small>{e(r['message'][:300])}</small></td></tr>"
+        for r in sorted(data["checks"], key=lambda r: r["killed"]))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hubharness selftest: killed {data['killed']}/{data['total']}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left; vertical-align: top; }}
+tr.survived {{ background: #fde8e8; }}
+</style></head><body>
+<h1>selftest: killed {data['killed']}/{data['total']}</h1>
+<p>context {e(data['context'])}, chart {e(data['chart'])}, {data['jobs']} at a time, {data['duration']:.0f}s,
+started {e(data['started'])}. A check is killed when a healthy deployment passes it and its fault makes verify
+fail it by name.</p>
+<table><tr><th>check</th><th>guards</th><th>fault</th><th>healthy</th><th>broken</th><th>s</th><th></th>
+<th>message</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def run(context: str, prefix: str, values: list[str], chart_version: str = chart.DEFAULT_CHART_VERSION,
+        checks: str | None = None, jobs: int = 2, say=print) -> Result:
+    return Selftest(context, prefix, values, chart_version, jobs, say).run(checks)
+

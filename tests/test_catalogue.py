@@ -1,0 +1,75 @@
+"""The check catalogue is the one list of checks, and every check has a fault."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hubharness import checks, faults, mutants
+from hubharness.errors import HarnessError
+from hubharness.paths import PROJECT_ROOT
+
+COLLECT = """
+import json, sys, pytest
+from hubharness.report import check_id
+class Ids:
+    def pytest_collection_finish(self, session):
+        self.ids = [check_id(item) for item in session.items]
+ids = Ids()
+code = pytest.main(["suites", "--collect-only", "-q", "-p", "no:cacheprovider", f"--rootdir={sys.argv[1]}"],
+                   plugins=[ids])
+print("IDS " + json.dumps(ids.ids))
+"""
+
+
+@pytest.fixture(scope="module")
+def suite_ids() -> list[str]:
+    done = subprocess.run([sys.executable, "-c", COLLECT, str(PROJECT_ROOT)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("IDS ")), None)
+    assert line, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(line[4:])
+
+
+def test_every_suite_check_is_in_the_catalogue_and_back(suite_ids):
+    assert sorted(set(suite_ids) - set(checks.BY_ID)) == [], "suite checks missing from hubharness/checks.py"
+    assert sorted(set(checks.BY_ID) - set(suite_ids)) == [], "catalogue entries with no suite check"
+    assert len(suite_ids) == len(set(suite_ids)) == len(checks.CATALOGUE)
+
+
+def test_every_check_has_a_fault_that_applies_where_the_check_does():
+    """On local, selftest applies them; kubernetes faults are shown in tests/test_kube_verify.py."""
+    for check in checks.CATALOGUE:
+        fault = faults.BY_NAME.get(check.fault)
+        assert fault is not None, f"{check.id}: no fault named {check.fault}"
+        if "local" in check.targets:
+            assert "local" in fault.targets, f"{check.id} runs on local but its fault {fault.name} does not"
+            assert fault.overlay or fault.env or fault.action or fault.mutant, f"{fault.name} does nothing"
+
+
+def test_every_fault_breaks_some_check():
+    used = {check.fault for check in checks.CATALOGUE}
+    assert sorted(set(faults.BY_NAME) - used) == []
+
+
+def test_every_mutant_can_be_planted_and_undone():
+    for fault in faults.FAULTS:
+        if fault.mutant:
+            patch = pytest.MonkeyPatch()
+            mutants.plant(fault.mutant, patch)
+            patch.undo()
+    with pytest.raises(pytest.UsageError):
+        mutants.plant("no-such-mutant", pytest.MonkeyPatch())
+
+
+def test_check_selection_reads_the_catalogue():
+    local = checks.select(None, "local")
+    assert "NS.namespace_exists" not in {c.id for c in local}, "the local namespace is its state folder"
+    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID)
+    assert [c.id for c in checks.select("rdy", "local")][:1] == ["RDY.component_is_ready[hub]"]
+    assert [c.id for c in checks.select("SEC.secret_is_private", "local")] == ["SEC.secret_is_private"]
+    with pytest.raises(HarnessError, match="unknown check"):
+        checks.select("NOPE", "local")
+    with pytest.raises(HarnessError, match="none of these checks applies"):
+        checks.select("NS.namespace_exists", "local")
