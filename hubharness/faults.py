@@ -23,9 +23,10 @@ from typing import Callable
 
 import requests
 
-from .targets.local import HUB_SECRET, LocalTarget
-
+from . import chart
 from .checks import PUBLISHED
+from .procs import free_port
+from .targets.local import HUB_SECRET, LocalTarget
 
 
 @dataclass(frozen=True)
@@ -86,18 +87,17 @@ def _kill(name: str) -> Callable[[LocalTarget], None]:
     return kill
 
 
-def _record_older_chart(target: LocalTarget) -> None:
-    """The deployment was made with chart 4.2.0 (JupyterHub 5.3.0); the hub that runs now
-    is another JupyterHub (the environment was upgraded under it)."""
+def _record_another_chart(target: LocalTarget) -> None:
+    """The deployment is recorded with a chart whose JupyterHub is not the one running (the
+    environment was changed under it)."""
     state = target.read_state()
-    state["chart"] = "4.2.0"
+    running = chart.hub_version(state["chart"])
+    state["chart"] = next(v for v, hub in chart.HUB_VERSION_OF_CHART.items() if hub != running)
     target._write_json(target.state_file, state)
 
 
 def _hijack_hub_route(target: LocalTarget) -> None:
     """Something else claims / in the proxy: proxy-public no longer reaches the hub."""
-    from .procs import free_port
-
     state = target.read_state()
     token = target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
     response = requests.post(f"http://127.0.0.1:{state['proxy_api_port']}/api/routes/",
@@ -135,8 +135,8 @@ c.JupyterHub.authenticator_class = _BackdoorAuthenticator
           action=_kill("hub"), redeploy=True),
     Fault("proxy-killed", "the proxy process is killed", action=_kill("proxy")),
     Fault("hub-killed", "the hub process is killed", action=_kill("hub")),
-    Fault("hub-not-the-charts", "the deployment is recorded as chart 4.2.0 while another JupyterHub runs",
-          action=_record_older_chart),
+    Fault("hub-not-the-charts", "the deployment is recorded with a chart whose JupyterHub is not the one running",
+          action=_record_another_chart),
     Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens",
           action=_hijack_hub_route),
     Fault("proxy-forgets-user-routes", "the hub never adds a user's route to the proxy", overlay=extra_config("""

@@ -60,6 +60,8 @@ def test_steps_are_the_readmes_commands_and_keep_the_reports(workflow):
     assert '.venv/bin/invoke verify --context "${{ matrix.context }}"' in runs
     assert any('.venv/bin/invoke backup --context "${{ matrix.context }}"' in r for r in runs)
     assert any('.venv/bin/invoke restore --context "${{ matrix.context }}"' in r for r in runs)
+    selftest = next(s for s in workflow["jobs"]["conformance"]["steps"] if "invoke selftest" in s.get("run", ""))
+    assert selftest["if"] == "matrix.context == 'local'"
     upload = next(s for s in workflow["jobs"]["conformance"]["steps"]
                   if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
