@@ -4,7 +4,13 @@ import json
 
 import psutil
 import pytest
+import requests
 import testinfra
+
+from hubharness import checks
+from hubharness.hubapi import UserSession
+
+from .conftest import failed, outcomes
 
 host = testinfra.get_host("local://")
 
@@ -12,9 +18,6 @@ host = testinfra.get_host("local://")
 def listening(port: int) -> bool:
     return host.socket(f"tcp://127.0.0.1:{port}").is_listening
 
-from hubharness import checks
-
-from .conftest import failed, outcomes
 
 CHECKS = {c.id for c in checks.for_context("local")}
 
@@ -143,3 +146,28 @@ def test_two_deployments_side_by_side_do_not_clash(harness):
         assert ran.code == 0 and not failed(summary), outcomes(summary)
     harness.invoke("remove", "--namespace", "left", "--purge")
     assert harness.status("right")["hub"]["healthy"], "removing one namespace touched the other"
+
+
+def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harness):
+    """As a pod behind its Service: deploy starts a dead hub again on the same internal
+    address, counts the restart, and a user's running server still reaches the hub."""
+    assert harness.deploy("crash").code == 0
+    before = harness.status("crash")
+    state = json.loads((harness.state_dir("crash") / "state.json").read_text())
+    api = UserSession(before["hub_url"], "carol", _secret(harness, "crash")).api()
+    api.start_server("carol")
+    server = api.wait_server_ready("carol", 90)
+    psutil.Process(before["hub"]["pid"]).kill()
+    ran = harness.deploy("crash")
+    assert ran.code == 0 and "started again (hub had stopped; restart counted)" in ran.out, ran.out + ran.err
+    after = harness.status("crash")
+    assert after["hub"]["pid"] != before["hub"]["pid"]
+    assert json.loads((harness.state_dir("crash") / "state.json").read_text())["hub_port"] == state["hub_port"]
+    assert {c["name"]: c["restarts"] for c in after["components"]} == {"hub": 1, "proxy": 0}
+    # the server checks carol's token with the hub, at the address it was given when it started
+    response = requests.get(f"{after['hub_url']}{server['url']}api/status", timeout=30,
+                            headers={"Authorization": api.session.headers["Authorization"]})
+    assert response.status_code == 200, f"carol's server answered {response.status_code} after the hub restart"
+    assert harness.invoke("remove", "--namespace", "crash").code == 0
+    assert harness.deploy("crash").code == 0
+    assert {c["name"]: c["restarts"] for c in harness.status("crash")["components"]} == {"hub": 0, "proxy": 0}

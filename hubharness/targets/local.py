@@ -88,7 +88,8 @@ class DeployResult:
     state_dir: Path
     secret_file: Path
     secret_origin: str
-    action: str  # started | restarted | unchanged
+    action: str  # started | restarted | unchanged | revived
+    revived: list[str] = field(default_factory=list)  # what had died and was started again
     not_applicable: list[str] = field(default_factory=list)
     not_enforced: list[str] = field(default_factory=list)
     schema_note: str = ""
@@ -96,7 +97,8 @@ class DeployResult:
 
     def lines(self) -> list[str]:
         verb = {"started": "deployed", "restarted": "redeployed (hub restarted: config changed)",
-                "unchanged": "already deployed, nothing changed"}[self.action]
+                "unchanged": "already deployed, nothing changed",
+                "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)"}[self.action]
         out = [f"{verb}: namespace {self.state_dir.name} (context local) at {self.url} in {self.seconds:.1f}s",
                f"  password: {self.secret_origin}, in {self.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)",
                f"  state: {self.state_dir}"]
@@ -267,9 +269,14 @@ class LocalTarget(Target):
             raise
 
         ports = {
-            "public_port": state.get("public_port") if proxy else (port or procs.free_port()),
-            "hub_port": state.get("hub_port") if hub else procs.free_port(),
-            "proxy_api_port": state.get("proxy_api_port") if proxy else procs.free_port(),
+            "public_port": state.get("public_port") if proxy else (
+                port or (state["public_port"] if self._port_still_ours(state.get("public_port")) else procs.free_port())),
+            # The hub keeps its internal address, as the hub Service does: user servers and
+            # the proxy still call it there after it died and came back.
+            "hub_port": state.get("hub_port") if hub or self._port_still_ours(state.get("hub_port"))
+            else procs.free_port(),
+            "proxy_api_port": state.get("proxy_api_port") if proxy or self._port_still_ours(state.get("proxy_api_port"))
+            else procs.free_port(),
         }
         fingerprint = self._fingerprint(values, hub_env, ports)
         url = f"http://127.0.0.1:{ports['public_port']}"
@@ -284,6 +291,9 @@ class LocalTarget(Target):
             return result
 
         result.action = "restarted" if hub else "started"
+        result.revived = [name for name in ("hub", "proxy") if state.get(name) and self.running(name) is None]
+        if result.revived:
+            result.action = "revived"
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
                 self._launch(chp, values, values_files, chart_version, hub_env, ports, fingerprint,
@@ -307,6 +317,11 @@ class LocalTarget(Target):
                 result.url = f"http://127.0.0.1:{ports['public_port']}"
         result.seconds = time.monotonic() - started_at
         return result
+
+    @staticmethod
+    def _port_still_ours(port: int | None) -> bool:
+        """A port this namespace had that nothing holds now (a taken one: PortTaken picks anew)."""
+        return bool(port) and not procs.port_in_use(port)
 
     def _launch(self, chp, values, values_files, chart_version, hub_env, ports, fingerprint,
                 state, hub, proxy) -> None:
