@@ -36,8 +36,16 @@ COLLECTIONS = {
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
     "deployments": ("apps/v1", "Deployment"),
+    # cluster-scoped: kept under the namespace "" (add(CLUSTER, ...))
+    "persistentvolumes": ("v1", "PersistentVolume"),
+    "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
-ALL_NAMESPACES = re.compile(r"^/api/v1/(?P<kind>\w+)$")  # e.g. GET /api/v1/services
+CLUSTER = ""
+# e.g. GET /api/v1/services (every namespace), /api/v1/persistentvolumes (cluster-scoped)
+ALL_NAMESPACES = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>\w+)$")
+CLUSTER_OBJECT = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|"
+                            r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$")
 ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
@@ -219,6 +227,14 @@ class KubeEmulator:
                              for o in store.values() if self._selected(o, url.query)]
                     return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
                                             "metadata": {}, "items": items})
+                if cluster_object := CLUSTER_OBJECT.match(url.path):
+                    kind, name = cluster_object["kind"], cluster_object["name"]
+                    found = emulator.get(CLUSTER, kind, name)
+                    if found is None:
+                        return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
+                    if method == "DELETE":
+                        del emulator.objects[(CLUSTER, kind)][name]
+                    return self._send(200, found)
                 match = ROUTE.match(url.path)
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))

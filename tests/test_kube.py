@@ -19,6 +19,8 @@ from hubharness.errors import HarnessError, WaitTimeout
 from hubharness.targets import kube, target_for
 
 from .conftest import INVOKE, PROJECT_ROOT
+from .kube_emulator import CLUSTER
+
 
 def deploy(namespace="jh"):
     return target_for("emulated", namespace).deploy(values.values_files("emulated"), chart_version="4.4.0")
@@ -180,11 +182,12 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
     target = target_for("emulated", "jh")
     assert target.leftovers([]) == ["pod hub-abc", "pod proxy-abc"]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
-    assert target.user_data_kept(), target.user_data_kept().detail
+    assert target.user_data_kept("rmv-cat"), target.user_data_kept("rmv-cat").detail
+    assert not target.user_data_kept("someone-else")
     assert target.leftovers([]) == []
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     target.remove(purge=True)
-    assert not target.user_data_kept()
+    assert not target.user_data_kept("rmv-cat")
 
 
 def test_a_chart_version_helm_cannot_find_is_one_line(cluster, monkeypatch):
@@ -295,3 +298,29 @@ def test_redeploying_keeps_its_own_node_port(cluster):
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
     target_for("emulated", "jh").deploy(values.values_files("kind"), chart_version="4.4.0")
+
+
+def test_purge_deletes_retained_volumes_and_leftovers_see_cluster_scoped_objects(cluster, monkeypatch):
+    """A volume with reclaim policy Retain and helm's cluster roles outlive the namespace."""
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    for name, ns in (("pvc-ann", "jh"), ("pvc-elsewhere", "other")):
+        cluster.add(CLUSTER, "persistentvolumes", name, status={"phase": "Bound"}, spec={
+            "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": ns, "name": f"claim-{name}"}})
+    role = cluster.add(CLUSTER, "clusterroles", "jupyterhub-user-scheduler", rules=[])
+    role["metadata"]["annotations"] = {"meta.helm.sh/release-name": "jupyterhub",
+                                       "meta.helm.sh/release-namespace": "jh"}
+    target = target_for("emulated", "jh")
+    left = target.leftovers([])
+    assert "persistent volume pvc-ann (Retain, Bound) of claim claim-pvc-ann" in left
+    assert "cluster role jupyterhub-user-scheduler" in left
+    assert not [item for item in left if "pvc-elsewhere" in item]
+    cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    said = target.remove(purge=True)
+    assert "deleted the retained persistent volume(s) pvc-ann" in said
+    assert cluster.get(CLUSTER, "persistentvolumes", "pvc-ann") is None
+    assert cluster.get(CLUSTER, "persistentvolumes", "pvc-elsewhere") is not None
+    # the recording helm deletes nothing: a cluster role helm left behind is what RMV sees
+    assert target.leftovers([]) == ["cluster role jupyterhub-user-scheduler"]

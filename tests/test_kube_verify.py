@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -59,9 +61,44 @@ def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
     cluster.logs[(ns, "proxy-7f4b", "chp", False)] = "[ConfigProxy] Proxying http://*:8000\n"
 
 
+class IngressController:
+    """Stands in for an ingress controller on 127.0.0.1: serves the hub's login page for the
+    hosts it was told route to proxy-public, and its default backend's 404 for any other."""
+
+    def __init__(self):
+        self.hosts = {"jupyterhub.localhost"}
+        controller = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                known = self.headers.get("Host", "").split(":")[0] in controller.hosts
+                body = b'<form><input name="password"></form>' if known else b"default backend - 404"
+                self.send_response(200 if known else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
 @pytest.fixture
-def chart(cluster):
+def ingress_controller(monkeypatch):
+    controller = IngressController()
+    monkeypatch.setenv(kube_access.INGRESS_URL_ENV, controller.url)
+    yield controller
+    controller.server.shutdown()
+    controller.server.server_close()
+
+
+@pytest.fixture
+def chart(cluster, ingress_controller):
     install_chart(cluster)
+    cluster.ingress_controller = ingress_controller
     return cluster
 
 
@@ -113,6 +150,8 @@ FAULTS = {
         lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={AUTH: b64("rotated-not-restarted")}),
         "hub_reads_password_from_secret"),
     "no ingress": (lambda c: c.objects[("jh", "ingresses")].clear(), "ingress_in_place"),
+    "the controller does not route the host": (lambda c: c.ingress_controller.hosts.clear(), "ingress_in_place"),
+    "no ingress controller": (lambda c: os.environ.pop(kube_access.INGRESS_URL_ENV), "ingress_in_place"),
     "ingress to another service": (
         lambda c: c.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
         ["service"].update(name="hub"), "ingress_in_place"),

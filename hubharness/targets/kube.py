@@ -137,6 +137,11 @@ class KubeTarget(Target):
 
         return client.AppsV1Api(self._api_client())
 
+    def rbac(self):
+        from kubernetes import client
+
+        return client.RbacAuthorizationV1Api(self._api_client())
+
     def networking(self):
         from kubernetes import client
 
@@ -313,6 +318,17 @@ class KubeTarget(Target):
         wait_until(f"namespace {self.namespace} to be deleted", lambda: self._namespace_phase(core) is None,
                    NAMESPACE_GONE_TIMEOUT)
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
+        # Volumes whose reclaim policy is Retain outlive their claims, holding user data.
+        retained = [pv.metadata.name for pv in self._volumes_of_namespace(core)]
+        for name in retained:
+            try:
+                core.delete_persistent_volume(name)
+            except ApiException as e:
+                if e.status != 404:
+                    raise HarnessError(f"deleting persistent volume {name} failed: {e.status} {e.reason}") from None
+        if retained:
+            said += (f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
+                     "Retain the storage behind them stays: delete it where your storage lives)")
         if self.kind and not keep_cluster:
             others = self._releases(all_namespaces=True)
             if others:  # another deployment (verify's scratch, a second namespace) still runs there
@@ -388,11 +404,13 @@ class KubeTarget(Target):
     def ports(self) -> list[int]:
         return []  # nothing listens on this machine for a cluster deployment
 
-    def user_data_kept(self) -> Fact:
+    def user_data_kept(self, username: str) -> Fact:
+        """The user's volume and the Secret (its files are on the volume: reading them back
+        needs a pod, which restore's helpers have)."""
         core = self.core()
         if self._namespace_phase(core) is None:
             return Fact(False, f"namespace {self.namespace} is gone, and its volumes and Secret with it")
-        claims = [claim.metadata.name for _, claim in user_claims(core, self.namespace)]
+        claims = [claim.metadata.name for user, claim in user_claims(core, self.namespace) if user == username]
         name, key = chart_values.auth_secret_ref(chart_values.load(chart_values.values_files(self.context)))
         from kubernetes.client.exceptions import ApiException
 
@@ -403,17 +421,31 @@ class KubeTarget(Target):
                 raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
             secret_kept = False
         return Fact(bool(claims) and secret_kept,
-                    f"user volumes {', '.join(claims) or 'none'}; secret {name} "
+                    f"{username}'s volumes: {', '.join(claims) or 'none'}; secret {name} "
                     f"{'kept' if secret_kept else 'gone'} in {self.namespace}")
 
     def leftovers(self, ports: list[int]) -> list[str]:
+        """The namespace's pods and release, and what outlives a namespace: persistent volumes
+        its claims were bound to (reclaim policy Retain) and cluster roles and bindings helm
+        made for its release."""
         self._require_tools()
         core = self.core()
-        phase = self._namespace_phase(core)
-        if phase is None:
-            return []
-        left = [f"pod {p.metadata.name}" for p in
-                core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items]
+        left = [f"persistent volume {pv.metadata.name} ({pv.spec.persistent_volume_reclaim_policy}, "
+                f"{pv.status.phase if pv.status else '?'}) of claim {pv.spec.claim_ref.name}"
+                for pv in self._volumes_of_namespace(core)]
+        rbac = self.rbac()
+        for kind, listed in (("cluster role", rbac.list_cluster_role().items),
+                             ("cluster role binding", rbac.list_cluster_role_binding().items)):
+            left += [f"{kind} {o.metadata.name}" for o in listed
+                     if (o.metadata.annotations or {}).get("meta.helm.sh/release-namespace") == self.namespace]
+        if self._namespace_phase(core) is None:
+            return left
+        left += [f"pod {p.metadata.name}" for p in
+                 core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items]
         if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
         return left
+
+    def _volumes_of_namespace(self, core) -> list:
+        return [pv for pv in core.list_persistent_volume().items
+                if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == self.namespace]

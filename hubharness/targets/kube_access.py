@@ -22,6 +22,7 @@ import yaml
 from ..errors import HarnessError
 
 PUBLIC_URL_ENV = "HUBHARNESS_PUBLIC_URL"
+INGRESS_URL_ENV = "HUBHARNESS_INGRESS_URL"  # where the ingress controller answers, if not in the Ingress status
 FORWARD_TIMEOUT = 20
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
 

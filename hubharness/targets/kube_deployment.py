@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+import requests
 import yaml
 
 from .. import chart
@@ -288,21 +289,44 @@ class KubeDeployment(Deployment):
         return HubAPI(self.public_url, self.service_token()).proxy_routes()
 
     def ingress_in_place(self) -> Fact:
+        """The Ingress in the namespace sends its host to proxy-public, and a request for that
+        host through the ingress controller gets the hub's login page."""
         from kubernetes.client.exceptions import ApiException
 
         from .kube import INGRESS
 
-        wanted = yaml.safe_load(INGRESS.read_text())
-        name = wanted["metadata"]["name"]
+        name = yaml.safe_load(INGRESS.read_text())["metadata"]["name"]
         try:
             live = self.target.networking().read_namespaced_ingress(name, self.namespace)
         except ApiException as e:
             return Fact(False, f"ingress {name} in {self.namespace}: {e.status} {e.reason}")
-        api = self.core.api_client
-        rules = api.sanitize_for_serialization(live.spec.rules or [])
-        return Fact(rules == wanted["spec"]["rules"],
-                    f"ingress {name} rules {json.dumps(rules)}; manifests/ingress.yaml has "
-                    f"{json.dumps(wanted['spec']['rules'])}")
+        routed = [rule.host for rule in live.spec.rules or [] for path in (rule.http.paths if rule.http else [])
+                  if path.backend.service and path.backend.service.name == "proxy-public"]
+        if not routed:
+            return Fact(False, f"ingress {name} sends no host to proxy-public")
+        host = routed[0] or "localhost"
+        address = self._ingress_address(live)
+        if address is None:
+            return Fact(False, f"no ingress controller has admitted ingress {name} (its status has no address): "
+                               f"install one, or set {kube_access.INGRESS_URL_ENV}, or --skip this check")
+        try:
+            response = requests.get(f"{address}/hub/login", headers={"Host": host}, timeout=10,
+                                    allow_redirects=False)
+        except requests.RequestException as e:
+            return Fact(False, f"nothing answers for host {host} at {address}: {type(e).__name__}")
+        served = response.status_code == 200 and 'name="password"' in response.text
+        return Fact(served, f"GET /hub/login for host {host} through the ingress controller at {address} "
+                            f"answered {response.status_code}{'' if served else ', not the hub login page'}")
+
+    def _ingress_address(self, live) -> str | None:
+        if os.environ.get(kube_access.INGRESS_URL_ENV):
+            return os.environ[kube_access.INGRESS_URL_ENV].rstrip("/")
+        for point in (live.status.load_balancer.ingress or []) if live.status and live.status.load_balancer else []:
+            if point.ip or point.hostname:
+                return f"http://{point.ip or point.hostname}"
+        if self.target.kind:  # the kind config maps the node's port 80 (the controller's) to this machine
+            return f"http://127.0.0.1:{kube_access.kind_host_port(self.target.kind_config, 80)}"
+        return None
 
     # ---- ADM ------------------------------------------------------------------------------
     def _server_pods(self, username: str) -> list:
