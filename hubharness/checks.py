@@ -91,7 +91,7 @@ CATALOGUE: tuple[Check, ...] = (
     _c("AUTH.browser_with_wrong_password_stays_out", "a real browser with a wrong password stays on the login page",
        "any-password-logs-in"),
     _c("AUTH.browser_logs_in_to_jupyterlab", "a real browser logs in and JupyterLab renders",
-       "secret-rotated-behind-hub"),
+       "jupyterlab-cannot-render"),
     # PRX
     _c("PRX.root_redirects_into_the_hub", "/ on proxy-public redirects into /hub/", "hub-route-hijacked"),
     _c("PRX.login_page_is_served", "/hub/login on proxy-public serves the login form", "hub-route-hijacked"),
@@ -106,7 +106,7 @@ CATALOGUE: tuple[Check, ...] = (
     _c("ADM.active_sessions_are_listed", "a user with a running server is listed as active",
        "users-hidden-from-harness"),
     _c("ADM.server_stops_through_the_api", "DELETE …/server stops the server, and its process goes",
-       "harness-cannot-stop-servers"),
+       "spawner-leaves-servers-running"),
     # SPK
     _c("SPK.server_spawns_through_the_hub", "a user server spawns and becomes ready", "spawn-fails"),
     _c("SPK.kernel_runs_code_over_the_proxy", "a kernel runs code over the proxy's websocket", "kernel-broken"),

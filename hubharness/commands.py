@@ -47,10 +47,11 @@ def selftest(context: str, prefix: str, values_files: list[str], chart_version: 
 
     result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
     say()
-    say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'s':>6}")
+    say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'in':<6} {'s':>6}")
     for row in sorted(result.rows, key=lambda r: r["killed"]):
         mark = "" if row["killed"] else "  SURVIVED"
-        say(f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['seconds']:6.1f}{mark}")
+        say(f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['failed_in']:<6} "
+            f"{row['seconds']:6.1f}{mark}")
     healthy = sum(r["healthy"] == "passed" for r in result.rows)
     say(f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed, "
         f"in {result.seconds:.0f}s; report: {result.report_dir}")

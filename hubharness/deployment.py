@@ -164,7 +164,8 @@ class Target(abc.ABC):
     def ports(self) -> list[int]: ...
 
     @abc.abstractmethod
-    def user_data_kept(self) -> Fact: ...
+    def user_data_kept(self, username: str) -> Fact:
+        """What remove must keep of this user: their files and their record."""
 
     @abc.abstractmethod
     def leftovers(self, ports: list[int]) -> list[str]: ...

@@ -48,6 +48,11 @@ def extra_config(snippet: str) -> str:
     return f"hub:\n  extraConfig:\n    99-fault: |\n{body}\n"
 
 
+def user_env(**variables: str) -> str:
+    """An overlay setting environment variables of user servers (singleuser.extraEnv)."""
+    return "singleuser:\n  extraEnv:\n" + "".join(f'    {name}: "{value}"\n' for name, value in variables.items())
+
+
 # ---- actions on a running local deployment ------------------------------------------
 def _chmod_state(target: LocalTarget) -> None:
     os.chmod(target.state_dir, 0o755)
@@ -61,8 +66,8 @@ def _drop_secret_key(target: LocalTarget) -> None:
     _auth_secret_file(target).write_text(json.dumps({"SOMETHING_ELSE": "x"}))
 
 
-def _chmod_secret(target: LocalTarget) -> None:
-    os.chmod(_auth_secret_file(target), 0o644)
+def _chmod_hub_secret(target: LocalTarget) -> None:
+    os.chmod(target.store.path(HUB_SECRET), 0o644)
 
 
 def _rotate_secret(target: LocalTarget) -> None:
@@ -113,7 +118,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)",
           action=_chmod_state),
     Fault("secret-without-key", "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key", action=_drop_secret_key),
-    Fault("secret-world-readable", "the Secret's file is readable by everyone (chmod 644)", action=_chmod_secret),
+    Fault("secret-world-readable", "the chart's managed Secret (cookie secret, proxy and service tokens) is "
+          "readable by everyone (chmod 644)", action=_chmod_hub_secret),
     Fault("secret-rotated-behind-hub", "the Secret gets a new password and the hub is not redeployed",
           action=_rotate_secret),
     Fault("published-password", "the Secret holds the password the seed's docs publish",
@@ -157,12 +163,8 @@ c.JupyterHub.proxy_class = _StickyProxy
           overlay=extra_config('c.DummyAuthenticator.password = ""')),
     Fault("xsrf-not-enforced", "the hub does not check XSRF tokens",
           overlay=extra_config('c.JupyterHub.tornado_settings = {"xsrf_cookies": False}')),
-    Fault("no-admin-user", "no admin user is configured", overlay="""
-hub:
-  config:
-    Authenticator:
-      admin_users: []
-"""),
+    Fault("no-admin-user", "the hub makes nobody admin (admin_users cleared in hub.extraConfig)",
+          overlay=extra_config("c.Authenticator.admin_users = set()")),
     Fault("everyone-admin", "verify's own users are made admins", overlay="""
 hub:
   config:
@@ -176,52 +178,42 @@ hub:
     user:
       scopes: [self, "access:servers"]
 """),
+    Fault("jupyterlab-cannot-render", "JupyterLab's application assets are missing (JUPYTERLAB_DIR is empty)",
+          overlay=user_env(JUPYTERLAB_DIR="{dir}/no-lab"),
+          files={"no-lab/README": "JupyterLab's assets are not here: a selftest fault\n"}),
     Fault("spawn-fails", "the single-user command does not exist", overlay="""
 singleuser:
   cmd: /nonexistent/jupyterhub-singleuser
 """),
     Fault("kernel-broken", "the notebook's python3 kernel exits at once (a broken kernelspec first on JUPYTER_PATH)",
-          overlay="""
-singleuser:
-  extraEnv:
-    JUPYTER_PATH: "{dir}/jupyter"
-""", files={"jupyter/kernels/python3/kernel.json": json.dumps(
+          overlay=user_env(JUPYTER_PATH="{dir}/jupyter"),
+          files={"jupyter/kernels/python3/kernel.json": json.dumps(
               {"argv": ["false", "{connection_file}"], "display_name": "Python 3 (broken)", "language": "python"})}),
-    Fault("wrong-pyspark", "the notebook imports pyspark 3.4.0 ahead of the image's", overlay="""
-singleuser:
-  extraEnv:
-    PYTHONPATH: "{dir}/site"
-""", files={"site/pyspark/__init__.py": "__version__ = '3.4.0'\n"}),
+    Fault("wrong-pyspark", "the notebook imports pyspark 3.4.0 ahead of the image's",
+          overlay=user_env(PYTHONPATH="{dir}/site"), files={"site/pyspark/__init__.py": "__version__ = '3.4.0'\n"}),
     Fault("image-python-paths", "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name the image's /opt/conda python, "
-          "which this machine lacks", overlay="""
-singleuser:
-  extraEnv:
-    PYSPARK_PYTHON: /opt/conda/bin/python
-    PYSPARK_DRIVER_PYTHON: /opt/conda/bin/python
-"""),
-    Fault("numpy-broken", "numpy cannot be imported in the notebook", overlay="""
-singleuser:
-  extraEnv:
-    PYTHONPATH: "{dir}/site"
-""", files={"site/numpy/__init__.py": "raise ImportError('fault: numpy is broken')\n"}),
+          "which this machine lacks",
+          overlay=user_env(PYSPARK_PYTHON="/opt/conda/bin/python", PYSPARK_DRIVER_PYTHON="/opt/conda/bin/python")),
+    Fault("numpy-broken", "numpy cannot be imported in the notebook", overlay=user_env(PYTHONPATH="{dir}/site"),
+          files={"site/numpy/__init__.py": "raise ImportError('fault: numpy is broken')\n"}),
     Fault("spark-splits-output", "Spark writes at most one record per file (spark.sql.files.maxRecordsPerFile)",
-          overlay="""
-singleuser:
-  extraEnv:
-    SPARK_CONF_DIR: "{dir}/spark-conf"
-""", files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"}),
+          overlay=user_env(SPARK_CONF_DIR="{dir}/spark-conf"),
+          files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"}),
     Fault("users-hidden-from-harness", "the harness's role may list only the admin user", overlay="""
 hub:
   loadRoles:
     hubharness:
       scopes: ["list:users!user=admin", "read:users!user=admin", "admin:servers", read:hub, proxy]
 """),
-    Fault("harness-cannot-stop-servers", "the harness's role lacks admin:servers", overlay="""
-hub:
-  loadRoles:
-    hubharness:
-      scopes: [list:users, read:users, read:hub, proxy]
-"""),
+    Fault("spawner-leaves-servers-running", "the spawner reports a server stopped and leaves its process running",
+          overlay=extra_config("""
+_Spawner = c.JupyterHub.spawner_class
+class _LeakySpawner(_Spawner):
+    async def stop(self, now=False):
+        self.log.warning("fault: %s's server process left running", self.user.name)
+        self.clear_state()
+c.JupyterHub.spawner_class = _LeakySpawner
+""")),
     Fault("database-in-memory", "the hub keeps its database in memory (hub.db.type sqlite-memory)", overlay="""
 hub:
   db:

@@ -162,7 +162,8 @@ class Selftest:
         if run.fault is None:
             state = f"{sum(o == 'passed' for o in run.outcomes.values())}/{len(run.checks)} passed"
         else:
-            state = f"{sum(run.outcomes.get(c.id) in ('failed', 'timeout') for c in run.checks)}/{len(run.checks)} failed"
+            failed = sum(run.outcomes.get(c.id) in ("failed", "timeout") for c in run.checks)
+            state = f"{failed}/{len(run.checks)} failed"
         with self.lock:
             self.say(f"  {run.name:<38} {state:<14} {run.seconds:6.1f}s{'  ' + run.error if run.error else ''}")
 
@@ -199,6 +200,9 @@ class Selftest:
                 "fault_does": broken.fault.breaks, "healthy": healthy_outcome, "broken": broken_outcome,
                 "named": named, "killed": healthy_outcome == "passed" and broken_outcome in ("failed", "timeout")
                 and named and broken.verify_exit not in (0, None),
+                # "setup": it failed before its own assertions, in a fixture it needs
+                "failed_in": ("setup" if broken.messages.get(check.id, "").startswith("setup:") else "check")
+                if broken_outcome in ("failed", "timeout") else "",
                 "seconds": round(broken.seconds, 1),
                 "message": broken.error or broken.messages.get(check.id, "") or healthy.error
                 or healthy.messages.get(check.id, ""),
@@ -228,7 +232,7 @@ def render_html(data: dict) -> str:
     rows = "\n".join(
         f"<tr class={'killed' if r['killed'] else 'survived'}><td>{e(r['id'])}</td><td>{e(r['guards'])}</td>"
         f"<td>{e(r['fault'])}<br><small>{e(r['fault_does'])}</small></td><td>{e(r['healthy'])}</td>"
-        f"<td>{e(r['broken'])}</td><td>{r['seconds']:.1f}</td>"
+        f"<td>{e(r['broken'])} {e(r['failed_in'])}</td><td>{r['seconds']:.1f}</td>"
         f"<td>{'killed' if r['killed'] else 'SURVIVED'}</td><td><small>{e(r['message'][:300])}</small></td></tr>"
         for r in sorted(data["checks"], key=lambda r: r["killed"]))
     return f"""<!doctype html>

@@ -5,6 +5,7 @@ backup, and a corrupted archive that must be refused without touching anything.
 """
 
 import hashlib
+import io
 import json
 import tarfile
 
@@ -62,15 +63,22 @@ def test_files_come_back_byte_for_byte(cycle):
 
 
 def test_file_written_during_backup_comes_back_whole(cycle):
+    assert cycle.saved_during_backup > 0, "busy.txt was not being written while the backup ran"
     restored = cycle.files.get("busy.txt")
     assert restored in cycle.versions, "busy.txt came back as no version that was ever written"
 
 
 def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):
-    data = bytearray(cycle.archive.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    """A well-formed archive whose notes.txt was changed after its manifest was written:
+    only the manifest's checksums can tell."""
     broken = tmp_path / "corrupted.tar.gz"
-    broken.write_bytes(bytes(data))
+    with tarfile.open(cycle.archive) as source, tarfile.open(broken, "w:gz") as out:
+        for member in source:
+            data = source.extractfile(member).read()
+            if member.name.endswith("/notes.txt"):
+                data = data.replace("✓".encode(), b"x")
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
     hub_before = cycle.deployment.hub_instance()
     with pytest.raises(HarnessError, match="refused"):
         scratch.restore(broken, force=True)

@@ -5,6 +5,8 @@ On the scratch namespace, where a user (rmv-cat) has a running server and a file
 
 import pytest
 
+from fixtures.scratch import RMV_USER
+
 pytestmark = pytest.mark.check("RMV")
 
 
@@ -16,7 +18,7 @@ def ports(scratch_result):
 
 def test_remove_keeps_user_data(scratch, ports):
     scratch.remove()
-    kept = scratch.user_data_kept()
+    kept = scratch.user_data_kept(RMV_USER)
     assert kept, kept.detail
     running = [left for left in scratch.leftovers(ports) if not left.startswith("state dir")]
     assert not running, f"still running after remove: {running}"
@@ -25,7 +27,7 @@ def test_remove_keeps_user_data(scratch, ports):
 def test_remove_twice_is_harmless(scratch, ports):
     scratch.remove()
     scratch.remove()
-    kept = scratch.user_data_kept()
+    kept = scratch.user_data_kept(RMV_USER)
     assert kept, kept.detail
 
 

@@ -6,7 +6,9 @@ starts (see fixtures/users.py) and each check reads its own cell's output.
 """
 
 import pytest
+import requests
 
+from hubharness.hubapi import TIMEOUT
 from hubharness.values import env_entries, expected_pyspark_version, get
 
 pytestmark = pytest.mark.check("SPK")
@@ -85,7 +87,9 @@ JSON_TO_CSV = SPARK + (
 
 
 def test_server_spawns_through_the_hub(alice):
-    assert alice.server()["ready"]
+    response = requests.get(f"{alice.server_url}/api/status", headers={"Authorization": f"token {alice.token}"},
+                            timeout=TIMEOUT)
+    assert response.status_code == 200, f"{alice.name}'s server answered {response.status_code} on /api/status"
 
 
 @pytest.mark.cell("print(6 * 7)")

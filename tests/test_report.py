@@ -1,4 +1,6 @@
-"""The report plugin: one record per check, and a wait that ran out is a `timeout`."""
+"""The report plugin: one record per check, a wait that ran out is a `timeout`, a check
+that could not run fails unless skipped on request, and a check the catalogue does not
+know is refused."""
 
 import json
 
@@ -8,33 +10,55 @@ CHECKS = '''
 import pytest
 from hubharness.errors import WaitTimeout
 
-pytestmark = pytest.mark.check("RDY")
+pytestmark = pytest.mark.check("SEC")
 
-def test_passes():
+def test_secret_holds_the_password():
     assert True
 
-def test_waits_out_the_clock():
+def test_secret_is_private():
     raise WaitTimeout("timed out after 1s waiting for the hub")
 
-def test_fails():
+def test_hub_reads_password_from_secret():
     assert 1 == 2, "one is not two"
 
-def test_skips():
+def test_password_is_not_a_published_one():
     pytest.skip("no browser here")
 '''
 
 
+def run(pytester, tmp_path, *args):
+    result = pytester.runpytest_subprocess("-p", "hubharness.report", f"--report-dir={tmp_path}",
+                                           "-p", "no:cacheprovider", *args)
+    summary = json.loads((tmp_path / "summary.json").read_text()) if (tmp_path / "summary.json").exists() else {}
+    return result, summary
+
+
 def test_outcomes_are_passed_failed_skipped_timeout(pytester, tmp_path):
     pytester.makepyfile(test_checks=CHECKS)
-    result = pytester.runpytest_subprocess("-p", "hubharness.report", f"--report-dir={tmp_path}",
-                                           "-p", "no:cacheprovider")
+    result, summary = run(pytester, tmp_path)
     assert result.ret == 1
-    summary = json.loads((tmp_path / "summary.json").read_text())
     outcomes = {c["id"]: c["outcome"] for c in summary["checks"]}
-    assert outcomes == {"RDY.passes": "passed", "RDY.waits_out_the_clock": "timeout",
-                        "RDY.fails": "failed", "RDY.skips": "skipped"}
+    assert outcomes == {"SEC.secret_holds_the_password": "passed", "SEC.secret_is_private": "timeout",
+                        "SEC.hub_reads_password_from_secret": "failed",
+                        "SEC.password_is_not_a_published_one": "failed"}
     messages = {c["id"]: c["message"] for c in summary["checks"]}
-    assert "waiting for the hub" in messages["RDY.waits_out_the_clock"]
-    assert "one is not two" in messages["RDY.fails"]
-    assert "no browser here" in messages["RDY.skips"]
-    assert summary["counts"] == {"passed": 1, "failed": 1, "skipped": 1, "timeout": 1}
+    assert "waiting for the hub" in messages["SEC.secret_is_private"]
+    assert "one is not two" in messages["SEC.hub_reads_password_from_secret"]
+    assert messages["SEC.password_is_not_a_published_one"] == \
+        "could not run: no browser here (--skip SEC.password_is_not_a_published_one to skip it)"
+    assert summary["counts"] == {"passed": 1, "failed": 2, "skipped": 0, "timeout": 1}
+
+
+def test_a_check_skipped_on_request_is_skipped_saying_so(pytester, tmp_path):
+    pytester.makepyfile(test_checks=CHECKS)
+    _, summary = run(pytester, tmp_path, "--skip=SEC.password_is_not_a_published_one,SEC.secret_is_private")
+    outcomes = {c["id"]: (c["outcome"], c["message"]) for c in summary["checks"]}
+    assert outcomes["SEC.secret_is_private"][0] == "skipped"
+    assert "skipped on request" in outcomes["SEC.password_is_not_a_published_one"][1]
+
+
+def test_a_check_missing_from_the_catalogue_is_refused(pytester, tmp_path):
+    pytester.makepyfile(test_checks=CHECKS + "\ndef test_something_new():\n    pass\n")
+    result, _ = run(pytester, tmp_path)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*checks missing from the catalogue*SEC.something_new*"])

@@ -268,15 +268,14 @@ class LocalTarget(Target):
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
 
+        # What died keeps its address, as a pod behind its Service does: user servers and the
+        # proxy still call the hub there after it came back.
+        kept = {name: state[name] for name in ("public_port", "hub_port", "proxy_api_port")
+                if self._port_still_ours(state.get(name))}
         ports = {
-            "public_port": state.get("public_port") if proxy else (
-                port or (state["public_port"] if self._port_still_ours(state.get("public_port")) else procs.free_port())),
-            # The hub keeps its internal address, as the hub Service does: user servers and
-            # the proxy still call it there after it died and came back.
-            "hub_port": state.get("hub_port") if hub or self._port_still_ours(state.get("hub_port"))
-            else procs.free_port(),
-            "proxy_api_port": state.get("proxy_api_port") if proxy or self._port_still_ours(state.get("proxy_api_port"))
-            else procs.free_port(),
+            "public_port": state.get("public_port") if proxy else (port or kept.get("public_port") or procs.free_port()),
+            "hub_port": state.get("hub_port") if hub else (kept.get("hub_port") or procs.free_port()),
+            "proxy_api_port": state.get("proxy_api_port") if proxy else (kept.get("proxy_api_port") or procs.free_port()),
         }
         fingerprint = self._fingerprint(values, hub_env, ports)
         url = f"http://127.0.0.1:{ports['public_port']}"
@@ -490,11 +489,22 @@ class LocalTarget(Target):
         state = self.read_state()
         return [state[k] for k in ("public_port", "hub_port", "proxy_api_port") if state.get(k)]
 
-    def user_data_kept(self) -> Fact:
-        db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home"
-        homes = sorted(p.name for p in home.iterdir()) if home.is_dir() else []
-        return Fact(db.is_file() and bool(homes), f"database {'kept' if db.is_file() else 'gone'}, "
-                                                  f"homes: {', '.join(homes) or 'none'}")
+    def user_data_kept(self, username: str) -> Fact:
+        """The user's files in their home, and the user in the hub database (read-only)."""
+        db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home" / username
+        files = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()) \
+            if home.is_dir() else []
+        known = False
+        if db.is_file():
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+            try:
+                known = conn.execute("SELECT 1 FROM users WHERE name = ?", (username,)).fetchone() is not None
+            finally:
+                conn.close()
+        return Fact(bool(files) and known,
+                    f"{username}'s home holds {len(files)} file(s) ({', '.join(files[:5]) or 'none'}); "
+                    f"{username} is {'in' if known else 'not in'} the hub database "
+                    f"({'kept' if db.is_file() else 'gone'}: {db})")
 
     def leftovers(self, ports: list[int]) -> list[str]:
         """What is still here of this namespace: its state dir, processes, listeners."""
@@ -592,11 +602,16 @@ class LocalDeployment(Deployment):
         return Fact(bool(data.get(key)), f"secret {name} ({self.target.store.path(name)}) key {key}")
 
     def secret_is_private(self) -> Fact:
-        name, _ = self.auth_ref
-        path = self.target.store.path(name)
-        mode, dir_mode = self.host.file(str(path)).mode, self.host.file(str(path.parent)).mode
-        return Fact(mode == 0o600 and not dir_mode & 0o077,
-                    f"{path} mode {mode:o} (want 600), folder mode {dir_mode:o} (want 700)")
+        """Every Secret of the namespace (the password's and the chart's managed one) 0600,
+        in a folder only its owner enters."""
+        folder = self.target.store.path(self.auth_ref[0]).parent
+        dir_mode = self.host.file(str(folder)).mode
+        modes = {p.name: self.host.file(str(p)).mode for p in sorted(folder.glob("*.json"))}
+        open_ = [f"{name} ({mode:o})" for name, mode in modes.items() if mode != 0o600]
+        return Fact(bool(modes) and not open_ and not dir_mode & 0o077,
+                    f"secrets in {folder} (mode {dir_mode:o}, want 700): "
+                    + (f"readable by others: {', '.join(open_)} (want 600)" if open_ else
+                       f"{', '.join(modes) or 'none'} at 600"))
 
     def hub_reads_password_from_secret(self) -> Fact:
         hub = self.target.running("hub")

@@ -37,7 +37,10 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResu
         home = target.state_dir / "home"
         for path in sorted(home.rglob("*")) if home.is_dir() else []:
             if path.is_file() and not path.is_symlink():
-                writer.add_file(f"home/{path.relative_to(home).as_posix()}", path)
+                try:
+                    writer.add_file(f"home/{path.relative_to(home).as_posix()}", path)
+                except FileNotFoundError:
+                    continue  # gone since it was listed (a save's temporary copy): nothing to keep
         values_json = target.state_dir / "values.json"
         if values_json.is_file():
             writer.add_file("config/values.json", values_json)
