@@ -125,7 +125,9 @@ def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
     Python workers from $PYSPARK_PYTHON, and they need Java."""
     alice.server()
     found = deployment.run_in_server(
-        alice.name, '"$PYSPARK_PYTHON" -c "import pyspark; print(pyspark.__version__)" && java -version')
+        # the java Spark launches: $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH
+        alice.name, '"$PYSPARK_PYTHON" -c "import pyspark; print(pyspark.__version__)" && '
+                    '"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version')
     assert found.rc == 0, f"in {alice.name}'s server: {(found.stderr or found.stdout).strip()[-300:]}"
     expected = expected_pyspark_version(deployment.values)
     if expected is not None:
