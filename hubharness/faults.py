@@ -19,6 +19,7 @@ import os
 import secrets
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import requests
@@ -58,12 +59,15 @@ def _chmod_state(target: LocalTarget) -> None:
     os.chmod(target.state_dir, 0o755)
 
 
-def _auth_secret_file(target: LocalTarget):
-    return target.store.path("urbalurba-secrets")
+def _auth_secret(target: LocalTarget) -> tuple[Path, str]:
+    """The file of the Secret the hub's password comes from, and its key, as deployed."""
+    name, key = target.deployment().auth_ref
+    return target.store.path(name), key
 
 
 def _drop_secret_key(target: LocalTarget) -> None:
-    _auth_secret_file(target).write_text(json.dumps({"SOMETHING_ELSE": "x"}))
+    path, _ = _auth_secret(target)
+    path.write_text(json.dumps({"SOMETHING_ELSE": "x"}))
 
 
 def _chmod_hub_secret(target: LocalTarget) -> None:
@@ -72,13 +76,14 @@ def _chmod_hub_secret(target: LocalTarget) -> None:
 
 def _rotate_secret(target: LocalTarget) -> None:
     """The Secret changes and the hub is not redeployed: it still has the old password."""
-    _auth_secret_file(target).write_text(json.dumps({"JUPYTERHUB_AUTH_PASSWORD": secrets.token_urlsafe(18)}))
+    path, key = _auth_secret(target)
+    path.write_text(json.dumps({key: secrets.token_urlsafe(18)}))
 
 
 def _password_to_hub_log(target: LocalTarget) -> None:
-    password = json.loads(_auth_secret_file(target).read_text())["JUPYTERHUB_AUTH_PASSWORD"]
+    path, key = _auth_secret(target)
     with open(target.log("hub"), "a") as log:
-        log.write(f"[D fault] login attempt with password={password}\n")
+        log.write(f"[D fault] login attempt with password={json.loads(path.read_text())[key]}\n")
 
 
 def _kill(name: str) -> Callable[[LocalTarget], None]:
