@@ -72,6 +72,7 @@ CATALOGUE: tuple[Check, ...] = (
        "password-in-hub-log"),
     _c("SEC.user_servers_do_not_inherit_hub_secrets", "no hub secret, by name or value, in a user's server",
        "user-servers-inherit-secret"),
+    _c("SEC.user_homes_hold_no_hub_secret", "no hub secret in any file of a user's home", "credentials-file-in-homes"),
     # RDY
     _c("RDY.component_is_ready[hub]", "the hub runs, answers its health check and never restarted",
        "hub-crashed-and-restarted"),

@@ -142,6 +142,15 @@ c.JupyterHub.authenticator_class = _BackdoorAuthenticator
     Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
     Fault("user-servers-inherit-secret", "user servers keep the hub's JUPYTERHUB_AUTH_PASSWORD (Spawner.env_keep)",
           overlay=extra_config('c.Spawner.env_keep = [*c.Spawner.env_keep, "JUPYTERHUB_AUTH_PASSWORD"]')),
+    Fault("credentials-file-in-homes", "a pre-spawn hook writes the hub's password into each user's home",
+          overlay=extra_config("""
+import os
+def _write_credentials(spawner):
+    os.makedirs(spawner.home_dir, exist_ok=True)
+    with open(os.path.join(spawner.home_dir, ".hub-credentials"), "w") as f:
+        f.write("password=" + os.environ["JUPYTERHUB_AUTH_PASSWORD"] + "\\n")
+c.Spawner.pre_spawn_hook = _write_credentials
+""")),
     Fault("hub-crashed-and-restarted", "the hub is killed and `invoke deploy` brings it back (a restart)",
           action=_kill("hub"), redeploy=True),
     Fault("proxy-killed", "the proxy process is killed", action=_kill("proxy")),

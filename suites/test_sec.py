@@ -59,3 +59,34 @@ def test_user_servers_do_not_inherit_hub_secrets(cell, deployment):
     by_value = sorted(k for k, digest in digests.items() if digest in secret_digests)
     assert not by_name, f"user server environment holds {by_name}"
     assert not by_value, f"user server environment holds a hub secret's value in {by_value}"
+
+
+HOME_TOKENS = (
+    "import os, re, json, hashlib\n"
+    "seen, files, skipped = set(), 0, 0\n"
+    "for root, dirs, names in os.walk(os.path.expanduser('~')):\n"
+    "    for name in names:\n"
+    "        path = os.path.join(root, name)\n"
+    "        try:\n"
+    "            if os.path.islink(path) or os.path.getsize(path) > 1 << 20:\n"
+    "                skipped += 1; continue\n"
+    "            text = open(path, 'rb').read().decode('utf-8', 'replace')\n"
+    "        except OSError:\n"
+    "            skipped += 1; continue\n"
+    "        files += 1\n"
+    "        words = set(re.findall(r'[A-Za-z0-9_-]{6,}', text)) | {l.strip() for l in text.splitlines()}\n"
+    "        seen |= {hashlib.sha256(w.encode()).hexdigest()[:16] for w in words if len(w) >= 6}\n"
+    "print(json.dumps({'files': files, 'skipped': skipped, 'digests': sorted(seen)}))"
+)
+
+
+@pytest.mark.cell(HOME_TOKENS)
+def test_user_homes_hold_no_hub_secret(cell, deployment):
+    """Every word and line of every file (up to 1 MiB) in alice's home, as digests: no hub
+    secret is written where its user, or anyone they share a file with, can read it."""
+    found = cell.last_json()
+    secret_digests = {hashlib.sha256(str(s).encode()).hexdigest()[:16] for s in deployment.secrets()
+                      if len(str(s)) >= 6}
+    leaked = len(secret_digests & set(found["digests"]))  # a count: even a digest of a secret stays out of reports
+    assert leaked == 0, (f"{leaked} hub secret(s) in files of the user's home "
+                         f"({found['files']} files read, {found['skipped']} skipped)")
