@@ -40,9 +40,9 @@ def _tearing_add_file(original):
     """A home file larger than 64 KiB goes in half: what a torn read of a file being
     saved looks like. The hub database is archived as it should be."""
     def add_file(self, name: str, path: Path, live: bool = True):
-        data = path.read_bytes() if name.startswith("home/") else b""
-        if len(data) <= 64 * 1024:
+        if not name.startswith("home/") or path.stat().st_size <= 64 * 1024:
             return original(self, name, path, live)
+        data = path.read_bytes()
         return self.add_bytes(name, data[: len(data) // 2])
 
     return add_file

@@ -243,10 +243,10 @@ class LocalTarget(Target):
         proxy, hub = self.running("proxy"), self.running("hub")
         # Recorded as started, gone without `remove`: it died, and starting it again is a
         # restart, counted as the kubelet counts a container's (remove resets the count).
+        died = [name for name, proc in (("hub", hub), ("proxy", proxy)) if state.get(name) and proc is None]
         restarts = dict(state.get("restarts", {}))
-        for name, proc in (("hub", hub), ("proxy", proxy)):
-            if state.get(name) and proc is None:
-                restarts[name] = restarts.get(name, 0) + 1
+        for name in died:
+            restarts[name] = restarts.get(name, 0) + 1
         state["restarts"] = restarts
         if proxy and port not in (0, state.get("public_port")):
             raise HarnessError(
@@ -290,8 +290,8 @@ class LocalTarget(Target):
             return result
 
         result.action = "restarted" if hub else "started"
-        result.revived = [name for name in ("hub", "proxy") if state.get(name) and self.running(name) is None]
-        if result.revived:
+        result.revived = died
+        if died:
             result.action = "revived"
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
