@@ -14,12 +14,16 @@ def _exit(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(iterable=["values"], help={
-    "context": CONTEXT, "namespace": NAMESPACE,
-    "values": "extra values file, overlaid like helm -f (repeatable)",
-    "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
-    "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0)",
-})
+@task(
+    iterable=["values"],
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "values": "extra values file, overlaid like helm -f (repeatable)",
+        "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
+        "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0)",
+    },
+)
 def deploy(c, context="local", namespace="default", values=None, port=8000, chart_version=chart.DEFAULT_CHART_VERSION):
     """Deploy JupyterHub + PySpark notebooks; returns when /hub/health answers."""
     _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
@@ -28,28 +32,46 @@ def deploy(c, context="local", namespace="default", values=None, port=8000, char
 CHECKS = "checklist ids ({}) or check ids as in summary.json, comma-separated".format(",".join(CHECK_ORDER))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE, "k": "only checks matching this pytest -k expression",
-            "check": f"only these: {CHECKS}", "skip": f"skip these on purpose (recorded in the report): {CHECKS}"})
+@task(
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "k": "only checks matching this pytest -k expression",
+        "check": f"only these: {CHECKS}",
+        "skip": f"skip these on purpose (recorded in the report): {CHECKS}",
+    }
+)
 def verify(c, context="local", namespace="default", k=None, check=None, skip=None):
     """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
     _exit(commands.run(commands.verify, context, namespace, k, check, skip))
 
 
-@task(iterable=["values"], help={
-    "context": CONTEXT, "check": f"only these: {CHECKS}",
-    "prefix": "namespaces are <prefix>-healthy and <prefix>-<fault>, purged afterwards",
-    "values": "extra values file under every deployment (repeatable)",
-    "chart_version": "zero-to-jupyterhub chart version", "jobs": "namespaces deployed and verified at once",
-})
-def selftest(c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION,
-             jobs=2):
+@task(
+    iterable=["values"],
+    help={
+        "context": CONTEXT,
+        "check": f"only these: {CHECKS}",
+        "prefix": "namespaces are <prefix>-healthy and <prefix>-<fault>, purged afterwards",
+        "values": "extra values file under every deployment (repeatable)",
+        "chart_version": "zero-to-jupyterhub chart version",
+        "jobs": "namespaces deployed and verified at once",
+    },
+)
+def selftest(
+    c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION, jobs=2
+):
     """Break a deployment once per check's fault; verify must fail that check and pass it when healthy."""
     _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, int(jobs)))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE,
-            "purge": "also delete homes, database and secrets (on kind: the cluster too, once no release is left in it)",
-            "keep_cluster": "with --purge on kind: keep the kind cluster"})
+@task(
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "purge": "also delete homes, database and secrets (on kind: the cluster too, once no release is left in it)",
+        "keep_cluster": "with --purge on kind: keep the kind cluster",
+    }
+)
 def remove(c, context="local", namespace="default", purge=False, keep_cluster=False):
     """Stop user servers, hub and proxy; keep user data unless --purge."""
     _exit(commands.run(commands.remove, context, namespace, purge, keep_cluster))
@@ -61,15 +83,27 @@ def status(c, context="local", namespace="default", json=False):
     _exit(commands.run(commands.status, context, namespace, json))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE,
-            "to": "archive file or folder (default: ./hubharness-backup-<context>-<namespace>-<UTC>.tar.gz)"})
+@task(
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "to": "archive file or folder (default: ./hubharness-backup-<context>-<namespace>-<UTC>.tar.gz)",
+    }
+)
 def backup(c, context="local", namespace="default", to=None):
     """Back up hub database (online), homes and config into one checked archive."""
     _exit(commands.run(commands.backup, context, namespace, to))
 
 
-@task(name="restore", help={"context": CONTEXT, "namespace": NAMESPACE, "from_": "the archive to restore",
-                            "force": "replace a running deployment's user data (it is moved aside)"})
+@task(
+    name="restore",
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "from_": "the archive to restore",
+        "force": "replace a running deployment's user data (it is moved aside)",
+    },
+)
 def restore_(c, from_, context="local", namespace="default", force=False):
     """Check an archive, then restore database and homes and restart the hub."""
     _exit(commands.run(commands.restore, context, namespace, from_, force))

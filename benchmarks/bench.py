@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hubharness.checks import CHECK_ORDER  # noqa: E402
-from hubharness.hubapi import UserSession  # noqa: E402
-from hubharness.kernel import Kernel  # noqa: E402
-from hubharness.targets.local import LocalTarget  # noqa: E402
+from hubharness.checks import CHECK_ORDER
+from hubharness.hubapi import UserSession
+from hubharness.kernel import Kernel
+from hubharness.targets.local import LocalTarget
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 NS = "bench"
@@ -50,8 +50,9 @@ def peak_rss_mib(pid: int, stop: threading.Event, out: list) -> None:
 
 def timed_invoke(*args: str, env: dict) -> tuple[float, float, int, str]:
     start = time.perf_counter()
-    proc = subprocess.Popen([INVOKE, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [INVOKE, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     stop, peak = threading.Event(), []
     sampler = threading.Thread(target=peak_rss_mib, args=(proc.pid, stop, peak))
     sampler.start()
@@ -78,7 +79,9 @@ def floor(user: str) -> dict[str, float]:
     out = kernel.run(
         "from pyspark.sql import SparkSession\n"
         "spark = SparkSession.builder.master('local[2]').config('spark.ui.enabled', 'false').getOrCreate()\n"
-        "print(spark.range(1, 1001).selectExpr('sum(id)').first()[0])", timeout=300)
+        "print(spark.range(1, 1001).selectExpr('sum(id)').first()[0])",
+        timeout=300,
+    )
     assert out.stdout.strip() == "500500", out
     marks["spark"] = time.perf_counter() - t0
     kernel.shutdown()
@@ -94,9 +97,19 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="hubharness-bench-")
     env = {**os.environ, "HUBHARNESS_HOME": f"{home}/home", "HUBHARNESS_REPORTS": f"{home}/reports"}
     os.environ.update(HUBHARNESS_HOME=env["HUBHARNESS_HOME"], HUBHARNESS_REPORTS=env["HUBHARNESS_REPORTS"])
-    results: dict[str, list[float]] = {k: [] for k in (
-        "deploy_cold_s", "deploy_again_s", "deploy_rss_mib", "floor_s", "verify_core_s", "verify_s",
-        "verify_rss_mib", "remove_purge_s")}
+    results: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "deploy_cold_s",
+            "deploy_again_s",
+            "deploy_rss_mib",
+            "floor_s",
+            "verify_core_s",
+            "verify_s",
+            "verify_rss_mib",
+            "remove_purge_s",
+        )
+    }
     floors = []
     try:
         for run in range(args.runs):
@@ -121,10 +134,14 @@ def main() -> int:
             assert code == 0, out
             results["remove_purge_s"].append(s)
     finally:
-        subprocess.run([INVOKE, "remove", "--namespace", NS, "--purge"], cwd=ROOT, env=env,
-                       capture_output=True)
-    summary = {k: {"median": round(statistics.median(v), 2), "min": round(min(v), 2), "max": round(max(v), 2)}
-               for k, v in results.items() if v}
+        subprocess.run(
+            [INVOKE, "remove", "--namespace", NS, "--purge"], cwd=ROOT, env=env, capture_output=True, check=False
+        )
+    summary = {
+        k: {"median": round(statistics.median(v), 2), "min": round(min(v), 2), "max": round(max(v), 2)}
+        for k, v in results.items()
+        if v
+    }
     floor_s = statistics.median(results["floor_s"])
     summary["verify_core_over_floor"] = round(statistics.median(results["verify_core_s"]) / floor_s, 2)
     summary["verify_over_floor"] = round(statistics.median(results["verify_s"]) / floor_s, 2)
@@ -133,8 +150,10 @@ def main() -> int:
     for name, stats in summary.items():
         if isinstance(stats, dict) and "median" in stats:
             print(f"{name:16} median {stats['median']:7.2f}  (min {stats['min']:.2f}, max {stats['max']:.2f})")
-    print(f"verify (NS..SPK) / floor {summary['verify_core_over_floor']:.2f}×, full verify / floor "
-          f"{summary['verify_over_floor']:.2f}×; floor steps: {summary['floor_steps_s']}")
+    print(
+        f"verify (NS..SPK) / floor {summary['verify_core_over_floor']:.2f}×, full verify / floor "
+        f"{summary['verify_over_floor']:.2f}×; floor steps: {summary['floor_steps_s']}"
+    )
     return 0
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hubharness.hubapi import HubAPI  # noqa: E402
-from hubharness.targets.local import LocalTarget  # noqa: E402
+from hubharness.hubapi import HubAPI
+from hubharness.targets.local import LocalTarget
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 NS = "bench-backup"
@@ -29,7 +29,7 @@ NS = "bench-backup"
 
 def invoke(env, *args) -> float:
     start = time.perf_counter()
-    done = subprocess.run([INVOKE, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run([INVOKE, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"invoke {' '.join(args)} failed: {done.stderr.strip()}")
     return time.perf_counter() - start
@@ -55,8 +55,9 @@ def main() -> int:
             home = target.state_dir / "home" / name
             home.mkdir(parents=True, exist_ok=True)
             (home / "data.bin").write_bytes(os.urandom(args.mb << 20))
-            (home / "analysis.ipynb").write_text(json.dumps({"cells": [], "nbformat": 4, "nbformat_minor": 5,
-                                                             "metadata": {}}))
+            (home / "analysis.ipynb").write_text(
+                json.dumps({"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}})
+            )
         backup_s = invoke(env, "backup", "--namespace", NS, "--to", str(archive))
         size_mb = archive.stat().st_size / 1e6
         invoke(env, "remove", "--namespace", NS, "--purge")
@@ -66,11 +67,23 @@ def main() -> int:
         users = {u["name"] for u in HubAPI(after.public_url, after.service_token()).users()}
         assert all(f"user{n:02d}" in users for n in range(args.users)), "users missing after restore"
     finally:
-        subprocess.run([INVOKE, "remove", "--namespace", NS, "--purge"], cwd=ROOT, env=env, capture_output=True)
+        subprocess.run(
+            [INVOKE, "remove", "--namespace", NS, "--purge"], cwd=ROOT, env=env, capture_output=True, check=False
+        )
     data_mb = args.users * args.mb * (1 << 20) / 1e6
-    print(json.dumps({"users": args.users, "home_mb_each": args.mb, "data_mb": round(data_mb, 1),
-                      "backup_s": round(backup_s, 2), "archive_mb": round(size_mb, 1),
-                      "restore_s": round(restore_s, 2)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "users": args.users,
+                "home_mb_each": args.mb,
+                "data_mb": round(data_mb, 1),
+                "backup_s": round(backup_s, 2),
+                "archive_mb": round(size_mb, 1),
+                "restore_s": round(restore_s, 2),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

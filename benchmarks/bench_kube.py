@@ -23,17 +23,19 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hubharness.targets import target_for  # noqa: E402
-from tests.kube_emulator import KubeEmulator  # noqa: E402
-from tests.test_kube_backup import drop_user_volumes  # noqa: E402
-from tests.test_kube_verify import install_chart  # noqa: E402
+from hubharness.targets import target_for
+from tests.kube_emulator import KubeEmulator
+from tests.test_kube_backup import drop_user_volumes
+from tests.test_kube_verify import install_chart
 
 
 def timed(cluster, what: str, action) -> None:
     before, started = len(cluster.requests), time.perf_counter()
     result = action()
-    print(f"  {what:<32} {time.perf_counter() - started:7.3f} s  {len(cluster.requests) - before:5d} requests"
-          + (f"  ({result})" if result is not None else ""))
+    print(
+        f"  {what:<32} {time.perf_counter() - started:7.3f} s  {len(cluster.requests) - before:5d} requests"
+        + (f"  ({result})" if result is not None else "")
+    )
 
 
 def main() -> None:
@@ -42,8 +44,12 @@ def main() -> None:
     parser.add_argument("--log-lines", type=int, default=2000)
     parser.add_argument("--homes", type=int, default=10, help="users whose home the backup reads")
     parser.add_argument("--home-mb", type=int, default=10, help="random bytes in each of those homes")
-    parser.add_argument("--pod-start", type=float, default=0.0,
-                        help="seconds a helper pod stays Pending, standing in for a cluster's pod start")
+    parser.add_argument(
+        "--pod-start",
+        type=float,
+        default=0.0,
+        help="seconds a helper pod stays Pending, standing in for a cluster's pod start",
+    )
     args = parser.parse_args()
     with KubeEmulator() as cluster, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "kubeconfig"
@@ -53,14 +59,20 @@ def main() -> None:
         line = "[I 2026-11-25 10:00:00.000 ServerApp] 200 GET /user/x/api/kernels (x@10.0.0.1) 1.00ms\n"
         for n in range(args.users):
             pod = f"jupyter-user-{n}"
-            cluster.add_pod("jh", pod, "singleuser-server", container="notebook",
-                            annotations={"hub.jupyter.org/username": f"user-{n}"})
+            cluster.add_pod(
+                "jh",
+                pod,
+                "singleuser-server",
+                container="notebook",
+                annotations={"hub.jupyter.org/username": f"user-{n}"},
+            )
             cluster.logs[("jh", pod, "notebook", False)] = line * args.log_lines
         print(f"namespace with {args.users} user pods, {args.log_lines} log lines each")
         holder = {}
         timed(cluster, "import kubernetes.client", lambda: __import__("kubernetes.client") and None)
-        timed(cluster, "deployment()", lambda: holder.setdefault("d", target_for("emulated", "jh").deployment())
-              and None)
+        timed(
+            cluster, "deployment()", lambda: holder.setdefault("d", target_for("emulated", "jh").deployment()) and None
+        )
         d = holder["d"]
         timed(cluster, "components()", lambda: len(d.components()))
         timed(cluster, "state_is_isolated()", lambda: bool(d.state_is_isolated()))
@@ -71,12 +83,20 @@ def main() -> None:
         homes(cluster, Path(tmp), args.homes, args.home_mb)
         cluster.pod_start_delay = args.pod_start
         archive = Path(tmp) / "backup.tar.gz"
-        timed(cluster, f"backup, {args.homes} x {args.home_mb} MB homes",
-              lambda: f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "
-                      f"archive {archive.stat().st_size / 1e6:.0f} MB")
+        timed(
+            cluster,
+            f"backup, {args.homes} x {args.home_mb} MB homes",
+            lambda: (
+                f"{target_for('emulated', 'jh').backup(archive).bytes / 1e6:.0f} MB through exec, "
+                f"archive {archive.stat().st_size / 1e6:.0f} MB"
+            ),
+        )
         drop_user_volumes(cluster, [f"home-{n}" for n in range(args.homes)])  # as a purge; restore remakes them
-        timed(cluster, "restore of it, volumes purged",
-              lambda: f"{target_for('emulated', 'jh').restore(archive).bytes / 1e6:.0f} MB through exec")
+        timed(
+            cluster,
+            "restore of it, volumes purged",
+            lambda: f"{target_for('emulated', 'jh').restore(archive).bytes / 1e6:.0f} MB through exec",
+        )
 
 
 def homes(cluster, tmp: Path, count: int, megabytes: int) -> None:

@@ -90,8 +90,10 @@ def _stable_copy(path: Path, spool, live: bool = True) -> tuple[str, int, bool]:
                 digest.update(chunk)
                 spool.write(chunk)
         after = path.stat()
-        settled = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == \
-            (spool.tell(), after.st_mtime_ns) and not (live and saving.exists())
+        settled = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == (
+            spool.tell(),
+            after.st_mtime_ns,
+        ) and not (live and saving.exists())
         if settled or time.monotonic() >= deadline:
             return digest.hexdigest(), spool.tell(), settled
 
@@ -104,11 +106,12 @@ class ArchiveWriter:
         try:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
         except OSError as e:
-            raise HarnessError(f"cannot write the backup to {dest.parent}: {e.strerror}; "
-                               "choose a writable folder with --to") from None
+            raise HarnessError(
+                f"cannot write the backup to {dest.parent}: {e.strerror}; choose a writable folder with --to"
+            ) from None
         os.close(fd)
         self.tmp = Path(tmp)
-        self.tar = tarfile.open(self.tmp, "w:gz", compresslevel=1)
+        self.tar = tarfile.open(self.tmp, "w:gz", compresslevel=1)  # noqa: SIM115
         self.files: dict[str, dict] = {}
         self.unsettled: list[str] = []  # files still being written when they were read
 
@@ -144,7 +147,7 @@ class ArchiveWriter:
     def abort(self) -> None:
         try:
             self.tar.close()
-        except Exception:  # closing a tar on a full disk fails again; the file goes anyway
+        except Exception:  # noqa: BLE001, S110 — closing a tar on a full disk fails again; the file goes anyway
             pass
         self.tmp.unlink(missing_ok=True)
 
@@ -203,21 +206,35 @@ def archive_path(target, to: Path | None) -> Path:
     if dest.is_dir():
         dest = dest / default_archive(target).name
     if not dest.parent.is_dir():
-        raise HarnessError(f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to")
+        raise HarnessError(
+            f"cannot write the backup to {dest.parent}: no such folder; create it or choose another --to"
+        )
     return dest
 
 
-def manifest_base(context: str, namespace: str, chart_version: str, secret_refs: list[tuple[str, str]],
-                  users: list[str], db_integrity: str, jupyterhub: str | None = None) -> dict:
+def manifest_base(
+    context: str,
+    namespace: str,
+    chart_version: str,
+    secret_refs: list[tuple[str, str]],
+    users: list[str],
+    db_integrity: str,
+    jupyterhub: str | None = None,
+) -> dict:
     """jupyterhub: the hub's version where it is not this Python's (a chart's hub image)."""
     from importlib.metadata import version
 
     return {
-        "format": FORMAT, "harness": __version__, "jupyterhub": jupyterhub or version("jupyterhub"),
-        "chart": chart_version, "context": context, "namespace": namespace,
+        "format": FORMAT,
+        "harness": __version__,
+        "jupyterhub": jupyterhub or version("jupyterhub"),
+        "chart": chart_version,
+        "context": context,
+        "namespace": namespace,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "secrets": [{"name": n, "key": k, "stored": False} for n, k in secret_refs],
-        "users": users, "db_integrity": db_integrity,
+        "users": users,
+        "db_integrity": db_integrity,
     }
 
 
@@ -275,15 +292,18 @@ def check_and_stage(archive: Path, context: str, namespace: str, staging: Path) 
         expected = manifest.get("files", {})
         bad = sorted(n for n in set(expected) | set(seen) if expected.get(n) != seen.get(n))
         if bad:
-            raise HarnessError(f"archive {archive} does not match its manifest ({len(bad)} file(s), "
-                               f"first {bad[0]}): corrupted, refused")
+            raise HarnessError(
+                f"archive {archive} does not match its manifest ({len(bad)} file(s), "
+                f"first {bad[0]}): corrupted, refused"
+            )
         if DB_MEMBER in seen and integrity(staging / DB_MEMBER) != "ok":
             raise HarnessError(f"archive {archive}: its hub database fails integrity_check: refused")
         return Checked(manifest, staging)
     except (tarfile.TarError, EOFError, OSError, zlib_error(), ValueError, sqlite3.DatabaseError) as e:
         shutil.rmtree(staging, ignore_errors=True)
-        raise HarnessError(f"archive {archive} is unreadable ({type(e).__name__}: {e}): "
-                           "corrupted or truncated, refused") from None
+        raise HarnessError(
+            f"archive {archive} is unreadable ({type(e).__name__}: {e}): corrupted or truncated, refused"
+        ) from None
     except HarnessError:
         shutil.rmtree(staging, ignore_errors=True)
         raise

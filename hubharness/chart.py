@@ -33,9 +33,7 @@ def hub_version(chart_version: str) -> str:
         return HUB_VERSION_OF_CHART[chart_version]
     except KeyError:
         known = ", ".join(sorted(HUB_VERSION_OF_CHART))
-        raise HarnessError(
-            f"unknown chart version {chart_version!r}: use one of {known}"
-        ) from None
+        raise HarnessError(f"unknown chart version {chart_version!r}: use one of {known}") from None
 
 
 def _helm_cache_dirs() -> list[Path]:
@@ -59,8 +57,12 @@ def _schema_from_chart_archive(archive: Path) -> dict | None:
 
 def _schema_from_path(path: Path, chart_version: str) -> dict | None:
     if path.is_dir():
-        for name in (f"values.schema-{chart_version}.yaml", f"values.schema-{chart_version}.json",
-                     "values.schema.json", "values.schema.yaml"):
+        for name in (
+            f"values.schema-{chart_version}.yaml",
+            f"values.schema-{chart_version}.json",
+            "values.schema.json",
+            "values.schema.yaml",
+        ):
             if (path / name).is_file():
                 return _schema_from_path(path / name, chart_version)
         return None

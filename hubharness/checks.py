@@ -55,31 +55,61 @@ PUBLISHED = ("fallback-password", "SecretPassword2", "password", "admin", "jupyt
 
 CATALOGUE: tuple[Check, ...] = (
     # NS
-    _c("NS.namespace_exists", "the namespace is there and Active (local: the state folder is the namespace, "
-       "which verify needs to start at all)", "namespace-terminating", (KUBE,)),
-    _c("NS.state_is_isolated", "state private (0700), no port or process shared with another namespace",
-       "state-world-readable"),
+    _c(
+        "NS.namespace_exists",
+        "the namespace is there and Active (local: the state folder is the namespace, "
+        "which verify needs to start at all)",
+        "namespace-terminating",
+        (KUBE,),
+    ),
+    _c(
+        "NS.state_is_isolated",
+        "state private (0700), no port or process shared with another namespace",
+        "state-world-readable",
+    ),
     # SEC
     _c("SEC.secret_holds_the_password", "the Secret has the JUPYTERHUB_AUTH_PASSWORD key", "secret-without-key"),
-    _c("SEC.secret_is_private", "only its owner (local: mode 0600) or the hub (kubernetes) reads the Secret",
-       "secret-world-readable"),
+    _c(
+        "SEC.secret_is_private",
+        "only its owner (local: mode 0600) or the hub (kubernetes) reads the Secret",
+        "secret-world-readable",
+    ),
     _c("SEC.hub_reads_password_from_secret", "the running hub's password is the Secret's", "secret-rotated-behind-hub"),
-    _c("SEC.password_is_not_a_published_one", "the Secret does not hold a password published in docs",
-       "published-password"),
-    *(_c(f"SEC.no_fallback_password_logs_in[{p}]", f"the published password {p!r} does not open the hub",
-         "backdoor-passwords") for p in PUBLISHED),
-    _c("SEC.secrets_appear_nowhere_else", "no secret value in values, config, logs or command lines",
-       "password-in-hub-log"),
-    _c("SEC.user_servers_do_not_inherit_hub_secrets", "no hub secret, by name or value, in a user's server",
-       "user-servers-inherit-secret"),
+    _c(
+        "SEC.password_is_not_a_published_one",
+        "the Secret does not hold a password published in docs",
+        "published-password",
+    ),
+    *(
+        _c(
+            f"SEC.no_fallback_password_logs_in[{p}]",
+            f"the published password {p!r} does not open the hub",
+            "backdoor-passwords",
+        )
+        for p in PUBLISHED
+    ),
+    _c(
+        "SEC.secrets_appear_nowhere_else",
+        "no secret value in values, config, logs or command lines",
+        "password-in-hub-log",
+    ),
+    _c(
+        "SEC.user_servers_do_not_inherit_hub_secrets",
+        "no hub secret, by name or value, in a user's server",
+        "user-servers-inherit-secret",
+    ),
     _c("SEC.user_homes_hold_no_hub_secret", "no hub secret in any file of a user's home", "credentials-file-in-homes"),
     # RDY
-    _c("RDY.component_is_ready[hub]", "the hub runs, answers its health check and never restarted",
-       "hub-crashed-and-restarted"),
+    _c(
+        "RDY.component_is_ready[hub]",
+        "the hub runs, answers its health check and never restarted",
+        "hub-crashed-and-restarted",
+    ),
     _c("RDY.component_is_ready[proxy]", "the proxy runs and answers its health check", "proxy-killed"),
     _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-killed"),
-    _c("RDY.hub_runs_the_charts_jupyterhub", "the hub is the JupyterHub the deployed chart ships",
-       "hub-not-the-charts"),
+    _c(
+        "RDY.hub_runs_the_charts_jupyterhub", "the hub is the JupyterHub the deployed chart ships", "hub-not-the-charts"
+    ),
     # AUTH
     _c("AUTH.right_password_logs_in", "the Secret's password logs in through the form", "secret-rotated-behind-hub"),
     _c("AUTH.wrong_password_is_refused[wrong]", "a wrong password gets the hub's 403", "any-password-logs-in"),
@@ -87,64 +117,113 @@ CATALOGUE: tuple[Check, ...] = (
     _c("AUTH.login_without_xsrf_is_refused", "a login form without its _xsrf token gets 403", "xsrf-not-enforced"),
     _c("AUTH.admin_reaches_admin_page", "an admin user exists and reaches /hub/admin", "no-admin-user"),
     _c("AUTH.non_admin_is_kept_from_admin_page", "a non-admin gets 403 on /hub/admin", "everyone-admin"),
-    _c("AUTH.user_cannot_reach_another_users_server", "alice gets 403 on bob's server, bob gets in",
-       "servers-open-to-all-users"),
-    _c("AUTH.browser_with_wrong_password_stays_out", "a real browser with a wrong password stays on the login page",
-       "any-password-logs-in"),
-    _c("AUTH.browser_logs_in_to_jupyterlab", "a real browser logs in and JupyterLab renders",
-       "jupyterlab-cannot-render"),
+    _c(
+        "AUTH.user_cannot_reach_another_users_server",
+        "alice gets 403 on bob's server, bob gets in",
+        "servers-open-to-all-users",
+    ),
+    _c(
+        "AUTH.browser_with_wrong_password_stays_out",
+        "a real browser with a wrong password stays on the login page",
+        "any-password-logs-in",
+    ),
+    _c(
+        "AUTH.browser_logs_in_to_jupyterlab",
+        "a real browser logs in and JupyterLab renders",
+        "jupyterlab-cannot-render",
+    ),
     # PRX
     _c("PRX.root_redirects_into_the_hub", "/ on proxy-public redirects into /hub/", "hub-route-hijacked"),
     _c("PRX.login_page_is_served", "/hub/login on proxy-public serves the login form", "hub-route-hijacked"),
-    _c("PRX.ingress_routes_its_host_to_proxy_public", "a request for the ingress host reaches proxy-public",
-       "ingress-points-elsewhere", (KUBE,)),
+    _c(
+        "PRX.ingress_routes_its_host_to_proxy_public",
+        "a request for the ingress host reaches proxy-public",
+        "ingress-points-elsewhere",
+        (KUBE,),
+    ),
     _c("PRX.route_table_holds_the_hub_route", "the proxy routes / to the hub's address", "hub-route-hijacked"),
     _c("PRX.user_route_appears_after_spawn", "a spawned server gets its route", "proxy-forgets-user-routes"),
-    _c("PRX.user_route_goes_after_stop", "a stopped server's route goes and its URL no longer reaches it",
-       "proxy-keeps-stopped-routes"),
+    _c(
+        "PRX.user_route_goes_after_stop",
+        "a stopped server's route goes and its URL no longer reaches it",
+        "proxy-keeps-stopped-routes",
+    ),
     # ADM
     _c("ADM.users_are_listed", "/hub/api/users lists verify's users", "users-hidden-from-harness"),
-    _c("ADM.active_sessions_are_listed", "a user with a running server is listed as active",
-       "users-hidden-from-harness"),
-    _c("ADM.server_stops_through_the_api", "DELETE …/server stops the server, and its process goes",
-       "spawner-leaves-servers-running"),
+    _c(
+        "ADM.active_sessions_are_listed",
+        "a user with a running server is listed as active",
+        "users-hidden-from-harness",
+    ),
+    _c(
+        "ADM.server_stops_through_the_api",
+        "DELETE …/server stops the server, and its process goes",
+        "spawner-leaves-servers-running",
+    ),
     # SPK
     _c("SPK.server_spawns_through_the_hub", "a user server spawns and becomes ready", "spawn-fails"),
     _c("SPK.kernel_runs_code_over_the_proxy", "a kernel runs code over the proxy's websocket", "kernel-broken"),
     _c("SPK.pyspark_is_the_expected_version", "the notebook's pyspark is the image tag's Spark", "wrong-pyspark"),
-    _c("SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_PYTHON]", "PYSPARK_PYTHON set, runnable, the kernel's",
-       "image-python-paths"),
-    _c("SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_DRIVER_PYTHON]",
-       "PYSPARK_DRIVER_PYTHON set, runnable, the kernel's", "image-python-paths"),
-    _c("SPK.servers_pyspark_python_imports_the_expected_pyspark",
-       "in the server's environment $PYSPARK_PYTHON imports that pyspark and Java runs", "wrong-pyspark"),
-    _c("SPK.spark_job_gives_the_known_answer", "a Spark job with Python workers gives 500500 and 328350",
-       "image-python-paths"),
+    _c(
+        "SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_PYTHON]",
+        "PYSPARK_PYTHON set, runnable, the kernel's",
+        "image-python-paths",
+    ),
+    _c(
+        "SPK.spark_python_is_set_and_is_the_kernels[PYSPARK_DRIVER_PYTHON]",
+        "PYSPARK_DRIVER_PYTHON set, runnable, the kernel's",
+        "image-python-paths",
+    ),
+    _c(
+        "SPK.servers_pyspark_python_imports_the_expected_pyspark",
+        "in the server's environment $PYSPARK_PYTHON imports that pyspark and Java runs",
+        "wrong-pyspark",
+    ),
+    _c(
+        "SPK.spark_job_gives_the_known_answer",
+        "a Spark job with Python workers gives 500500 and 328350",
+        "image-python-paths",
+    ),
     _c("SPK.csv_aggregate_to_pandas", "the seed's CSV → aggregate → pandas workload", "numpy-broken"),
     _c("SPK.ml_pipeline_trains_with_a_good_auc", "the seed's Spark ML pipeline reaches AUC > 0.9", "numpy-broken"),
-    _c("SPK.json_aggregate_written_as_csv", "the seed's JSON aggregate is written as one CSV",
-       "spark-splits-output"),
+    _c("SPK.json_aggregate_written_as_csv", "the seed's JSON aggregate is written as one CSV", "spark-splits-output"),
     # BAK
-    _c("BAK.archive_manifest_has_checksums_and_versions",
-       "every archived file matches its manifest checksum; versions recorded; its database is whole",
-       "backup-lies-about-checksums"),
+    _c(
+        "BAK.archive_manifest_has_checksums_and_versions",
+        "every archived file matches its manifest checksum; versions recorded; its database is whole",
+        "backup-lies-about-checksums",
+    ),
     _c("BAK.archive_holds_no_secret", "no secret value in any archived file", "password-written-in-values"),
-    _c("BAK.user_records_come_back", "users and their records are back after purge and restore",
-       "database-in-memory"),
-    _c("BAK.restored_database_passes_integrity_check", "the restored hub's database passes integrity_check, "
-       "read from outside restore", "restore-corrupts-database"),
+    _c("BAK.user_records_come_back", "users and their records are back after purge and restore", "database-in-memory"),
+    _c(
+        "BAK.restored_database_passes_integrity_check",
+        "the restored hub's database passes integrity_check, read from outside restore",
+        "restore-corrupts-database",
+    ),
     _c("BAK.files_come_back_byte_for_byte", "users' files are back byte for byte", "backup-tears-files"),
-    _c("BAK.file_written_during_backup_comes_back_whole", "a file being saved is archived as one whole version",
-       "backup-tears-files"),
-    _c("BAK.corrupted_archive_is_refused_untouched", "a corrupted archive is refused and nothing changes",
-       "restore-skips-archive-check"),
+    _c(
+        "BAK.file_written_during_backup_comes_back_whole",
+        "a file being saved is archived as one whole version",
+        "backup-tears-files",
+    ),
+    _c(
+        "BAK.corrupted_archive_is_refused_untouched",
+        "a corrupted archive is refused and nothing changes",
+        "restore-skips-archive-check",
+    ),
     # RMV
-    _c("RMV.remove_keeps_user_data", "remove keeps homes and database and leaves nothing running",
-       "remove-deletes-homes"),
+    _c(
+        "RMV.remove_keeps_user_data",
+        "remove keeps homes and database and leaves nothing running",
+        "remove-deletes-homes",
+    ),
     _c("RMV.remove_twice_is_harmless", "a second remove succeeds and still keeps the data", "remove-twice-fails"),
     _c("RMV.purge_leaves_nothing", "purge leaves no state, process or listener", "purge-keeps-state"),
-    _c("RMV.removing_what_is_not_deployed_says_so", "removing nothing says 'nothing deployed'",
-       "remove-quiet-when-nothing-deployed"),
+    _c(
+        "RMV.removing_what_is_not_deployed_says_so",
+        "removing nothing says 'nothing deployed'",
+        "remove-quiet-when-nothing-deployed",
+    ),
 )
 
 BY_ID = {check.id: check for check in CATALOGUE}
@@ -167,8 +246,10 @@ def select(spec: str | None, context: str) -> list[Check]:
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [w for w in wanted if w.upper() not in GROUPS and w not in BY_ID]
     if unknown:
-        raise HarnessError(f"unknown check(s) {', '.join(unknown)}: use checklist ids ({', '.join(CHECK_ORDER)}) "
-                           "or check ids as in summary.json (e.g. SEC.secret_is_private)")
+        raise HarnessError(
+            f"unknown check(s) {', '.join(unknown)}: use checklist ids ({', '.join(CHECK_ORDER)}) "
+            "or check ids as in summary.json (e.g. SEC.secret_is_private)"
+        )
     chosen = [c for c in applicable if c.group in {w.upper() for w in wanted} or c.id in wanted]
     if not chosen:
         raise HarnessError(f"--check {spec}: none of these checks applies to context {context}")

@@ -31,8 +31,10 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
-    say(f"verify: {counts['passed']} passed, {counts['failed']} failed, {counts['timeout']} timed out, "
-        f"{counts['skipped']} skipped in {summary['duration']:.1f}s; report: {result.report_dir}")
+    say(
+        f"verify: {counts['passed']} passed, {counts['failed']} failed, {counts['timeout']} timed out, "
+        f"{counts['skipped']} skipped in {summary['duration']:.1f}s; report: {result.report_dir}"
+    )
     if failed:
         say(f"  failed checks: {', '.join(failed)}")
     skipped = [c["id"] for c in summary["checks"] if c["outcome"] == "skipped"]
@@ -41,8 +43,9 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
     return result.exit_code
 
 
-def selftest(context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None,
-             jobs: int) -> int:
+def selftest(
+    context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int
+) -> int:
     from . import selftest as runner
 
     result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
@@ -50,11 +53,15 @@ def selftest(context: str, prefix: str, values_files: list[str], chart_version: 
     say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'in':<6} {'s':>6}")
     for row in sorted(result.rows, key=lambda r: r["killed"]):
         mark = "" if row["killed"] else "  SURVIVED"
-        say(f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['failed_in']:<6} "
-            f"{row['seconds']:6.1f}{mark}")
+        say(
+            f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['failed_in']:<6} "
+            f"{row['seconds']:6.1f}{mark}"
+        )
     healthy = sum(r["healthy"] == "passed" for r in result.rows)
-    say(f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed, "
-        f"in {result.seconds:.0f}s; report: {result.report_dir}")
+    say(
+        f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed, "
+        f"in {result.seconds:.0f}s; report: {result.report_dir}"
+    )
     return 0 if result.ok else 1
 
 
@@ -68,8 +75,10 @@ def status(context: str, namespace: str, as_json: bool) -> int:
     if as_json:
         say(json.dumps(info, indent=2))
         return 0
-    say(f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: "
-        f"{info['hub_url'] or 'proxy-public not reachable'}")
+    say(
+        f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: "
+        f"{info['hub_url'] or 'proxy-public not reachable'}"
+    )
     for c in info["components"]:
         state = ("ready" if c["ready"] else "not ready") if c["running"] else "stopped"
         say(f"  {c['name'] + ':':<15} {state} ({c['detail']})")
@@ -88,8 +97,10 @@ def backup(context: str, namespace: str, to: str | None) -> int:
     from pathlib import Path
 
     result = target_for(context, namespace).backup(Path(to) if to else None)
-    say(f"backed up namespace {namespace} (context {context}): {len(result.users)} user(s), "
-        f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s")
+    say(
+        f"backed up namespace {namespace} (context {context}): {len(result.users)} user(s), "
+        f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s"
+    )
     say(f"  archive: {result.archive} ({result.archive.stat().st_size / 1e6:.1f} MB)")
     say("  secrets are not in the archive: keep the Secret (urbalurba-secrets) yourself")
     return 0
@@ -99,9 +110,11 @@ def restore(context: str, namespace: str, source: str, force: bool) -> int:
     from pathlib import Path
 
     result = target_for(context, namespace).restore(Path(source), force=force)
-    say(f"restored namespace {namespace} (context {context}) from {source} in {result.seconds:.1f}s: "
+    say(
+        f"restored namespace {namespace} (context {context}) from {source} in {result.seconds:.1f}s: "
         f"{len(result.users)} user(s), {result.files} file(s), {result.bytes / 1e6:.1f} MB; "
-        f"database integrity_check: {result.integrity}")
+        f"database integrity_check: {result.integrity}"
+    )
     if result.moved_aside:
         say(f"  the data it replaced is in {result.moved_aside}")
     return 0
@@ -117,8 +130,10 @@ def kube_api_error(error: Exception) -> str | None:
         message = json.loads(error.body or "{}").get("message")
     except ValueError:
         message = None
-    return (f"the kubernetes API refused a request: {error.status} {error.reason}"
-            f"{': ' + message[:300] if message else ''} (is the context allowed to? kubectl auth can-i --list)")
+    return (
+        f"the kubernetes API refused a request: {error.status} {error.reason}"
+        f"{': ' + message[:300] if message else ''} (is the context allowed to? kubectl auth can-i --list)"
+    )
 
 
 def run(action, *args) -> int:

@@ -6,9 +6,9 @@ Suites never branch on the target: pods or processes are the target's business.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .secretstore import Secret
 

@@ -18,9 +18,9 @@ import json
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -110,9 +110,12 @@ def _hijack_hub_route(target: LocalTarget) -> None:
     """Something else claims / in the proxy: proxy-public no longer reaches the hub."""
     state = target.read_state()
     token = target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-    response = requests.post(f"http://127.0.0.1:{state['proxy_api_port']}/api/routes/",
-                             json={"target": f"http://127.0.0.1:{free_port()}"},
-                             headers={"Authorization": f"token {token}"}, timeout=5)
+    response = requests.post(
+        f"http://127.0.0.1:{state['proxy_api_port']}/api/routes/",
+        json={"target": f"http://127.0.0.1:{free_port()}"},
+        headers={"Authorization": f"token {token}"},
+        timeout=5,
+    )
     response.raise_for_status()
 
 
@@ -120,17 +123,29 @@ def _hijack_hub_route(target: LocalTarget) -> None:
 FAULTS: tuple[Fault, ...] = (
     Fault("namespace-terminating", "the namespace is being deleted (Terminating)", targets=("kube",)),
     Fault("ingress-points-elsewhere", "the ingress sends its host to another service", targets=("kube",)),
-    Fault("state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)",
-          action=_chmod_state),
+    Fault(
+        "state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)", action=_chmod_state
+    ),
     Fault("secret-without-key", "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key", action=_drop_secret_key),
-    Fault("secret-world-readable", "the chart's managed Secret (cookie secret, proxy and service tokens) is "
-          "readable by everyone (chmod 644)", action=_chmod_hub_secret),
-    Fault("secret-rotated-behind-hub", "the Secret gets a new password and the hub is not redeployed",
-          action=_rotate_secret),
-    Fault("published-password", "the Secret holds the password the seed's docs publish",
-          env={"JUPYTERHUB_AUTH_PASSWORD": "SecretPassword2"}),
-    Fault("backdoor-passwords", "an authenticator that also accepts the published passwords",
-          overlay=extra_config(f"""
+    Fault(
+        "secret-world-readable",
+        "the chart's managed Secret (cookie secret, proxy and service tokens) is readable by everyone (chmod 644)",
+        action=_chmod_hub_secret,
+    ),
+    Fault(
+        "secret-rotated-behind-hub",
+        "the Secret gets a new password and the hub is not redeployed",
+        action=_rotate_secret,
+    ),
+    Fault(
+        "published-password",
+        "the Secret holds the password the seed's docs publish",
+        env={"JUPYTERHUB_AUTH_PASSWORD": "SecretPassword2"},
+    ),
+    Fault(
+        "backdoor-passwords",
+        "an authenticator that also accepts the published passwords",
+        overlay=extra_config(f"""
 from jupyterhub.auth import DummyAuthenticator
 class _BackdoorAuthenticator(DummyAuthenticator):
     async def authenticate(self, handler, data):
@@ -138,116 +153,203 @@ class _BackdoorAuthenticator(DummyAuthenticator):
             return data["username"]
         return await super().authenticate(handler, data)
 c.JupyterHub.authenticator_class = _BackdoorAuthenticator
-""")),
+"""),
+    ),
     Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
-    Fault("user-servers-inherit-secret", "user servers keep the hub's JUPYTERHUB_AUTH_PASSWORD (Spawner.env_keep)",
-          overlay=extra_config('c.Spawner.env_keep = [*c.Spawner.env_keep, "JUPYTERHUB_AUTH_PASSWORD"]')),
-    Fault("credentials-file-in-homes", "a pre-spawn hook writes the hub's password into each user's home",
-          overlay=extra_config("""
+    Fault(
+        "user-servers-inherit-secret",
+        "user servers keep the hub's JUPYTERHUB_AUTH_PASSWORD (Spawner.env_keep)",
+        overlay=extra_config('c.Spawner.env_keep = [*c.Spawner.env_keep, "JUPYTERHUB_AUTH_PASSWORD"]'),
+    ),
+    Fault(
+        "credentials-file-in-homes",
+        "a pre-spawn hook writes the hub's password into each user's home",
+        overlay=extra_config("""
 import os
 def _write_credentials(spawner):
     os.makedirs(spawner.home_dir, exist_ok=True)
     with open(os.path.join(spawner.home_dir, ".hub-credentials"), "w") as f:
         f.write("password=" + os.environ["JUPYTERHUB_AUTH_PASSWORD"] + "\\n")
 c.Spawner.pre_spawn_hook = _write_credentials
-""")),
-    Fault("hub-crashed-and-restarted", "the hub is killed and `invoke deploy` brings it back (a restart)",
-          action=_kill("hub"), redeploy=True),
+"""),
+    ),
+    Fault(
+        "hub-crashed-and-restarted",
+        "the hub is killed and `invoke deploy` brings it back (a restart)",
+        action=_kill("hub"),
+        redeploy=True,
+    ),
     Fault("proxy-killed", "the proxy process is killed", action=_kill("proxy")),
     Fault("hub-killed", "the hub process is killed", action=_kill("hub")),
-    Fault("hub-not-the-charts", "the deployment is recorded with a chart whose JupyterHub is not the one running",
-          action=_record_another_chart),
-    Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens",
-          action=_hijack_hub_route),
-    Fault("proxy-forgets-user-routes", "the hub never adds a user's route to the proxy", overlay=extra_config("""
+    Fault(
+        "hub-not-the-charts",
+        "the deployment is recorded with a chart whose JupyterHub is not the one running",
+        action=_record_another_chart,
+    ),
+    Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens", action=_hijack_hub_route),
+    Fault(
+        "proxy-forgets-user-routes",
+        "the hub never adds a user's route to the proxy",
+        overlay=extra_config("""
 from jupyterhub.proxy import ConfigurableHTTPProxy
 class _ForgetfulProxy(ConfigurableHTTPProxy):
     async def add_user(self, user, server_name="", client=None):
         self.log.warning("fault: no route added for %s", user.name)
 c.JupyterHub.proxy_class = _ForgetfulProxy
-""")),
-    Fault("proxy-keeps-stopped-routes", "the hub never deletes a stopped server's route", overlay=extra_config("""
+"""),
+    ),
+    Fault(
+        "proxy-keeps-stopped-routes",
+        "the hub never deletes a stopped server's route",
+        overlay=extra_config("""
 from jupyterhub.proxy import ConfigurableHTTPProxy
 class _StickyProxy(ConfigurableHTTPProxy):
     async def delete_user(self, user, server_name=""):
         self.log.warning("fault: route of %s kept", user.name)
 c.JupyterHub.proxy_class = _StickyProxy
-""")),
-    Fault("any-password-logs-in", "the shared password is empty: any password logs in",
-          overlay=extra_config('c.DummyAuthenticator.password = ""')),
-    Fault("xsrf-not-enforced", "the hub does not check XSRF tokens",
-          overlay=extra_config('c.JupyterHub.tornado_settings = {"xsrf_cookies": False}')),
-    Fault("no-admin-user", "the hub makes nobody admin (admin_users cleared in hub.extraConfig)",
-          overlay=extra_config("c.Authenticator.admin_users = set()")),
-    Fault("everyone-admin", "verify's own users are made admins", overlay="""
+"""),
+    ),
+    Fault(
+        "any-password-logs-in",
+        "the shared password is empty: any password logs in",
+        overlay=extra_config('c.DummyAuthenticator.password = ""'),
+    ),
+    Fault(
+        "xsrf-not-enforced",
+        "the hub does not check XSRF tokens",
+        overlay=extra_config('c.JupyterHub.tornado_settings = {"xsrf_cookies": False}'),
+    ),
+    Fault(
+        "no-admin-user",
+        "the hub makes nobody admin (admin_users cleared in hub.extraConfig)",
+        overlay=extra_config("c.Authenticator.admin_users = set()"),
+    ),
+    Fault(
+        "everyone-admin",
+        "verify's own users are made admins",
+        overlay="""
 hub:
   config:
     Authenticator:
       admin_users: [admin, verify-alice, verify-bob]
-"""),
-    Fault("servers-open-to-all-users", "every user may access every server (the user role gets access:servers)",
-          overlay="""
+""",
+    ),
+    Fault(
+        "servers-open-to-all-users",
+        "every user may access every server (the user role gets access:servers)",
+        overlay="""
 hub:
   loadRoles:
     user:
       scopes: [self, "access:servers"]
-"""),
-    Fault("jupyterlab-cannot-render", "JupyterLab's application assets are missing (JUPYTERLAB_DIR is empty)",
-          overlay=user_env(JUPYTERLAB_DIR="{dir}/no-lab"),
-          files={"no-lab/README": "JupyterLab's assets are not here: a selftest fault\n"}),
-    Fault("spawn-fails", "the single-user command does not exist", overlay="""
+""",
+    ),
+    Fault(
+        "jupyterlab-cannot-render",
+        "JupyterLab's application assets are missing (JUPYTERLAB_DIR is empty)",
+        overlay=user_env(JUPYTERLAB_DIR="{dir}/no-lab"),
+        files={"no-lab/README": "JupyterLab's assets are not here: a selftest fault\n"},
+    ),
+    Fault(
+        "spawn-fails",
+        "the single-user command does not exist",
+        overlay="""
 singleuser:
   cmd: /nonexistent/jupyterhub-singleuser
-"""),
-    Fault("kernel-broken", "the notebook's python3 kernel exits at once (a broken kernelspec first on JUPYTER_PATH)",
-          overlay=user_env(JUPYTER_PATH="{dir}/jupyter"),
-          files={"jupyter/kernels/python3/kernel.json": json.dumps(
-              {"argv": ["false", "{connection_file}"], "display_name": "Python 3 (broken)", "language": "python"})}),
-    Fault("wrong-pyspark", "the notebook imports pyspark 3.4.0 ahead of the image's",
-          overlay=user_env(PYTHONPATH="{dir}/site"), files={"site/pyspark/__init__.py": "__version__ = '3.4.0'\n"}),
-    Fault("image-python-paths", "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name the image's /opt/conda python, "
-          "which this machine lacks",
-          overlay=user_env(PYSPARK_PYTHON="/opt/conda/bin/python", PYSPARK_DRIVER_PYTHON="/opt/conda/bin/python")),
-    Fault("numpy-broken", "numpy cannot be imported in the notebook", overlay=user_env(PYTHONPATH="{dir}/site"),
-          files={"site/numpy/__init__.py": "raise ImportError('fault: numpy is broken')\n"}),
-    Fault("spark-splits-output", "Spark writes at most one record per file (spark.sql.files.maxRecordsPerFile)",
-          overlay=user_env(SPARK_CONF_DIR="{dir}/spark-conf"),
-          files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"}),
-    Fault("users-hidden-from-harness", "the harness's role may list only the admin user", overlay="""
+""",
+    ),
+    Fault(
+        "kernel-broken",
+        "the notebook's python3 kernel exits at once (a broken kernelspec first on JUPYTER_PATH)",
+        overlay=user_env(JUPYTER_PATH="{dir}/jupyter"),
+        files={
+            "jupyter/kernels/python3/kernel.json": json.dumps(
+                {"argv": ["false", "{connection_file}"], "display_name": "Python 3 (broken)", "language": "python"}
+            )
+        },
+    ),
+    Fault(
+        "wrong-pyspark",
+        "the notebook imports pyspark 3.4.0 ahead of the image's",
+        overlay=user_env(PYTHONPATH="{dir}/site"),
+        files={"site/pyspark/__init__.py": "__version__ = '3.4.0'\n"},
+    ),
+    Fault(
+        "image-python-paths",
+        "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name the image's /opt/conda python, which this machine lacks",
+        overlay=user_env(PYSPARK_PYTHON="/opt/conda/bin/python", PYSPARK_DRIVER_PYTHON="/opt/conda/bin/python"),
+    ),
+    Fault(
+        "numpy-broken",
+        "numpy cannot be imported in the notebook",
+        overlay=user_env(PYTHONPATH="{dir}/site"),
+        files={"site/numpy/__init__.py": "raise ImportError('fault: numpy is broken')\n"},
+    ),
+    Fault(
+        "spark-splits-output",
+        "Spark writes at most one record per file (spark.sql.files.maxRecordsPerFile)",
+        overlay=user_env(SPARK_CONF_DIR="{dir}/spark-conf"),
+        files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"},
+    ),
+    Fault(
+        "users-hidden-from-harness",
+        "the harness's role may list only the admin user",
+        overlay="""
 hub:
   loadRoles:
     hubharness:
       scopes: ["list:users!user=admin", "read:users!user=admin", "admin:servers", read:hub, proxy]
-"""),
-    Fault("spawner-leaves-servers-running", "the spawner reports a server stopped and leaves its process running",
-          overlay=extra_config("""
+""",
+    ),
+    Fault(
+        "spawner-leaves-servers-running",
+        "the spawner reports a server stopped and leaves its process running",
+        overlay=extra_config("""
 _Spawner = c.JupyterHub.spawner_class
 class _LeakySpawner(_Spawner):
     async def stop(self, now=False):
         self.log.warning("fault: %s's server process left running", self.user.name)
         self.clear_state()
 c.JupyterHub.spawner_class = _LeakySpawner
-""")),
-    Fault("database-in-memory", "the hub keeps its database in memory (hub.db.type sqlite-memory)", overlay="""
+"""),
+    ),
+    Fault(
+        "database-in-memory",
+        "the hub keeps its database in memory (hub.db.type sqlite-memory)",
+        overlay="""
 hub:
   db:
     type: sqlite-memory
-"""),
-    Fault("password-written-in-values", "the password is written literally into the values (hub.extraConfig)",
-          env={"JUPYTERHUB_AUTH_PASSWORD": "{password}"},
-          overlay=extra_config('c.DummyAuthenticator.password = "{password}"')),
-    Fault("backup-lies-about-checksums", "backup writes checksums that are not its files'",
-          mutant="backup-lies-about-checksums"),
-    Fault("restore-corrupts-database", "restore leaves a damaged hub database behind",
-          mutant="restore-corrupts-database"),
+""",
+    ),
+    Fault(
+        "password-written-in-values",
+        "the password is written literally into the values (hub.extraConfig)",
+        env={"JUPYTERHUB_AUTH_PASSWORD": "{password}"},
+        overlay=extra_config('c.DummyAuthenticator.password = "{password}"'),
+    ),
+    Fault(
+        "backup-lies-about-checksums",
+        "backup writes checksums that are not its files'",
+        mutant="backup-lies-about-checksums",
+    ),
+    Fault(
+        "restore-corrupts-database", "restore leaves a damaged hub database behind", mutant="restore-corrupts-database"
+    ),
     Fault("backup-tears-files", "backup archives only the first half of larger files", mutant="backup-tears-files"),
-    Fault("restore-skips-archive-check", "restore extracts an archive without checking it",
-          mutant="restore-skips-archive-check"),
+    Fault(
+        "restore-skips-archive-check",
+        "restore extracts an archive without checking it",
+        mutant="restore-skips-archive-check",
+    ),
     Fault("remove-deletes-homes", "remove without --purge deletes the homes", mutant="remove-deletes-homes"),
     Fault("remove-twice-fails", "remove fails when nothing is running", mutant="remove-twice-fails"),
     Fault("purge-keeps-state", "remove --purge keeps the state folder", mutant="purge-keeps-state"),
-    Fault("remove-quiet-when-nothing-deployed", "remove of nothing claims it removed something",
-          mutant="remove-quiet-when-nothing-deployed"),
+    Fault(
+        "remove-quiet-when-nothing-deployed",
+        "remove of nothing claims it removed something",
+        mutant="remove-quiet-when-nothing-deployed",
+    ),
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -22,7 +22,7 @@ class HubAPI:
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
 
-    def clone(self) -> "HubAPI":
+    def clone(self) -> HubAPI:
         """A client with its own connection pool, for use from another thread."""
         return HubAPI(self.public_url, self.session.headers["Authorization"].split(" ", 1)[1])
 
@@ -152,8 +152,15 @@ class UserSession:
 
 def users_of(api: HubAPI) -> list[dict]:
     """Users and their servers, as `invoke status` shows them."""
-    return [{"name": user["name"], "admin": user.get("admin"), "last_activity": user.get("last_activity"),
-             "servers": {(name or "default"): {"ready": s.get("ready"), "url": s.get("url"),
-                                               "started": s.get("started")}
-                         for name, s in (user.get("servers") or {}).items()}}
-            for user in api.users()]
+    return [
+        {
+            "name": user["name"],
+            "admin": user.get("admin"),
+            "last_activity": user.get("last_activity"),
+            "servers": {
+                (name or "default"): {"ready": s.get("ready"), "url": s.get("url"), "started": s.get("started")}
+                for name, s in (user.get("servers") or {}).items()
+            },
+        }
+        for user in api.users()
+    ]

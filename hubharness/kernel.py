@@ -14,7 +14,7 @@ import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 import websocket
@@ -57,7 +57,7 @@ class Kernel:
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
 
-    def start(self, name: str = "python3") -> "Kernel":
+    def start(self, name: str = "python3") -> Kernel:
         response = self.http.post(f"{self.server_url}/api/kernels", json={"name": name}, timeout=TIMEOUT)
         if response.status_code != 201:
             raise HarnessError(f"kernel start refused: {response.status_code} {response.text[:200]}")
@@ -105,7 +105,7 @@ class Kernel:
                     with self._lock:
                         self._pending.pop(parent, None)
                     future.set_result(out)
-        except Exception as e:  # socket closed or broken: nothing more will arrive
+        except Exception as e:  # noqa: BLE001 — socket closed or broken: nothing more will arrive
             with self._lock:
                 pending, self._pending = self._pending, {}
             for _, future in pending.values():
@@ -120,17 +120,33 @@ class Kernel:
         future: Future = Future()
         with self._lock:
             self._pending[msg_id] = (Execution(), future)
-        self.ws.send(json.dumps({
-            "header": {
-                "msg_id": msg_id, "msg_type": "execute_request", "username": "hubharness",
-                "session": self.session_id, "version": "5.3",
-                "date": datetime.now(timezone.utc).isoformat(),
-            },
-            "parent_header": {}, "metadata": {}, "buffers": [], "channel": "shell",
-            # stop_on_error off: one failed check must not abort the cells queued after it
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": False},
-        }))
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "hubharness",
+                        "session": self.session_id,
+                        "version": "5.3",
+                        "date": datetime.now(UTC).isoformat(),
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "buffers": [],
+                    "channel": "shell",
+                    # stop_on_error off: one failed check must not abort the cells queued after it
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": False,
+                    },
+                }
+            )
+        )
         return future
 
     @staticmethod

@@ -29,8 +29,10 @@ _PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
 def _lying_finish(original):
     def finish(self, manifest):
-        self.files = {name: {**entry, "sha256": hashlib.sha256(entry["sha256"].encode()).hexdigest()}
-                      for name, entry in self.files.items()}
+        self.files = {
+            name: {**entry, "sha256": hashlib.sha256(entry["sha256"].encode()).hexdigest()}
+            for name, entry in self.files.items()
+        }
         return original(self, manifest)
 
     return finish
@@ -39,6 +41,7 @@ def _lying_finish(original):
 def _tearing_add_file(original):
     """A home file larger than 64 KiB goes in half: what a torn read of a file being
     saved looks like. The hub database is archived as it should be."""
+
     def add_file(self, name: str, path: Path, live: bool = True):
         if not name.startswith("home/") or path.stat().st_size <= 64 * 1024:
             return original(self, name, path, live)
@@ -58,6 +61,7 @@ def _unchecked_stage(archive: Path, context: str, namespace: str, staging: Path)
 def _corrupting_restore(original):
     """The restored database gets pages that no table owns: integrity_check fails on
     them, while the hub, which never reads them, works on."""
+
     def run_restore(target, archive, force=False):
         result = original(target, archive, force=force)
         conn = sqlite3.connect(target.state_dir / "jupyterhub.sqlite", timeout=30)
@@ -103,8 +107,12 @@ def plant(name: str, patch: pytest.MonkeyPatch) -> None:
         patch.setattr(backup, "check_and_stage", _unchecked_stage)
     elif name == "restore-corrupts-database":
         patch.setattr(local_backup, "run_restore", _corrupting_restore(local_backup.run_restore))
-    elif name in ("remove-deletes-homes", "remove-twice-fails", "purge-keeps-state",
-                  "remove-quiet-when-nothing-deployed"):
+    elif name in (
+        "remove-deletes-homes",
+        "remove-twice-fails",
+        "purge-keeps-state",
+        "remove-quiet-when-nothing-deployed",
+    ):
         patch.setattr(local.LocalTarget, "remove", _remove_mutant(name, local.LocalTarget.remove))
     else:
         raise pytest.UsageError(f"{MUTANT_ENV}={name}: no such harness fault")

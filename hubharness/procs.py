@@ -40,7 +40,7 @@ class ProcessRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "ProcessRecord | None":
+    def from_json(cls, data: dict | None) -> ProcessRecord | None:
         return cls(**data) if data else None
 
 
@@ -50,8 +50,13 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> ProcessR
     with open(log, "ab") as out:
         os.chmod(log, 0o600)
         proc = subprocess.Popen(
-            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time())
 
@@ -168,4 +173,3 @@ def last_meaningful_line(path: Path) -> str:
         if line.strip():
             return line.strip()[-300:]
     return "(log is empty)"
-

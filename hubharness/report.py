@@ -55,8 +55,7 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"checks missing from the catalogue (hubharness/checks.py): {', '.join(unknown)}")
     context = config.getoption("context", None) or "local"
     wanted = {c.id for c in catalogue.select(config.getoption("checks"), context)}
-    skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} \
-        if config.getoption("skip") else set()
+    skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
     order = {cid: n for n, cid in enumerate(catalogue.CHECK_ORDER)}
     items.sort(key=lambda item: order.get(check_group(item), len(order)))  # stable within a check
     deselected = [item for item in items if check_id(item) not in wanted]
@@ -80,10 +79,18 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"could not run: {reason.removeprefix('Skipped: ')} (--skip {check_id(item)} to skip it)"
     records = item.config.stash[RECORDS_KEY]
     name = item.name.removeprefix("test_")
-    record = records.setdefault(item.nodeid, {
-        "id": check_id(item), "check": check_group(item), "name": name,
-        "nodeid": item.nodeid, "outcome": "passed", "duration": 0.0, "message": "",
-    })
+    record = records.setdefault(
+        item.nodeid,
+        {
+            "id": check_id(item),
+            "check": check_group(item),
+            "name": name,
+            "nodeid": item.nodeid,
+            "outcome": "passed",
+            "duration": 0.0,
+            "message": "",
+        },
+    )
     record["duration"] = round(record["duration"] + report.duration, 3)
     if report.skipped and record["outcome"] == "passed":
         record["outcome"] = "skipped"
@@ -105,7 +112,7 @@ def _diagnose(item, record) -> None:
     dest = Path(report_dir) / "diagnostics" / record["id"]
     try:
         deployment.write_diagnostics(dest)
-    except Exception as e:  # diagnostics must never hide the failure they describe
+    except Exception as e:  # noqa: BLE001 — diagnostics must never hide the failure they describe
         dest.mkdir(parents=True, exist_ok=True)
         (dest / "diagnostics-error.txt").write_text(f"{type(e).__name__}: {e}\n")
 

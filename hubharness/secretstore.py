@@ -43,9 +43,7 @@ class SecretStore:
         if not self.path(name).is_file():
             raise HarnessError(f"secret {name} does not exist (looked for {self.path(name)})")
         if not data.get(key):
-            raise HarnessError(
-                f"secret {name} has no key {key}: set {key} in the environment and deploy again"
-            )
+            raise HarnessError(f"secret {name} has no key {key}: set {key} in the environment and deploy again")
         return Secret(data[key])
 
     def put(self, name: str, key: str, value: str) -> None:
@@ -65,8 +63,9 @@ class SecretStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def ensure(self, name: str, key: str, given: str | None = None,
-               generate=lambda: secrets.token_urlsafe(24)) -> tuple[Secret, str]:
+    def ensure(
+        self, name: str, key: str, given: str | None = None, generate=lambda: secrets.token_urlsafe(24)
+    ) -> tuple[Secret, str]:
         """Use `given` if set, else the stored value, else generate one. Returns (value, origin)."""
         current = self.read(name).get(key)
         if given:

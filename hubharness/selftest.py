@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks as catalogue
 from . import chart
+from . import checks as catalogue
 from .errors import HarnessError
 from .faults import BY_NAME, Fault
 from .paths import PROJECT_ROOT, state_home
@@ -68,12 +68,13 @@ class Result:
 
 
 class Selftest:
-    def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int,
-                 say=print):
+    def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int, say=print):
         if context != "local":
-            raise HarnessError(f"selftest applies its faults to local deployments; context {context!r} has none yet "
-                               "(kubernetes faults are proven against the emulated cluster in tests/): "
-                               "use --context local")
+            raise HarnessError(
+                f"selftest applies its faults to local deployments; context {context!r} has none yet "
+                "(kubernetes faults are proven against the emulated cluster in tests/): "
+                "use --context local"
+            )
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
         self.values = [str(Path(v).resolve()) for v in values]
         self.jobs = max(1, jobs)
@@ -82,8 +83,16 @@ class Selftest:
 
     # ---- one namespace -------------------------------------------------------------
     def _invoke(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def _purge(self, namespace: str, env: dict[str, str]) -> None:
         for ns in (namespace, f"{namespace[:50]}-scratch"):
@@ -120,8 +129,18 @@ class Selftest:
         values_args, env = self._prepare(run.fault, work)
         env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
         deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV}
-        deploy = ["deploy", "--context", self.context, "--namespace", namespace, "--port", "0",
-                  "--chart-version", self.chart_version, *values_args]
+        deploy = [
+            "deploy",
+            "--context",
+            self.context,
+            "--namespace",
+            namespace,
+            "--port",
+            "0",
+            "--chart-version",
+            self.chart_version,
+            *values_args,
+        ]
         try:
             self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
             done = self._invoke(deploy, deploy_env)
@@ -150,7 +169,7 @@ class Selftest:
         except subprocess.TimeoutExpired as e:
             run.error = f"timed out after {e.timeout:.0f}s: {' '.join(e.cmd[3:6])}"
             return run
-        except Exception as e:  # a fault that could not be applied is reported, not raised
+        except Exception as e:  # noqa: BLE001 — a fault that could not be applied is reported, not raised
             run.error = f"{type(e).__name__}: {e}"
             return run
         finally:
@@ -174,8 +193,11 @@ class Selftest:
         by_fault: dict[str, list[catalogue.Check]] = {}
         for check in chosen:
             by_fault.setdefault(check.fault, []).append(check)
-        missing = sorted(name for name in by_fault if name not in BY_NAME or
-                         catalogue.target_kind(self.context) not in BY_NAME[name].targets)
+        missing = sorted(
+            name
+            for name in by_fault
+            if name not in BY_NAME or catalogue.target_kind(self.context) not in BY_NAME[name].targets
+        )
         if missing:
             raise HarnessError(f"no {self.context} fault named {', '.join(missing)} (hubharness/faults.py)")
         runs = [Run(HEALTHY, chosen)] + [Run(name, found, BY_NAME[name]) for name, found in by_fault.items()]
@@ -183,10 +205,14 @@ class Selftest:
         weight = {"BAK": 3, "RMV": 2, "SPK": 2}
         runs[1:] = sorted(runs[1:], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks))
         report_dir = new_report_dir("selftest")
-        self.say(f"selftest: {len(chosen)} check(s), {len(runs) - 1} fault(s) and a healthy run, "
-                 f"{self.jobs} at a time; namespaces {self.prefix}-*")
-        with tempfile.TemporaryDirectory(prefix="hubharness-selftest-") as work_root, \
-                ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        self.say(
+            f"selftest: {len(chosen)} check(s), {len(runs) - 1} fault(s) and a healthy run, "
+            f"{self.jobs} at a time; namespaces {self.prefix}-*"
+        )
+        with (
+            tempfile.TemporaryDirectory(prefix="hubharness-selftest-") as work_root,
+            ThreadPoolExecutor(max_workers=self.jobs) as pool,
+        ):
             done = list(pool.map(lambda r: self._run(r, Path(work_root), report_dir), runs))
         healthy, fault_runs = done[0], {r.name: r for r in done[1:]}
         rows = []
@@ -195,32 +221,58 @@ class Selftest:
             healthy_outcome = healthy.outcomes.get(check.id, "not run")
             broken_outcome = broken.outcomes.get(check.id, "not run")
             named = check.id in broken.verify_output
-            rows.append({
-                "id": check.id, "guards": check.guards, "fault": check.fault,
-                "fault_does": broken.fault.breaks, "healthy": healthy_outcome, "broken": broken_outcome,
-                "named": named, "killed": healthy_outcome == "passed" and broken_outcome in ("failed", "timeout")
-                and named and broken.verify_exit not in (0, None),
-                # "setup": it failed before its own assertions, in a fixture it needs
-                "failed_in": ("setup" if broken.messages.get(check.id, "").startswith("setup:") else "check")
-                if broken_outcome in ("failed", "timeout") else "",
-                "seconds": round(broken.seconds, 1),
-                "message": broken.error or broken.messages.get(check.id, "") or healthy.error
-                or healthy.messages.get(check.id, ""),
-            })
+            rows.append(
+                {
+                    "id": check.id,
+                    "guards": check.guards,
+                    "fault": check.fault,
+                    "fault_does": broken.fault.breaks,
+                    "healthy": healthy_outcome,
+                    "broken": broken_outcome,
+                    "named": named,
+                    "killed": healthy_outcome == "passed"
+                    and broken_outcome in ("failed", "timeout")
+                    and named
+                    and broken.verify_exit not in (0, None),
+                    # "setup": it failed before its own assertions, in a fixture it needs
+                    "failed_in": ("setup" if broken.messages.get(check.id, "").startswith("setup:") else "check")
+                    if broken_outcome in ("failed", "timeout")
+                    else "",
+                    "seconds": round(broken.seconds, 1),
+                    "message": broken.error
+                    or broken.messages.get(check.id, "")
+                    or healthy.error
+                    or healthy.messages.get(check.id, ""),
+                }
+            )
         result = Result(report_dir, rows, done, time.monotonic() - started)
         self._write(result)
         return result
 
     def _write(self, result: Result) -> None:
         data = {
-            "context": self.context, "chart": self.chart_version, "values": self.values, "jobs": self.jobs,
+            "context": self.context,
+            "chart": self.chart_version,
+            "values": self.values,
+            "jobs": self.jobs,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - result.seconds)),
-            "duration": round(result.seconds, 1), "killed": result.killed, "total": len(result.rows),
+            "duration": round(result.seconds, 1),
+            "killed": result.killed,
+            "total": len(result.rows),
             "checks": result.rows,
-            "runs": [{"name": r.name, "fault": r.fault.breaks if r.fault else None,
-                      "mutant": r.fault.mutant if r.fault else "", "checks": [c.id for c in r.checks],
-                      "verify_exit": r.verify_exit, "error": r.error, "seconds": round(r.seconds, 1),
-                      "report": r.report} for r in result.runs],
+            "runs": [
+                {
+                    "name": r.name,
+                    "fault": r.fault.breaks if r.fault else None,
+                    "mutant": r.fault.mutant if r.fault else "",
+                    "checks": [c.id for c in r.checks],
+                    "verify_exit": r.verify_exit,
+                    "error": r.error,
+                    "seconds": round(r.seconds, 1),
+                    "report": r.report,
+                }
+                for r in result.runs
+            ],
         }
         (result.report_dir / "selftest.json").write_text(json.dumps(data, indent=2) + "\n")
         (result.report_dir / "selftest.html").write_text(render_html(data))
@@ -234,18 +286,19 @@ def render_html(data: dict) -> str:
         f"<td>{e(r['fault'])}<br><small>{e(r['fault_does'])}</small></td><td>{e(r['healthy'])}</td>"
         f"<td>{e(r['broken'])} {e(r['failed_in'])}</td><td>{r['seconds']:.1f}</td>"
         f"<td>{'killed' if r['killed'] else 'SURVIVED'}</td><td><small>{e(r['message'][:300])}</small></td></tr>"
-        for r in sorted(data["checks"], key=lambda r: r["killed"]))
+        for r in sorted(data["checks"], key=lambda r: r["killed"])
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hubharness selftest: killed {data['killed']}/{data['total']}</title>
+<html lang="en"><head><meta charset="utf-8"><title>hubharness selftest: killed {data["killed"]}/{data["total"]}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left; vertical-align: top; }}
 tr.survived {{ background: #fde8e8; }}
 </style></head><body>
-<h1>selftest: killed {data['killed']}/{data['total']}</h1>
-<p>context {e(data['context'])}, chart {e(data['chart'])}, {data['jobs']} at a time, {data['duration']:.0f}s,
-started {e(data['started'])}. A check is killed when a healthy deployment passes it and its fault makes verify
+<h1>selftest: killed {data["killed"]}/{data["total"]}</h1>
+<p>context {e(data["context"])}, chart {e(data["chart"])}, {data["jobs"]} at a time, {data["duration"]:.0f}s,
+started {e(data["started"])}. A check is killed when a healthy deployment passes it and its fault makes verify
 fail it by name.</p>
 <table><tr><th>check</th><th>guards</th><th>fault</th><th>healthy</th><th>broken</th><th>s</th><th></th>
 <th>message</th></tr>
@@ -254,7 +307,13 @@ fail it by name.</p>
 """
 
 
-def run(context: str, prefix: str, values: list[str], chart_version: str = chart.DEFAULT_CHART_VERSION,
-        checks: str | None = None, jobs: int = 2, say=print) -> Result:
+def run(
+    context: str,
+    prefix: str,
+    values: list[str],
+    chart_version: str = chart.DEFAULT_CHART_VERSION,
+    checks: str | None = None,
+    jobs: int = 2,
+    say=print,
+) -> Result:
     return Selftest(context, prefix, values, chart_version, jobs, say).run(checks)
-

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -40,9 +41,7 @@ def load_file(path: Path) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise HarnessError(
-            f"values file {path} must hold a mapping of chart values, not a {type(data).__name__}"
-        )
+        raise HarnessError(f"values file {path} must hold a mapping of chart values, not a {type(data).__name__}")
     return data
 
 
@@ -71,11 +70,7 @@ def _without_required(schema: Any) -> Any:
     if isinstance(schema, dict):
         # The keyword holds a list; a property that happens to be named "required"
         # (singleuser.extraNodeAffinity.required) holds a schema and stays.
-        return {
-            k: _without_required(v)
-            for k, v in schema.items()
-            if not (k == "required" and isinstance(v, list))
-        }
+        return {k: _without_required(v) for k, v in schema.items() if not (k == "required" and isinstance(v, list))}
     if isinstance(schema, list):
         return [_without_required(v) for v in schema]
     return schema
@@ -122,8 +117,7 @@ def validate(values: dict, schema: dict, chart_version: str) -> None:
             "check its spelling and indentation"
         )
     raise HarnessError(
-        f"values key {_dotted(error.absolute_path)}: {error.message} "
-        f"(jupyterhub chart {chart_version} schema)"
+        f"values key {_dotted(error.absolute_path)}: {error.message} (jupyterhub chart {chart_version} schema)"
     )
 
 

@@ -57,8 +57,14 @@ def redact(directory: Path, secrets: list[str]) -> None:
             path.write_bytes(cleaned)
 
 
-def run(context: str, namespace: str, keyword: str | None = None, checks: str | None = None,
-        extra: list[str] | None = None, skip: str | None = None) -> VerifyResult:
+def run(
+    context: str,
+    namespace: str,
+    keyword: str | None = None,
+    checks: str | None = None,
+    extra: list[str] | None = None,
+    skip: str | None = None,
+) -> VerifyResult:
     catalogue.select(checks, context)  # unknown ids: one clear line before anything runs
     if skip:
         catalogue.select(skip, context)
@@ -66,11 +72,22 @@ def run(context: str, namespace: str, keyword: str | None = None, checks: str | 
     secrets = [str(s) for s in deployment.secrets()]
     report_dir = new_report_dir(context)
     args = [
-        str(SUITES_DIR), f"--rootdir={PROJECT_ROOT}", "-p", "hubharness.report",
-        f"--report-dir={report_dir}", f"--context={context}", f"--namespace={namespace}",
-        f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
-        f"--html={report_dir / 'report.html'}", "--self-contained-html",
-        "-p", "no:cacheprovider", "-q", "-rfE",
+        str(SUITES_DIR),
+        f"--rootdir={PROJECT_ROOT}",
+        "-p",
+        "hubharness.report",
+        f"--report-dir={report_dir}",
+        f"--context={context}",
+        f"--namespace={namespace}",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit2",
+        f"--html={report_dir / 'report.html'}",
+        "--self-contained-html",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rfE",
     ]
     if checks:
         args += [f"--checks={checks}"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
@@ -33,8 +34,7 @@ def wait_until(
             fail_fast()
         result = probe()
         if show and not result:
-            print(f"\r  waiting for {what} … {time.monotonic() - started:4.1f}s",
-                  end="", file=sys.stderr, flush=True)
+            print(f"\r  waiting for {what} … {time.monotonic() - started:4.1f}s", end="", file=sys.stderr, flush=True)
         return result
 
     retrying = Retrying(

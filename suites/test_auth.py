@@ -36,15 +36,15 @@ def test_admin_reaches_admin_page(deployment, password, admin_name):
 
 
 def test_non_admin_is_kept_from_admin_page(deployment, alice):
-    response = alice.login.session.get(f"{deployment.public_url}/hub/admin", timeout=TIMEOUT,
-                                       allow_redirects=False)
+    response = alice.login.session.get(f"{deployment.public_url}/hub/admin", timeout=TIMEOUT, allow_redirects=False)
     assert response.status_code == 403, f"{alice.name} got {response.status_code} on /hub/admin"
 
 
 def test_user_cannot_reach_another_users_server(alice, bob):
     url = f"{bob.server_url}/api/contents"
-    as_alice = requests.get(url, headers={"Authorization": f"token {alice.token}"},
-                            timeout=TIMEOUT, allow_redirects=False)
+    as_alice = requests.get(
+        url, headers={"Authorization": f"token {alice.token}"}, timeout=TIMEOUT, allow_redirects=False
+    )
     assert as_alice.status_code == 403, f"{alice.name} got {as_alice.status_code} on {bob.name}'s server"
     as_bob = requests.get(url, headers={"Authorization": f"token {bob.token}"}, timeout=TIMEOUT)
     assert as_bob.status_code == 200, f"{bob.name} got {as_bob.status_code} on their own server"

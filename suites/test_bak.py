@@ -67,8 +67,9 @@ def test_file_written_during_backup_comes_back_whole(cycle):
     # message); a writer that died, though, proves nothing.
     assert cycle.writer_error is None, f"the writer of busy.txt stopped: {cycle.writer_error}"
     restored = cycle.files.get("busy.txt")
-    assert restored in cycle.versions, (f"busy.txt came back as no version that was ever written "
-                                        f"({cycle.saved_during_backup} saved during the backup)")
+    assert restored in cycle.versions, (
+        f"busy.txt came back as no version that was ever written ({cycle.saved_during_backup} saved during the backup)"
+    )
 
 
 def test_corrupted_archive_is_refused_untouched(cycle, scratch, tmp_path):

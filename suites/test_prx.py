@@ -38,7 +38,9 @@ def test_user_route_appears_after_spawn(deployment, bob):
 def test_user_route_goes_after_stop(deployment, bob, bob_stopped, public):
     assert f"/user/{bob.name}" not in deployment.proxy_routes()
     # No server answers any more: the request falls through to the hub, which says 424.
-    response = public.get(f"/user/{bob.name}/api/status", headers={"Authorization": f"token {bob.token}"},
-                          allow_redirects=True)
-    assert response.status_code == 424 and response.url.startswith(f"{deployment.public_url}/hub/"), \
+    response = public.get(
+        f"/user/{bob.name}/api/status", headers={"Authorization": f"token {bob.token}"}, allow_redirects=True
+    )
+    assert response.status_code == 424 and response.url.startswith(f"{deployment.public_url}/hub/"), (
         f"/user/{bob.name}/api/status answers {response.status_code} at {response.url} after stop"
+    )

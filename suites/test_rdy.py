@@ -20,5 +20,6 @@ def test_hub_health_answers_through_the_proxy(public):
 
 def test_hub_runs_the_charts_jupyterhub(deployment, admin_api):
     version = admin_api.info()["version"]
-    assert version == deployment.expected_hub_version, \
+    assert version == deployment.expected_hub_version, (
         f"hub runs JupyterHub {version}, chart {deployment.chart_version} ships {deployment.expected_hub_version}"
+    )

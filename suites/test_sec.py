@@ -85,8 +85,10 @@ def test_user_homes_hold_no_hub_secret(cell, deployment):
     """Every word and line of every file (up to 1 MiB) in alice's home, as digests: no hub
     secret is written where its user, or anyone they share a file with, can read it."""
     found = cell.last_json()
-    secret_digests = {hashlib.sha256(str(s).encode()).hexdigest()[:16] for s in deployment.secrets()
-                      if len(str(s)) >= 6}
+    secret_digests = {
+        hashlib.sha256(str(s).encode()).hexdigest()[:16] for s in deployment.secrets() if len(str(s)) >= 6
+    }
     leaked = len(secret_digests & set(found["digests"]))  # a count: even a digest of a secret stays out of reports
-    assert leaked == 0, (f"{leaked} hub secret(s) in files of the user's home "
-                         f"({found['files']} files read, {found['skipped']} skipped)")
+    assert leaked == 0, (
+        f"{leaked} hub secret(s) in files of the user's home ({found['files']} files read, {found['skipped']} skipped)"
+    )

@@ -87,8 +87,9 @@ JSON_TO_CSV = SPARK + (
 
 
 def test_server_spawns_through_the_hub(alice):
-    response = requests.get(f"{alice.server_url}/api/status", headers={"Authorization": f"token {alice.token}"},
-                            timeout=TIMEOUT)
+    response = requests.get(
+        f"{alice.server_url}/api/status", headers={"Authorization": f"token {alice.token}"}, timeout=TIMEOUT
+    )
     assert response.status_code == 200, f"{alice.name}'s server answered {response.status_code} on /api/status"
 
 
@@ -126,8 +127,10 @@ def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
     alice.server()
     found = deployment.run_in_server(
         # the java Spark launches: $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH
-        alice.name, '"$PYSPARK_PYTHON" -c "import pyspark; print(pyspark.__version__)" && '
-                    '"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version')
+        alice.name,
+        '"$PYSPARK_PYTHON" -c "import pyspark; print(pyspark.__version__)" && '
+        '"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version',
+    )
     assert found.rc == 0, f"in {alice.name}'s server: {(found.stderr or found.stdout).strip()[-300:]}"
     expected = expected_pyspark_version(deployment.values)
     if expected is not None:
@@ -143,8 +146,9 @@ def test_spark_job_gives_the_known_answer(cell):
 def test_csv_aggregate_to_pandas(cell):
     out = cell.last_json()
     kept = [v for v in range(101, 300)]
-    expected = {c: sum(v for v in kept if "abc"[v % 3] == c) / len([v for v in kept if "abc"[v % 3] == c])
-                for c in "abc"}
+    expected = {
+        c: sum(v for v in kept if "abc"[v % 3] == c) / len([v for v in kept if "abc"[v % 3] == c]) for c in "abc"
+    }
     assert out["type"] == "pandas"
     assert {r["category"]: r["avg(value)"] for r in out["rows"]} == pytest.approx(expected)
 
@@ -159,5 +163,6 @@ def test_ml_pipeline_trains_with_a_good_auc(cell):
 def test_json_aggregate_written_as_csv(cell):
     parts, lines = cell.last_json()
     assert parts == 1, f"expected one CSV part file, found {parts}"
-    assert lines == sorted(["region,total_records,avg_sales,max_sales,min_sales",
-                            "north,3,20.0,30,10", "south,5,30.0,50,10"])
+    assert lines == sorted(
+        ["region,total_records,avg_sales,max_sales,min_sales", "north,3,20.0,30,10", "south,5,30.0,50,10"]
+    )

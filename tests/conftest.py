@@ -27,9 +27,13 @@ def chart_schemas_or_skip() -> Path:
     """Where the chart's values schemas are for tests that need them; skip, saying so, if nowhere."""
     path = Path(os.environ.get("HUBHARNESS_VALUES_SCHEMA") or SHARED_SCHEMAS)
     if not path.exists():
-        pytest.skip(f"no chart values schemas at {path}: set HUBHARNESS_VALUES_SCHEMA "
-                    "(or put ../shared/z2jh beside the checkout, as .ci/run has)")
+        pytest.skip(
+            f"no chart values schemas at {path}: set HUBHARNESS_VALUES_SCHEMA "
+            "(or put ../shared/z2jh beside the checkout, as .ci/run has)"
+        )
     return path
+
+
 INVOKE = str(Path(sys.executable).parent / "invoke")
 COMMAND_TIMEOUT = 300
 
@@ -57,8 +61,16 @@ class Harness:
             self.env["HUBHARNESS_VALUES_SCHEMA"] = str(SHARED_SCHEMAS)
 
     def invoke(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> Ran:
-        done = subprocess.run([INVOKE, *args], cwd=PROJECT_ROOT, env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [INVOKE, *args],
+            cwd=PROJECT_ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         return Ran(done.returncode, done.stdout, done.stderr)
 
     def deploy(self, namespace: str, *args: str, **kw) -> Ran:
@@ -157,9 +169,9 @@ def cluster(tmp_path, monkeypatch):
         monkeypatch.setenv("HUBHARNESS_HOME", str(tmp_path / "home"))
         monkeypatch.setenv("HUBHARNESS_REPORTS", str(tmp_path / "reports"))
         emulator.bin_dir, emulator.tmp_path = bin_dir, tmp_path
-        emulator.helm_calls = lambda: [json.loads(line) for line in
-                                       (tmp_path / "helm.jsonl").read_text().splitlines()] \
-            if (tmp_path / "helm.jsonl").exists() else []
+        emulator.helm_calls = lambda: (
+            [json.loads(line) for line in (tmp_path / "helm.jsonl").read_text().splitlines()]
+            if (tmp_path / "helm.jsonl").exists()
+            else []
+        )
         yield emulator
-
-

@@ -21,8 +21,8 @@ import re
 import subprocess
 import threading
 import uuid
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
@@ -44,8 +44,10 @@ COLLECTIONS = {
 CLUSTER = ""
 # e.g. GET /api/v1/services (every namespace), /api/v1/persistentvolumes (cluster-scoped)
 ALL_NAMESPACES = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>\w+)$")
-CLUSTER_OBJECT = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|"
-                            r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$")
+CLUSTER_OBJECT = re.compile(
+    r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|"
+    r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$"
+)
 ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
@@ -53,8 +55,15 @@ ROUTE = re.compile(
 
 
 def status(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "reason": reason, "message": message, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
 
 
 class KubeEmulator:
@@ -85,29 +94,59 @@ class KubeEmulator:
 
     # ---- what tests put in ---------------------------------------------------------------
     def add_namespace(self, name: str, phase: str = "Active") -> None:
-        self.namespaces[name] = {"apiVersion": "v1", "kind": "Namespace",
-                                 "metadata": {"name": name}, "status": {"phase": phase}}
+        self.namespaces[name] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+            "status": {"phase": phase},
+        }
 
-    def add_pod(self, ns: str, name: str, component: str, ready: bool = True, waiting: str | None = None,
-                restarts: int | None = None, env: list[dict] | None = None, release: str = "jupyterhub",
-                annotations: dict | None = None, container: str | None = None) -> dict:
-        state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} \
-            if waiting else {"running": {"startedAt": "2026-11-25T00:00:00Z"}}
+    def add_pod(
+        self,
+        ns: str,
+        name: str,
+        component: str,
+        ready: bool = True,
+        waiting: str | None = None,
+        restarts: int | None = None,
+        env: list[dict] | None = None,
+        release: str = "jupyterhub",
+        annotations: dict | None = None,
+        container: str | None = None,
+    ) -> dict:
+        state = (
+            {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}}
+            if waiting
+            else {"running": {"startedAt": "2026-11-25T00:00:00Z"}}
+        )
         container = container or component
         labels = {"app": "jupyterhub", "component": component}
         if release:
             labels["release"] = release
         pod = self.objects.setdefault((ns, "pods"), {})[name] = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations or {},
-                         "uid": str(uuid.uuid4())},
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": annotations or {},
+                "uid": str(uuid.uuid4()),
+            },
             "spec": {"containers": [{"name": container, "image": "example/image:1", "env": env or []}]},
             "status": {
                 "phase": "Running" if not waiting else "Pending",
                 "conditions": [{"type": "Ready", "status": "True" if ready and not waiting else "False"}],
-                "containerStatuses": [{"name": container, "ready": ready and not waiting,
-                                       "restartCount": restarts if restarts is not None else (3 if waiting else 0),
-                                       "image": "example/image:1", "imageID": "", "state": state}],
+                "containerStatuses": [
+                    {
+                        "name": container,
+                        "ready": ready and not waiting,
+                        "restartCount": restarts if restarts is not None else (3 if waiting else 0),
+                        "image": "example/image:1",
+                        "imageID": "",
+                        "state": state,
+                    }
+                ],
             },
         }
         self.start_containers(ns, pod)
@@ -124,15 +163,23 @@ class KubeEmulator:
         port = {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}
         if node_port:
             port["nodePort"] = node_port
-        return self.add(ns, "services", name, spec={"type": "NodePort" if node_port else "ClusterIP",
-                                                    "ports": [port]})
+        return self.add(ns, "services", name, spec={"type": "NodePort" if node_port else "ClusterIP", "ports": [port]})
 
     def add_release(self, ns: str, release_record: str, revision: int = 1, name: str = "jupyterhub") -> None:
         """helm's release record, as `helm upgrade --install` leaves it in the namespace."""
-        self.add(ns, "secrets", f"sh.helm.release.v1.{name}.v{revision}", type="helm.sh/release.v1",
-                 data={"release": release_record})
+        self.add(
+            ns,
+            "secrets",
+            f"sh.helm.release.v1.{name}.v{revision}",
+            type="helm.sh/release.v1",
+            data={"release": release_record},
+        )
         self.objects[(ns, "secrets")][f"sh.helm.release.v1.{name}.v{revision}"]["metadata"]["labels"] = {
-            "owner": "helm", "name": name, "status": "deployed", "version": str(revision)}
+            "owner": "helm",
+            "name": name,
+            "status": "deployed",
+            "version": str(revision),
+        }
 
     def scale(self, ns: str, name: str, replicas: int) -> None:
         """A Deployment's pods: all gone at 0, one made from its template (Running, Ready) above."""
@@ -147,20 +194,27 @@ class KubeEmulator:
                 del pods[pod]
         elif not mine:
             pod = f"{name}-{uuid.uuid4().hex[:5]}"
-            pods[pod] = {"apiVersion": "v1", "kind": "Pod", "spec": json.loads(json.dumps(template["spec"])),
-                         "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
-                         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+            pods[pod] = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "spec": json.loads(json.dumps(template["spec"])),
+                "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+            }
             self.start_containers(ns, pods[pod])
 
     def local_path(self, ns: str, pod: dict, arg: str) -> str:
         """An exec argument with a volume's mount path replaced by the volume's folder."""
-        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
-                  for v in pod["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes", [])
+            if "persistentVolumeClaim" in v
+        }
         for container in pod["spec"]["containers"]:
             for mount in container.get("volumeMounts", []):
                 folder = self.volumes.get((ns, claims.get(mount["name"])))
                 if folder and (arg == mount["mountPath"] or arg.startswith(mount["mountPath"] + "/")):
-                    return str(folder) + arg[len(mount["mountPath"]):]
+                    return str(folder) + arg[len(mount["mountPath"]) :]
         return arg
 
     def start_containers(self, ns: str, pod: dict) -> None:
@@ -218,15 +272,27 @@ class KubeEmulator:
                 url = urlparse(self.path)
                 emulator.requests.append((method, url.path))
                 if any(method == m and url.path.endswith(end) for m, end in emulator.forbidden):
-                    return self._send(403, status(403, "Forbidden", f'{url.path} is forbidden: User "tester" '
-                                                                    f'cannot {method.lower()} it'))
-                if method == "GET" and (every := ALL_NAMESPACES.match(url.path)) \
-                        and every["kind"] in COLLECTIONS and every["kind"] != "namespaces":
+                    return self._send(
+                        403,
+                        status(403, "Forbidden", f'{url.path} is forbidden: User "tester" cannot {method.lower()} it'),
+                    )
+                if (
+                    method == "GET"
+                    and (every := ALL_NAMESPACES.match(url.path))
+                    and every["kind"] in COLLECTIONS
+                    and every["kind"] != "namespaces"
+                ):
                     api_version, kind_name = COLLECTIONS[every["kind"]]
-                    items = [o for (_, k), store in emulator.objects.items() if k == every["kind"]
-                             for o in store.values() if self._selected(o, url.query)]
-                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
-                                            "metadata": {}, "items": items})
+                    items = [
+                        o
+                        for (_, k), store in emulator.objects.items()
+                        if k == every["kind"]
+                        for o in store.values()
+                        if self._selected(o, url.query)
+                    ]
+                    return self._send(
+                        200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": items}
+                    )
                 if cluster_object := CLUSTER_OBJECT.match(url.path):
                     kind, name = cluster_object["kind"], cluster_object["name"]
                     found = emulator.get(CLUSTER, kind, name)
@@ -248,13 +314,24 @@ class KubeEmulator:
                         return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
                     body = self._body()
                     if self.headers.get("Content-Type") == "application/json-patch+json" and not isinstance(body, list):
-                        return self._send(400, status(400, "BadRequest", "json: cannot unmarshal object into "
-                                                                         "Go value of type jsonpatch.Patch"))
+                        return self._send(
+                            400,
+                            status(
+                                400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                            ),
+                        )
                     replicas = body["spec"]["replicas"]
                     emulator.scale(ns, name, replicas)
-                    return self._send(200, {"apiVersion": "autoscaling/v1", "kind": "Scale",
-                                            "metadata": {"name": name, "namespace": ns},
-                                            "spec": {"replicas": replicas}, "status": {"replicas": replicas}})
+                    return self._send(
+                        200,
+                        {
+                            "apiVersion": "autoscaling/v1",
+                            "kind": "Scale",
+                            "metadata": {"name": name, "namespace": ns},
+                            "spec": {"replicas": replicas},
+                            "status": {"replicas": replicas},
+                        },
+                    )
                 if kind is None:
                     return self._namespace(method, ns)
                 if ns not in emulator.namespaces:
@@ -265,8 +342,9 @@ class KubeEmulator:
                 api_version, kind_name = COLLECTIONS[kind]
                 if method == "GET" and name is None:
                     items = [o for o in store.values() if self._selected(o, url.query)]
-                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
-                                            "metadata": {}, "items": items})
+                    return self._send(
+                        200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": items}
+                    )
                 if method == "GET":
                     if name not in store:
                         return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
@@ -281,8 +359,13 @@ class KubeEmulator:
                     body["metadata"]["namespace"] = ns
                     body["metadata"]["uid"] = str(uuid.uuid4())
                     if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once,
-                        body.setdefault("status", {"phase": "Running",  # or after pod_start_delay
-                                                   "conditions": [{"type": "Ready", "status": "True"}]})
+                        body.setdefault(
+                            "status",
+                            {
+                                "phase": "Running",  # or after pod_start_delay
+                                "conditions": [{"type": "Ready", "status": "True"}],
+                            },
+                        )
                         if emulator.pod_start_delay:
                             started = dict(body["status"])
                             body["status"] = {"phase": "Pending"}
@@ -302,8 +385,9 @@ class KubeEmulator:
                     return self._send(200, store.pop(name))
                 if method == "DELETE":  # a collection, by label selector
                     gone = [store.pop(n) for n, o in list(store.items()) if self._selected(o, url.query)]
-                    return self._send(200, {"apiVersion": api_version, "kind": f"{kind_name}List",
-                                            "metadata": {}, "items": gone})
+                    return self._send(
+                        200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": gone}
+                    )
                 if method == "PUT":
                     store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
@@ -319,7 +403,9 @@ class KubeEmulator:
                 previous = query.get("previous", ["false"])[0] == "true"
                 text = emulator.logs.get((ns, pod, query.get("container", [""])[0], previous))
                 if text is None:
-                    return self._send(400, status(400, "BadRequest", f'previous terminated container in pod "{pod}" not found'))
+                    return self._send(
+                        400, status(400, "BadRequest", f'previous terminated container in pod "{pod}" not found')
+                    )
                 data = text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -339,13 +425,21 @@ class KubeEmulator:
                 key = self.headers["Sec-WebSocket-Key"]
                 accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
                 self.send_response_only(101, "Switching Protocols")
-                for header, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                                      ("Sec-WebSocket-Accept", accept), ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")):
+                for header, value in (
+                    ("Upgrade", "websocket"),
+                    ("Connection", "Upgrade"),
+                    ("Sec-WebSocket-Accept", accept),
+                    ("Sec-WebSocket-Protocol", "v5.channel.k8s.io"),
+                ):
                     self.send_header(header, value)
                 self.end_headers()
-                proc = subprocess.Popen(command, stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=emulator.container_env(ns, spec, query.get("container", [""])[0]))
+                proc = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=emulator.container_env(ns, spec, query.get("container", [""])[0]),
+                )
                 lock = threading.Lock()
 
                 def pump(stream, channel: int) -> None:
@@ -353,8 +447,10 @@ class KubeEmulator:
                         with lock:
                             self._frame(0x2, bytes([channel]) + chunk)
 
-                pumps = [threading.Thread(target=pump, args=(proc.stdout, 1)),
-                         threading.Thread(target=pump, args=(proc.stderr, 2))]
+                pumps = [
+                    threading.Thread(target=pump, args=(proc.stdout, 1)),
+                    threading.Thread(target=pump, args=(proc.stderr, 2)),
+                ]
                 if with_stdin:
                     threading.Thread(target=self._feed, args=(proc,), daemon=True).start()
                 for thread in pumps:
@@ -365,9 +461,16 @@ class KubeEmulator:
                     proc.kill()
                 for thread in pumps:
                     thread.join(10)
-                result = {"metadata": {}, "status": "Success"} if proc.returncode == 0 else {
-                    "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                    "details": {"causes": [{"reason": "ExitCode", "message": str(proc.returncode)}]}}
+                result = (
+                    {"metadata": {}, "status": "Success"}
+                    if proc.returncode == 0
+                    else {
+                        "metadata": {},
+                        "status": "Failure",
+                        "reason": "NonZeroExitCode",
+                        "details": {"causes": [{"reason": "ExitCode", "message": str(proc.returncode)}]},
+                    }
+                )
                 with lock:
                     self._frame(0x2, b"\x03" + json.dumps(result).encode())
                     self._frame(0x8, b"")
@@ -417,8 +520,15 @@ class KubeEmulator:
 
             def _namespace(self, method: str, ns: str | None) -> None:
                 if method == "GET" and ns is None:
-                    return self._send(200, {"apiVersion": "v1", "kind": "NamespaceList", "metadata": {},
-                                            "items": list(emulator.namespaces.values())})
+                    return self._send(
+                        200,
+                        {
+                            "apiVersion": "v1",
+                            "kind": "NamespaceList",
+                            "metadata": {},
+                            "items": list(emulator.namespaces.values()),
+                        },
+                    )
                 if method == "GET":
                     if ns not in emulator.namespaces:
                         return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
@@ -453,7 +563,9 @@ class KubeEmulator:
 
     def kubeconfig(self, context: str = "emulated") -> dict:
         return {
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
             "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
             "users": [{"name": "tester", "user": {"token": "not-a-real-token"}}],
             "contexts": [{"name": context, "context": {"cluster": "emulated", "user": "tester"}}],

@@ -60,7 +60,7 @@ def test_backup_says_what_it_wrote(deployed):
 def test_damaged_archive_is_refused_and_nothing_changes(deployed, tmp_path, damage):
     data = deployed.archive.read_bytes()
     if damage == "flipped byte":
-        data = data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
+        data = data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1 :]
     elif damage == "truncated":
         data = data[: len(data) * 2 // 3]
     elif damage == "not gzip":
@@ -134,12 +134,21 @@ def test_backup_to_unwritable_place_fails_cleanly(deployed, tmp_path):
 
 def test_backup_on_a_full_disk_leaves_no_partial_archive(deployed, tmp_path):
     """RLIMIT_FSIZE stands in for a full disk: writes past 100 kB fail with EFBIG."""
+
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
 
-    done = subprocess.run([INVOKE, "backup", "--namespace", "bk", "--to", str(tmp_path)], cwd=PROJECT_ROOT,
-                          env=deployed.env, capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    done = subprocess.run(
+        [INVOKE, "backup", "--namespace", "bk", "--to", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        env=deployed.env,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "nothing was written" in lines[0], lines
@@ -148,8 +157,10 @@ def test_backup_on_a_full_disk_leaves_no_partial_archive(deployed, tmp_path):
 
 def test_backup_and_restore_of_kind_say_what_is_missing(deployed):
     assert_refused(deployed.invoke("backup", "--context", "kind"), "kind cluster hubharness is not set up here")
-    assert_refused(deployed.invoke("restore", "--context", "kind", "--from", str(deployed.archive)),
-                   "kind cluster hubharness is not set up here")
+    assert_refused(
+        deployed.invoke("restore", "--context", "kind", "--from", str(deployed.archive)),
+        "kind cluster hubharness is not set up here",
+    )
 
 
 def test_restore_into_nothing_deployed_says_deploy_first(deployed):
@@ -174,7 +185,7 @@ def test_a_file_rewritten_in_place_is_archived_as_one_whole_version(tmp_path):
                 return
             with open(path, "wb") as f:  # truncate, then write in pieces, like a slow save
                 for i in range(0, len(data), 65536):
-                    f.write(data[i:i + 65536])
+                    f.write(data[i : i + 65536])
                     f.flush()
                     stop.wait(0.005)
             stop.wait(0.15)

@@ -31,8 +31,9 @@ def assert_untouched(state):
 
 
 def test_unknown_context(harness, existing):
-    assert_refused(harness.invoke("deploy", "--context", "nope", "--namespace", "keep"),
-                   "unknown context 'nope'", "local")
+    assert_refused(
+        harness.invoke("deploy", "--context", "nope", "--namespace", "keep"), "unknown context 'nope'", "local"
+    )
     assert_untouched(existing)
 
 
@@ -119,8 +120,11 @@ def test_remove_with_nothing_deployed_says_so(harness):
 
 
 def test_chart_whose_hub_is_not_installed(harness, existing):
-    assert_refused(harness.deploy("keep", "--chart-version", "4.2.0"),
-                   "chart 4.2.0 ships JupyterHub 5.3.0", "--chart-version 4.4.0")
+    assert_refused(
+        harness.deploy("keep", "--chart-version", "4.2.0"),
+        "chart 4.2.0 ships JupyterHub 5.3.0",
+        "--chart-version 4.4.0",
+    )
     assert_untouched(existing)
 
 

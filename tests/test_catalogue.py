@@ -25,8 +25,14 @@ print("IDS " + json.dumps(ids.ids))
 
 @pytest.fixture(scope="module")
 def suite_ids() -> list[str]:
-    done = subprocess.run([sys.executable, "-c", COLLECT, str(PROJECT_ROOT)], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT, str(PROJECT_ROOT)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     line = next((line for line in done.stdout.splitlines() if line.startswith("IDS ")), None)
     assert line, done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads(line[4:])

@@ -56,8 +56,9 @@ def test_a_check_that_cannot_run_fails_unless_skipped_on_request(harness, tmp_pa
     summary = json.loads((harness.reports / "latest" / "summary.json").read_text())
     assert ran.code != 0 and failed(summary) == set(browser_checks.split(","))
     assert all("could not run: no Chromium" in c["message"] for c in summary["checks"])
-    ran = harness.invoke("verify", "--namespace", "no-browser", "--check", browser_checks,
-                         "--skip", browser_checks, env=nowhere)
+    ran = harness.invoke(
+        "verify", "--namespace", "no-browser", "--check", browser_checks, "--skip", browser_checks, env=nowhere
+    )
     summary = json.loads((harness.reports / "latest" / "summary.json").read_text())
     assert ran.code == 0 and set(outcomes(summary).values()) == {"skipped"}
     assert "skipped on request: AUTH.browser" in ran.out

@@ -39,8 +39,21 @@ def test_deploy_creates_namespace_secret_release_and_ingress(cluster):
     assert cluster.helm_calls() == [
         ["repo", "add", "jupyterhub", "https://hub.jupyter.org/helm-chart/", "--force-update", *where],
         ["repo", "update", "jupyterhub", *where],
-        ["upgrade", "--install", "jupyterhub", "jupyterhub/jupyterhub", "--version", "4.4.0",
-         "--namespace", "jh", "-f", base, "--timeout", "300s", *where],
+        [
+            "upgrade",
+            "--install",
+            "jupyterhub",
+            "jupyterhub/jupyterhub",
+            "--version",
+            "4.4.0",
+            "--namespace",
+            "jh",
+            "-f",
+            base,
+            "--timeout",
+            "300s",
+            *where,
+        ],
     ]
     ingress = cluster.get("jh", "ingresses", "jupyterhub")
     assert ingress["spec"]["rules"][0]["host"] == "jupyterhub.localhost"
@@ -80,9 +93,17 @@ def test_pods_that_never_get_ready_time_out_naming_the_wait(cluster, monkeypatch
 
 def test_secret_without_its_key_is_refused_before_helm(cluster):
     cluster.add_namespace("jh")
-    cluster.objects[("jh", "secrets")] = {"urbalurba-secrets": {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "urbalurba-secrets"}, "data": {"OTHER": "eA=="}}}
-    with pytest.raises(HarnessError, match="secret urbalurba-secrets in namespace jh has no key JUPYTERHUB_AUTH_PASSWORD"):
+    cluster.objects[("jh", "secrets")] = {
+        "urbalurba-secrets": {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "urbalurba-secrets"},
+            "data": {"OTHER": "eA=="},
+        }
+    }
+    with pytest.raises(
+        HarnessError, match="secret urbalurba-secrets in namespace jh has no key JUPYTERHUB_AUTH_PASSWORD"
+    ):
         deploy()
     assert cluster.helm_calls() == []
 
@@ -103,15 +124,24 @@ def test_cli_deploys_to_a_kube_context(cluster):
 
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
-    done = subprocess.run([INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"], cwd=PROJECT_ROOT,
-                          env=os.environ, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"],
+        cwd=PROJECT_ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "deployed: release jupyterhub in namespace jh (context emulated)" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
 
 
 def test_backup_of_nothing_deployed_says_deploy_first(cluster):
-    with pytest.raises(HarnessError, match=r"nothing deployed in namespace jh \(context emulated\): run `invoke deploy"):
+    with pytest.raises(
+        HarnessError, match=r"nothing deployed in namespace jh \(context emulated\): run `invoke deploy"
+    ):
         target_for("emulated", "jh").backup()
 
 
@@ -133,8 +163,11 @@ def test_an_invalid_manifest_is_refused_before_anything_is_created(cluster, monk
     (tmp_path / "ingress.yaml").write_text(yaml.safe_dump(broken))
     monkeypatch.setattr(kube, "INGRESS", tmp_path / "ingress.yaml")
     cluster.add_pod("jh", "hub-abc", "hub")
-    with pytest.raises(HarnessError, match=r"Ingress jupyterhub is not a valid Kubernetes 1\.33 object: "
-                                           r"Additional properties .*'pathTyp'"):
+    with pytest.raises(
+        HarnessError,
+        match=r"Ingress jupyterhub is not a valid Kubernetes 1\.33 object: "
+        r"Additional properties .*'pathTyp'",
+    ):
         deploy()
     assert cluster.namespaces == {} and cluster.helm_calls() == []
 
@@ -178,7 +211,8 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
     deploy()
     cluster.add("jh", "persistentvolumeclaims", "claim-rmv-2dcat", spec={"accessModes": ["ReadWriteOnce"]})
     cluster.get("jh", "persistentvolumeclaims", "claim-rmv-2dcat")["metadata"]["annotations"] = {
-        "hub.jupyter.org/username": "rmv-cat"}
+        "hub.jupyter.org/username": "rmv-cat"
+    }
     target = target_for("emulated", "jh")
     assert target.leftovers([]) == ["pod hub-abc", "pod proxy-abc"]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
@@ -193,8 +227,11 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
 def test_a_chart_version_helm_cannot_find_is_one_line(cluster, monkeypatch):
     monkeypatch.setenv("HELM_FAIL_UPGRADE", 'Error: chart "jupyterhub" matching 9.9.9 not found in jupyterhub index')
     monkeypatch.delenv("HUBHARNESS_VALUES_SCHEMA", raising=False)
-    with pytest.raises(HarnessError, match=r'^helm upgrade --install \(chart 9\.9\.9\) failed: Error: chart '
-                                           r'"jupyterhub" matching 9\.9\.9 not found in jupyterhub index$'):
+    with pytest.raises(
+        HarnessError,
+        match=r"^helm upgrade --install \(chart 9\.9\.9\) failed: Error: chart "
+        r'"jupyterhub" matching 9\.9\.9 not found in jupyterhub index$',
+    ):
         target_for("emulated", "jh").deploy(values.values_files("emulated"), chart_version="9.9.9")
 
 
@@ -242,8 +279,7 @@ def test_kind_cluster_is_created_then_reused_and_purge_deletes_it(cluster, monke
     assert calls == [
         ["get", "clusters"],
         ["get", "clusters"],  # pytest-kind looks again before creating
-        ["create", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}",
-         "--config", str(kube.KIND_CONFIG)],
+        ["create", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}", "--config", str(kube.KIND_CONFIG)],
         ["get", "clusters"],
         ["export", "kubeconfig", "--name", "hubharness", "--kubeconfig", kubeconfig],
         ["get", "clusters"],
@@ -259,7 +295,7 @@ def test_kind_purge_keeps_a_cluster_other_releases_still_use(cluster, monkeypatc
     kubeconfig = tmp / "home" / ".kind" / "kubeconfig"
     kubeconfig.parent.mkdir(parents=True)
     kubeconfig.write_text(yaml.safe_dump(cluster.kubeconfig(context="kind-hubharness")))
-    (cluster.bin_dir / "kind").write_text("#!/bin/sh\necho \"kind $*\" >> \"$KIND_RECORD\"\n")
+    (cluster.bin_dir / "kind").write_text('#!/bin/sh\necho "kind $*" >> "$KIND_RECORD"\n')
     (cluster.bin_dir / "docker").write_text("#!/bin/sh\nexit 0\n")
     for tool in ("kind", "docker"):
         (cluster.bin_dir / tool).chmod(0o755)
@@ -279,7 +315,7 @@ def test_a_deployment_beside_another_gets_no_ingress(cluster):
     target_for("emulated", "jh-scratch").deploy(files, chart_version="4.4.0", beside=True)
     assert cluster.get("jh-scratch", "ingresses", "jupyterhub") is None
     upgrade = cluster.helm_calls()[-1]
-    last_values_file = upgrade[upgrade.index("--timeout") - 2:upgrade.index("--timeout")]
+    last_values_file = upgrade[upgrade.index("--timeout") - 2 : upgrade.index("--timeout")]
     assert last_values_file == ["-f", str(values.VALUES_DIR / "scratch.yaml")]
 
 
@@ -287,8 +323,11 @@ def test_a_node_port_taken_by_another_namespace_is_refused_before_anything_chang
     cluster.add_namespace("first")
     cluster.add_service("first", "proxy-public", node_port=30080)
     cluster.add_service("first", "hub")
-    with pytest.raises(HarnessError, match="NodePort 30080 is taken by service proxy-public in namespace first: "
-                                           "deploy with --values setting proxy.service.nodePorts.http"):
+    with pytest.raises(
+        HarnessError,
+        match="NodePort 30080 is taken by service proxy-public in namespace first: "
+        "deploy with --values setting proxy.service.nodePorts.http",
+    ):
         target_for("emulated", "second").deploy(values.values_files("kind"), chart_version="4.4.0")
     assert "second" not in cluster.namespaces and cluster.helm_calls() == []
 
@@ -306,11 +345,18 @@ def test_purge_deletes_retained_volumes_and_leftovers_see_cluster_scoped_objects
     cluster.add_pod("jh", "proxy-abc", "proxy")
     deploy()
     for name, ns in (("pvc-ann", "jh"), ("pvc-elsewhere", "other")):
-        cluster.add(CLUSTER, "persistentvolumes", name, status={"phase": "Bound"}, spec={
-            "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": ns, "name": f"claim-{name}"}})
+        cluster.add(
+            CLUSTER,
+            "persistentvolumes",
+            name,
+            status={"phase": "Bound"},
+            spec={"persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": ns, "name": f"claim-{name}"}},
+        )
     role = cluster.add(CLUSTER, "clusterroles", "jupyterhub-user-scheduler", rules=[])
-    role["metadata"]["annotations"] = {"meta.helm.sh/release-name": "jupyterhub",
-                                       "meta.helm.sh/release-namespace": "jh"}
+    role["metadata"]["annotations"] = {
+        "meta.helm.sh/release-name": "jupyterhub",
+        "meta.helm.sh/release-namespace": "jh",
+    }
     target = target_for("emulated", "jh")
     left = target.leftovers([])
     assert "persistent volume pvc-ann (Retain, Bound) of claim claim-pvc-ann" in left

@@ -29,8 +29,14 @@ def hub_database(path, users, running=()):
         user = orm.User(name=name)
         session.add(user)
         if name in running:
-            session.add(orm.Spawner(user=user, name="", server=orm.Server(ip="10.244.0.7", port=8888),
-                                    state={"pod_name": f"jupyter-{name}", "pvc_name": f"claim-{name}"}))
+            session.add(
+                orm.Spawner(
+                    user=user,
+                    name="",
+                    server=orm.Server(ip="10.244.0.7", port=8888),
+                    state={"pod_name": f"jupyter-{name}", "pvc_name": f"claim-{name}"},
+                )
+            )
     session.commit()
     session.close()
 
@@ -51,13 +57,26 @@ def user_volume(cluster, tmp_path, user: str, files: dict) -> None:
     (folder / "lost+found").mkdir()  # an ext4 volume's, root's own
     (folder / "lost+found" / "#1573").write_bytes(b"a recovered block\n")
     cluster.volumes[("jh", claim)] = folder
-    cluster.add("jh", "persistentvolumeclaims", claim, spec={
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
-        "storageClassName": "standard", "volumeName": f"pvc-{user}-0a1b"})
+    cluster.add(
+        "jh",
+        "persistentvolumeclaims",
+        claim,
+        spec={
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "10Gi"}},
+            "storageClassName": "standard",
+            "volumeName": f"pvc-{user}-0a1b",
+        },
+    )
     cluster.get("jh", "persistentvolumeclaims", claim)["metadata"].update(
-        labels={"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub",
-                "hub.jupyter.org/username": user},
-        annotations={"hub.jupyter.org/username": user, "pv.kubernetes.io/bind-completed": "yes"})
+        labels={
+            "app": "jupyterhub",
+            "component": "singleuser-storage",
+            "heritage": "jupyterhub",
+            "hub.jupyter.org/username": user,
+        },
+        annotations={"hub.jupyter.org/username": user, "pv.kubernetes.io/bind-completed": "yes"},
+    )
 
 
 ALICE = {"notes.txt": "größe ✓\n".encode(), "data/blob.bin": bytes(range(256)) * 4096}
@@ -66,14 +85,22 @@ BEN = {"analysis.ipynb": b'{"cells": []}\n'}
 
 HUB_TEMPLATE = {  # the chart's hub Deployment, as far as restore reads it
     "metadata": {"labels": {"app": "jupyterhub", "component": "hub", "release": "jupyterhub"}},
-    "spec": {"securityContext": {"fsGroup": 1000}, "nodeSelector": {"hub.jupyter.org/node-purpose": "core"},
-             "tolerations": [{"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "core",
-                              "effect": "NoSchedule"}],
-             "containers": [{"name": "hub", "image": "quay.io/jupyterhub/k8s-hub:4.4.0",
-                             "securityContext": {"runAsUser": 1000, "runAsGroup": 1000,
-                                                 "allowPrivilegeEscalation": False},
-                             "volumeMounts": [{"name": "pvc", "mountPath": "/srv/jupyterhub"}]}],
-             "volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}]},
+    "spec": {
+        "securityContext": {"fsGroup": 1000},
+        "nodeSelector": {"hub.jupyter.org/node-purpose": "core"},
+        "tolerations": [
+            {"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "core", "effect": "NoSchedule"}
+        ],
+        "containers": [
+            {
+                "name": "hub",
+                "image": "quay.io/jupyterhub/k8s-hub:4.4.0",
+                "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "allowPrivilegeEscalation": False},
+                "volumeMounts": [{"name": "pvc", "mountPath": "/srv/jupyterhub"}],
+            }
+        ],
+        "volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}],
+    },
 }
 
 
@@ -86,8 +113,12 @@ def hub_with_database(cluster, tmp_path, users, running=()) -> None:
     hub_database(db_dir / "jupyterhub.sqlite", users, running)
     cluster.volumes[("jh", "hub-db-dir")] = db_dir
     mount(cluster.get("jh", "pods", "hub-5d9c"), "hub-db-dir", "/srv/jupyterhub")
-    cluster.add("jh", "deployments", "hub", spec={
-        "replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE})
+    cluster.add(
+        "jh",
+        "deployments",
+        "hub",
+        spec={"replicas": 1, "selector": {"matchLabels": HUB_TEMPLATE["metadata"]["labels"]}, "template": HUB_TEMPLATE},
+    )
 
 
 def drop_user_volumes(cluster, users) -> None:
@@ -105,8 +136,13 @@ def deployed(cluster, tmp_path):
     hub_with_database(cluster, tmp_path, ["admin", "alice", "ben"], running=["alice"])
     user_volume(cluster, tmp_path, "alice", ALICE)
     user_volume(cluster, tmp_path, "ben", BEN)
-    alice = cluster.add_pod("jh", "jupyter-alice", "singleuser-server", container="notebook",
-                            annotations={"hub.jupyter.org/username": "alice"})
+    alice = cluster.add_pod(
+        "jh",
+        "jupyter-alice",
+        "singleuser-server",
+        container="notebook",
+        annotations={"hub.jupyter.org/username": "alice"},
+    )
     mount(alice, "claim-alice", "/home/jovyan")
     return cluster
 
@@ -130,7 +166,8 @@ def test_a_home_without_a_server_is_read_by_a_helper_pod_that_is_removed(deploye
     target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     created = [body for method, path, body in deployed.bodies if method == "POST" and path.endswith("/pods")]
     assert [(b["metadata"]["name"], b["spec"]["volumes"][0]["persistentVolumeClaim"]) for b in created] == [
-        ("hubharness-backup-claim-ben", {"claimName": "claim-ben", "readOnly": True})]
+        ("hubharness-backup-claim-ben", {"claimName": "claim-ben", "readOnly": True})
+    ]
     assert created[0]["spec"]["containers"][0]["image"] == "quay.io/jupyter/pyspark-notebook:spark-3.5.3"
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
 
@@ -148,8 +185,11 @@ def test_archive_holds_no_secret(deployed, tmp_path):
 
 def test_a_hub_without_its_database_file_is_one_clear_error_and_no_archive(deployed, tmp_path):
     (tmp_path / "volumes" / "jh" / "hub-db-dir" / "jupyterhub.sqlite").unlink()
-    with pytest.raises(HarnessError, match=r"the online backup of /srv/jupyterhub/jupyterhub.sqlite in pod "
-                                           r"hub-5d9c failed: .*hub.db.type must be sqlite-pvc"):
+    with pytest.raises(
+        HarnessError,
+        match=r"the online backup of /srv/jupyterhub/jupyterhub.sqlite in pod "
+        r"hub-5d9c failed: .*hub.db.type must be sqlite-pvc",
+    ):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert list(tmp_path.glob("*.tar.gz*")) == []
 
@@ -224,8 +264,11 @@ def test_restore_after_a_purge_brings_back_users_volumes_and_files_byte_for_byte
     claim = deployed.get("jh", "persistentvolumeclaims", "claim-alice")
     assert claim["metadata"]["labels"]["hub.jupyter.org/username"] == "alice"
     assert claim["metadata"]["annotations"] == {"hub.jupyter.org/username": "alice"}, "a binding was copied"
-    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
-                             "storageClassName": "standard"}
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "10Gi"}},
+        "storageClassName": "standard",
+    }
     pods = sorted(deployed.objects[("jh", "pods")])
     hubs = [p for p in pods if p.startswith("hub-")]
     assert len(hubs) == 1 and hubs != ["hub-5d9c"], f"the hub was not restarted: {pods}"
@@ -246,18 +289,26 @@ def test_restore_writes_only_while_the_hub_is_scaled_to_zero(deployed, archive, 
     assert [b["spec"]["replicas"] for m, p, b in sent if p.endswith("/scale")] == [0, 1]
     assert scales[0] < min(writes) and max(writes) < scales[1], done
     helpers = [b["metadata"]["name"] for m, p, b in sent if m == "POST" and p.endswith("/pods")]
-    assert sorted(helpers) == ["hubharness-restore-claim-alice", "hubharness-restore-claim-ben",
-                               "hubharness-restore-hub-db"]
+    assert sorted(helpers) == [
+        "hubharness-restore-claim-alice",
+        "hubharness-restore-claim-ben",
+        "hubharness-restore-hub-db",
+    ]
     db_helper = next(b for m, p, b in sent if m == "POST" and b["metadata"]["name"] == "hubharness-restore-hub-db")
     assert (db_helper["spec"]["securityContext"], db_helper["spec"]["nodeSelector"]) == (
-        {"fsGroup": 1000}, {"hub.jupyter.org/node-purpose": "core"}), "the helper is not placed as the hub is"
+        {"fsGroup": 1000},
+        {"hub.jupyter.org/node-purpose": "core"},
+    ), "the helper is not placed as the hub is"
     assert db_helper["spec"]["containers"][0]["securityContext"]["runAsUser"] == 1000
 
 
 def test_restore_over_user_volumes_is_refused_without_force_and_changes_nothing(deployed, archive):
     since = len(deployed.requests)
-    with pytest.raises(HarnessError, match=r"namespace jh has user volumes \(claim-alice, claim-ben\): restore "
-                                           r"would replace their files; pass --force"):
+    with pytest.raises(
+        HarnessError,
+        match=r"namespace jh has user volumes \(claim-alice, claim-ben\): restore "
+        r"would replace their files; pass --force",
+    ):
         target_for("emulated", "jh").restore(archive)
     assert changes(deployed, since) == []
 
@@ -273,8 +324,9 @@ def test_forced_restore_moves_what_a_home_held_aside_inside_its_volume(deployed,
     assert (aside / "data" / "blob.bin").read_bytes() == ALICE["data/blob.bin"]
     assert (alice / "lost+found" / "#1573").is_file() and not (aside / "lost+found").exists()
     assert f"/home/jovyan/.hubharness-pre-restore/{aside.name}/ in volume claim-alice" in result.moved_aside
-    assert not [c for c in changes(deployed, since) if c[1].endswith("/persistentvolumeclaims")], \
+    assert not [c for c in changes(deployed, since) if c[1].endswith("/persistentvolumeclaims")], (
         "a volume that exists was made again"
+    )
 
 
 def test_a_corrupted_archive_is_refused_before_anything_changes(deployed, archive, tmp_path):
@@ -312,11 +364,16 @@ def test_a_failed_write_brings_the_hub_back_on_its_old_database(deployed, archiv
     purge_and_deploy_again(deployed, tmp_path)
     old = hub_db(tmp_path).read_bytes()
     fake = deployed.bin_dir / "python3"  # the exec's python3: a full disk for the database only
-    fake.write_text(f'#!/bin/sh\nif [ "$3" = restore-db ]; then echo "OSError: [Errno 28] No space left on device"'
-                    f' >&2; exit 1; fi\nexec {shutil.which("python3")} "$@"\n')
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$3" = restore-db ]; then echo "OSError: [Errno 28] No space left on device"'
+        f' >&2; exit 1; fi\nexec {shutil.which("python3")} "$@"\n'
+    )
     fake.chmod(0o755)
-    with pytest.raises(HarnessError, match=r"writing the hub database into volume hub-db-dir failed in pod "
-                                           r"hubharness-restore-hub-db: OSError: \[Errno 28\] No space left"):
+    with pytest.raises(
+        HarnessError,
+        match=r"writing the hub database into volume hub-db-dir failed in pod "
+        r"hubharness-restore-hub-db: OSError: \[Errno 28\] No space left",
+    ):
         target_for("emulated", "jh").restore(archive)
     assert hub_db(tmp_path).read_bytes() == old
     assert deployed.get("jh", "deployments", "hub")["spec"]["replicas"] == 1
@@ -333,8 +390,13 @@ def test_the_in_pod_writer_replaces_nothing_with_a_torn_or_altered_stream(tmp_pa
     data = new.read_bytes()
     sent = data[:-100] if damage == "short" else data[:-1] + bytes([data[-1] ^ 1])
     before = db.read_bytes()
-    done = subprocess.run(kube_pods.inpod("restore-db", db, len(data), hashlib.sha256(data).hexdigest(),
-                                          tmp_path / "aside"), input=sent, capture_output=True, timeout=60)
+    done = subprocess.run(
+        kube_pods.inpod("restore-db", db, len(data), hashlib.sha256(data).hexdigest(), tmp_path / "aside"),
+        input=sent,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0
     assert b"nothing replaced" in done.stderr
     assert db.read_bytes() == before and not (tmp_path / "aside").exists()
@@ -361,13 +423,26 @@ def test_helper_pods_that_take_a_while_to_start_are_waited_for(deployed, archive
 
 def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deployed, tmp_path):
     def cannot_pull(pod):
-        pod["status"] = {"phase": "Pending", "containerStatuses": [{
-            "name": "notebook", "ready": False, "restartCount": 0, "image": "x", "imageID": "",
-            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]}
+        pod["status"] = {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "notebook",
+                    "ready": False,
+                    "restartCount": 0,
+                    "image": "x",
+                    "imageID": "",
+                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+                }
+            ],
+        }
 
     deployed.on_pod_created = cannot_pull
-    with pytest.raises(HarnessError, match=r"helper pod hubharness-backup-claim-ben is in ImagePullBackOff: "
-                                           r"Back-off pulling image \(kubectl -n jh describe pod "):
+    with pytest.raises(
+        HarnessError,
+        match=r"helper pod hubharness-backup-claim-ben is in ImagePullBackOff: "
+        r"Back-off pulling image \(kubectl -n jh describe pod ",
+    ):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
     assert list(tmp_path.glob("*.tar.gz*")) == []
@@ -375,8 +450,11 @@ def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deploy
 
 def test_restore_into_a_namespace_without_a_release_says_deploy_first(cluster, tmp_path):
     cluster.add_namespace("empty")
-    with pytest.raises(HarnessError, match=r"nothing deployed in namespace empty \(context emulated\): "
-                                           r"run `invoke deploy --context emulated` first"):
+    with pytest.raises(
+        HarnessError,
+        match=r"nothing deployed in namespace empty \(context emulated\): "
+        r"run `invoke deploy --context emulated` first",
+    ):
         target_for("emulated", "empty").restore(tmp_path / "any.tar.gz")
 
 
@@ -385,8 +463,9 @@ def test_in_pod_command_lines_fit_a_proxys_8_kib_request_line():
     cap a request line at 8 KiB."""
     from urllib.parse import urlencode
 
-    longest = kube_pods.inpod("restore-home", "/home/jovyan", 10 ** 12, "0" * 64,
-                              ".hubharness-pre-restore/20261126T000000Z")
+    longest = kube_pods.inpod(
+        "restore-home", "/home/jovyan", 10**12, "0" * 64, ".hubharness-pre-restore/20261126T000000Z"
+    )
     query = urlencode([("command", part) for part in longest])
     assert len(query) + 512 < 8 << 10, f"{len(query)} bytes of query"
 
@@ -398,8 +477,10 @@ def test_a_restore_the_api_refuses_is_one_clear_line_and_changes_nothing(deploye
     since = len(deployed.requests)
     done = run_invoke("restore", "--context", "emulated", "--namespace", "jh", "--from", str(archive), "--force")
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("hubharness: the kubernetes API refused a request: 403 Forbidden: "
-                                  "/apis/apps/v1/namespaces/jh/deployments/hub/scale is forbidden")
+    assert done.stderr.startswith(
+        "hubharness: the kubernetes API refused a request: 403 Forbidden: "
+        "/apis/apps/v1/namespaces/jh/deployments/hub/scale is forbidden"
+    )
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert [c for c in changes(deployed, since) if c[0] != "PATCH"] == [], "something changed before the refusal"
 

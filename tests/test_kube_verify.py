@@ -35,19 +35,32 @@ def b64(text: str) -> str:
 
 
 def chart_release(config: dict, chart_version: str = "4.4.0") -> str:
-    return helm_release.encode({"name": "jupyterhub", "version": 1, "namespace": "jh", "config": config,
-                                "chart": {"metadata": {"name": "jupyterhub", "version": chart_version,
-                                                       "appVersion": "5.5.0"}}})
+    return helm_release.encode(
+        {
+            "name": "jupyterhub",
+            "version": 1,
+            "namespace": "jh",
+            "config": config,
+            "chart": {"metadata": {"name": "jupyterhub", "version": chart_version, "appVersion": "5.5.0"}},
+        }
+    )
 
 
 def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
     """What `helm upgrade --install` of the chart leaves in a namespace, as far as verify reads it."""
     cluster.add_namespace(ns)
     cluster.add(ns, "secrets", "urbalurba-secrets", type="Opaque", data={AUTH: b64(PASSWORD)})
-    cluster.add(ns, "secrets", "hub", type="Opaque", data={
-        "hub.services.hubharness.apiToken": b64(SERVICE_TOKEN),
-        "hub.config.ConfigurableHTTPProxy.auth_token": b64(PROXY_TOKEN),
-        "values.yaml": b64("hub: {}\n")})
+    cluster.add(
+        ns,
+        "secrets",
+        "hub",
+        type="Opaque",
+        data={
+            "hub.services.hubharness.apiToken": b64(SERVICE_TOKEN),
+            "hub.config.ConfigurableHTTPProxy.auth_token": b64(PROXY_TOKEN),
+            "values.yaml": b64("hub: {}\n"),
+        },
+    )
     cluster.add_release(ns, chart_release(config or values.load(values.values_files("kind"))))
     cluster.add_pod(ns, "hub-5d9c", "hub", env=FROM_SECRET)
     cluster.add_pod(ns, "proxy-7f4b", "proxy", container="chp")
@@ -115,12 +128,21 @@ def test_a_healthy_chart_deployment_holds_every_fact(chart):
     assert (d.chart_version, d.expected_hub_version) == ("4.4.0", "5.5.0")
     assert (str(d.auth_password()), str(d.service_token())) == (PASSWORD, SERVICE_TOKEN)
     assert {PASSWORD, SERVICE_TOKEN, PROXY_TOKEN} <= {str(s) for s in d.secrets()}
-    for fact in (d.namespace_exists(), d.state_is_isolated(), d.secret_has_key(), d.secret_is_private(),
-                 d.hub_reads_password_from_secret(), d.ingress_in_place()):
+    for fact in (
+        d.namespace_exists(),
+        d.state_is_isolated(),
+        d.secret_has_key(),
+        d.secret_is_private(),
+        d.hub_reads_password_from_secret(),
+        d.ingress_in_place(),
+    ):
         assert fact, fact.detail
     assert leaks(d) == []
     assert [(c.name, c.running, c.ready, c.restarts) for c in d.components()] == [
-        ("hub", True, True, 0), ("proxy", True, True, 0), ("user-scheduler", True, True, 0)]
+        ("hub", True, True, 0),
+        ("proxy", True, True, 0),
+        ("user-scheduler", True, True, 0),
+    ]
 
 
 def _pod(cluster, name):
@@ -128,33 +150,43 @@ def _pod(cluster, name):
 
 
 FAULTS = {
-    "namespace terminating": (lambda c: c.namespaces["jh"]["status"].update(phase="Terminating"),
-                              "namespace_exists"),
-    "another app's pod in the namespace": (lambda c: c.add_pod("jh", "squatter", "web", release="other"),
-                                           "state_is_isolated"),
-    "network policies disabled": (lambda c: c.objects[("jh", "networkpolicies")].pop("singleuser"),
-                                  "state_is_isolated"),
-    "secret without its key": (lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={}),
-                               "secret_has_key"),
-    "a user pod reads the secret": (lambda c: c.add_pod("jh", "jupyter-eve", "singleuser-server",
-                                                        env=FROM_SECRET, container="notebook"),
-                                    "secret_is_private"),
+    "namespace terminating": (lambda c: c.namespaces["jh"]["status"].update(phase="Terminating"), "namespace_exists"),
+    "another app's pod in the namespace": (
+        lambda c: c.add_pod("jh", "squatter", "web", release="other"),
+        "state_is_isolated",
+    ),
+    "network policies disabled": (
+        lambda c: c.objects[("jh", "networkpolicies")].pop("singleuser"),
+        "state_is_isolated",
+    ),
+    "secret without its key": (lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={}), "secret_has_key"),
+    "a user pod reads the secret": (
+        lambda c: c.add_pod("jh", "jupyter-eve", "singleuser-server", env=FROM_SECRET, container="notebook"),
+        "secret_is_private",
+    ),
     "password as a literal in the hub's env": (
         lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[{"name": AUTH, "value": PASSWORD}]),
-        "hub_reads_password_from_secret"),
+        "hub_reads_password_from_secret",
+    ),
     "hub reads another secret": (
-        lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(env=[
-            {"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "old-secrets", "key": AUTH}}}]),
-        "hub_reads_password_from_secret"),
+        lambda c: _pod(c, "hub-5d9c")["spec"]["containers"][0].update(
+            env=[{"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "old-secrets", "key": AUTH}}}]
+        ),
+        "hub_reads_password_from_secret",
+    ),
     "secret rotated under a running hub": (
         lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={AUTH: b64("rotated-not-restarted")}),
-        "hub_reads_password_from_secret"),
+        "hub_reads_password_from_secret",
+    ),
     "no ingress": (lambda c: c.objects[("jh", "ingresses")].clear(), "ingress_in_place"),
     "the controller does not route the host": (lambda c: c.ingress_controller.hosts.clear(), "ingress_in_place"),
     "no ingress controller": (lambda c: os.environ.pop(kube_access.INGRESS_URL_ENV), "ingress_in_place"),
     "ingress to another service": (
-        lambda c: c.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
-        ["service"].update(name="hub"), "ingress_in_place"),
+        lambda c: c.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"][
+            "service"
+        ].update(name="hub"),
+        "ingress_in_place",
+    ),
 }
 
 
@@ -170,8 +202,9 @@ LEAKS = {
     "configmap": lambda c: c.add("jh", "configmaps", "notes", data={"pw": f"password={PASSWORD}"}),
     "pod spec": lambda c: _pod(c, "proxy-7f4b")["spec"]["containers"][0].update(args=["--token", PROXY_TOKEN]),
     "log": lambda c: c.logs.update({("jh", "hub-5d9c", "hub", False): f"login with {PASSWORD}\n"}),
-    "event": lambda c: c.add("jh", "events", "e1", message=f"pulled with {SERVICE_TOKEN}",
-                             involvedObject={"kind": "Pod", "name": "hub-5d9c"}),
+    "event": lambda c: c.add(
+        "jh", "events", "e1", message=f"pulled with {SERVICE_TOKEN}", involvedObject={"kind": "Pod", "name": "hub-5d9c"}
+    ),
 }
 
 
@@ -181,11 +214,16 @@ def test_a_secret_is_found_wherever_it_leaks(chart, surface):
     assert leaks(deployment()), f"a secret in a {surface} went unnoticed"
 
 
-LEAKS.update({
-    "configmap binaryData": lambda c: c.add("jh", "configmaps", "blob", binaryData={"k": b64(f"tok {PROXY_TOKEN}")}),
-    "pod metadata": lambda c: _pod(c, "hub-5d9c")["metadata"].setdefault("annotations", {}).update(
-        note=f"pw {PASSWORD}"),
-})
+LEAKS.update(
+    {
+        "configmap binaryData": lambda c: c.add(
+            "jh", "configmaps", "blob", binaryData={"k": b64(f"tok {PROXY_TOKEN}")}
+        ),
+        "pod metadata": lambda c: (
+            _pod(c, "hub-5d9c")["metadata"].setdefault("annotations", {}).update(note=f"pw {PASSWORD}")
+        ),
+    }
+)
 
 
 def test_a_log_that_cannot_be_read_fails_the_leak_scan_naming_it(chart):
@@ -201,13 +239,19 @@ def test_a_secret_in_the_installed_values_is_a_leak(cluster):
     assert "the helm release's values" in leaks(deployment())
 
 
-@pytest.mark.parametrize("change, expect", [
-    (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=2), ("proxy", True, True, 2)),
-    (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", ready=False), ("proxy", True, False, 0)),
-    (lambda c: c.add_pod("jh", "hub-5d9c", "hub", waiting="CrashLoopBackOff"), ("hub", False, False, 3)),
-    (lambda c: [c.objects[("jh", "pods")].pop(n) for n in ("user-scheduler-a", "user-scheduler-b")],
-     ("user-scheduler", False, False, 0)),
-], ids=["restarted", "not-ready", "crashloop", "no-user-scheduler"])
+@pytest.mark.parametrize(
+    "change, expect",
+    [
+        (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=2), ("proxy", True, True, 2)),
+        (lambda c: c.add_pod("jh", "proxy-7f4b", "proxy", container="chp", ready=False), ("proxy", True, False, 0)),
+        (lambda c: c.add_pod("jh", "hub-5d9c", "hub", waiting="CrashLoopBackOff"), ("hub", False, False, 3)),
+        (
+            lambda c: [c.objects[("jh", "pods")].pop(n) for n in ("user-scheduler-a", "user-scheduler-b")],
+            ("user-scheduler", False, False, 0),
+        ),
+    ],
+    ids=["restarted", "not-ready", "crashloop", "no-user-scheduler"],
+)
 def test_components_report_restarts_readiness_and_absence(chart, change, expect):
     change(chart)
     found = {c.name: c for c in deployment().components()}[expect[0]]
@@ -217,8 +261,13 @@ def test_components_report_restarts_readiness_and_absence(chart, change, expect)
 def test_user_server_is_found_by_the_spawners_username_annotation(chart):
     d = deployment()
     assert not d.user_server_running("verify-bob")
-    chart.add_pod("jh", "jupyter-verify-2dbob", "singleuser-server", container="notebook",
-                  annotations={"hub.jupyter.org/username": "verify-bob"})
+    chart.add_pod(
+        "jh",
+        "jupyter-verify-2dbob",
+        "singleuser-server",
+        container="notebook",
+        annotations={"hub.jupyter.org/username": "verify-bob"},
+    )
     assert d.user_server_running("verify-bob")
     assert not d.user_server_running("verify-alice")
 
@@ -226,8 +275,15 @@ def test_user_server_is_found_by_the_spawners_username_annotation(chart):
 def test_diagnostics_hold_describe_events_and_previous_logs(chart, tmp_path):
     chart.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=1)
     chart.logs[("jh", "proxy-7f4b", "chp", True)] = "Error: listen EADDRINUSE :::8000\n"
-    chart.add("jh", "events", "proxy.1", type="Warning", reason="BackOff", message="Back-off restarting",
-              involvedObject={"kind": "Pod", "name": "proxy-7f4b"})
+    chart.add(
+        "jh",
+        "events",
+        "proxy.1",
+        type="Warning",
+        reason="BackOff",
+        message="Back-off restarting",
+        involvedObject={"kind": "Pod", "name": "proxy-7f4b"},
+    )
     deployment().write_diagnostics(tmp_path)
     described = (tmp_path / "proxy-7f4b.describe.yaml").read_text()
     assert yaml.safe_load(described.split("\nevents:")[0])["metadata"]["name"] == "proxy-7f4b"
@@ -240,8 +296,11 @@ def test_diagnostics_hold_describe_events_and_previous_logs(chart, tmp_path):
 
 def test_nothing_deployed_is_one_clear_error(cluster):
     cluster.add_namespace("jh")
-    with pytest.raises(HarnessError, match=r"nothing deployed in namespace jh \(context emulated\): "
-                                           r"run `invoke deploy --context emulated` first"):
+    with pytest.raises(
+        HarnessError,
+        match=r"nothing deployed in namespace jh \(context emulated\): "
+        r"run `invoke deploy --context emulated` first",
+    ):
         deployment()
 
 
@@ -294,7 +353,8 @@ def test_elsewhere_a_port_forward_is_opened_and_closed(chart, monkeypatch):
     d = deployment()
     assert d.public_url == "http://127.0.0.1:45678"
     assert (chart.tmp_path / "kubectl.txt").read_text() == (
-        "port-forward --namespace jh --context emulated --address 127.0.0.1 svc/proxy-public :80")
+        "port-forward --namespace jh --context emulated --address 127.0.0.1 svc/proxy-public :80"
+    )
     forward = d._forward.proc
     d.close()
     assert forward.poll() is not None, "kubectl port-forward outlived the deployment"
@@ -305,7 +365,7 @@ def test_a_port_forward_that_fails_says_why(chart, monkeypatch):
     monkeypatch.setenv("KUBECTL_FAIL", "1")
     fake_kubectl(chart, 1)
     with pytest.raises(HarnessError, match='in jh failed: error: services "proxy-public" not found'):
-        deployment().public_url
+        _ = deployment().public_url
 
 
 def test_commands_in_a_users_pod_go_through_testinfras_kubectl_backend(chart, monkeypatch):
@@ -314,13 +374,19 @@ def test_commands_in_a_users_pod_go_through_testinfras_kubectl_backend(chart, mo
     d = deployment()
     with pytest.raises(HarnessError, match="verify-alice has no running server pod in jh"):
         d.run_in_server("verify-alice", "true")
-    chart.add_pod("jh", "jupyter-verify-2dalice", "singleuser-server", container="notebook",
-                  annotations={"hub.jupyter.org/username": "verify-alice"})
+    chart.add_pod(
+        "jh",
+        "jupyter-verify-2dalice",
+        "singleuser-server",
+        container="notebook",
+        annotations={"hub.jupyter.org/username": "verify-alice"},
+    )
     found = d.run_in_server("verify-alice", "echo $((6 * 7))")
     assert (found.rc, found.stdout) == (0, "42\n")
     assert (chart.tmp_path / "kubectl.txt").read_text() == (
         f"--kubeconfig={os.environ['KUBECONFIG']} --context=emulated -n jh -c notebook "
-        "exec jupyter-verify-2dalice -- /bin/sh -c echo $((6 * 7))")
+        "exec jupyter-verify-2dalice -- /bin/sh -c echo $((6 * 7))"
+    )
 
 
 def test_a_port_forward_that_says_nothing_is_given_up_in_time(chart, monkeypatch):
@@ -330,7 +396,7 @@ def test_a_port_forward_that_says_nothing_is_given_up_in_time(chart, monkeypatch
     fake_kubectl(chart, 1)
     d = deployment()
     with pytest.raises(HarnessError, match="did not start within 1s: no output"):
-        d.public_url
+        _ = d.public_url
     assert d._forward.proc is None, "the silent kubectl was left running"
 
 
@@ -343,8 +409,16 @@ def _closed_port() -> int:
 def run_invoke(*args, **env):
     import subprocess
 
-    return subprocess.run([INVOKE, *args], cwd=PROJECT_ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [INVOKE, *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_cli_verify_reads_the_namespace(chart):
@@ -367,8 +441,14 @@ def test_cli_verify_fails_and_collects_pod_diagnostics(chart):
 
 
 def test_cli_status_shows_pods_and_says_when_the_hub_is_unreachable(chart):
-    done = run_invoke("status", "--context", "emulated", "--namespace", "jh",
-                      HUBHARNESS_PUBLIC_URL=f"http://127.0.0.1:{_closed_port()}")
+    done = run_invoke(
+        "status",
+        "--context",
+        "emulated",
+        "--namespace",
+        "jh",
+        HUBHARNESS_PUBLIC_URL=f"http://127.0.0.1:{_closed_port()}",
+    )
     assert done.returncode == 0, done.stderr
     assert "user-scheduler: ready (pod user-scheduler-a Running, Ready=True; " in done.stdout
     assert "password: urbalurba-secrets/JUPYTERHUB_AUTH_PASSWORD in namespace jh" in done.stdout

@@ -79,8 +79,9 @@ def test_full_verify_passes_with_every_check_reported(deployed):
 
 
 def test_reports_hold_no_secret(deployed):
-    secrets = [v for f in (deployed.state_dir("life") / "secrets").glob("*.json")
-               for v in json.loads(f.read_text()).values()]
+    secrets = [
+        v for f in (deployed.state_dir("life") / "secrets").glob("*.json") for v in json.loads(f.read_text()).values()
+    ]
     for path in deployed.reports.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
@@ -91,8 +92,9 @@ def test_status_lists_users_after_verify(deployed):
     status = deployed.status("life")
     names = {u["name"] for u in status["users"]}
     assert {"verify-alice", "verify-bob"} <= names
-    assert not any(u["servers"] for u in status["users"] if u["name"].startswith("verify-")), \
+    assert not any(u["servers"] for u in status["users"] if u["name"].startswith("verify-")), (
         "verify left a server running"
+    )
 
 
 def test_remove_keeps_data_and_stops_everything(deployed):
@@ -165,8 +167,11 @@ def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harn
     assert json.loads((harness.state_dir("crash") / "state.json").read_text())["hub_port"] == state["hub_port"]
     assert {c["name"]: c["restarts"] for c in after["components"]} == {"hub": 1, "proxy": 0}
     # the server checks carol's token with the hub, at the address it was given when it started
-    response = requests.get(f"{after['hub_url']}{server['url']}api/status", timeout=30,
-                            headers={"Authorization": api.session.headers["Authorization"]})
+    response = requests.get(
+        f"{after['hub_url']}{server['url']}api/status",
+        timeout=30,
+        headers={"Authorization": api.session.headers["Authorization"]},
+    )
     assert response.status_code == 200, f"carol's server answered {response.status_code} after the hub restart"
     assert harness.invoke("remove", "--namespace", "crash").code == 0
     assert harness.deploy("crash").code == 0

@@ -8,10 +8,13 @@ from hubharness import procs, values
 from hubharness.targets.local import LocalTarget
 
 
-@pytest.mark.parametrize("pick, log, evidence", [
-    (0, "proxy", "EADDRINUSE"),              # proxy-public (picked first when --port 0)
-    (1, "hub", "Address already in use"),    # the hub's own port
-])
+@pytest.mark.parametrize(
+    "pick, log, evidence",
+    [
+        (0, "proxy", "EADDRINUSE"),  # proxy-public (picked first when --port 0)
+        (1, "hub", "Address already in use"),  # the hub's own port
+    ],
+)
 def test_deploy_repicks_a_port_taken_between_pick_and_bind(harness, monkeypatch, pick, log, evidence):
     monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
     if "HUBHARNESS_VALUES_SCHEMA" in harness.env:

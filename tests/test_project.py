@@ -7,7 +7,7 @@ from hubharness.paths import PROJECT_ROOT
 
 def quick_start_lines() -> list[str]:
     text = (PROJECT_ROOT / "README.md").read_text()
-    block = re.search(r"## Quick start\s+```sh\n(.*?)```", text, re.S)
+    block = re.search(r"## Quick start\s+```sh\n(.*?)```", text, re.DOTALL)
     assert block, "README has no Quick start shell block"
     return [line for line in block.group(1).splitlines() if line.strip()]
 

@@ -6,7 +6,7 @@ import json
 
 pytest_plugins = ["pytester"]
 
-CHECKS = '''
+CHECKS = """
 import pytest
 from hubharness.errors import WaitTimeout
 
@@ -23,12 +23,13 @@ def test_hub_reads_password_from_secret():
 
 def test_password_is_not_a_published_one():
     pytest.skip("no browser here")
-'''
+"""
 
 
 def run(pytester, tmp_path, *args):
-    result = pytester.runpytest_subprocess("-p", "hubharness.report", f"--report-dir={tmp_path}",
-                                           "-p", "no:cacheprovider", *args)
+    result = pytester.runpytest_subprocess(
+        "-p", "hubharness.report", f"--report-dir={tmp_path}", "-p", "no:cacheprovider", *args
+    )
     summary = json.loads((tmp_path / "summary.json").read_text()) if (tmp_path / "summary.json").exists() else {}
     return result, summary
 
@@ -38,14 +39,19 @@ def test_outcomes_are_passed_failed_skipped_timeout(pytester, tmp_path):
     result, summary = run(pytester, tmp_path)
     assert result.ret == 1
     outcomes = {c["id"]: c["outcome"] for c in summary["checks"]}
-    assert outcomes == {"SEC.secret_holds_the_password": "passed", "SEC.secret_is_private": "timeout",
-                        "SEC.hub_reads_password_from_secret": "failed",
-                        "SEC.password_is_not_a_published_one": "failed"}
+    assert outcomes == {
+        "SEC.secret_holds_the_password": "passed",
+        "SEC.secret_is_private": "timeout",
+        "SEC.hub_reads_password_from_secret": "failed",
+        "SEC.password_is_not_a_published_one": "failed",
+    }
     messages = {c["id"]: c["message"] for c in summary["checks"]}
     assert "waiting for the hub" in messages["SEC.secret_is_private"]
     assert "one is not two" in messages["SEC.hub_reads_password_from_secret"]
-    assert messages["SEC.password_is_not_a_published_one"] == \
-        "could not run: no browser here (--skip SEC.password_is_not_a_published_one to skip it)"
+    assert (
+        messages["SEC.password_is_not_a_published_one"]
+        == "could not run: no browser here (--skip SEC.password_is_not_a_published_one to skip it)"
+    )
     assert summary["counts"] == {"passed": 1, "failed": 2, "skipped": 0, "timeout": 1}
 
 

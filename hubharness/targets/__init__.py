@@ -16,7 +16,7 @@ def kube_contexts() -> list[str]:
 
         contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig())
         return [c["name"] for c in contexts]
-    except Exception:  # no kubeconfig, or an unreadable one: there are no contexts
+    except Exception:  # noqa: BLE001 — no kubeconfig, or an unreadable one: there are no contexts
         return []
 
 

@@ -45,7 +45,8 @@ def deployed(core, namespace: str, release: str) -> Release | None:
 
     try:
         secrets = core.list_namespaced_secret(
-            namespace, label_selector=f"owner=helm,name={release},status=deployed").items
+            namespace, label_selector=f"owner=helm,name={release},status=deployed"
+        ).items
     except ApiException as e:
         if e.status == 404:
             return None
@@ -56,8 +57,15 @@ def deployed(core, namespace: str, release: str) -> Release | None:
     try:
         body = decode(newest.data["release"])
         meta = body["chart"]["metadata"]
-        return Release(body["name"], int(body.get("version", 0)), meta["version"],
-                       meta.get("appVersion", ""), body.get("config") or {})
+        return Release(
+            body["name"],
+            int(body.get("version", 0)),
+            meta["version"],
+            meta.get("appVersion", ""),
+            body.get("config") or {},
+        )
     except (KeyError, TypeError, ValueError) as e:
-        raise HarnessError(f"helm release record {newest.metadata.name} in {namespace} is unreadable "
-                           f"({type(e).__name__}): redeploy with `invoke deploy`") from None
+        raise HarnessError(
+            f"helm release record {newest.metadata.name} in {namespace} is unreadable "
+            f"({type(e).__name__}): redeploy with `invoke deploy`"
+        ) from None

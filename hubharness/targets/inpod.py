@@ -42,7 +42,7 @@ def receive(path, size, sha256):
             chunk = sys.stdin.buffer.read(min(left, CHUNK))
             if not chunk:
                 os.unlink(path)
-                sys.exit("the stream ended after %d of %d bytes: nothing replaced" % (size - left, size))
+                sys.exit(f"the stream ended after {size - left} of {size} bytes: nothing replaced")
             digest.update(chunk)
             out.write(chunk)
             left -= len(chunk)

@@ -46,8 +46,14 @@ NAMESPACE_GONE_TIMEOUT = 300  # volumes are deleted with it
 # (kubernetes-validate's schemas; Namespace, Secret and Ingress v1 are stable since 1.19).
 KUBE_SCHEMA_VERSION = "1.33"
 # Waiting reasons after which a pod will not become Ready by itself.
-STUCK = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-         "InvalidImageName", "CreateContainerError"}
+STUCK = {
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+    "CreateContainerError",
+}
 
 
 @dataclass
@@ -59,9 +65,10 @@ class KubeDeployResult:
     schema_note: str
 
     def lines(self) -> list[str]:
-        return [f"deployed: release {RELEASE} in namespace {self.namespace} (context {self.context}); "
-                "hub and proxy are Ready",
-                f"  password: {self.secret_origin}, in Secret {self.secret} (never printed)"]
+        return [
+            f"deployed: release {RELEASE} in namespace {self.namespace} (context {self.context}); hub and proxy are Ready",
+            f"  password: {self.secret_origin}, in Secret {self.secret} (never printed)",
+        ]
 
 
 def kubeconfig() -> str:
@@ -70,7 +77,7 @@ def kubeconfig() -> str:
 
 
 def _run(cmd: list[str], what: str) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise HarnessError(f"{what} failed: {last}")
@@ -86,8 +93,10 @@ def validated(body: dict) -> dict:
     except kubernetes_validate.ValidationError as e:
         # A Secret's message could quote its data: name the object only.
         why = "" if body.get("kind") == "Secret" else f": {str(e).splitlines()[0]}"
-        raise HarnessError(f"{body.get('kind')} {body.get('metadata', {}).get('name')} is not a valid "
-                           f"Kubernetes {KUBE_SCHEMA_VERSION} object{why}") from None
+        raise HarnessError(
+            f"{body.get('kind')} {body.get('metadata', {}).get('name')} is not a valid "
+            f"Kubernetes {KUBE_SCHEMA_VERSION} object{why}"
+        ) from None
     return body
 
 
@@ -96,8 +105,10 @@ def fail_if_stuck(pod, what: str) -> None:
     for status in (pod.status.container_statuses or []) if pod.status else []:
         waiting = status.state.waiting if status.state else None
         if waiting is not None and waiting.reason in STUCK:
-            raise HarnessError(f"{what} is in {waiting.reason}: {(waiting.message or '').strip()[:200]} "
-                               f"(kubectl -n {pod.metadata.namespace} describe pod {pod.metadata.name})")
+            raise HarnessError(
+                f"{what} is in {waiting.reason}: {(waiting.message or '').strip()[:200]} "
+                f"(kubectl -n {pod.metadata.namespace} describe pod {pod.metadata.name})"
+            )
 
 
 def _require(tool: str, how: str) -> str:
@@ -123,8 +134,9 @@ class KubeTarget(Target):
         from kubernetes import config
 
         if self.kind and not Path(self.kubeconfig).is_file():
-            raise HarnessError(f"kind cluster {KIND_CLUSTER} is not set up here: "
-                               "run `invoke deploy --context kind` first")
+            raise HarnessError(
+                f"kind cluster {KIND_CLUSTER} is not set up here: run `invoke deploy --context kind` first"
+            )
         return config.new_client_from_config(config_file=self.kubeconfig, context=self.kube_context)
 
     def core(self):
@@ -168,28 +180,42 @@ class KubeTarget(Target):
         home = Path(self.kubeconfig).parent
         home.mkdir(parents=True, exist_ok=True)
         with contextlib.chdir(home):  # KindCluster makes ./.pytest-kind/<name>
-            return KindCluster(KIND_CLUSTER, kubeconfig=Path(self.kubeconfig),
-                               kind_path=Path(shutil.which("kind") or "kind"),
-                               kubectl_path=Path(shutil.which("kubectl") or "kubectl"))
+            return KindCluster(
+                KIND_CLUSTER,
+                kubeconfig=Path(self.kubeconfig),
+                kind_path=Path(shutil.which("kind") or "kind"),
+                kubectl_path=Path(shutil.which("kubectl") or "kubectl"),
+            )
 
     def _ensure_kind_cluster(self) -> None:
         """Create the cluster from manifests/kind-cluster.yaml, or reuse it (then export its
         kubeconfig first: it may have been made elsewhere)."""
         if KIND_CLUSTER in _run(["kind", "get", "clusters"], "kind get clusters").split():
-            _run(["kind", "export", "kubeconfig", "--name", KIND_CLUSTER, "--kubeconfig", self.kubeconfig],
-                 "kind export kubeconfig")
+            _run(
+                ["kind", "export", "kubeconfig", "--name", KIND_CLUSTER, "--kubeconfig", self.kubeconfig],
+                "kind export kubeconfig",
+            )
         try:
             self.kind_cluster().create(KIND_CONFIG)
         except (subprocess.CalledProcessError, OSError) as e:
-            raise HarnessError(f"kind create cluster {KIND_CLUSTER} failed ({e}): run `kind create cluster "
-                               f"--config {KIND_CONFIG}` to see why") from None
+            raise HarnessError(
+                f"kind create cluster {KIND_CLUSTER} failed ({e}): run `kind create cluster "
+                f"--config {KIND_CONFIG}` to see why"
+            ) from None
 
     # ---- deploy -----------------------------------------------------------------------
     def _ensure_namespace(self, core) -> None:
         phase = self._namespace_phase(core)
         if phase is None:
-            core.create_namespace(validated({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "hubharness"}}}))
+            core.create_namespace(
+                validated(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Namespace",
+                        "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+                    }
+                )
+            )
         elif phase == "Terminating":
             raise HarnessError(f"namespace {self.namespace} is terminating: wait until it is gone, or use another")
 
@@ -216,7 +242,8 @@ class KubeTarget(Target):
                 raise HarnessError(
                     f"NodePort {port} is taken by service {service.metadata.name} in namespace "
                     f"{service.metadata.namespace}: deploy with --values setting proxy.service.nodePorts.http "
-                    "to a free port (or proxy.service.type: ClusterIP)")
+                    "to a free port (or proxy.service.type: ClusterIP)"
+                )
 
     def _ensure_secret(self, core, name: str, key: str) -> str:
         """The Secret the hub reads its password from; created with a generated (or the
@@ -229,10 +256,18 @@ class KubeTarget(Target):
             if e.status != 404:
                 raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
             value = os.environ.get(AUTH_ENV) or pysecrets.token_urlsafe(24)
-            core.create_namespaced_secret(self.namespace, validated({
-                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
-                "data": {key: base64.b64encode(value.encode()).decode()}}))
+            core.create_namespaced_secret(
+                self.namespace,
+                validated(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "type": "Opaque",
+                        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+                        "data": {key: base64.b64encode(value.encode()).decode()},
+                    }
+                ),
+            )
             return "generated" if not os.environ.get(AUTH_ENV) else "environment"
         if not (secret.data or {}).get(key):
             raise HarnessError(
@@ -254,6 +289,7 @@ class KubeTarget(Target):
 
     def wait_ready(self, core, component: str) -> None:
         """Until the component's pods are Running and Ready; at once for a stuck one."""
+
         def ready() -> bool:
             pods = core.list_namespaced_pod(self.namespace, label_selector=f"component={component}").items
             for pod in pods:
@@ -265,8 +301,13 @@ class KubeTarget(Target):
 
         wait_until(f"the {component} pod in {self.namespace} to be Running and Ready", ready, READY_TIMEOUT)
 
-    def deploy(self, values_files: list[Path], port: int = 0,
-               chart_version: str = chart.DEFAULT_CHART_VERSION, beside: bool = False):
+    def deploy(
+        self,
+        values_files: list[Path],
+        port: int = 0,
+        chart_version: str = chart.DEFAULT_CHART_VERSION,
+        beside: bool = False,
+    ):
         values, note = chart_values.load_validated(values_files, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self._require_tools()
@@ -280,9 +321,20 @@ class KubeTarget(Target):
         self._helm("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
         self._helm("repo", "update", REPO_NAME, what="helm repo update")
         files = [arg for f in values_files for arg in ("-f", str(f))]
-        self._helm("upgrade", "--install", RELEASE, f"{REPO_NAME}/{chart.CHART_NAME}", "--version",
-                   chart_version, "--namespace", self.namespace, *files, "--timeout", "300s",
-                   what=f"helm upgrade --install (chart {chart_version})")
+        self._helm(
+            "upgrade",
+            "--install",
+            RELEASE,
+            f"{REPO_NAME}/{chart.CHART_NAME}",
+            "--version",
+            chart_version,
+            "--namespace",
+            self.namespace,
+            *files,
+            "--timeout",
+            "300s",
+            what=f"helm upgrade --install (chart {chart_version})",
+        )
         if not beside:  # one host, one ingress: the scratch beside a deployment has none
             self._apply_ingress(ingress)
         # Two stages, as the seed: hub and proxy Running and Ready.
@@ -306,8 +358,10 @@ class KubeTarget(Target):
             self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
             self.stop_user_pods(core)
         if not purge:
-            return (f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
-                    "(--purge deletes them)")
+            return (
+                f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
+                "(--purge deletes them)"
+            )
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -315,8 +369,11 @@ class KubeTarget(Target):
         except ApiException as e:
             if e.status != 404:
                 raise HarnessError(f"deleting namespace {self.namespace} failed: {e.status} {e.reason}") from None
-        wait_until(f"namespace {self.namespace} to be deleted", lambda: self._namespace_phase(core) is None,
-                   NAMESPACE_GONE_TIMEOUT)
+        wait_until(
+            f"namespace {self.namespace} to be deleted",
+            lambda: self._namespace_phase(core) is None,
+            NAMESPACE_GONE_TIMEOUT,
+        )
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
         # Volumes whose reclaim policy is Retain outlive their claims, holding user data.
         retained = [pv.metadata.name for pv in self._volumes_of_namespace(core)]
@@ -327,8 +384,10 @@ class KubeTarget(Target):
                 if e.status != 404:
                     raise HarnessError(f"deleting persistent volume {name} failed: {e.status} {e.reason}") from None
         if retained:
-            said += (f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
-                     "Retain the storage behind them stays: delete it where your storage lives)")
+            said += (
+                f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
+                "Retain the storage behind them stays: delete it where your storage lives)"
+            )
         if self.kind and not keep_cluster:
             others = self._releases(all_namespaces=True)
             if others:  # another deployment (verify's scratch, a second namespace) still runs there
@@ -356,9 +415,17 @@ class KubeTarget(Target):
         selector = f"release={RELEASE}"
         core.delete_collection_namespaced_pod(self.namespace, label_selector=f"{selector},component=singleuser-server")
         what = ", ".join(until_gone) if until_gone else f"release {RELEASE}"
-        wait_until(f"the pods of {what} in {self.namespace} to go", lambda: not [
-            p for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items
-            if until_gone is None or (p.metadata.labels or {}).get("component") in until_gone], POD_GONE_TIMEOUT)
+        wait_until(
+            f"the pods of {what} in {self.namespace} to go",
+            lambda: (
+                not [
+                    p
+                    for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items
+                    if until_gone is None or (p.metadata.labels or {}).get("component") in until_gone
+                ]
+            ),
+            POD_GONE_TIMEOUT,
+        )
 
     # ---- verify and status ----------------------------------------------------------------
     def deployment(self):
@@ -367,16 +434,22 @@ class KubeTarget(Target):
 
         release = helm_release.deployed(self.core(), self.namespace, RELEASE)
         if release is None:
-            raise HarnessError(f"nothing deployed in namespace {self.namespace} (context {self.context}): "
-                               f"run `invoke deploy --context {self.context}` first")
+            raise HarnessError(
+                f"nothing deployed in namespace {self.namespace} (context {self.context}): "
+                f"run `invoke deploy --context {self.context}` first"
+            )
         return KubeDeployment(self, release)
 
     def status(self) -> dict:
         deployment = self.deployment()
         name, key = deployment.auth_ref
         info = {
-            "context": self.context, "namespace": self.namespace, "chart": deployment.chart_version,
-            "revision": deployment.release.revision, "hub_url": None, "users": [],
+            "context": self.context,
+            "namespace": self.namespace,
+            "chart": deployment.chart_version,
+            "revision": deployment.release.revision,
+            "hub_url": None,
+            "users": [],
             "components": [vars(c) for c in deployment.components()],
             "secret": f"{name}/{key} in namespace {self.namespace}",
         }
@@ -420,9 +493,11 @@ class KubeTarget(Target):
             if e.status != 404:
                 raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
             secret_kept = False
-        return Fact(bool(claims) and secret_kept,
-                    f"{username}'s volumes: {', '.join(claims) or 'none'}; secret {name} "
-                    f"{'kept' if secret_kept else 'gone'} in {self.namespace}")
+        return Fact(
+            bool(claims) and secret_kept,
+            f"{username}'s volumes: {', '.join(claims) or 'none'}; secret {name} "
+            f"{'kept' if secret_kept else 'gone'} in {self.namespace}",
+        )
 
     def leftovers(self, ports: list[int]) -> list[str]:
         """The namespace's pods and release, and what outlives a namespace: persistent volumes
@@ -430,22 +505,34 @@ class KubeTarget(Target):
         made for its release."""
         self._require_tools()
         core = self.core()
-        left = [f"persistent volume {pv.metadata.name} ({pv.spec.persistent_volume_reclaim_policy}, "
-                f"{pv.status.phase if pv.status else '?'}) of claim {pv.spec.claim_ref.name}"
-                for pv in self._volumes_of_namespace(core)]
+        left = [
+            f"persistent volume {pv.metadata.name} ({pv.spec.persistent_volume_reclaim_policy}, "
+            f"{pv.status.phase if pv.status else '?'}) of claim {pv.spec.claim_ref.name}"
+            for pv in self._volumes_of_namespace(core)
+        ]
         rbac = self.rbac()
-        for kind, listed in (("cluster role", rbac.list_cluster_role().items),
-                             ("cluster role binding", rbac.list_cluster_role_binding().items)):
-            left += [f"{kind} {o.metadata.name}" for o in listed
-                     if (o.metadata.annotations or {}).get("meta.helm.sh/release-namespace") == self.namespace]
+        for kind, listed in (
+            ("cluster role", rbac.list_cluster_role().items),
+            ("cluster role binding", rbac.list_cluster_role_binding().items),
+        ):
+            left += [
+                f"{kind} {o.metadata.name}"
+                for o in listed
+                if (o.metadata.annotations or {}).get("meta.helm.sh/release-namespace") == self.namespace
+            ]
         if self._namespace_phase(core) is None:
             return left
-        left += [f"pod {p.metadata.name}" for p in
-                 core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items]
+        left += [
+            f"pod {p.metadata.name}"
+            for p in core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items
+        ]
         if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
         return left
 
     def _volumes_of_namespace(self, core) -> list:
-        return [pv for pv in core.list_persistent_volume().items
-                if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == self.namespace]
+        return [
+            pv
+            for pv in core.list_persistent_volume().items
+            if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace == self.namespace
+        ]

@@ -34,8 +34,10 @@ def kind_host_port(kind_config: Path, node_port: int) -> int:
         for mapping in node.get("extraPortMappings", []):
             if mapping.get("containerPort") == node_port:
                 return int(mapping["hostPort"])
-    raise HarnessError(f"proxy-public's NodePort {node_port} is not mapped by {kind_config}: add an "
-                       "extraPortMappings entry for it, or set proxy.service.nodePorts.http to a mapped port")
+    raise HarnessError(
+        f"proxy-public's NodePort {node_port} is not mapped by {kind_config}: add an "
+        "extraPortMappings entry for it, or set proxy.service.nodePorts.http to a mapped port"
+    )
 
 
 def node_port(values: dict) -> int | None:
@@ -70,13 +72,29 @@ class PortForward:
     def _start(self) -> None:
         kubectl = shutil.which("kubectl")
         if kubectl is None:
-            raise HarnessError(f"kubectl not found: install it to reach proxy-public through a port-forward, "
-                               f"or set {PUBLIC_URL_ENV} to the hub's URL (for example its ingress host)")
+            raise HarnessError(
+                f"kubectl not found: install it to reach proxy-public through a port-forward, "
+                f"or set {PUBLIC_URL_ENV} to the hub's URL (for example its ingress host)"
+            )
         self.proc = subprocess.Popen(
-            [kubectl, "port-forward", "--namespace", self.namespace, "--context", self.kube_context,
-             "--address", "127.0.0.1", "svc/proxy-public", ":80"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-            env={**os.environ, "KUBECONFIG": self.kubeconfig})
+            [
+                kubectl,
+                "port-forward",
+                "--namespace",
+                self.namespace,
+                "--context",
+                self.kube_context,
+                "--address",
+                "127.0.0.1",
+                "svc/proxy-public",
+                ":80",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "KUBECONFIG": self.kubeconfig},
+        )
         lines: queue.Queue = queue.Queue()
         # One reader for kubectl's whole life: it names the port first, and a pipe
         # nobody drains would block it later.
@@ -97,8 +115,9 @@ class PortForward:
                 return
         self.close()
         how = "failed" if exited else f"did not start within {FORWARD_TIMEOUT}s"
-        raise HarnessError(f"kubectl port-forward to svc/proxy-public in {self.namespace} {how}: "
-                           f"{(seen or ['no output'])[-1]}")
+        raise HarnessError(
+            f"kubectl port-forward to svc/proxy-public in {self.namespace} {how}: {(seen or ['no output'])[-1]}"
+        )
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -38,20 +38,26 @@ def user_helper(values: dict) -> tuple[dict, dict]:
     image = chart_values.get(values, "singleuser.image", {}) or {}
     uid = chart_values.get(values, "singleuser.uid", 1000)
     fs_gid = chart_values.get(values, "singleuser.fsGid", 100)
-    security = {**({"runAsUser": uid} if uid is not None else {}),
-                **({"fsGroup": fs_gid} if fs_gid is not None else {})}
+    security = {
+        **({"runAsUser": uid} if uid is not None else {}),
+        **({"fsGroup": fs_gid} if fs_gid is not None else {}),
+    }
     return {"name": NOTEBOOK_CONTAINER, "image": f"{image.get('name')}:{image.get('tag')}"}, security
 
 
 def volume_record(claim) -> dict:
     """A user's volume as restore will make it again (not its binding to a disk)."""
     spec = claim.spec
-    return {"name": claim.metadata.name, "labels": claim.metadata.labels or {},
-            "annotations": {k: v for k, v in (claim.metadata.annotations or {}).items()
-                            if k.startswith(VOLUME_ANNOTATIONS)},
-            "accessModes": spec.access_modes or ["ReadWriteOnce"],
-            "storage": ((spec.resources.requests or {}) if spec.resources else {}).get("storage", "10Gi"),
-            "storageClassName": spec.storage_class_name}
+    return {
+        "name": claim.metadata.name,
+        "labels": claim.metadata.labels or {},
+        "annotations": {
+            k: v for k, v in (claim.metadata.annotations or {}).items() if k.startswith(VOLUME_ANNOTATIONS)
+        },
+        "accessModes": spec.access_modes or ["ReadWriteOnce"],
+        "storage": ((spec.resources.requests or {}) if spec.resources else {}).get("storage", "10Gi"),
+        "storageClassName": spec.storage_class_name,
+    }
 
 
 class HomeReader:
@@ -73,13 +79,29 @@ class HomeReader:
         pod = self._server_pod(claim)
         with contextlib.ExitStack() as stack:
             if pod is None:
-                pod = stack.enter_context(helper_pod(self.core, self.namespace, f"hubharness-backup-{claim}",
-                                                     self.container, claim, HOME, True, self.security))
+                pod = stack.enter_context(
+                    helper_pod(
+                        self.core,
+                        self.namespace,
+                        f"hubharness-backup-{claim}",
+                        self.container,
+                        claim,
+                        HOME,
+                        True,
+                        self.security,
+                    )
+                )
             for _ in range(TAR_ATTEMPTS):
                 into.seek(0)
                 into.truncate()
-                rc, err = exec_in(self.core, self.namespace, pod, NOTEBOOK_CONTAINER,
-                                  ["tar", "-C", HOME, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."], into)
+                rc, err = exec_in(
+                    self.core,
+                    self.namespace,
+                    pod,
+                    NOTEBOOK_CONTAINER,
+                    ["tar", "-C", HOME, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."],
+                    into,
+                )
                 if rc == 0:
                     into.seek(0)
                     return True
@@ -100,8 +122,9 @@ def _user_homes(core, namespace: str) -> list[tuple[str, object]]:
 
 def _archive_homes(target, values: dict, homes: list, writer: backup.ArchiveWriter, tmp: Path) -> None:
     """Homes are read in parallel (helper pods wait on scheduling and volumes), archived in order."""
+
     def read(claim: str):
-        stream = tempfile.TemporaryFile(dir=tmp)
+        stream = tempfile.TemporaryFile(dir=tmp)  # noqa: SIM115
         try:
             return stream, HomeReader(target, values).tar(claim, stream)
         except BaseException:
@@ -136,11 +159,12 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
         with tempfile.TemporaryDirectory(prefix="hubharness-backup-") as tmp:
             snapshot = Path(tmp) / "jupyterhub.sqlite"
             with snapshot.open("wb") as out:
-                rc, err = exec_in(core, target.namespace, hubs[0].metadata.name, "hub",
-                                  inpod("snapshot", HUB_DB), out)
+                rc, err = exec_in(core, target.namespace, hubs[0].metadata.name, "hub", inpod("snapshot", HUB_DB), out)
             if rc != 0:
-                raise HarnessError(f"the online backup of {HUB_DB} in pod {hubs[0].metadata.name} failed: "
-                                   f"{last_line(err)} (hub.db.type must be sqlite-pvc)")
+                raise HarnessError(
+                    f"the online backup of {HUB_DB} in pod {hubs[0].metadata.name} failed: "
+                    f"{last_line(err)} (hub.db.type must be sqlite-pvc)"
+                )
             db_integrity = backup.integrity(snapshot)
             if db_integrity != "ok":
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
@@ -151,8 +175,15 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
             volumes = {user: volume_record(claim) for user, claim in homes}
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
         refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
-        manifest = backup.manifest_base(target.context, target.namespace, deployment.chart_version, refs, users,
-                                        db_integrity, jupyterhub=chart.hub_version(deployment.chart_version))
+        manifest = backup.manifest_base(
+            target.context,
+            target.namespace,
+            deployment.chart_version,
+            refs,
+            users,
+            db_integrity,
+            jupyterhub=chart.hub_version(deployment.chart_version),
+        )
         archive = writer.finish({**manifest, "volumes": volumes})
     except (OSError, sqlite3.Error, tarfile.TarError) as e:
         writer.abort()
@@ -164,5 +195,6 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
     finally:
         deployment.close()
     files = writer.files
-    return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
-                               time.monotonic() - started)
+    return backup.BackupResult(
+        archive, users, len(files), sum(f["size"] for f in files.values()), time.monotonic() - started
+    )

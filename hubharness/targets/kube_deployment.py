@@ -15,8 +15,8 @@ import hmac
 import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import requests
 import yaml
@@ -40,6 +40,7 @@ LOG_LINES = 2000
 
 
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
+
 
 def _decoded(data: dict | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
@@ -146,8 +147,10 @@ class KubeDeployment(Deployment):
     def service_token(self) -> Secret:
         token = self._secret_data(HUB_SECRET).get("hub.services.hubharness.apiToken")
         if not token:
-            raise HarnessError(f"the chart's Secret {HUB_SECRET} in {self.namespace} has no token for the "
-                               "hubharness service: deploy with values/base.yaml (hub.services.hubharness)")
+            raise HarnessError(
+                f"the chart's Secret {HUB_SECRET} in {self.namespace} has no token for the "
+                "hubharness service: deploy with values/base.yaml (hub.services.hubharness)"
+            )
         return Secret(token)
 
     def secrets(self) -> list[Secret]:
@@ -168,18 +171,26 @@ class KubeDeployment(Deployment):
         return Fact(phase == "Active", f"namespace {self.namespace} is {phase}")
 
     def state_is_isolated(self) -> Fact:
-        foreign = [p.metadata.name for p in self._pods()
-                   if (p.metadata.labels or {}).get("release") != self.release.name]
+        foreign = [
+            p.metadata.name for p in self._pods() if (p.metadata.labels or {}).get("release") != self.release.name
+        ]
         if foreign:
             return Fact(False, f"pods of something else share namespace {self.namespace}: {', '.join(foreign)}")
-        policies = {p.metadata.name for p in self.target.networking()
-                    .list_namespaced_network_policy(self.namespace).items}
+        policies = {
+            p.metadata.name for p in self.target.networking().list_namespaced_network_policy(self.namespace).items
+        }
         missing = [n for n in NETWORK_POLICIES if n not in policies]
         if missing:
-            return Fact(False, f"no NetworkPolicy for {', '.join(missing)} in {self.namespace} "
-                               "(the chart's <component>.networkPolicy.enabled): its pods accept any traffic")
-        return Fact(True, f"only release {self.release.name} runs in {self.namespace}; "
-                          f"NetworkPolicies {', '.join(NETWORK_POLICIES)} in place")
+            return Fact(
+                False,
+                f"no NetworkPolicy for {', '.join(missing)} in {self.namespace} "
+                "(the chart's <component>.networkPolicy.enabled): its pods accept any traffic",
+            )
+        return Fact(
+            True,
+            f"only release {self.release.name} runs in {self.namespace}; "
+            f"NetworkPolicies {', '.join(NETWORK_POLICIES)} in place",
+        )
 
     # ---- SEC ------------------------------------------------------------------------------
     def secret_has_key(self) -> Fact:
@@ -188,10 +199,14 @@ class KubeDeployment(Deployment):
 
     def secret_is_private(self) -> Fact:
         name, _ = self.auth_ref
-        readers = [p.metadata.name for p in self._pods()
-                   if name in _secret_refs_of(p) and (p.metadata.labels or {}).get("component") != "hub"]
-        return Fact(not readers, f"pods other than the hub that mount or read secret {name}: "
-                                 f"{', '.join(readers) or 'none'}")
+        readers = [
+            p.metadata.name
+            for p in self._pods()
+            if name in _secret_refs_of(p) and (p.metadata.labels or {}).get("component") != "hub"
+        ]
+        return Fact(
+            not readers, f"pods other than the hub that mount or read secret {name}: {', '.join(readers) or 'none'}"
+        )
 
     def hub_reads_password_from_secret(self) -> Fact:
         hubs = self.component_pods("hub")
@@ -203,25 +218,32 @@ class KubeDeployment(Deployment):
             return Fact(False, f"the hub container has no {chart_values.AUTH_ENV} in its environment")
         ref = env.value_from.secret_key_ref if env.value_from else None
         if ref is None:
-            return Fact(False, f"the hub's {chart_values.AUTH_ENV} is a literal value in the pod spec, "
-                               "not a secretKeyRef")
+            return Fact(
+                False, f"the hub's {chart_values.AUTH_ENV} is a literal value in the pod spec, not a secretKeyRef"
+            )
         if (ref.name, ref.key) != self.auth_ref:
-            return Fact(False, f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}, "
-                               f"not {'/'.join(self.auth_ref)} as the values say")
+            return Fact(
+                False,
+                f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}, "
+                f"not {'/'.join(self.auth_ref)} as the values say",
+            )
         # What the hub process has, as a digest computed inside its container, against the
         # Secret's value now: a Secret changed under a running hub differs.
         pod = hubs[0].metadata.name
         out = io.BytesIO()
-        rc, err = exec_in(self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV),
-                          out)
+        rc, err = exec_in(
+            self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV), out
+        )
         if rc != 0:
             return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV} in pod {pod}: {last_line(err)}")
         found = out.getvalue().decode().strip()
         wanted = hashlib.sha256(str(self.auth_password()).encode()).hexdigest()
-        return Fact(hmac.compare_digest(found, wanted),
-                    f"the hub process in pod {pod} has {chart_values.AUTH_ENV} "
-                    + ("equal to" if found == wanted else "unset, not" if found == "unset" else "different from")
-                    + f" secret {ref.name}/{ref.key} (compared as sha256 digests)")
+        return Fact(
+            hmac.compare_digest(found, wanted),
+            f"the hub process in pod {pod} has {chart_values.AUTH_ENV} "
+            + ("equal to" if found == wanted else "unset, not" if found == "unset" else "different from")
+            + f" secret {ref.name}/{ref.key} (compared as sha256 digests)",
+        )
 
     def leak_surfaces(self) -> Iterator[tuple[str, str]]:
         """Every surface is read or the scan fails naming it: a log the context may not read
@@ -231,8 +253,10 @@ class KubeDeployment(Deployment):
             for key, text in (config_map.data or {}).items():
                 yield f"configmap {config_map.metadata.name} key {key}", text
             for key, data in (config_map.binary_data or {}).items():
-                yield (f"configmap {config_map.metadata.name} binaryData {key}",
-                       base64.b64decode(data).decode("utf-8", "replace"))
+                yield (
+                    f"configmap {config_map.metadata.name} binaryData {key}",
+                    base64.b64decode(data).decode("utf-8", "replace"),
+                )
         yield "the helm release's values", json.dumps(self.release.config)
         for pod in self._pods():
             yield f"pod {pod.metadata.name} metadata", json.dumps(api.sanitize_for_serialization(pod.metadata))
@@ -248,13 +272,16 @@ class KubeDeployment(Deployment):
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return self.core.read_namespaced_pod_log(pod.metadata.name, self.namespace, container=container,
-                                                     tail_lines=LOG_LINES, previous=previous)
+            return self.core.read_namespaced_pod_log(
+                pod.metadata.name, self.namespace, container=container, tail_lines=LOG_LINES, previous=previous
+            )
         except ApiException as e:
             if strict and e.status != 400:
-                raise HarnessError(f"cannot read the log of pod {pod.metadata.name} ({container}): "
-                                   f"{e.status} {e.reason}; a secret there would go unseen "
-                                   "(can the context get pods/log? kubectl auth can-i get pods/log)") from None
+                raise HarnessError(
+                    f"cannot read the log of pod {pod.metadata.name} ({container}): "
+                    f"{e.status} {e.reason}; a secret there would go unseen "
+                    "(can the context get pods/log? kubectl auth can-i get pods/log)"
+                ) from None
             return f"(no log: {e.status} {e.reason})"
 
     # ---- RDY / PRX ------------------------------------------------------------------------
@@ -277,8 +304,10 @@ class KubeDeployment(Deployment):
             waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting]
             running &= pod.status.phase == "Running"
             ready &= conditions.get("Ready") == "True"
-            details.append(f"pod {pod.metadata.name} {pod.status.phase}, Ready={conditions.get('Ready')}"
-                           + (f", waiting: {', '.join(waiting)}" if waiting else ""))
+            details.append(
+                f"pod {pod.metadata.name} {pod.status.phase}, Ready={conditions.get('Ready')}"
+                + (f", waiting: {', '.join(waiting)}" if waiting else "")
+            )
         return Component(name, running, ready, restarts, "; ".join(details))
 
     def proxy_routes(self) -> dict:
@@ -300,23 +329,32 @@ class KubeDeployment(Deployment):
             live = self.target.networking().read_namespaced_ingress(name, self.namespace)
         except ApiException as e:
             return Fact(False, f"ingress {name} in {self.namespace}: {e.status} {e.reason}")
-        routed = [rule.host for rule in live.spec.rules or [] for path in (rule.http.paths if rule.http else [])
-                  if path.backend.service and path.backend.service.name == "proxy-public"]
+        routed = [
+            rule.host
+            for rule in live.spec.rules or []
+            for path in (rule.http.paths if rule.http else [])
+            if path.backend.service and path.backend.service.name == "proxy-public"
+        ]
         if not routed:
             return Fact(False, f"ingress {name} sends no host to proxy-public")
         host = routed[0] or "localhost"
         address = self._ingress_address(live)
         if address is None:
-            return Fact(False, f"no ingress controller has admitted ingress {name} (its status has no address): "
-                               f"install one, or set {kube_access.INGRESS_URL_ENV}, or --skip this check")
+            return Fact(
+                False,
+                f"no ingress controller has admitted ingress {name} (its status has no address): "
+                f"install one, or set {kube_access.INGRESS_URL_ENV}, or --skip this check",
+            )
         try:
-            response = requests.get(f"{address}/hub/login", headers={"Host": host}, timeout=10,
-                                    allow_redirects=False)
+            response = requests.get(f"{address}/hub/login", headers={"Host": host}, timeout=10, allow_redirects=False)
         except requests.RequestException as e:
             return Fact(False, f"nothing answers for host {host} at {address}: {type(e).__name__}")
         served = response.status_code == 200 and 'name="password"' in response.text
-        return Fact(served, f"GET /hub/login for host {host} through the ingress controller at {address} "
-                            f"answered {response.status_code}{'' if served else ', not the hub login page'}")
+        return Fact(
+            served,
+            f"GET /hub/login for host {host} through the ingress controller at {address} "
+            f"answered {response.status_code}{'' if served else ', not the hub login page'}",
+        )
 
     def _ingress_address(self, live) -> str | None:
         if os.environ.get(kube_access.INGRESS_URL_ENV):
@@ -330,14 +368,21 @@ class KubeDeployment(Deployment):
 
     # ---- ADM ------------------------------------------------------------------------------
     def _server_pods(self, username: str) -> list:
-        return [p for p in self._pods(f"release={self.release.name},component=singleuser-server")
-                if (p.metadata.annotations or {}).get(USERNAME_ANNOTATION) == username
-                and p.metadata.deletion_timestamp is None and p.status.phase in ("Pending", "Running")]
+        return [
+            p
+            for p in self._pods(f"release={self.release.name},component=singleuser-server")
+            if (p.metadata.annotations or {}).get(USERNAME_ANNOTATION) == username
+            and p.metadata.deletion_timestamp is None
+            and p.status.phase in ("Pending", "Running")
+        ]
 
     def user_server_running(self, username: str) -> Fact:
         pods = self._server_pods(username)
-        return Fact(bool(pods), f"{len(pods)} singleuser-server pod(s) of {username} "
-                                f"({', '.join(p.metadata.name for p in pods) or 'none'})")
+        return Fact(
+            bool(pods),
+            f"{len(pods)} singleuser-server pod(s) of {username} "
+            f"({', '.join(p.metadata.name for p in pods) or 'none'})",
+        )
 
     def run_in_server(self, username: str, command: str):
         """Run a shell command in the user's notebook container (testinfra kubectl://)."""
@@ -348,7 +393,8 @@ class KubeDeployment(Deployment):
             raise HarnessError(f"{username} has no running server pod in {self.namespace}")
         host = testinfra.get_host(
             f"kubectl://{pods[0].metadata.name}?namespace={self.namespace}&container={NOTEBOOK_CONTAINER}"
-            f"&context={self.target.kube_context}&kubeconfig={self.target.kubeconfig}")
+            f"&context={self.target.kube_context}&kubeconfig={self.target.kubeconfig}"
+        )
         return host.run(command)
 
     # ---- diagnostics ----------------------------------------------------------------------
@@ -371,15 +417,22 @@ class KubeDeployment(Deployment):
             name = pod.metadata.name
             body = api.sanitize_for_serialization(pod)
             body.get("metadata", {}).pop("managedFields", None)
-            mine = [f"{e.last_timestamp or e.event_time or ''} {e.type} {e.reason}: {e.message}"
-                    for e in events if e.involved_object and e.involved_object.name == name]
+            mine = [
+                f"{e.last_timestamp or e.event_time or ''} {e.type} {e.reason}: {e.message}"
+                for e in events
+                if e.involved_object and e.involved_object.name == name
+            ]
             (dest / f"{name}.describe.yaml").write_text(
-                yaml.safe_dump(body, sort_keys=False) + "\nevents:\n" + "\n".join(f"  {m}" for m in mine) + "\n")
+                yaml.safe_dump(body, sort_keys=False) + "\nevents:\n" + "\n".join(f"  {m}" for m in mine) + "\n"
+            )
             for status in pod.status.container_statuses or []:
                 (dest / f"{name}.{status.name}.log").write_text(self._log(pod, status.name))
                 if status.restart_count:
-                    (dest / f"{name}.{status.name}.previous.log").write_text(
-                        self._log(pod, status.name, previous=True))
+                    (dest / f"{name}.{status.name}.previous.log").write_text(self._log(pod, status.name, previous=True))
         (dest / "components.txt").write_text(
-            "\n".join(f"{c.name}: running={c.running} ready={c.ready} restarts={c.restarts} {c.detail}"
-                      for c in self.components()) + "\n")
+            "\n".join(
+                f"{c.name}: running={c.running} ready={c.ready} restarts={c.restarts} {c.detail}"
+                for c in self.components()
+            )
+            + "\n"
+        )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import HarnessError
 from ..waiting import wait_until
@@ -30,8 +31,13 @@ def _without_docs(source: str) -> str:
 
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef)) and node.body and isinstance(node.body[0], ast.Expr) \
-                and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str):
+        if (
+            isinstance(node, (ast.Module, ast.FunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+            and isinstance(node.body[0].value.value, str)
+        ):
             node.body = node.body[1:] or [ast.Pass()]
     return ast.unparse(tree)
 
@@ -49,16 +55,28 @@ def last_line(data: bytes) -> str:
     return lines[-1] if lines else "no output"
 
 
-def exec_in(core, namespace: str, pod: str, container: str, command: list[str],
-            stdout: BinaryIO, stdin: BinaryIO | None = None) -> tuple[int | None, bytes]:
+def exec_in(
+    core, namespace: str, pod: str, container: str, command: list[str], stdout: BinaryIO, stdin: BinaryIO | None = None
+) -> tuple[int | None, bytes]:
     """Run a command in a pod, `stdin` (a file) sent first, its output written to `stdout`
     as it comes (a home can be larger than memory). (exit code, stderr); the exit code
     is None when the pod closed the stream without one. Bounded by EXEC_TIMEOUT."""
     from kubernetes.stream import stream
     from websocket import WebSocketException
 
-    ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, container=container,
-                stderr=True, stdin=stdin is not None, stdout=True, tty=False, _preload_content=False, binary=True)
+    ws = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        command=command,
+        container=container,
+        stderr=True,
+        stdin=stdin is not None,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+        binary=True,
+    )
     err = bytearray()
     deadline = time.monotonic() + EXEC_TIMEOUT
     try:
@@ -101,22 +119,43 @@ def _pod_gone(core, name: str, namespace: str) -> bool:
 
 
 @contextlib.contextmanager
-def helper_pod(core, namespace: str, name: str, container: dict, claim: str, mount_path: str,
-               read_only: bool, security: dict | None = None, placement: dict | None = None) -> Iterator[str]:
+def helper_pod(
+    core,
+    namespace: str,
+    name: str,
+    container: dict,
+    claim: str,
+    mount_path: str,
+    read_only: bool,
+    security: dict | None = None,
+    placement: dict | None = None,
+) -> Iterator[str]:
     """A pod of one sleeping `container` that mounts `claim`; deleted afterwards, and
     waited for, so that the volume is free for the pod that owns it. `placement`: more of
     the pod's spec (pull secrets, node selector, tolerations, affinity)."""
     from .kube import fail_if_stuck, validated
 
     name = name[:63].rstrip("-.")
-    body = validated({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
-        "spec": {"restartPolicy": "Never", **({"securityContext": security} if security else {}), **(placement or {}),
-                 "containers": [{**container, "command": ["sleep", str(EXEC_TIMEOUT)],
-                                 "volumeMounts": [{"name": "data", "mountPath": mount_path}]}],
-                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim,
-                                                                       "readOnly": read_only}}]}})
+    body = validated(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+            "spec": {
+                "restartPolicy": "Never",
+                **({"securityContext": security} if security else {}),
+                **(placement or {}),
+                "containers": [
+                    {
+                        **container,
+                        "command": ["sleep", str(EXEC_TIMEOUT)],
+                        "volumeMounts": [{"name": "data", "mountPath": mount_path}],
+                    }
+                ],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}}],
+            },
+        }
+    )
     from kubernetes.client.exceptions import ApiException
 
     try:
@@ -127,13 +166,16 @@ def helper_pod(core, namespace: str, name: str, container: dict, claim: str, mou
         _delete(core, name, namespace)  # left by an interrupted run
         core.create_namespaced_pod(namespace, body)
     try:
+
         def running():
             pod = core.read_namespaced_pod(name, namespace)
             fail_if_stuck(pod, f"helper pod {name}")
             phase = pod.status.phase if pod.status else None
             if phase in ("Failed", "Succeeded"):
-                raise HarnessError(f"helper pod {name} ended ({phase}) before it could be used "
-                                   f"(kubectl -n {namespace} describe pod {name})")
+                raise HarnessError(
+                    f"helper pod {name} ended ({phase}) before it could be used "
+                    f"(kubectl -n {namespace} describe pod {name})"
+                )
             return phase == "Running"
 
         wait_until(f"helper pod {name} to run", running, HELPER_TIMEOUT)

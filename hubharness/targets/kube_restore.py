@@ -52,17 +52,23 @@ def hub_pod(apps, namespace: str) -> HubPod:
     try:
         hub = apps.read_namespaced_deployment(HUB_DEPLOYMENT, namespace)
     except ApiException as e:
-        raise HarnessError(f"reading deployment {HUB_DEPLOYMENT} in {namespace} failed: {e.status} {e.reason}") \
-            from None
+        raise HarnessError(
+            f"reading deployment {HUB_DEPLOYMENT} in {namespace} failed: {e.status} {e.reason}"
+        ) from None
     api = apps.api_client
     spec = hub.spec.template.spec
     container = next((c for c in spec.containers if c.name == "hub"), spec.containers[0])
     mounts = {m.name for m in container.volume_mounts or [] if m.mount_path == posixpath.dirname(HUB_DB)}
-    claims = [v.persistent_volume_claim.claim_name for v in spec.volumes or []
-              if v.name in mounts and v.persistent_volume_claim]
+    claims = [
+        v.persistent_volume_claim.claim_name
+        for v in spec.volumes or []
+        if v.name in mounts and v.persistent_volume_claim
+    ]
     if not claims:
-        raise HarnessError(f"the hub keeps its database on no volume at {posixpath.dirname(HUB_DB)} "
-                           "(hub.db.type must be sqlite-pvc): there is nothing to restore it into")
+        raise HarnessError(
+            f"the hub keeps its database on no volume at {posixpath.dirname(HUB_DB)} "
+            "(hub.db.type must be sqlite-pvc): there is nothing to restore it into"
+        )
     helper = {"name": "hub", "image": container.image}
     if container.security_context:
         helper["securityContext"] = api.sanitize_for_serialization(container.security_context)
@@ -90,8 +96,14 @@ def _volume(record: dict) -> dict:
     spec = {"accessModes": record["accessModes"], "resources": {"requests": {"storage": record["storage"]}}}
     if record.get("storageClassName"):
         spec["storageClassName"] = record["storageClassName"]
-    return validated({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "spec": spec, "metadata": {
-        "name": record["name"], "labels": record["labels"], "annotations": record["annotations"]}})
+    return validated(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "spec": spec,
+            "metadata": {"name": record["name"], "labels": record["labels"], "annotations": record["annotations"]},
+        }
+    )
 
 
 def _send(core, namespace: str, pod: str, container: str, command: list[str], data, what: str) -> dict:
@@ -119,15 +131,18 @@ class Restore:
     def refuse_what_would_be_lost(self, force: bool) -> None:
         unknown = [u for u in self.homes if u not in self.volumes]
         if unknown:
-            raise HarnessError(f"the archive holds {unknown[0]}'s home but no record of their volume "
-                               "(it was not made on kubernetes): refused")
+            raise HarnessError(
+                f"the archive holds {unknown[0]}'s home but no record of their volume "
+                "(it was not made on kubernetes): refused"
+            )
         claims = self.core.list_namespaced_persistent_volume_claim(self.namespace).items
         self.existing = {c.metadata.name for c in claims}
         occupied = sorted(c.metadata.name for c in claims if (c.metadata.annotations or {}).get(USERNAME_ANNOTATION))
         if occupied and not force:
             raise HarnessError(
                 f"namespace {self.namespace} has user volumes ({', '.join(occupied[:5])}): restore would "
-                "replace their files; pass --force (what they hold is moved aside inside each volume)")
+                "replace their files; pass --force (what they hold is moved aside inside each volume)"
+            )
 
     def run(self) -> list[str]:
         """Write everything with the hub down; where what was replaced went."""
@@ -137,7 +152,8 @@ class Restore:
             self.target.stop_user_pods(self.core, until_gone=("hub", "singleuser-server"))  # nothing may write
             with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:
                 futures = [pool.submit(self.write_db)] + [
-                    pool.submit(self.write_home, user, record) for user, record in sorted(self.volumes.items())]
+                    pool.submit(self.write_home, user, record) for user, record in sorted(self.volumes.items())
+                ]
                 return [aside for f in futures if (aside := f.result())]
         finally:
             _scale(self.apps, self.namespace, self.hub.replicas)  # also on failure: on whichever database is in place
@@ -146,12 +162,29 @@ class Restore:
         core = self.target.core()  # a client of its own: this runs in a worker thread
         staged, hub = self.staging / backup.DB_MEMBER, self.hub
         aside = f"{posixpath.dirname(HUB_DB)}/pre-restore/{self.stamp}"
-        with helper_pod(core, self.namespace, "hubharness-restore-hub-db", hub.container, hub.claim,
-                        posixpath.dirname(HUB_DB), False, hub.security, hub.placement) as pod, \
-                staged.open("rb") as data:
-            done = _send(core, self.namespace, pod, "hub",
-                         inpod("restore-db", HUB_DB, *backup.size_and_sha256(data), aside), data,
-                         f"writing the hub database into volume {hub.claim}")
+        with (
+            helper_pod(
+                core,
+                self.namespace,
+                "hubharness-restore-hub-db",
+                hub.container,
+                hub.claim,
+                posixpath.dirname(HUB_DB),
+                False,
+                hub.security,
+                hub.placement,
+            ) as pod,
+            staged.open("rb") as data,
+        ):
+            done = _send(
+                core,
+                self.namespace,
+                pod,
+                "hub",
+                inpod("restore-db", HUB_DB, *backup.size_and_sha256(data), aside),
+                data,
+                f"writing the hub database into volume {hub.claim}",
+            )
         return f"{aside}/ in volume {hub.claim}" if done["moved_aside"] else None
 
     def write_home(self, user: str, record: dict) -> str | None:
@@ -165,11 +198,25 @@ class Restore:
         with tempfile.TemporaryFile(dir=self.staging) as data:
             _home_tar(self.staging / "home" / user, data)
             size, digest = backup.size_and_sha256(data)
-            with helper_pod(core, self.namespace, f"hubharness-restore-{record['name']}", container,
-                            record["name"], HOME, False, security) as pod:
-                done = _send(core, self.namespace, pod, NOTEBOOK_CONTAINER,
-                             inpod("restore-home", HOME, size, digest, aside), data,
-                             f"writing {user}'s home into volume {record['name']}")
+            with helper_pod(
+                core,
+                self.namespace,
+                f"hubharness-restore-{record['name']}",
+                container,
+                record["name"],
+                HOME,
+                False,
+                security,
+            ) as pod:
+                done = _send(
+                    core,
+                    self.namespace,
+                    pod,
+                    NOTEBOOK_CONTAINER,
+                    inpod("restore-home", HOME, size, digest, aside),
+                    data,
+                    f"writing {user}'s home into volume {record['name']}",
+                )
         return f"{HOME}/{aside}/ in volume {record['name']}" if done["moved_aside"] else None
 
 
@@ -182,8 +229,9 @@ def _hub_back(target, deployment, replaced: str) -> str:
         raise HarnessError(f"{e}; the data the restore replaced is in {replaced}") from None
     checked = deployment.hub_database_integrity()
     if not checked:
-        raise HarnessError(f"the restored database fails: {checked.detail}; "
-                           f"the data the restore replaced is in {replaced}")
+        raise HarnessError(
+            f"the restored database fails: {checked.detail}; the data the restore replaced is in {replaced}"
+        )
     return "ok"
 
 
@@ -192,13 +240,18 @@ def run_restore(target, archive: Path, force: bool = False) -> backup.RestoreRes
     deployment = target.deployment()  # one clear line when nothing is deployed
     try:
         with tempfile.TemporaryDirectory(prefix="hubharness-restore-") as tmp:
-            checked = backup.check_and_stage(archive.resolve(), target.context, target.namespace,
-                                             Path(tmp) / "staging")
+            checked = backup.check_and_stage(archive.resolve(), target.context, target.namespace, Path(tmp) / "staging")
             moved = Restore(target, deployment, checked, force).run()
         replaced = "; ".join(moved) or None
         integrity = _hub_back(target, deployment, replaced or "nowhere: none was there")
     finally:
         deployment.close()
     files = checked.manifest["files"]
-    return backup.RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
-                                replaced, integrity, time.monotonic() - started)
+    return backup.RestoreResult(
+        checked.manifest.get("users", []),
+        len(files),
+        sum(f["size"] for f in files.values()),
+        replaced,
+        integrity,
+        time.monotonic() - started,
+    )

@@ -21,9 +21,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import requests
@@ -49,9 +49,18 @@ NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Values the local target applies. Everything else the user set is listed as
 # not applicable, never silently dropped.
 APPLIED = (
-    "hub.config", "hub.extraConfig", "hub.extraEnv", "hub.services", "hub.loadRoles", "hub.db.type",
-    "singleuser.extraEnv", "singleuser.cmd", "singleuser.defaultUrl", "singleuser.startTimeout",
-    "singleuser.image.tag", "debug.enabled",
+    "hub.config",
+    "hub.extraConfig",
+    "hub.extraEnv",
+    "hub.services",
+    "hub.loadRoles",
+    "hub.db.type",
+    "singleuser.extraEnv",
+    "singleuser.cmd",
+    "singleuser.defaultUrl",
+    "singleuser.startTimeout",
+    "singleuser.image.tag",
+    "debug.enabled",
 )
 # Applied as the spawner traits the chart sets, but a local process is not confined by them.
 NOT_ENFORCED = ("singleuser.cpu", "singleuser.memory")
@@ -96,12 +105,17 @@ class DeployResult:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
-        verb = {"started": "deployed", "restarted": "redeployed (hub restarted: config changed)",
-                "unchanged": "already deployed, nothing changed",
-                "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)"}[self.action]
-        out = [f"{verb}: namespace {self.state_dir.name} (context local) at {self.url} in {self.seconds:.1f}s",
-               f"  password: {self.secret_origin}, in {self.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)",
-               f"  state: {self.state_dir}"]
+        verb = {
+            "started": "deployed",
+            "restarted": "redeployed (hub restarted: config changed)",
+            "unchanged": "already deployed, nothing changed",
+            "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
+        }[self.action]
+        out = [
+            f"{verb}: namespace {self.state_dir.name} (context local) at {self.url} in {self.seconds:.1f}s",
+            f"  password: {self.secret_origin}, in {self.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)",
+            f"  state: {self.state_dir}",
+        ]
         if self.not_enforced:
             out.append(f"  applied but not enforced locally: {', '.join(self.not_enforced)}")
         if self.not_applicable:
@@ -192,9 +206,18 @@ class LocalTarget(Target):
             print(f"installing configurable-http-proxy {CHP_VERSION} into {prefix} …", file=sys.stderr)
             prefix.mkdir(parents=True, exist_ok=True)
             done = subprocess.run(
-                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                 f"configurable-http-proxy@{CHP_VERSION}"],
-                capture_output=True, text=True,
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-audit",
+                    "--no-fund",
+                    f"configurable-http-proxy@{CHP_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode != 0 or not cached.exists():
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -219,8 +242,7 @@ class LocalTarget(Target):
             elif "value" in value:
                 env[name] = str(value["value"])
         # The chart's managed Secret: cookie secret, proxy token, service tokens.
-        self.store.ensure(HUB_SECRET, "hub.config.JupyterHub.cookie_secret",
-                          generate=lambda: pysecrets.token_hex(32))
+        self.store.ensure(HUB_SECRET, "hub.config.JupyterHub.cookie_secret", generate=lambda: pysecrets.token_hex(32))
         self.store.ensure(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         for key in chart_values.get(values, "hub.services", {}) or {}:
             self.store.ensure(HUB_SECRET, f"hub.services.{key}.apiToken")
@@ -233,8 +255,13 @@ class LocalTarget(Target):
         payload = json.dumps([values, sorted(env.items()), ports, config_code], sort_keys=True)
         return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
-    def deploy(self, values_files: list[Path], port: int = DEFAULT_PORT,
-               chart_version: str = chart.DEFAULT_CHART_VERSION, beside: bool = False) -> DeployResult:
+    def deploy(
+        self,
+        values_files: list[Path],
+        port: int = DEFAULT_PORT,
+        chart_version: str = chart.DEFAULT_CHART_VERSION,
+        beside: bool = False,
+    ) -> DeployResult:
         started_at = time.monotonic()
         self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
@@ -270,18 +297,29 @@ class LocalTarget(Target):
 
         # What died keeps its address, as a pod behind its Service does: user servers and the
         # proxy still call the hub there after it came back.
-        kept = {name: state[name] for name in ("public_port", "hub_port", "proxy_api_port")
-                if self._port_still_ours(state.get(name))}
+        kept = {
+            name: state[name]
+            for name in ("public_port", "hub_port", "proxy_api_port")
+            if self._port_still_ours(state.get(name))
+        }
         ports = {
-            "public_port": state.get("public_port") if proxy else (port or kept.get("public_port") or procs.free_port()),
+            "public_port": state.get("public_port")
+            if proxy
+            else (port or kept.get("public_port") or procs.free_port()),
             "hub_port": state.get("hub_port") if hub else (kept.get("hub_port") or procs.free_port()),
-            "proxy_api_port": state.get("proxy_api_port") if proxy else (kept.get("proxy_api_port") or procs.free_port()),
+            "proxy_api_port": state.get("proxy_api_port")
+            if proxy
+            else (kept.get("proxy_api_port") or procs.free_port()),
         }
         fingerprint = self._fingerprint(values, hub_env, ports)
         url = f"http://127.0.0.1:{ports['public_port']}"
         result = DeployResult(
-            url=url, state_dir=self.state_dir, secret_file=auth_file, secret_origin=origin,
-            action="unchanged", not_applicable=not_applicable(values),
+            url=url,
+            state_dir=self.state_dir,
+            secret_file=auth_file,
+            secret_origin=origin,
+            action="unchanged",
+            not_applicable=not_applicable(values),
             not_enforced=[p for p in NOT_ENFORCED if chart_values.get(values, p) is not None],
             schema_note=schema_note,
         )
@@ -295,8 +333,7 @@ class LocalTarget(Target):
             result.action = "revived"
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
-                self._launch(chp, values, values_files, chart_version, hub_env, ports, fingerprint,
-                             state, hub, proxy)
+                self._launch(chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy)
                 break
             except PortTaken:
                 # Another process took a port we had picked free: pick again (ours only).
@@ -322,13 +359,18 @@ class LocalTarget(Target):
         """A port this namespace had that nothing holds now (a taken one: PortTaken picks anew)."""
         return bool(port) and not procs.port_in_use(port)
 
-    def _launch(self, chp, values, values_files, chart_version, hub_env, ports, fingerprint,
-                state, hub, proxy) -> None:
+    def _launch(self, chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy) -> None:
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
         self._write_json(self.state_dir / "values.json", values)
         self._write_json(self.state_dir / "runtime.json", ports)
-        state.update(ports, namespace=self.namespace, context=self.context, chart=chart_version,
-                     values_files=[str(f) for f in values_files], fingerprint=fingerprint)
+        state.update(
+            ports,
+            namespace=self.namespace,
+            context=self.context,
+            chart=chart_version,
+            values_files=[str(f) for f in values_files],
+            fingerprint=fingerprint,
+        )
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         log = self.log("proxy")
         self._proxy_log_offset = log.stat().st_size if log.is_file() else 0
@@ -336,18 +378,31 @@ class LocalTarget(Target):
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
         if not proxy:
             cmd = chp + [
-                "--ip", "127.0.0.1", "--port", str(ports["public_port"]),
-                "--api-ip", "127.0.0.1", "--api-port", str(ports["proxy_api_port"]),
-                "--default-target", f"http://127.0.0.1:{ports['hub_port']}",
-                "--error-target", f"http://127.0.0.1:{ports['hub_port']}/hub/error",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(ports["public_port"]),
+                "--api-ip",
+                "127.0.0.1",
+                "--api-port",
+                str(ports["proxy_api_port"]),
+                "--default-target",
+                f"http://127.0.0.1:{ports['hub_port']}",
+                "--error-target",
+                f"http://127.0.0.1:{ports['hub_port']}/hub/error",
             ]
-            rec = procs.start(cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token},
-                                 self.state_dir, self.log("proxy"))
+            rec = procs.start(
+                cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, self.state_dir, self.log("proxy")
+            )
             state["proxy"] = rec.to_json()
         if hub:
             procs.stop(hub)
-        env = {**base_env, **hub_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token,
-               "HUBHARNESS_STATE_DIR": str(self.state_dir)}
+        env = {
+            **base_env,
+            **hub_env,
+            "CONFIGPROXY_AUTH_TOKEN": proxy_token,
+            "HUBHARNESS_STATE_DIR": str(self.state_dir),
+        }
         cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
         rec = procs.start(cmd, env, self.state_dir, self.log("hub"))
         state["hub"] = rec.to_json()
@@ -376,8 +431,12 @@ class LocalTarget(Target):
                     raise PortTaken(f"proxy could not listen: a port is in use (full log: {proxy_log})")
 
     def _wait_healthy(self, url: str) -> None:
-        wait_until(f"the hub at {url}/hub/health through the proxy",
-                   lambda: self._healthy(url), START_TIMEOUT, fail_fast=self._fail_if_dead)
+        wait_until(
+            f"the hub at {url}/hub/health through the proxy",
+            lambda: self._healthy(url),
+            START_TIMEOUT,
+            fail_fast=self._fail_if_dead,
+        )
 
     # ---- remove -------------------------------------------------------------------
     def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
@@ -404,8 +463,10 @@ class LocalTarget(Target):
             state.pop("restarts", None)
             self._write_json(self.state_file, state)
         servers = f"stopped {len(stopped_servers)} user server(s); " if stopped_servers else ""
-        return (f"{servers}stopped hub and proxy of namespace {self.namespace}; kept homes, database "
-                f"and secret in {self.state_dir} (`invoke remove --purge` deletes them)")
+        return (
+            f"{servers}stopped hub and proxy of namespace {self.namespace}; kept homes, database "
+            f"and secret in {self.state_dir} (`invoke remove --purge` deletes them)"
+        )
 
     def _stop_user_servers(self) -> list[str]:
         try:
@@ -429,8 +490,9 @@ class LocalTarget(Target):
         state = self.read_state()
         if not state.get("public_port"):
             raise HarnessError(f"nothing deployed in namespace {self.namespace} (context local)")
-        return HubAPI(f"http://127.0.0.1:{state['public_port']}",
-                      self.store.get(HUB_SECRET, "hub.services.hubharness.apiToken"))
+        return HubAPI(
+            f"http://127.0.0.1:{state['public_port']}", self.store.get(HUB_SECRET, "hub.services.hubharness.apiToken")
+        )
 
     def _auth_secret_name(self) -> str:
         values_json = self.state_dir / "values.json"
@@ -446,20 +508,34 @@ class LocalTarget(Target):
         url = f"http://127.0.0.1:{state['public_port']}"
         secret_file = self.store.path(self._auth_secret_name())
         info = {
-            "context": self.context, "namespace": self.namespace, "state_dir": str(self.state_dir),
-            "hub_url": url, "chart": state.get("chart"), "deployed_at": state.get("deployed_at"),
-            "secret_file": str(secret_file), "users": [], "secret": f"{secret_file} (state: {self.state_dir})",
+            "context": self.context,
+            "namespace": self.namespace,
+            "state_dir": str(self.state_dir),
+            "hub_url": url,
+            "chart": state.get("chart"),
+            "deployed_at": state.get("deployed_at"),
+            "secret_file": str(secret_file),
+            "users": [],
+            "secret": f"{secret_file} (state: {self.state_dir})",
         }
         for name in ("hub", "proxy"):
             proc = self.running(name)
             info[name] = {"pid": proc.pid if proc else None, "running": proc is not None}
         info["hub"]["healthy"] = bool(info["hub"]["running"]) and self._healthy(url)
         info["components"] = [
-            {"name": name, "running": info[name]["running"], "ready": info[name].get("healthy", info[name]["running"]),
-             "restarts": state.get("restarts", {}).get(name, 0),
-             "detail": (f"pid {info[name]['pid']}, {state.get('restarts', {}).get(name, 0)} restart(s)"
-                        if info[name]["pid"] else "not running")}
-            for name in ("hub", "proxy")]
+            {
+                "name": name,
+                "running": info[name]["running"],
+                "ready": info[name].get("healthy", info[name]["running"]),
+                "restarts": state.get("restarts", {}).get(name, 0),
+                "detail": (
+                    f"pid {info[name]['pid']}, {state.get('restarts', {}).get(name, 0)} restart(s)"
+                    if info[name]["pid"]
+                    else "not running"
+                ),
+            }
+            for name in ("hub", "proxy")
+        ]
         if info["hub"]["healthy"]:
             try:
                 info["users"] = users_of(self.admin_api())
@@ -492,8 +568,7 @@ class LocalTarget(Target):
     def user_data_kept(self, username: str) -> Fact:
         """The user's files in their home, and the user in the hub database (read-only)."""
         db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home" / username
-        files = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()) \
-            if home.is_dir() else []
+        files = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()) if home.is_dir() else []
         known = False
         if db.is_file():
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
@@ -501,10 +576,12 @@ class LocalTarget(Target):
                 known = conn.execute("SELECT 1 FROM users WHERE name = ?", (username,)).fetchone() is not None
             finally:
                 conn.close()
-        return Fact(bool(files) and known,
-                    f"{username}'s home holds {len(files)} file(s) ({', '.join(files[:5]) or 'none'}); "
-                    f"{username} is {'in' if known else 'not in'} the hub database "
-                    f"({'kept' if db.is_file() else 'gone'}: {db})")
+        return Fact(
+            bool(files) and known,
+            f"{username}'s home holds {len(files)} file(s) ({', '.join(files[:5]) or 'none'}); "
+            f"{username} is {'in' if known else 'not in'} the hub database "
+            f"({'kept' if db.is_file() else 'gone'}: {db})",
+        )
 
     def leftovers(self, ports: list[int]) -> list[str]:
         """What is still here of this namespace: its state dir, processes, listeners."""
@@ -515,7 +592,7 @@ class LocalTarget(Target):
         left += [f"a listener on 127.0.0.1:{port}" for port in ports if procs.port_in_use(port)]
         return left
 
-    def deployment(self) -> "LocalDeployment":
+    def deployment(self) -> LocalDeployment:
         state = self.read_state()
         if not state or not state.get("hub"):
             raise HarnessError(
@@ -608,10 +685,15 @@ class LocalDeployment(Deployment):
         dir_mode = self.host.file(str(folder)).mode
         modes = {p.name: self.host.file(str(p)).mode for p in sorted(folder.glob("*.json"))}
         open_ = [f"{name} ({mode:o})" for name, mode in modes.items() if mode != 0o600]
-        return Fact(bool(modes) and not open_ and not dir_mode & 0o077,
-                    f"secrets in {folder} (mode {dir_mode:o}, want 700): "
-                    + (f"readable by others: {', '.join(open_)} (want 600)" if open_ else
-                       f"{', '.join(modes) or 'none'} at 600"))
+        return Fact(
+            bool(modes) and not open_ and not dir_mode & 0o077,
+            f"secrets in {folder} (mode {dir_mode:o}, want 700): "
+            + (
+                f"readable by others: {', '.join(open_)} (want 600)"
+                if open_
+                else f"{', '.join(modes) or 'none'} at 600"
+            ),
+        )
 
     def hub_reads_password_from_secret(self) -> Fact:
         hub = self.target.running("hub")
@@ -621,14 +703,17 @@ class LocalDeployment(Deployment):
         if env_value is None:
             return Fact(False, f"hub process has no {AUTH_ENV} in its environment")
         same = hmac.compare_digest(env_value, str(self.auth_password()))
-        return Fact(same, f"hub's {AUTH_ENV} {'matches' if same else 'differs from'} "
-                          f"secret {'/'.join(self.auth_ref)}")
+        return Fact(same, f"hub's {AUTH_ENV} {'matches' if same else 'differs from'} secret {'/'.join(self.auth_ref)}")
 
     def leak_surfaces(self) -> Iterator[tuple[str, str]]:
         d = self.target.state_dir
         for path in sorted(d.rglob("*")):
-            if path.is_file() and "secrets" not in path.relative_to(d).parts[:1] \
-                    and path.suffix not in (".sqlite",) and path.stat().st_size < 50_000_000:
+            if (
+                path.is_file()
+                and "secrets" not in path.relative_to(d).parts[:1]
+                and path.suffix not in (".sqlite",)
+                and path.stat().st_size < 50_000_000
+            ):
                 if "home" in path.relative_to(d).parts[:1]:
                     continue  # users' own files
                 yield str(path), path.read_text(errors="replace")
@@ -643,8 +728,7 @@ class LocalDeployment(Deployment):
     # RDY / PRX
     def components(self) -> list[Component]:
         out = []
-        for name, health in (("hub", f"{self.hub_target}/hub/health"),
-                             ("proxy", f"{self.public_url}/_chp_healthz")):
+        for name, health in (("hub", f"{self.hub_target}/hub/health"), ("proxy", f"{self.public_url}/_chp_healthz")):
             proc = self.target.running(name)
             ready, detail = False, "process not running"
             if proc is not None:
@@ -659,8 +743,11 @@ class LocalDeployment(Deployment):
 
     def proxy_routes(self) -> dict:
         token = self.target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-        response = requests.get(f"http://127.0.0.1:{self.state['proxy_api_port']}/api/routes",
-                                headers={"Authorization": f"token {token}"}, timeout=5)
+        response = requests.get(
+            f"http://127.0.0.1:{self.state['proxy_api_port']}/api/routes",
+            headers={"Authorization": f"token {token}"},
+            timeout=5,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -680,8 +767,9 @@ class LocalDeployment(Deployment):
         if not found:
             raise HarnessError(f"{username} has no running server process in {home}")
         extra_env = chart_values.get(self.values, "singleuser.extraEnv", {})
-        keep = ({"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"}
-                | set(chart_values.env_entries(extra_env))) - set(chart_values.secret_refs(extra_env))
+        keep = (
+            {"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"} | set(chart_values.env_entries(extra_env))
+        ) - set(chart_values.secret_refs(extra_env))
         environ = found[0].environ()
         env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
         return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from .. import backup, chart
-from ..errors import HarnessError
 from .. import values as chart_values
+from ..errors import HarnessError
 from .local import LocalTarget
 
 
@@ -22,8 +22,10 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResu
     if not state:
         raise HarnessError(f"nothing deployed in namespace {target.namespace} (context local): nothing to back up")
     if not db.is_file():
-        raise HarnessError(f"no hub database in {target.state_dir} (hub.db.type sqlite-memory keeps none): "
-                           "set hub.db.type: sqlite-pvc to have users to back up")
+        raise HarnessError(
+            f"no hub database in {target.state_dir} (hub.db.type sqlite-memory keeps none): "
+            "set hub.db.type: sqlite-pvc to have users to back up"
+        )
     dest = backup.archive_path(target, to)
     writer = backup.ArchiveWriter(dest)
     try:
@@ -46,20 +48,23 @@ def run_backup(target: LocalTarget, to: Path | None = None) -> backup.BackupResu
             writer.add_file("config/values.json", values_json)
         values = json.loads(values_json.read_text()) if values_json.is_file() else {}
         refs = list(chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {})).values())
-        manifest = backup.manifest_base(target.context, target.namespace, state.get("chart", ""),
-                                        refs, users, db_integrity)
+        manifest = backup.manifest_base(
+            target.context, target.namespace, state.get("chart", ""), refs, users, db_integrity
+        )
         archive = writer.finish(manifest)
     except (OSError, sqlite3.Error) as e:
         writer.abort()
         reason = getattr(e, "strerror", None) or str(e)
-        raise HarnessError(f"backup to {dest} failed: {reason} (disk full or not writable?); "
-                           "nothing was written") from None
+        raise HarnessError(
+            f"backup to {dest} failed: {reason} (disk full or not writable?); nothing was written"
+        ) from None
     except BaseException:
         writer.abort()
         raise
     files = writer.files
-    return backup.BackupResult(archive, users, len(files), sum(f["size"] for f in files.values()),
-                               time.monotonic() - started)
+    return backup.BackupResult(
+        archive, users, len(files), sum(f["size"] for f in files.values()), time.monotonic() - started
+    )
 
 
 def _has_user_data(target: LocalTarget) -> list[str]:
@@ -72,8 +77,10 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> back
     started = time.monotonic()
     state = target.read_state()
     if not state:
-        raise HarnessError(f"nothing deployed in namespace {target.namespace} (context local): "
-                           "run `invoke deploy` first, then restore into it")
+        raise HarnessError(
+            f"nothing deployed in namespace {target.namespace} (context local): "
+            "run `invoke deploy` first, then restore into it"
+        )
     archive = archive.resolve()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     staging = target.state_dir / f".restore-{stamp}"
@@ -107,12 +114,20 @@ def run_restore(target: LocalTarget, archive: Path, force: bool = False) -> back
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    target.deploy(values_files or chart_values.values_files(target.context), port=port,
-                  chart_version=state.get("chart") or chart.DEFAULT_CHART_VERSION)
+    target.deploy(
+        values_files or chart_values.values_files(target.context),
+        port=port,
+        chart_version=state.get("chart") or chart.DEFAULT_CHART_VERSION,
+    )
     result = backup.integrity(target.state_dir / "jupyterhub.sqlite")
     if result != "ok":
         raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
     files = checked.manifest["files"]
-    return backup.RestoreResult(checked.manifest.get("users", []), len(files), sum(f["size"] for f in files.values()),
-                                str(aside) if present else None, result, time.monotonic() - started)
-
+    return backup.RestoreResult(
+        checked.manifest.get("users", []),
+        len(files),
+        sum(f["size"] for f in files.values()),
+        str(aside) if present else None,
+        result,
+        time.monotonic() - started,
+    )

@@ -36,14 +36,14 @@ def set_if_not_none(section, trait, key):
 
 
 # --- what the chart fixes for every deployment, with local processes ------------
-from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402
+from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
     """One log per user server (logs/user-<name>.log), as a pod has its own log."""
 
     async def start(self):
-        log = open(state / "logs" / f"user-{self.user.name}.log", "ab")
+        log = open(state / "logs" / f"user-{self.user.name}.log", "ab")  # noqa: ASYNC230, SIM115 — the server process inherits it
         os.chmod(log.name, 0o600)
         self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
         try:
@@ -138,4 +138,4 @@ for section, cfg in (get_config("hub.config", {}) or {}).items():
 # --- hub.extraConfig, executed in key order as the chart does ----------------------
 for key, snippet in sorted((get_config("hub.extraConfig", {}) or {}).items()):
     print(f"Loading extra config: {key}", file=sys.stderr)
-    exec(compile(snippet, f"hub.extraConfig.{key}", "exec"))
+    exec(compile(snippet, f"hub.extraConfig.{key}", "exec"))  # noqa: S102 — as the chart runs it
