@@ -73,7 +73,7 @@ def floor(user: str) -> dict[str, float]:
     api.start_server(user)
     server = api.wait_server_ready(user, 120)
     marks["spawn"] = time.perf_counter() - t0
-    kernel = Kernel(f"{d.public_url}{server['url']}", api.session.headers["Authorization"][6:]).start()
+    kernel = Kernel(f"{d.public_url}{server['url']}", api.token).start()
     kernel.run("1")
     marks["kernel"] = time.perf_counter() - t0
     out = kernel.run(

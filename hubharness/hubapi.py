@@ -8,6 +8,7 @@ from urllib.parse import quote
 import requests
 
 from .errors import HarnessError
+from .secretstore import Secret
 from .waiting import wait_until
 
 TIMEOUT = 10  # seconds, for any single HTTP request
@@ -15,16 +16,25 @@ HELD_TIMEOUT = 30  # spawn and stop requests: longer than slow_spawn_timeout and
 
 
 class HubAPI:
-    """Token-authenticated client for /hub/api (one request helper, explicit timeouts)."""
+    """Token-authenticated client for /hub/api (one request helper, explicit timeouts).
+
+    `token` is the API token it authenticates with, for whoever needs the same identity
+    elsewhere (a kernel, a user's server). It is a Secret: neither its repr nor this
+    client's shows it.
+    """
 
     def __init__(self, public_url: str, token: str, session: requests.Session | None = None):
         self.public_url = public_url.rstrip("/")
+        self.token = Secret(token)
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
 
+    def __repr__(self) -> str:
+        return f"HubAPI({self.public_url!r})"
+
     def clone(self) -> HubAPI:
         """A client with its own connection pool, for use from another thread."""
-        return HubAPI(self.public_url, self.session.headers["Authorization"].split(" ", 1)[1])
+        return HubAPI(self.public_url, self.token)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", TIMEOUT)

@@ -170,7 +170,7 @@ def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harn
     response = requests.get(
         f"{after['hub_url']}{server['url']}api/status",
         timeout=30,
-        headers={"Authorization": api.session.headers["Authorization"]},
+        headers={"Authorization": f"token {api.token}"},
     )
     assert response.status_code == 200, f"carol's server answered {response.status_code} after the hub restart"
     assert harness.invoke("remove", "--namespace", "crash").code == 0
