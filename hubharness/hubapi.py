@@ -94,7 +94,7 @@ class HubAPI:
         def probe():
             server = self.server(name)
             if server is None:
-                raise HarnessError(f"server of {name} is gone: its spawn failed (see the hub log)")
+                raise HarnessError(f"server of {name} is gone: its spawn failed or it was stopped (see the hub log)")
             return server if server.get("ready") else None
 
         return wait_until(f"{name}'s server to be ready", probe, timeout)
