@@ -17,6 +17,7 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -236,6 +237,35 @@ def manifest_base(
         "users": users,
         "db_integrity": db_integrity,
     }
+
+
+def write_archive(
+    target, to: Path | None, fill: Callable[[ArchiveWriter, Path], dict], scratch: Path | None = None
+) -> BackupResult:
+    """The one way an archive is written, whatever the target: choose its path, let `fill`
+    add the members (with a private scratch folder, in `scratch` or the system's) and
+    return the manifest, then rename the complete archive in. On any error nothing is left
+    behind and the error is one line."""
+    started = time.monotonic()
+    dest = archive_path(target, to)
+    writer = ArchiveWriter(dest)
+    try:
+        with tempfile.TemporaryDirectory(dir=scratch, prefix=".hubharness-backup-") as tmp:
+            manifest = fill(writer, Path(tmp))
+        archive = writer.finish(manifest)
+    except (OSError, sqlite3.Error, tarfile.TarError) as e:
+        writer.abort()
+        reason = getattr(e, "strerror", None) or str(e)
+        raise HarnessError(
+            f"backup to {dest} failed: {reason} (disk full or not writable?); nothing was written"
+        ) from None
+    except BaseException:
+        writer.abort()
+        raise
+    files = writer.files
+    return BackupResult(
+        archive, manifest["users"], len(files), sum(f["size"] for f in files.values()), time.monotonic() - started
+    )
 
 
 @dataclass

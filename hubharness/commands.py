@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
+from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
 from .targets import target_for
@@ -46,8 +48,6 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
 def selftest(
     context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int
 ) -> int:
-    from . import selftest as runner
-
     result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
     say()
     say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'in':<6} {'s':>6}")
@@ -66,36 +66,34 @@ def selftest(
 
 
 def remove(context: str, namespace: str, purge: bool, keep_cluster: bool = False) -> int:
-    say(target_for(context, namespace).remove(purge=purge, keep_cluster=keep_cluster))
+    say(target_for(context, namespace, {"keep_cluster": keep_cluster}).remove(purge=purge).message)
     return 0
 
 
 def status(context: str, namespace: str, as_json: bool) -> int:
     info = target_for(context, namespace).status()
     if as_json:
-        say(json.dumps(info, indent=2))
+        say(json.dumps(info.to_json(), indent=2))
         return 0
     say(
-        f"namespace {info['namespace']} (context {info['context']}), chart {info['chart']}: "
-        f"{info['hub_url'] or 'proxy-public not reachable'}"
+        f"namespace {info.namespace} (context {info.context}), chart {info.chart}: "
+        f"{info.hub_url or 'proxy-public not reachable'}"
     )
-    for c in info["components"]:
-        state = ("ready" if c["ready"] else "not ready") if c["running"] else "stopped"
-        say(f"  {c['name'] + ':':<15} {state} ({c['detail']})")
-    say(f"  password: {info['secret']}")
-    if info.get("users_error"):
-        say(f"  users: unavailable ({info['users_error']})")
-    for user in info["users"]:
+    for c in info.components:
+        state = ("ready" if c.ready else "not ready") if c.running else "stopped"
+        say(f"  {c.name + ':':<15} {state} ({c.detail})")
+    say(f"  password: {info.secret}")
+    if info.users_error:
+        say(f"  users: unavailable ({info.users_error})")
+    for user in info.users:
         servers = ", ".join(f"{n} {'ready' if s['ready'] else 'starting'}" for n, s in user["servers"].items())
         say(f"  user {user['name']}{' (admin)' if user['admin'] else ''}: {servers or 'no server running'}")
-    running = sum(1 for u in info["users"] if u["servers"])
-    say(f"  {len(info['users'])} user(s), {running} with a running server")
+    running = sum(1 for u in info.users if u["servers"])
+    say(f"  {len(info.users)} user(s), {running} with a running server")
     return 0
 
 
 def backup(context: str, namespace: str, to: str | None) -> int:
-    from pathlib import Path
-
     result = target_for(context, namespace).backup(Path(to) if to else None)
     say(
         f"backed up namespace {namespace} (context {context}): {len(result.users)} user(s), "
@@ -107,8 +105,6 @@ def backup(context: str, namespace: str, to: str | None) -> int:
 
 
 def restore(context: str, namespace: str, source: str, force: bool) -> int:
-    from pathlib import Path
-
     result = target_for(context, namespace).restore(Path(source), force=force)
     say(
         f"restored namespace {namespace} (context {context}) from {source} in {result.seconds:.1f}s: "

@@ -103,7 +103,7 @@ def _record_another_chart(target: LocalTarget) -> None:
     state = target.read_state()
     running = chart.hub_version(state["chart"])
     state["chart"] = next(v for v, hub in chart.HUB_VERSION_OF_CHART.items() if hub != running)
-    target._write_json(target.state_file, state)
+    target.write_json(target.state_file, state)
 
 
 def _hijack_hub_route(target: LocalTarget) -> None:

@@ -21,7 +21,8 @@ import pytest
 
 from . import backup
 from .errors import HarnessError
-from .targets import local, local_backup
+from .targets.base import RemoveResult
+from .targets.local import LocalTarget
 from .verify import MUTANT_ENV
 
 _PATCH = pytest.StashKey[pytest.MonkeyPatch]()
@@ -62,7 +63,7 @@ def _corrupting_restore(original):
     """The restored database gets pages that no table owns: integrity_check fails on
     them, while the hub, which never reads them, works on."""
 
-    def run_restore(target, archive, force=False):
+    def restore(target, archive, force=False):
         result = original(target, archive, force=force)
         conn = sqlite3.connect(target.state_dir / "jupyterhub.sqlite", timeout=30)
         try:
@@ -76,24 +77,24 @@ def _corrupting_restore(original):
             conn.close()
         return result
 
-    return run_restore
+    return restore
 
 
 def _remove_mutant(name: str, original):
-    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
+    def remove(self, purge: bool = False) -> RemoveResult:
         if name == "remove-deletes-homes":
-            said = original(self, purge=purge, keep_cluster=keep_cluster)
+            said = original(self, purge=purge)
             shutil.rmtree(self.state_dir / "home", ignore_errors=True)
             return said
         if name == "remove-twice-fails":
             if self.state_dir.exists() and self.running("hub") is None and not purge:
                 raise HarnessError(f"namespace {self.namespace} is not running")
-            return original(self, purge=purge, keep_cluster=keep_cluster)
+            return original(self, purge=purge)
         if name == "purge-keeps-state":
-            said = original(self, purge=False, keep_cluster=keep_cluster)
-            return said if not purge else f"removed namespace {self.namespace} and all its data"
-        said = original(self, purge=purge, keep_cluster=keep_cluster)  # remove-quiet-when-nothing-deployed
-        return f"removed namespace {self.namespace}" if "nothing deployed" in said else said
+            said = original(self, purge=False)
+            return said if not purge else RemoveResult(f"removed namespace {self.namespace} and all its data")
+        said = original(self, purge=purge)  # remove-quiet-when-nothing-deployed
+        return RemoveResult(f"removed namespace {self.namespace}") if not said.removed else said
 
     return remove
 
@@ -106,14 +107,14 @@ def plant(name: str, patch: pytest.MonkeyPatch) -> None:
     elif name == "restore-skips-archive-check":
         patch.setattr(backup, "check_and_stage", _unchecked_stage)
     elif name == "restore-corrupts-database":
-        patch.setattr(local_backup, "run_restore", _corrupting_restore(local_backup.run_restore))
+        patch.setattr(LocalTarget, "restore", _corrupting_restore(LocalTarget.restore))
     elif name in (
         "remove-deletes-homes",
         "remove-twice-fails",
         "purge-keeps-state",
         "remove-quiet-when-nothing-deployed",
     ):
-        patch.setattr(local.LocalTarget, "remove", _remove_mutant(name, local.LocalTarget.remove))
+        patch.setattr(LocalTarget, "remove", _remove_mutant(name, LocalTarget.remove))
     else:
         raise pytest.UsageError(f"{MUTANT_ENV}={name}: no such harness fault")
 

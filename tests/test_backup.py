@@ -15,7 +15,7 @@ import pytest
 
 from hubharness.backup import MANIFEST
 
-from .conftest import INVOKE, PROJECT_ROOT
+from .helpers import INVOKE, PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

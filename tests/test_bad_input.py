@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import chart_schemas_or_skip
+from .helpers import chart_schemas_or_skip
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import psutil
 from hubharness import checks
 from hubharness.waiting import wait_until
 
-from .conftest import failed, outcomes
+from .helpers import failed, outcomes
 
 SELFTEST_TIMEOUT = 1800  # the budget is 15 minutes on 2 cores; this bounds a hung run
 
@@ -95,21 +95,21 @@ def test_rmv_leftovers_are_seen(harness, tmp_path, monkeypatch):
     state = deploy(harness, "rmv-left", tmp_path)
     monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
     target = LocalTarget("rmv-left")
-    ports = target.ports()
+    footprint = target.footprint()
     assert harness.invoke("remove", "--namespace", "rmv-left").code == 0
-    assert target.leftovers(ports) == [f"state dir {state}"]
+    assert target.leftovers(footprint) == [f"state dir {state}"]
     env = {**os.environ, "JUPYTERHUB_API_URL": f"http://127.0.0.1:{target.read_state()['hub_port']}/hub/api"}
     stray = subprocess.Popen(["sleep", "120"], cwd="/", env=env)  # a user's job that outlived its server
     # Until it has exec'd, the child still shows our own command line and environment.
     wait_until("the stray job to start", lambda: psutil.Process(stray.pid).cmdline()[:1] == ["sleep"], 10)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", ports[0]))
+        squatter.bind(("127.0.0.1", footprint.ports[0]))
         squatter.listen()
         try:
-            left = target.leftovers(ports)
+            left = target.leftovers(footprint)
             assert f"process {stray.pid} (sleep)" in left
-            assert f"a listener on 127.0.0.1:{ports[0]}" in left
+            assert f"a listener on 127.0.0.1:{footprint.ports[0]}" in left
             assert harness.invoke("remove", "--namespace", "rmv-left").code == 0
             assert stray.wait(10) is not None, "remove did not stop the stray job"
         finally:

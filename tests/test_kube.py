@@ -16,9 +16,12 @@ import yaml
 
 from hubharness import values
 from hubharness.errors import HarnessError, WaitTimeout
-from hubharness.targets import kube, target_for
+from hubharness.targets import target_for
+from hubharness.targets.base import Footprint
+from hubharness.targets.kube import api as kube_api
+from hubharness.targets.kube import target as kube
 
-from .conftest import INVOKE, PROJECT_ROOT
+from .helpers import INVOKE, PROJECT_ROOT
 from .kube_emulator import CLUSTER
 
 
@@ -154,7 +157,7 @@ def test_created_objects_are_valid_kubernetes_objects(cluster):
     created = [body for method, _, body in cluster.bodies if method in ("POST", "PUT")]
     assert {b["kind"] for b in created} == {"Namespace", "Secret", "Ingress"}
     for body in created:
-        kubernetes_validate.validate(body, kube.KUBE_SCHEMA_VERSION, strict=True)
+        kubernetes_validate.validate(body, kube_api.KUBE_SCHEMA_VERSION, strict=True)
 
 
 def test_an_invalid_manifest_is_refused_before_anything_is_created(cluster, monkeypatch, tmp_path):
@@ -180,7 +183,7 @@ def test_remove_uninstalls_stops_user_pods_and_keeps_the_secret(cluster, monkeyp
     cluster.objects[("jh", "pods")].clear()
     cluster.add_pod("jh", "jupyter-alice", "singleuser-server", container="notebook")
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
-    said = target_for("emulated", "jh").remove()
+    said = target_for("emulated", "jh").remove().message
     assert said.startswith("removed release jupyterhub from jh; kept the Secret and user volumes")
     assert cluster.helm_calls()[-1][:4] == ["uninstall", "jupyterhub", "--namespace", "jh"]
     assert not cluster.objects[("jh", "pods")], "a user pod outlived remove"
@@ -189,7 +192,7 @@ def test_remove_uninstalls_stops_user_pods_and_keeps_the_secret(cluster, monkeyp
 
 
 def test_remove_without_a_release_says_nothing_is_deployed(cluster):
-    said = target_for("emulated", "jh").remove()
+    said = target_for("emulated", "jh").remove().message
     assert said == "nothing deployed in namespace jh (context emulated): nothing to remove"
     assert [c[0] for c in cluster.helm_calls()] == ["list"]
 
@@ -197,12 +200,12 @@ def test_remove_without_a_release_says_nothing_is_deployed(cluster):
 def test_purge_deletes_the_namespace_and_waits_until_it_is_gone(cluster, monkeypatch):
     cluster.add_namespace("jh")
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
-    assert "and namespace jh" in target_for("emulated", "jh").remove(purge=True)
+    assert "and namespace jh" in target_for("emulated", "jh").remove(purge=True).message
     assert "jh" not in cluster.namespaces, "remove --purge returned while the namespace was still there"
 
 
 def test_purge_of_what_is_gone_says_nothing_is_deployed(cluster):
-    assert "nothing deployed" in target_for("emulated", "jh").remove(purge=True)
+    assert "nothing deployed" in target_for("emulated", "jh").remove(purge=True).message
 
 
 def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeypatch):
@@ -214,11 +217,11 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
         "hub.jupyter.org/username": "rmv-cat"
     }
     target = target_for("emulated", "jh")
-    assert target.leftovers([]) == ["pod hub-abc", "pod proxy-abc"]
+    assert target.leftovers(Footprint()) == ["pod hub-abc", "pod proxy-abc"]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
     assert target.user_data_kept("rmv-cat"), target.user_data_kept("rmv-cat").detail
     assert not target.user_data_kept("someone-else")
-    assert target.leftovers([]) == []
+    assert target.leftovers(Footprint()) == []
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     target.remove(purge=True)
     assert not target.user_data_kept("rmv-cat")
@@ -273,13 +276,13 @@ def test_kind_cluster_is_created_then_reused_and_purge_deletes_it(cluster, monke
     target_for("kind", "jh").deploy(values.values_files("kind"), chart_version="4.4.0")
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     cluster.objects[("jh", "pods")].clear()  # what helm uninstall --wait does
-    said = target_for("kind", "jh").remove(purge=True)
+    said = target_for("kind", "jh").remove(purge=True).message
 
     calls = [json.loads(line) for line in (tmp / "kind.jsonl").read_text().splitlines()]
     assert calls == [
         ["get", "clusters"],
         ["get", "clusters"],  # pytest-kind looks again before creating
-        ["create", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}", "--config", str(kube.KIND_CONFIG)],
+        ["create", "cluster", "--name=hubharness", f"--kubeconfig={kubeconfig}", "--config", str(kube_api.KIND_CONFIG)],
         ["get", "clusters"],
         ["export", "kubeconfig", "--name", "hubharness", "--kubeconfig", kubeconfig],
         ["get", "clusters"],
@@ -303,7 +306,7 @@ def test_kind_purge_keeps_a_cluster_other_releases_still_use(cluster, monkeypatc
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     monkeypatch.setenv("HELM_ALL_RELEASES", "jupyterhub")  # the deployment under test, say
     cluster.add_namespace("jh-scratch")
-    said = target_for("kind", "jh-scratch").remove(purge=True)
+    said = target_for("kind", "jh-scratch").remove(purge=True).message
     assert said.endswith("kept kind cluster hubharness: other releases run in it")
     assert kubeconfig.exists() and not (tmp / "kind.txt").exists()
 
@@ -358,15 +361,15 @@ def test_purge_deletes_retained_volumes_and_leftovers_see_cluster_scoped_objects
         "meta.helm.sh/release-namespace": "jh",
     }
     target = target_for("emulated", "jh")
-    left = target.leftovers([])
+    left = target.leftovers(Footprint())
     assert "persistent volume pvc-ann (Retain, Bound) of claim claim-pvc-ann" in left
     assert "cluster role jupyterhub-user-scheduler" in left
     assert not [item for item in left if "pvc-elsewhere" in item]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
-    said = target.remove(purge=True)
+    said = target.remove(purge=True).message
     assert "deleted the retained persistent volume(s) pvc-ann" in said
     assert cluster.get(CLUSTER, "persistentvolumes", "pvc-ann") is None
     assert cluster.get(CLUSTER, "persistentvolumes", "pvc-elsewhere") is not None
     # the recording helm deletes nothing: a cluster role helm left behind is what RMV sees
-    assert target.leftovers([]) == ["cluster role jupyterhub-user-scheduler"]
+    assert target.leftovers(Footprint()) == ["cluster role jupyterhub-user-scheduler"]

@@ -14,7 +14,9 @@ import pytest
 
 from hubharness import backup
 from hubharness.errors import HarnessError
-from hubharness.targets import kube_backup, kube_pods, target_for
+from hubharness.targets import target_for
+from hubharness.targets.kube import backup as kube_backup
+from hubharness.targets.kube import pods as kube_pods
 
 from .test_kube_verify import install_chart
 

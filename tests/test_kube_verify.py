@@ -18,10 +18,13 @@ import yaml
 
 from hubharness import values
 from hubharness.errors import HarnessError
-from hubharness.targets import helm_release, kube, kube_access, target_for
-from hubharness.targets.kube_deployment import NETWORK_POLICIES
+from hubharness.targets import target_for
+from hubharness.targets.kube import access as kube_access
+from hubharness.targets.kube import api as kube
+from hubharness.targets.kube import helm_release
+from hubharness.targets.kube.deployment import NETWORK_POLICIES
 
-from .conftest import INVOKE, PROJECT_ROOT
+from .helpers import INVOKE, PROJECT_ROOT
 
 PASSWORD = "from-the-environment-123"
 SERVICE_TOKEN = "hubharness-service-token-0123456789"

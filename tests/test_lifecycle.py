@@ -10,7 +10,7 @@ import testinfra
 from hubharness import checks
 from hubharness.hubapi import UserSession
 
-from .conftest import failed, outcomes
+from .helpers import failed, outcomes
 
 host = testinfra.get_host("local://")
 

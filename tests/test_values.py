@@ -5,7 +5,7 @@ import pytest
 from hubharness import chart, values
 from hubharness.errors import HarnessError
 
-from .conftest import chart_schemas_or_skip
+from .helpers import chart_schemas_or_skip
 
 
 @pytest.fixture(params=["4.2.0", "4.4.0"])

@@ -1,34 +1,51 @@
-"""Targets: where a deployment runs. `local` (processes on this machine), `kind` and any
-kube context (the chart through helm)."""
+"""Targets: where a deployment runs, found by context name.
+
+`local` runs processes on this machine, `kind` a kind cluster it creates, any other name
+a context of the kubeconfig (the chart through helm). Each target is a package behind
+the contract in base.py; the registry names its class, imported only when that context
+is used (as testinfra loads its backends), so `local` never imports the kubernetes
+client. A third target is one package and one line here.
+"""
 
 from __future__ import annotations
 
-from ..deployment import Target
+import importlib
+from collections.abc import Mapping
+
 from ..errors import HarnessError
-from .local import LocalTarget
+from .base import Target
+
+# context name -> "module:class"; KUBE_CONTEXT serves every context of the kubeconfig.
+REGISTRY = {
+    "local": "hubharness.targets.local:LocalTarget",
+    "kind": "hubharness.targets.kube.kind:KindTarget",
+}
+KUBE_CONTEXT = "hubharness.targets.kube:KubeTarget"
+
+
+def _load(spec: str) -> type[Target]:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def kube_contexts() -> list[str]:
-    try:
-        from kubernetes import config
-
-        from .kube import kubeconfig
-
-        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig())
-        return [c["name"] for c in contexts]
-    except Exception:  # noqa: BLE001 — no kubeconfig, or an unreadable one: there are no contexts
-        return []
+    """The contexts of the kubeconfig; none when there is no readable one."""
+    return _load(KUBE_CONTEXT).contexts()  # type: ignore[attr-defined]
 
 
-def target_for(context: str, namespace: str) -> Target:
-    if context == "local":
-        return LocalTarget(namespace)
-    from .kube import KubeTarget
-
-    if context == "kind":
-        return KubeTarget("kind", namespace, kind=True)
-    contexts = kube_contexts()
-    if context in contexts:
-        return KubeTarget(context, namespace)
-    known = ", ".join(["local", "kind", *contexts])
-    raise HarnessError(f"unknown context {context!r}: use one of {known}")
+def target_for(context: str, namespace: str, options: Mapping[str, object] | None = None) -> Target:
+    """The target for a context. `options` are a target's own (kind's keep_cluster): one
+    set for a target that has no such option is refused, not ignored."""
+    given = {k: v for k, v in (options or {}).items() if v}
+    if context in REGISTRY:
+        cls, args = _load(REGISTRY[context]), (namespace,)
+    elif context in kube_contexts():
+        cls, args = _load(KUBE_CONTEXT), (context, namespace)
+    else:
+        known = ", ".join([*REGISTRY, *kube_contexts()])
+        raise HarnessError(f"unknown context {context!r}: use one of {known}")
+    unknown = sorted(set(given) - cls.OPTIONS)
+    if unknown:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in unknown)
+        raise HarnessError(f"{flags} does not apply to context {context}: leave it out")
+    return cls(*args, **given)

@@ -7,44 +7,40 @@ home/<user>/ and jupyterhub.sqlite.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import importlib.metadata
 import json
 import os
-import re
 import secrets as pysecrets
-import shlex
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import requests
 
-from .. import backup, chart, procs
-from .. import values as chart_values
-from ..deployment import Component, Deployment, Fact, Target
-from ..errors import HarnessError
-from ..hubapi import HubAPI, users_of
-from ..paths import cache_dir, state_home
-from ..secretstore import Secret, SecretStore
-from ..waiting import wait_until
+from ... import backup, chart, procs
+from ... import values as chart_values
+from ...errors import HarnessError
+from ...hubapi import HubAPI, users_of
+from ...paths import cache_dir
+from ...waiting import wait_until
+from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
+from . import backup as local_backup
+from .deployment import LocalDeployment
+from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
-HUB_CONFIG = Path(__file__).with_name("local_hub_config.py")
+HUB_CONFIG = Path(__file__).with_name("hub_config.py")
 CHP_VERSION = "5.3.0"
 DEFAULT_PORT = 8000
 START_TIMEOUT = 60
-AUTH_ENV = chart_values.AUTH_ENV
-HUB_SECRET = "hub"  # the chart's managed Secret, same name and keys
 PORT_ATTEMPTS = 3  # a port picked free can be taken before the hub or proxy binds it
-NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Values the local target applies. Everything else the user set is listed as
 # not applicable, never silently dropped.
@@ -92,76 +88,27 @@ class PortTaken(HarnessError):
 
 
 @dataclass
-class DeployResult:
-    url: str
-    state_dir: Path
-    secret_file: Path
-    secret_origin: str
-    action: str  # started | restarted | unchanged | revived
-    revived: list[str] = field(default_factory=list)  # what had died and was started again
-    not_applicable: list[str] = field(default_factory=list)
-    not_enforced: list[str] = field(default_factory=list)
-    schema_note: str = ""
-    seconds: float = 0.0
+class LaunchPlan:
+    """One start of the hub (and the proxy, unless it runs), as deploy decided it."""
 
-    def lines(self) -> list[str]:
-        verb = {
-            "started": "deployed",
-            "restarted": "redeployed (hub restarted: config changed)",
-            "unchanged": "already deployed, nothing changed",
-            "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
-        }[self.action]
-        out = [
-            f"{verb}: namespace {self.state_dir.name} (context local) at {self.url} in {self.seconds:.1f}s",
-            f"  password: {self.secret_origin}, in {self.secret_file} (key JUPYTERHUB_AUTH_PASSWORD)",
-            f"  state: {self.state_dir}",
-        ]
-        if self.not_enforced:
-            out.append(f"  applied but not enforced locally: {', '.join(self.not_enforced)}")
-        if self.not_applicable:
-            out.append(f"  not applicable locally: {', '.join(self.not_applicable)}")
-        return out
+    chp: list[str]  # configurable-http-proxy's command
+    values: dict
+    values_files: list[Path]
+    chart_version: str
+    hub_env: dict[str, str]  # the hub's extra environment: holds secrets, never logged
+    ports: dict[str, int]
+    fingerprint: str  # of everything the hub reads (deploy compares it to skip a restart)
+    state: dict  # state.json as it will be written
+    hub: psutil.Process | None  # the running hub, replaced
+    proxy: psutil.Process | None  # the running proxy, kept
 
 
-class LocalTarget(Target):
-    context = "local"
+class LocalTarget(StateFolder, Target):
+    """Deploys, removes, backs up and restores one namespace's hub and proxy as processes."""
 
     def __init__(self, namespace: str = "default"):
-        if not NAMESPACE_RE.match(namespace):
-            raise HarnessError(
-                f"namespace {namespace!r} is not a valid name: use lower-case letters, digits "
-                "and '-', at most 63 characters (like a Kubernetes namespace)"
-            )
-        self.namespace = namespace
-        self.state_dir = state_home() / namespace
-        self.store = SecretStore(self.state_dir / "secrets")
+        super().__init__(namespace)
         self._proxy_log_offset = 0
-
-    # ---- paths and recorded state -----------------------------------------------
-    @property
-    def state_file(self) -> Path:
-        return self.state_dir / "state.json"
-
-    def log(self, name: str) -> Path:
-        return self.state_dir / "logs" / f"{name}.log"
-
-    def read_state(self) -> dict:
-        if not self.state_file.is_file():
-            return {}
-        return json.loads(self.state_file.read_text())
-
-    def _write_json(self, path: Path, data: dict) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-
-    def record(self, name: str) -> procs.ProcessRecord | None:
-        return procs.ProcessRecord.from_json(self.read_state().get(name))
-
-    def running(self, name: str) -> psutil.Process | None:
-        rec = self.record(name)
-        return rec.process() if rec else None
 
     # ---- prerequisites ------------------------------------------------------------
     @staticmethod
@@ -259,10 +206,11 @@ class LocalTarget(Target):
         self,
         values_files: list[Path],
         port: int = DEFAULT_PORT,
-        chart_version: str = chart.DEFAULT_CHART_VERSION,
+        chart_version: str | None = None,
         beside: bool = False,
     ) -> DeployResult:
         started_at = time.monotonic()
+        chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
         self._require_java()
@@ -314,11 +262,14 @@ class LocalTarget(Target):
         fingerprint = self._fingerprint(values, hub_env, ports)
         url = f"http://127.0.0.1:{ports['public_port']}"
         result = DeployResult(
+            self.context,
+            self.namespace,
+            what=f"namespace {self.namespace}",
             url=url,
-            state_dir=self.state_dir,
-            secret_file=auth_file,
             secret_origin=origin,
+            secret_place=f"{auth_file} (key {AUTH_ENV})",
             action="unchanged",
+            details=[f"state: {self.state_dir}"],
             not_applicable=not_applicable(values),
             not_enforced=[p for p in NOT_ENFORCED if chart_values.get(values, p) is not None],
             schema_note=schema_note,
@@ -331,9 +282,10 @@ class LocalTarget(Target):
         result.revived = died
         if died:
             result.action = "revived"
+        plan = LaunchPlan(chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy)
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
-                self._launch(chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy)
+                self._launch(plan)
                 break
             except PortTaken:
                 # Another process took a port we had picked free: pick again (ours only).
@@ -343,13 +295,13 @@ class LocalTarget(Target):
                     mine = self.running(name)
                     if mine is not None and (name == "hub" or not proxy):
                         procs.stop(mine)
-                hub = None
+                plan.hub = None
                 ports["hub_port"] = procs.free_port()
                 if not proxy:
                     ports["proxy_api_port"] = procs.free_port()
                     if not port:
                         ports["public_port"] = procs.free_port()
-                fingerprint = self._fingerprint(values, hub_env, ports)
+                plan.fingerprint = self._fingerprint(values, hub_env, ports)
                 result.url = f"http://127.0.0.1:{ports['public_port']}"
         result.seconds = time.monotonic() - started_at
         return result
@@ -359,25 +311,26 @@ class LocalTarget(Target):
         """A port this namespace had that nothing holds now (a taken one: PortTaken picks anew)."""
         return bool(port) and not procs.port_in_use(port)
 
-    def _launch(self, chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy) -> None:
+    def _launch(self, plan: LaunchPlan) -> None:
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
-        self._write_json(self.state_dir / "values.json", values)
-        self._write_json(self.state_dir / "runtime.json", ports)
+        state, ports, values = plan.state, plan.ports, plan.values
+        self.write_json(self.state_dir / "values.json", values)
+        self.write_json(self.state_dir / "runtime.json", ports)
         state.update(
             ports,
             namespace=self.namespace,
             context=self.context,
-            chart=chart_version,
-            values_files=[str(f) for f in values_files],
-            fingerprint=fingerprint,
+            chart=plan.chart_version,
+            values_files=[str(f) for f in plan.values_files],
+            fingerprint=plan.fingerprint,
         )
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         log = self.log("proxy")
         self._proxy_log_offset = log.stat().st_size if log.is_file() else 0
         base_env = {k: v for k, v in os.environ.items() if k != AUTH_ENV}
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
-        if not proxy:
-            cmd = chp + [
+        if not plan.proxy:
+            cmd = plan.chp + [
                 "--ip",
                 "127.0.0.1",
                 "--port",
@@ -395,11 +348,11 @@ class LocalTarget(Target):
                 cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, self.state_dir, self.log("proxy")
             )
             state["proxy"] = rec.to_json()
-        if hub:
-            procs.stop(hub)
+        if plan.hub:
+            procs.stop(plan.hub)
         env = {
             **base_env,
-            **hub_env,
+            **plan.hub_env,
             "CONFIGPROXY_AUTH_TOKEN": proxy_token,
             "HUBHARNESS_STATE_DIR": str(self.state_dir),
         }
@@ -407,7 +360,7 @@ class LocalTarget(Target):
         rec = procs.start(cmd, env, self.state_dir, self.log("hub"))
         state["hub"] = rec.to_json()
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._write_json(self.state_file, state)
+        self.write_json(self.state_file, state)
         self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
 
     def _healthy(self, url: str) -> bool:
@@ -439,9 +392,11 @@ class LocalTarget(Target):
         )
 
     # ---- remove -------------------------------------------------------------------
-    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
+    def remove(self, purge: bool = False) -> RemoveResult:
         if not self.state_dir.exists():
-            return f"nothing deployed in namespace {self.namespace} (context local): nothing to remove"
+            return RemoveResult(
+                f"nothing deployed in namespace {self.namespace} (context local): nothing to remove", removed=False
+            )
         stopped_servers = []
         hub = self.running("hub")
         if hub is not None:
@@ -451,19 +406,19 @@ class LocalTarget(Target):
             if proc is not None:
                 procs.stop(proc)
         # user servers the hub no longer knew about, and anything they started
-        procs.stop_all(self.owned_processes())
+        procs.stop_all(self.processes_of_namespace())
         if purge:
             shutil.rmtree(self.state_dir)
-            return f"removed namespace {self.namespace} and all its data ({self.state_dir})"
+            return RemoveResult(f"removed namespace {self.namespace} and all its data ({self.state_dir})")
         state = self.read_state()
         if state:
             state.pop("hub", None)
             state.pop("proxy", None)
             state.pop("fingerprint", None)
             state.pop("restarts", None)
-            self._write_json(self.state_file, state)
+            self.write_json(self.state_file, state)
         servers = f"stopped {len(stopped_servers)} user server(s); " if stopped_servers else ""
-        return (
+        return RemoveResult(
             f"{servers}stopped hub and proxy of namespace {self.namespace}; kept homes, database "
             f"and secret in {self.state_dir} (`invoke remove --purge` deletes them)"
         )
@@ -499,7 +454,7 @@ class LocalTarget(Target):
         values = json.loads(values_json.read_text()) if values_json.is_file() else {}
         return chart_values.auth_secret_ref(values)[0]
 
-    def status(self) -> dict:
+    def status(self) -> Status:
         state = self.read_state()
         if not state:
             raise HarnessError(
@@ -507,63 +462,82 @@ class LocalTarget(Target):
             )
         url = f"http://127.0.0.1:{state['public_port']}"
         secret_file = self.store.path(self._auth_secret_name())
-        info = {
-            "context": self.context,
-            "namespace": self.namespace,
-            "state_dir": str(self.state_dir),
-            "hub_url": url,
-            "chart": state.get("chart"),
-            "deployed_at": state.get("deployed_at"),
-            "secret_file": str(secret_file),
-            "users": [],
-            "secret": f"{secret_file} (state: {self.state_dir})",
-        }
+        restarts = state.get("restarts", {})
+        processes: dict[str, dict] = {}
+        components = []
         for name in ("hub", "proxy"):
             proc = self.running(name)
-            info[name] = {"pid": proc.pid if proc else None, "running": proc is not None}
-        info["hub"]["healthy"] = bool(info["hub"]["running"]) and self._healthy(url)
-        info["components"] = [
-            {
-                "name": name,
-                "running": info[name]["running"],
-                "ready": info[name].get("healthy", info[name]["running"]),
-                "restarts": state.get("restarts", {}).get(name, 0),
-                "detail": (
-                    f"pid {info[name]['pid']}, {state.get('restarts', {}).get(name, 0)} restart(s)"
-                    if info[name]["pid"]
-                    else "not running"
-                ),
-            }
-            for name in ("hub", "proxy")
-        ]
-        if info["hub"]["healthy"]:
+            ready = proc is not None and (name != "hub" or self._healthy(url))
+            processes[name] = {"pid": proc.pid if proc else None, "running": proc is not None}
+            if name == "hub":
+                processes[name]["healthy"] = ready
+            detail = f"pid {proc.pid}, {restarts.get(name, 0)} restart(s)" if proc else "not running"
+            components.append(Component(name, proc is not None, ready, restarts.get(name, 0), detail))
+        status = Status(
+            self.context,
+            self.namespace,
+            chart=state.get("chart"),
+            hub_url=url,
+            secret=f"{secret_file} (state: {self.state_dir})",
+            components=components,
+            details={
+                "state_dir": str(self.state_dir),
+                "deployed_at": state.get("deployed_at"),
+                "secret_file": str(secret_file),
+                **processes,
+            },
+        )
+        if processes["hub"]["healthy"]:
             try:
-                info["users"] = users_of(self.admin_api())
+                status.users = users_of(self.admin_api())
             except (HarnessError, requests.RequestException) as e:
-                info["users_error"] = str(e)
-        return info
+                status.users_error = str(e)
+        return status
 
     # ---- backup / restore, and what remove leaves behind ------------------------------
-    def backup(self, to: Path | None = None):
-        from .local_backup import run_backup
+    def backup(self, to: Path | None = None) -> BackupResult:
+        return local_backup.run_backup(self, to)
 
-        return run_backup(self, to)
-
-    def restore(self, archive: Path, force: bool = False):
-        from .local_backup import run_restore
-
-        return run_restore(self, archive, force=force)
-
-    def owned_processes(self) -> list[psutil.Process]:
+    def restore(self, archive: Path, force: bool = False) -> RestoreResult:
+        """Stop the hub, swap the archive's database and homes in (the old ones moved
+        aside), deploy again as it was, and check the database it now runs on."""
+        started = time.monotonic()
         state = self.read_state()
-        markers = {"HUBHARNESS_STATE_DIR": str(self.state_dir)}
-        if state.get("hub_port"):
-            markers["JUPYTERHUB_API_URL"] = f"127.0.0.1:{state['hub_port']}/"
-        return procs.processes_under(self.state_dir, markers)
-
-    def ports(self) -> list[int]:
-        state = self.read_state()
-        return [state[k] for k in ("public_port", "hub_port", "proxy_api_port") if state.get(k)]
+        if not state:
+            raise HarnessError(
+                f"nothing deployed in namespace {self.namespace} (context local): "
+                "run `invoke deploy` first, then restore into it"
+            )
+        checked, stamp = local_backup.stage(self, archive)
+        try:
+            occupied = self.user_homes_with_files()
+            if self.running("hub") is not None and occupied and not force:
+                raise HarnessError(
+                    f"namespace {self.namespace} is running with user data ({', '.join(occupied[:5])}): "
+                    "restore would replace it; pass --force (the current data is moved aside, not deleted)"
+                )
+            self.remove(purge=False)
+        except BaseException:
+            shutil.rmtree(checked.staging, ignore_errors=True)
+            raise
+        aside = local_backup.swap_in(self, checked, stamp)
+        self.deploy(
+            [Path(f) for f in state.get("values_files", [])] or chart_values.values_files(self.context),
+            port=state.get("public_port") or 0,
+            chart_version=state.get("chart") or chart.DEFAULT_CHART_VERSION,
+        )
+        result = backup.integrity(self.state_dir / local_backup.DB)
+        if result != "ok":
+            raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
+        files = checked.manifest["files"]
+        return RestoreResult(
+            checked.manifest.get("users", []),
+            len(files),
+            sum(f["size"] for f in files.values()),
+            str(aside) if aside else None,
+            result,
+            time.monotonic() - started,
+        )
 
     def user_data_kept(self, username: str) -> Fact:
         """The user's files in their home, and the user in the hub database (read-only)."""
@@ -583,13 +557,16 @@ class LocalTarget(Target):
             f"({'kept' if db.is_file() else 'gone'}: {db})",
         )
 
-    def leftovers(self, ports: list[int]) -> list[str]:
+    def footprint(self) -> Footprint:
+        return Footprint(tuple(self.ports()))
+
+    def leftovers(self, footprint: Footprint) -> list[str]:
         """What is still here of this namespace: its state dir, processes, listeners."""
         left = []
         if self.state_dir.exists():
             left.append(f"state dir {self.state_dir}")
-        left += [f"process {p.pid} ({p.name()})" for p in self.owned_processes()]
-        left += [f"a listener on 127.0.0.1:{port}" for port in ports if procs.port_in_use(port)]
+        left += [f"process {p.pid} ({p.name()})" for p in self.processes_of_namespace()]
+        left += [f"a listener on 127.0.0.1:{port}" for port in footprint.ports if procs.port_in_use(port)]
         return left
 
     def deployment(self) -> LocalDeployment:
@@ -606,188 +583,3 @@ def users_servers(users: list[dict], name: str) -> list[str]:
         if user["name"] == name:
             return list((user.get("servers") or {}).keys())
     return []
-
-
-class LocalDeployment(Deployment):
-    """Facts about a running local deployment, for the conformance suites."""
-
-    def __init__(self, target: LocalTarget, state: dict):
-        self.target = target
-        self.state = state
-        self.context = target.context
-        self.namespace = target.namespace
-        self.chart_version = state.get("chart", chart.DEFAULT_CHART_VERSION)
-        self.public_url = f"http://127.0.0.1:{state['public_port']}"
-        self.values = json.loads((target.state_dir / "values.json").read_text())
-        self.values_files = [Path(f) for f in state.get("values_files", [])]
-        self.auth_ref = chart_values.auth_secret_ref(self.values)
-
-    @property
-    def expected_hub_version(self) -> str:
-        return chart.hub_version(self.chart_version)
-
-    @functools.cached_property
-    def host(self):
-        """testinfra's view of this machine: `host.file(p).mode == 0o600` reads as the check."""
-        import testinfra
-
-        return testinfra.get_host("local://")
-
-    @property
-    def hub_target(self) -> str:
-        return f"http://127.0.0.1:{self.state['hub_port']}"
-
-    def hub_instance(self) -> str:
-        return json.dumps(self.target.read_state().get("hub"), sort_keys=True)
-
-    def auth_password(self) -> Secret:
-        return self.target.store.get(*self.auth_ref)
-
-    def service_token(self) -> Secret:
-        return self.target.store.get(HUB_SECRET, "hub.services.hubharness.apiToken")
-
-    def secrets(self) -> list[Secret]:
-        return self.target.store.all_values()
-
-    # NS
-    def _owned_processes(self) -> list[psutil.Process]:
-        return [p for p in (self.target.running("hub"), self.target.running("proxy")) if p]
-
-    def state_is_isolated(self) -> Fact:
-        d = self.target.state_dir
-        mode = self.host.file(str(d)).mode
-        if mode & 0o077:
-            return Fact(False, f"state dir {d} is readable by others (mode {mode:o}, want 700)")
-        for proc in self._owned_processes():
-            cwd = Path(proc.cwd())
-            if cwd != d and d not in cwd.parents:
-                return Fact(False, f"process {proc.pid} ({proc.name()}) runs in {cwd}, outside {d}")
-        ours = {self.state[k] for k in ("public_port", "hub_port", "proxy_api_port")}
-        for other in sorted(p for p in d.parent.iterdir() if p.is_dir() and p != d):
-            state_file = other / "state.json"
-            if state_file.is_file():
-                theirs = json.loads(state_file.read_text())
-                clash = ours & {theirs.get(k) for k in ("public_port", "hub_port", "proxy_api_port")}
-                if clash and theirs.get("hub"):
-                    return Fact(False, f"namespace {other.name} uses the same port(s) {sorted(clash)}")
-        return Fact(True, f"{d} is private (700); hub and proxy run inside it; no port shared")
-
-    # SEC
-    def secret_has_key(self) -> Fact:
-        name, key = self.auth_ref
-        data = self.target.store.read(name)
-        return Fact(bool(data.get(key)), f"secret {name} ({self.target.store.path(name)}) key {key}")
-
-    def secret_is_private(self) -> Fact:
-        """Every Secret of the namespace (the password's and the chart's managed one) 0600,
-        in a folder only its owner enters."""
-        folder = self.target.store.path(self.auth_ref[0]).parent
-        dir_mode = self.host.file(str(folder)).mode
-        modes = {p.name: self.host.file(str(p)).mode for p in sorted(folder.glob("*.json"))}
-        open_ = [f"{name} ({mode:o})" for name, mode in modes.items() if mode != 0o600]
-        return Fact(
-            bool(modes) and not open_ and not dir_mode & 0o077,
-            f"secrets in {folder} (mode {dir_mode:o}, want 700): "
-            + (
-                f"readable by others: {', '.join(open_)} (want 600)"
-                if open_
-                else f"{', '.join(modes) or 'none'} at 600"
-            ),
-        )
-
-    def hub_reads_password_from_secret(self) -> Fact:
-        hub = self.target.running("hub")
-        if hub is None:
-            return Fact(False, "hub process is not running")
-        env_value = hub.environ().get(AUTH_ENV)
-        if env_value is None:
-            return Fact(False, f"hub process has no {AUTH_ENV} in its environment")
-        same = hmac.compare_digest(env_value, str(self.auth_password()))
-        return Fact(same, f"hub's {AUTH_ENV} {'matches' if same else 'differs from'} secret {'/'.join(self.auth_ref)}")
-
-    def leak_surfaces(self) -> Iterator[tuple[str, str]]:
-        d = self.target.state_dir
-        for path in sorted(d.rglob("*")):
-            if (
-                path.is_file()
-                and "secrets" not in path.relative_to(d).parts[:1]
-                and path.suffix not in (".sqlite",)
-                and path.stat().st_size < 50_000_000
-            ):
-                if "home" in path.relative_to(d).parts[:1]:
-                    continue  # users' own files
-                yield str(path), path.read_text(errors="replace")
-        for path in self.state.get("values_files", []):
-            if Path(path).is_file():
-                yield path, Path(path).read_text(errors="replace")
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = " ".join(proc.info.get("cmdline") or [])
-            if cmdline:
-                yield f"command line of pid {proc.info['pid']}", cmdline
-
-    # RDY / PRX
-    def components(self) -> list[Component]:
-        out = []
-        for name, health in (("hub", f"{self.hub_target}/hub/health"), ("proxy", f"{self.public_url}/_chp_healthz")):
-            proc = self.target.running(name)
-            ready, detail = False, "process not running"
-            if proc is not None:
-                try:
-                    code = requests.get(health, timeout=5).status_code
-                    ready, detail = code == 200, f"pid {proc.pid}, {health} → {code}"
-                except requests.RequestException as e:
-                    detail = f"pid {proc.pid}, {health} unreachable: {type(e).__name__}"
-            restarts = self.target.read_state().get("restarts", {}).get(name, 0)
-            out.append(Component(name, proc is not None, ready, restarts, detail))
-        return out
-
-    def proxy_routes(self) -> dict:
-        token = self.target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-        response = requests.get(
-            f"http://127.0.0.1:{self.state['proxy_api_port']}/api/routes",
-            headers={"Authorization": f"token {token}"},
-            timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()
-
-    # ADM
-    def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:
-        home = (self.target.state_dir / "home" / username).resolve()
-        return home, [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
-
-    def user_server_running(self, username: str) -> Fact:
-        home, found = self._server_processes(username)
-        return Fact(bool(found), f"{len(found)} jupyterhub-singleuser process(es) in {home}")
-
-    def run_in_server(self, username: str, command: str):
-        """The command in the server's folder with the server's environment, minus anything
-        that could be a credential (values would be on a command line)."""
-        home, found = self._server_processes(username)
-        if not found:
-            raise HarnessError(f"{username} has no running server process in {home}")
-        extra_env = chart_values.get(self.values, "singleuser.extraEnv", {})
-        keep = (
-            {"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"} | set(chart_values.env_entries(extra_env))
-        ) - set(chart_values.secret_refs(extra_env))
-        environ = found[0].environ()
-        env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
-        return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
-
-    def hub_database_integrity(self) -> Fact:
-        db = self.target.state_dir / "jupyterhub.sqlite"
-        if not db.is_file():
-            return Fact(False, f"no hub database at {db}")
-        try:
-            result = backup.integrity(db)
-        except sqlite3.Error as e:
-            result = f"unreadable ({e})"
-        return Fact(result == "ok", f"PRAGMA integrity_check of {db}: {result}")
-
-    def write_diagnostics(self, dest: Path) -> None:
-        dest.mkdir(parents=True, exist_ok=True)
-        for log in sorted((self.target.state_dir / "logs").glob("*.log")):
-            (dest / f"{log.stem}.log.tail").write_text(procs.log_tail(log, 200))
-        (dest / "components.txt").write_text(
-            "\n".join(f"{c.name}: running={c.running} ready={c.ready} {c.detail}" for c in self.components())
-        )

@@ -1,4 +1,4 @@
-"""Restore of a chart deployment from a hubharness archive (the format kube_backup.py writes).
+"""Restore of a chart deployment from a hubharness archive (the format backup.py writes).
 
 The archive is checked byte for byte before anything changes (backup.check_and_stage).
 Then nothing may write: the hub is scaled to 0 and the user pods are stopped. The
@@ -22,11 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import backup
-from ..errors import HarnessError
-from .kube_backup import HOME, HUB_DB, user_helper
-from .kube_deployment import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
-from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
+from kubernetes.client.exceptions import ApiException
+
+from ... import backup
+from ...errors import HarnessError
+from .api import HUB_DB, NOTEBOOK_CONTAINER, USERNAME_ANNOTATION, validated
+from .backup import HOME, user_helper
+from .pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HUB_DEPLOYMENT = "hub"
 ASIDE = ".hubharness-pre-restore"  # in a home: <stamp>/ holds what the home held
@@ -47,8 +49,6 @@ class HubPod:
 def hub_pod(apps, namespace: str) -> HubPod:
     """From the chart's hub Deployment: the image, the security contexts, where it may be
     scheduled, and the volume that holds the database (only with hub.db.type sqlite-pvc)."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
         hub = apps.read_namespaced_deployment(HUB_DEPLOYMENT, namespace)
     except ApiException as e:
@@ -91,8 +91,6 @@ def _home_tar(home: Path, into) -> None:
 
 
 def _volume(record: dict) -> dict:
-    from .kube import validated
-
     spec = {"accessModes": record["accessModes"], "resources": {"requests": {"storage": record["storage"]}}}
     if record.get("storageClassName"):
         spec["storageClassName"] = record["storageClassName"]

@@ -8,14 +8,20 @@ the socket: a thread that execs needs its own client.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import HarnessError
-from ..waiting import wait_until
+from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import stream
+from websocket import WebSocketException
+
+from ...errors import HarnessError
+from ...waiting import wait_until
+from .api import fail_if_stuck, validated
 
 EXEC_TIMEOUT = 600
 HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
@@ -27,8 +33,6 @@ STDIN_CHUNK = 64 << 10  # bytes per websocket frame: small, like kubectl's own (
 def _without_docs(source: str) -> str:
     """The script without comments and docstrings: it travels in the exec URL's query,
     which proxies in front of an API server may cap at 8 KiB."""
-    import ast
-
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if (
@@ -61,9 +65,6 @@ def exec_in(
     """Run a command in a pod, `stdin` (a file) sent first, its output written to `stdout`
     as it comes (a home can be larger than memory). (exit code, stderr); the exit code
     is None when the pod closed the stream without one. Bounded by EXEC_TIMEOUT."""
-    from kubernetes.stream import stream
-    from websocket import WebSocketException
-
     ws = stream(
         core.connect_get_namespaced_pod_exec,
         pod,
@@ -107,8 +108,6 @@ def exec_in(
 
 
 def _pod_gone(core, name: str, namespace: str) -> bool:
-    from kubernetes.client.exceptions import ApiException
-
     try:
         core.read_namespaced_pod(name, namespace)
     except ApiException as e:
@@ -133,8 +132,6 @@ def helper_pod(
     """A pod of one sleeping `container` that mounts `claim`; deleted afterwards, and
     waited for, so that the volume is free for the pod that owns it. `placement`: more of
     the pod's spec (pull secrets, node selector, tolerations, affinity)."""
-    from .kube import fail_if_stuck, validated
-
     name = name[:63].rstrip("-.")
     body = validated(
         {
@@ -156,8 +153,6 @@ def helper_pod(
             },
         }
     )
-    from kubernetes.client.exceptions import ApiException
-
     try:
         core.create_namespaced_pod(namespace, body)
     except ApiException as e:

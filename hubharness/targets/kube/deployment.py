@@ -19,40 +19,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+import testinfra
 import yaml
+from kubernetes.client.exceptions import ApiException
 
-from .. import chart
-from .. import values as chart_values
-from ..deployment import Component, Deployment, Fact
-from ..errors import HarnessError
-from ..paths import VALUES_DIR, state_home
-from ..secretstore import Secret
-from . import kube_access
+from ... import chart
+from ... import values as chart_values
+from ...errors import HarnessError
+from ...hubapi import HubAPI
+from ...paths import VALUES_DIR, state_home
+from ...secretstore import Secret
+from ..base import Component, Deployment, Fact
+from . import access
+from .api import HUB_DB, HUB_SECRET, INGRESS, NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from .helm_release import Release
-from .kube_pods import exec_in, inpod, last_line
+from .pods import exec_in, inpod, last_line
 
-HUB_SECRET = "hub"  # the chart's own Secret: generated tokens, cookie secret, values
 HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
-NOTEBOOK_CONTAINER = "notebook"  # KubeSpawner's name for the user container
-USERNAME_ANNOTATION = "hub.jupyter.org/username"
 NETWORK_POLICIES = ("hub", "proxy", "singleuser")
 LOG_LINES = 2000
 
 
-HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
-
-
 def _decoded(data: dict | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
-
-
-def user_claims(core, namespace: str) -> list[tuple[str, object]]:
-    """(user, claim) of every volume KubeSpawner made for a user (its username annotation)."""
-    found = []
-    for claim in core.list_namespaced_persistent_volume_claim(namespace).items:
-        if user := (claim.metadata.annotations or {}).get(USERNAME_ANNOTATION):
-            found.append((user, claim))
-    return found
 
 
 def _secret_refs_of(pod) -> set[str]:
@@ -84,7 +73,7 @@ class KubeDeployment(Deployment):
         self.values = release.config
         self.values_files = chart_values.values_files(target.context)
         self.auth_ref = chart_values.auth_secret_ref(self.values)
-        self._forward: kube_access.PortForward | None = None
+        self._forward: access.PortForward | None = None
 
     @property
     def expected_hub_version(self) -> str:
@@ -101,12 +90,13 @@ class KubeDeployment(Deployment):
 
     @functools.cached_property
     def public_url(self) -> str:
-        if os.environ.get(kube_access.PUBLIC_URL_ENV):
-            return os.environ[kube_access.PUBLIC_URL_ENV].rstrip("/")
-        port = kube_access.node_port(self.values)
-        if self.target.kind and port:
-            return f"http://127.0.0.1:{kube_access.kind_host_port(self.target.kind_config, port)}"
-        self._forward = kube_access.PortForward(self.namespace, self.target.kube_context, self.target.kubeconfig)
+        if os.environ.get(access.PUBLIC_URL_ENV):
+            return os.environ[access.PUBLIC_URL_ENV].rstrip("/")
+        port = access.node_port(self.values)
+        address = self.target.node_address(port) if port else None
+        if address:
+            return address
+        self._forward = access.PortForward(self.namespace, self.target.kube_context, self.target.kubeconfig)
         return self._forward.url()
 
     def close(self) -> None:
@@ -128,8 +118,6 @@ class KubeDeployment(Deployment):
         return self._pods(f"release={self.release.name},component={component}")
 
     def _secret_data(self, name: str) -> dict[str, str]:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             return _decoded(self.core.read_namespaced_secret(name, self.namespace).data)
         except ApiException as e:
@@ -162,8 +150,6 @@ class KubeDeployment(Deployment):
 
     # ---- NS -------------------------------------------------------------------------------
     def namespace_exists(self) -> Fact:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             phase = self.core.read_namespace(self.namespace).status.phase
         except ApiException as e:
@@ -269,8 +255,6 @@ class KubeDeployment(Deployment):
     def _log(self, pod, container: str, previous: bool = False, strict: bool = False) -> str:
         """strict: a log that exists but cannot be read (403, 404 of a pod still there) is
         an error, not an empty text; 400 is a container with no log yet."""
-        from kubernetes.client.exceptions import ApiException
-
         try:
             return self.core.read_namespaced_pod_log(
                 pod.metadata.name, self.namespace, container=container, tail_lines=LOG_LINES, previous=previous
@@ -313,17 +297,11 @@ class KubeDeployment(Deployment):
     def proxy_routes(self) -> dict:
         """The proxy's table as the hub reads it from the proxy's API (GET /hub/api/proxy,
         scope `proxy`): proxy-api is not reachable from outside the cluster."""
-        from ..hubapi import HubAPI
-
         return HubAPI(self.public_url, self.service_token()).proxy_routes()
 
     def ingress_in_place(self) -> Fact:
         """The Ingress in the namespace sends its host to proxy-public, and a request for that
         host through the ingress controller gets the hub's login page."""
-        from kubernetes.client.exceptions import ApiException
-
-        from .kube import INGRESS
-
         name = yaml.safe_load(INGRESS.read_text())["metadata"]["name"]
         try:
             live = self.target.networking().read_namespaced_ingress(name, self.namespace)
@@ -343,7 +321,7 @@ class KubeDeployment(Deployment):
             return Fact(
                 False,
                 f"no ingress controller has admitted ingress {name} (its status has no address): "
-                f"install one, or set {kube_access.INGRESS_URL_ENV}, or --skip this check",
+                f"install one, or set {access.INGRESS_URL_ENV}, or --skip this check",
             )
         try:
             response = requests.get(f"{address}/hub/login", headers={"Host": host}, timeout=10, allow_redirects=False)
@@ -357,14 +335,12 @@ class KubeDeployment(Deployment):
         )
 
     def _ingress_address(self, live) -> str | None:
-        if os.environ.get(kube_access.INGRESS_URL_ENV):
-            return os.environ[kube_access.INGRESS_URL_ENV].rstrip("/")
+        if os.environ.get(access.INGRESS_URL_ENV):
+            return os.environ[access.INGRESS_URL_ENV].rstrip("/")
         for point in (live.status.load_balancer.ingress or []) if live.status and live.status.load_balancer else []:
             if point.ip or point.hostname:
                 return f"http://{point.ip or point.hostname}"
-        if self.target.kind:  # the kind config maps the node's port 80 (the controller's) to this machine
-            return f"http://127.0.0.1:{kube_access.kind_host_port(self.target.kind_config, 80)}"
-        return None
+        return self.target.node_address(80)  # the controller's port on the nodes, where it is mapped here
 
     # ---- ADM ------------------------------------------------------------------------------
     def _server_pods(self, username: str) -> list:
@@ -386,8 +362,6 @@ class KubeDeployment(Deployment):
 
     def run_in_server(self, username: str, command: str):
         """Run a shell command in the user's notebook container (testinfra kubectl://)."""
-        import testinfra
-
         pods = self._server_pods(username)
         if not pods:
             raise HarnessError(f"{username} has no running server pod in {self.namespace}")

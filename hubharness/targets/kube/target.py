@@ -1,207 +1,114 @@
-"""The kubernetes and kind targets: the official chart through helm, the Secret and the
-ingress through the kubernetes client, readiness by the chart's pod labels; verify and
-status read the namespace through the API (kube_deployment.py).
+"""The kubernetes target: the official chart through helm, the Secret and the ingress
+through the kubernetes client, readiness by the chart's pod labels; verify and status
+read the namespace through the API (deployment.py); backup.py and restore.py move the
+data; kind.py adds the cluster kind makes.
 
-The kind cluster is pytest-kind's KindCluster (the same object the project's real-cluster
-test uses), with its kubeconfig kept under the harness's home, not in ~/.kube/config.
-Nothing in this module runs against a real cluster on the development machine (it has
-none): the project's tests drive it over HTTP against an emulated API server, and the
-users' nightly workflow runs it on kind for real. Backup and restore are in kube_backup.py
-and kube_restore.py.
+Nothing here runs against a real cluster on the development machine (it has none): the
+project's tests drive it over HTTP against an emulated API server, and the users'
+nightly workflow runs it on kind for real.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import functools
 import os
 import secrets as pysecrets
-import shutil
-import subprocess
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 import requests
 import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
-from .. import chart
-from .. import values as chart_values
-from ..deployment import Fact, Target
-from ..errors import HarnessError
-from ..hubapi import HubAPI, users_of
-from ..paths import PROJECT_ROOT, state_home
-from ..waiting import wait_until
-from .kube_deployment import user_claims
+from ... import chart
+from ... import values as chart_values
+from ...errors import HarnessError
+from ...hubapi import HubAPI, users_of
+from ...waiting import wait_until
+from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
+from . import helm_release
+from .access import node_port
+from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
+from .backup import run_backup
+from .deployment import KubeDeployment
+from .restore import run_restore
 
-RELEASE = "jupyterhub"
-REPO_NAME = "jupyterhub"
-KIND_CLUSTER = "hubharness"
-KIND_CONFIG = PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
-INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
 AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
 POD_GONE_TIMEOUT = 120
 NAMESPACE_GONE_TIMEOUT = 300  # volumes are deleted with it
-# The Kubernetes API version objects are checked against before they are created
-# (kubernetes-validate's schemas; Namespace, Secret and Ingress v1 are stable since 1.19).
-KUBE_SCHEMA_VERSION = "1.33"
-# Waiting reasons after which a pod will not become Ready by itself.
-STUCK = {
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "CreateContainerConfigError",
-    "InvalidImageName",
-    "CreateContainerError",
-}
-
-
-@dataclass
-class KubeDeployResult:
-    context: str
-    namespace: str
-    secret: str
-    secret_origin: str
-    schema_note: str
-
-    def lines(self) -> list[str]:
-        return [
-            f"deployed: release {RELEASE} in namespace {self.namespace} (context {self.context}); hub and proxy are Ready",
-            f"  password: {self.secret_origin}, in Secret {self.secret} (never printed)",
-        ]
-
-
-def kubeconfig() -> str:
-    """KUBECONFIG as it is now (the client library reads it once, at import)."""
-    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-
-
-def _run(cmd: list[str], what: str) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise HarnessError(f"{what} failed: {last}")
-    return done.stdout
-
-
-def validated(body: dict) -> dict:
-    """An object about to be created, checked (strictly) against the Kubernetes schema."""
-    import kubernetes_validate
-
-    try:
-        kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as e:
-        # A Secret's message could quote its data: name the object only.
-        why = "" if body.get("kind") == "Secret" else f": {str(e).splitlines()[0]}"
-        raise HarnessError(
-            f"{body.get('kind')} {body.get('metadata', {}).get('name')} is not a valid "
-            f"Kubernetes {KUBE_SCHEMA_VERSION} object{why}"
-        ) from None
-    return body
-
-
-def fail_if_stuck(pod, what: str) -> None:
-    """Raise at once for a pod that will not become Ready by itself, saying why."""
-    for status in (pod.status.container_statuses or []) if pod.status else []:
-        waiting = status.state.waiting if status.state else None
-        if waiting is not None and waiting.reason in STUCK:
-            raise HarnessError(
-                f"{what} is in {waiting.reason}: {(waiting.message or '').strip()[:200]} "
-                f"(kubectl -n {pod.metadata.namespace} describe pod {pod.metadata.name})"
-            )
-
-
-def _require(tool: str, how: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise HarnessError(f"{tool} not found: {how}")
-    return path
 
 
 class KubeTarget(Target):
-    kind_config = KIND_CONFIG
+    """Any context of the kubeconfig: the cluster is there already, helm is all it needs."""
 
-    def __init__(self, context: str, namespace: str, kind: bool = False):
+    def __init__(self, context: str, namespace: str):
         self.context = context
         self.namespace = namespace
-        self.kind = kind
-        self.kube_context = f"kind-{KIND_CLUSTER}" if kind else context
-        # kind's kubeconfig stays ours (not ~/.kube/config); ".kind" is no namespace name
-        self.kubeconfig = str(state_home() / ".kind" / "kubeconfig") if kind else kubeconfig()
+        self.kube_context = context
+        self.kubeconfig = kubeconfig()
+
+    @staticmethod
+    def contexts() -> list[str]:
+        """The kubeconfig's contexts; none when there is no readable kubeconfig."""
+        try:
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig())
+            return [c["name"] for c in contexts]
+        except Exception:  # noqa: BLE001 — no kubeconfig, or an unreadable one: there are no contexts
+            return []
+
+    # ---- what a target with a cluster of its own (kind) adds ----------------------------
+    def cluster_missing(self) -> str | None:
+        """Why there is no cluster to talk to yet, where the target makes its own."""
+        return None
+
+    def require_tools(self) -> None:
+        """Every tool deploy and remove run, checked before anything changes."""
+        _ = self.helm
+
+    def ensure_cluster(self) -> None:
+        """Make the cluster, where the target makes its own."""
+
+    def node_address(self, port: int) -> str | None:
+        """An address on this machine that reaches `port` on the cluster's nodes, where the
+        cluster maps one (kind's extraPortMappings); None: reach it another way."""
+        return None
+
+    def purge_cluster(self) -> str:
+        """After a purge: what else goes (kind deletes its cluster once it is empty)."""
+        return ""
 
     # ---- clients and tools ------------------------------------------------------------
     def _api_client(self):
-        from kubernetes import config
-
-        if self.kind and not Path(self.kubeconfig).is_file():
-            raise HarnessError(
-                f"kind cluster {KIND_CLUSTER} is not set up here: run `invoke deploy --context kind` first"
-            )
+        missing = self.cluster_missing()
+        if missing:
+            raise HarnessError(f"{missing}: run `invoke deploy --context {self.context}` first")
         return config.new_client_from_config(config_file=self.kubeconfig, context=self.kube_context)
 
     def core(self):
-        from kubernetes import client
-
         return client.CoreV1Api(self._api_client())
 
     def apps(self):
-        from kubernetes import client
-
         return client.AppsV1Api(self._api_client())
 
     def rbac(self):
-        from kubernetes import client
-
         return client.RbacAuthorizationV1Api(self._api_client())
 
     def networking(self):
-        from kubernetes import client
-
         return client.NetworkingV1Api(self._api_client())
 
-    def _helm(self, *args: str, what: str) -> str:
-        return _run([self.helm, *args, "--kube-context", self.kube_context, "--kubeconfig", self.kubeconfig], what)
+    @functools.cached_property
+    def helm(self) -> str:
+        return require("helm", "install Helm 3 (https://helm.sh/docs/intro/install/) and deploy again")
+
+    def helm_run(self, *args: str, what: str) -> str:
+        return run([self.helm, *args, "--kube-context", self.kube_context, "--kubeconfig", self.kubeconfig], what)
 
     def _releases(self, all_namespaces: bool = False) -> list[str]:
         where = ["--all-namespaces"] if all_namespaces else ["--namespace", self.namespace]
-        return self._helm("list", *where, "--short", what="helm list").split()
-
-    def _require_tools(self) -> None:
-        self.helm = _require("helm", "install Helm 3 (https://helm.sh/docs/intro/install/) and deploy again")
-        if self.kind:
-            _require("kind", "install kind (go install sigs.k8s.io/kind@latest) and deploy again")
-            _require("docker", "kind needs Docker: install a Docker engine")
-            _run(["docker", "info"], "docker info (kind needs a running Docker engine)")
-
-    def kind_cluster(self):
-        """pytest-kind's handle on the cluster (its working folder kept under our home)."""
-        from pytest_kind import KindCluster
-
-        home = Path(self.kubeconfig).parent
-        home.mkdir(parents=True, exist_ok=True)
-        with contextlib.chdir(home):  # KindCluster makes ./.pytest-kind/<name>
-            return KindCluster(
-                KIND_CLUSTER,
-                kubeconfig=Path(self.kubeconfig),
-                kind_path=Path(shutil.which("kind") or "kind"),
-                kubectl_path=Path(shutil.which("kubectl") or "kubectl"),
-            )
-
-    def _ensure_kind_cluster(self) -> None:
-        """Create the cluster from manifests/kind-cluster.yaml, or reuse it (then export its
-        kubeconfig first: it may have been made elsewhere)."""
-        if KIND_CLUSTER in _run(["kind", "get", "clusters"], "kind get clusters").split():
-            _run(
-                ["kind", "export", "kubeconfig", "--name", KIND_CLUSTER, "--kubeconfig", self.kubeconfig],
-                "kind export kubeconfig",
-            )
-        try:
-            self.kind_cluster().create(KIND_CONFIG)
-        except (subprocess.CalledProcessError, OSError) as e:
-            raise HarnessError(
-                f"kind create cluster {KIND_CLUSTER} failed ({e}): run `kind create cluster "
-                f"--config {KIND_CONFIG}` to see why"
-            ) from None
+        return self.helm_run("list", *where, "--short", what="helm list").split()
 
     # ---- deploy -----------------------------------------------------------------------
     def _ensure_namespace(self, core) -> None:
@@ -222,10 +129,6 @@ class KubeTarget(Target):
     def _ensure_node_port_is_free(self, core, values: dict) -> None:
         """A NodePort is cluster-wide: a second namespace with the same values would make
         helm fail half-way ("provided port is already allocated"). Say so before."""
-        from kubernetes.client.exceptions import ApiException
-
-        from .kube_access import node_port
-
         port = node_port(values)
         if port is None:
             return
@@ -248,8 +151,6 @@ class KubeTarget(Target):
     def _ensure_secret(self, core, name: str, key: str) -> str:
         """The Secret the hub reads its password from; created with a generated (or the
         environment's) password when missing, refused when it lacks the key."""
-        from kubernetes.client.exceptions import ApiException
-
         try:
             secret = core.read_namespaced_secret(name, self.namespace)
         except ApiException as e:
@@ -277,8 +178,6 @@ class KubeTarget(Target):
         return "stored"
 
     def _apply_ingress(self, body: dict) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         api = self.networking()
         try:
             api.create_namespaced_ingress(self.namespace, body)
@@ -305,23 +204,24 @@ class KubeTarget(Target):
         self,
         values_files: list[Path],
         port: int = 0,
-        chart_version: str = chart.DEFAULT_CHART_VERSION,
+        chart_version: str | None = None,
         beside: bool = False,
-    ):
+    ) -> DeployResult:
+        started = time.monotonic()
+        chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, note = chart_values.load_validated(values_files, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
-        self._require_tools()
-        if self.kind:
-            self._ensure_kind_cluster()
+        self.require_tools()
+        self.ensure_cluster()
         core = self.core()
         self._ensure_node_port_is_free(core, values)
         self._ensure_namespace(core)
         name, key = chart_values.auth_secret_ref(values)
         origin = self._ensure_secret(core, name, key)
-        self._helm("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
-        self._helm("repo", "update", REPO_NAME, what="helm repo update")
+        self.helm_run("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
+        self.helm_run("repo", "update", REPO_NAME, what="helm repo update")
         files = [arg for f in values_files for arg in ("-f", str(f))]
-        self._helm(
+        self.helm_run(
             "upgrade",
             "--install",
             RELEASE,
@@ -340,30 +240,41 @@ class KubeTarget(Target):
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
             self.wait_ready(core, component)
-        return KubeDeployResult(self.context, self.namespace, f"{name}/{key}", origin, note)
+        return DeployResult(
+            self.context,
+            self.namespace,
+            what=f"release {RELEASE} in namespace {self.namespace}",
+            url=None,
+            secret_origin=origin,
+            secret_place=f"Secret {name}/{key} (never printed)",
+            ready_note="hub and proxy are Ready",
+            schema_note=note,
+            seconds=time.monotonic() - started,
+        )
 
-    def remove(self, purge: bool = False, keep_cluster: bool = False) -> str:
+    def remove(self, purge: bool = False) -> RemoveResult:
         """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
         --purge, which deletes the namespace (and waits until it is gone, so that a deploy
-        can follow), and on kind the cluster once no release is left in it, unless
-        --keep-cluster."""
-        if self.kind and not Path(self.kubeconfig).is_file():
-            return f"kind cluster {KIND_CLUSTER} is not set up here: nothing to remove"
-        self._require_tools()
+        can follow), and what purge_cluster adds."""
+        missing = self.cluster_missing()
+        if missing:
+            return RemoveResult(f"{missing}: nothing to remove", removed=False)
+        self.require_tools()
         releases = self._releases()
         core = self.core()
         if RELEASE not in releases and not (purge and self._namespace_phase(core)):
-            return f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove"
+            return RemoveResult(
+                f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove",
+                removed=False,
+            )
         if RELEASE in releases:
-            self._helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
+            self.helm_run("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
             self.stop_user_pods(core)
         if not purge:
-            return (
+            return RemoveResult(
                 f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
                 "(--purge deletes them)"
             )
-        from kubernetes.client.exceptions import ApiException
-
         try:
             core.delete_namespace(self.namespace)
         except ApiException as e:
@@ -388,19 +299,10 @@ class KubeTarget(Target):
                 f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
                 "Retain the storage behind them stays: delete it where your storage lives)"
             )
-        if self.kind and not keep_cluster:
-            others = self._releases(all_namespaces=True)
-            if others:  # another deployment (verify's scratch, a second namespace) still runs there
-                return said + f"; kept kind cluster {KIND_CLUSTER}: other releases run in it"
-            self.kind_cluster().delete()
-            Path(self.kubeconfig).unlink(missing_ok=True)
-            said += f"; deleted kind cluster {KIND_CLUSTER} (--keep-cluster keeps it)"
-        return said
+        return RemoveResult(said + self.purge_cluster())
 
     def _namespace_phase(self, core) -> str | None:
         """Active, Terminating, or None when there is no such namespace."""
-        from kubernetes.client.exceptions import ApiException
-
         try:
             return core.read_namespace(self.namespace).status.phase
         except ApiException as e:
@@ -428,10 +330,7 @@ class KubeTarget(Target):
         )
 
     # ---- verify and status ----------------------------------------------------------------
-    def deployment(self):
-        from . import helm_release
-        from .kube_deployment import KubeDeployment
-
+    def deployment(self) -> KubeDeployment:
         release = helm_release.deployed(self.core(), self.namespace, RELEASE)
         if release is None:
             raise HarnessError(
@@ -440,42 +339,37 @@ class KubeTarget(Target):
             )
         return KubeDeployment(self, release)
 
-    def status(self) -> dict:
+    def status(self) -> Status:
         deployment = self.deployment()
         name, key = deployment.auth_ref
-        info = {
-            "context": self.context,
-            "namespace": self.namespace,
-            "chart": deployment.chart_version,
-            "revision": deployment.release.revision,
-            "hub_url": None,
-            "users": [],
-            "components": [vars(c) for c in deployment.components()],
-            "secret": f"{name}/{key} in namespace {self.namespace}",
-        }
+        status = Status(
+            self.context,
+            self.namespace,
+            chart=deployment.chart_version,
+            hub_url=None,
+            secret=f"{name}/{key} in namespace {self.namespace}",
+            components=deployment.components(),
+            details={"revision": deployment.release.revision},
+        )
         try:
-            info["hub_url"] = deployment.public_url
-            info["users"] = users_of(HubAPI(deployment.public_url, deployment.service_token()))
+            status.hub_url = deployment.public_url
+            status.users = users_of(HubAPI(deployment.public_url, deployment.service_token()))
         except (HarnessError, requests.RequestException) as e:
-            info["users_error"] = str(e)
+            status.users_error = str(e)
         finally:
             deployment.close()
-        return info
+        return status
 
     # ---- backup and restore ---------------------------------------------------------------
-    def backup(self, to=None):
-        from .kube_backup import run_backup
-
+    def backup(self, to: Path | None = None) -> BackupResult:
         return run_backup(self, to)
 
-    def restore(self, archive, force=False):
-        from .kube_restore import run_restore
-
+    def restore(self, archive: Path, force: bool = False) -> RestoreResult:
         return run_restore(self, archive, force)
 
     # ---- what remove leaves behind (RMV) ----------------------------------------------------
-    def ports(self) -> list[int]:
-        return []  # nothing listens on this machine for a cluster deployment
+    def footprint(self) -> Footprint:
+        return Footprint()  # nothing listens on this machine for a cluster deployment
 
     def user_data_kept(self, username: str) -> Fact:
         """The user's volume and the Secret (its files are on the volume: reading them back
@@ -485,8 +379,6 @@ class KubeTarget(Target):
             return Fact(False, f"namespace {self.namespace} is gone, and its volumes and Secret with it")
         claims = [claim.metadata.name for user, claim in user_claims(core, self.namespace) if user == username]
         name, key = chart_values.auth_secret_ref(chart_values.load(chart_values.values_files(self.context)))
-        from kubernetes.client.exceptions import ApiException
-
         try:
             secret_kept = bool((core.read_namespaced_secret(name, self.namespace).data or {}).get(key))
         except ApiException as e:
@@ -499,11 +391,11 @@ class KubeTarget(Target):
             f"{'kept' if secret_kept else 'gone'} in {self.namespace}",
         )
 
-    def leftovers(self, ports: list[int]) -> list[str]:
+    def leftovers(self, footprint: Footprint) -> list[str]:
         """The namespace's pods and release, and what outlives a namespace: persistent volumes
         its claims were bound to (reclaim policy Retain) and cluster roles and bindings helm
         made for its release."""
-        self._require_tools()
+        self.require_tools()
         core = self.core()
         left = [
             f"persistent volume {pv.metadata.name} ({pv.spec.persistent_volume_reclaim_policy}, "

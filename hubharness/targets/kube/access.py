@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import HarnessError
+from ...errors import HarnessError
 
 PUBLIC_URL_ENV = "HUBHARNESS_PUBLIC_URL"
 INGRESS_URL_ENV = "HUBHARNESS_INGRESS_URL"  # where the ingress controller answers, if not in the Ingress status

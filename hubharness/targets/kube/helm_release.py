@@ -13,7 +13,9 @@ import gzip
 import json
 from dataclasses import dataclass
 
-from ..errors import HarnessError
+from kubernetes.client.exceptions import ApiException
+
+from ...errors import HarnessError
 
 
 @dataclass
@@ -41,8 +43,6 @@ def encode(release: dict) -> str:
 
 def deployed(core, namespace: str, release: str) -> Release | None:
     """The deployed revision, or None (no such release, or no such namespace)."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
         secrets = core.list_namespaced_secret(
             namespace, label_selector=f"owner=helm,name={release},status=deployed"

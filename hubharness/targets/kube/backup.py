@@ -4,7 +4,7 @@ Bytes come out through `exec` over the API server's websocket stream, never thro
 copy of the live file (the seed's recipe): the hub database with sqlite's online backup
 API run inside the hub pod; each user's home with tar inside a pod that mounts their
 volume, their running server's, else a short-lived helper pod from the notebook image.
-Each volume's name, labels and size go into the manifest, for restore (kube_restore.py).
+Each volume's name, labels and size go into the manifest, for restore (restore.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from .. import backup, chart
-from .. import values as chart_values
-from ..errors import HarnessError
-from .kube_deployment import HUB_DB, NOTEBOOK_CONTAINER, user_claims
-from .kube_pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
+from ... import backup, chart
+from ... import values as chart_values
+from ...errors import HarnessError
+from .api import HUB_DB, NOTEBOOK_CONTAINER, user_claims
+from .pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
 TAR_ATTEMPTS = 3  # GNU tar exits 1 when a file changed while it read it: read again
@@ -64,7 +64,7 @@ class HomeReader:
     """A pod that mounts a user's volume: their running server, else a helper pod."""
 
     def __init__(self, target, values: dict):
-        self.core, self.namespace = target.core(), target.namespace  # a client per thread (kube_pods)
+        self.core, self.namespace = target.core(), target.namespace  # a client per thread (pods.py)
         self.container, self.security = user_helper(values)
 
     def _server_pod(self, claim: str):

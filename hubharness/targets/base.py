@@ -1,0 +1,283 @@
+"""The contract every target keeps: a `Target` runs one namespace's lifecycle (deploy,
+status, backup, restore, remove) and hands the conformance suites a `Deployment`, the
+facts they may ask of it, whatever the target.
+
+Suites and commands never branch on the target: pods or processes are the target's
+business. Every operation returns one of the typed results below, the same for all
+targets, so `commands.py` prints them without knowing who made them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..backup import BackupResult, RestoreResult
+from ..secretstore import Secret
+
+__all__ = [
+    "BackupResult",
+    "Component",
+    "DeployResult",
+    "Deployment",
+    "Fact",
+    "Footprint",
+    "RemoveResult",
+    "RestoreResult",
+    "Status",
+    "Target",
+]
+
+
+@dataclass
+class Component:
+    """hub, proxy, user-scheduler: is it there, Ready, and how often did it restart."""
+
+    name: str
+    running: bool
+    ready: bool
+    restarts: int
+    detail: str
+
+
+@dataclass
+class Fact:
+    """One observed property with the evidence, so a failed check can say why."""
+
+    holds: bool
+    detail: str
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+class Deployment(abc.ABC):
+    spawn_timeout: float = 90  # seconds from a spawn request to a ready server
+    # seconds for verify's scratch work (deploy, BAK's backup, purge, deploy and restore, RMV's spawn)
+    scratch_timeout: float = 600
+    context: str
+    namespace: str
+    chart_version: str
+    public_url: str
+    values: dict
+    values_files: list[Path]
+
+    @property
+    @abc.abstractmethod
+    def expected_hub_version(self) -> str: ...
+
+    def scratch_values_files(self) -> list[Path]:
+        """Values for verify's scratch namespace beside this one (BAK, RMV)."""
+        return self.values_files
+
+    @abc.abstractmethod
+    def auth_password(self) -> Secret:
+        """The shared login password, read from the Secret the values point at."""
+
+    @abc.abstractmethod
+    def service_token(self) -> Secret:
+        """The harness's own hub API token (hub.services.hubharness)."""
+
+    @abc.abstractmethod
+    def secrets(self) -> list[Secret]:
+        """Every secret value of this deployment, for leak checks and report redaction."""
+
+    # NS
+    def namespace_exists(self) -> Fact:
+        """Where namespaces are objects (kubernetes). Locally the namespace is the state
+        folder, which verify needs to start at all: the catalogue runs this check on
+        kubernetes only."""
+        raise NotImplementedError(f"{type(self).__name__} has no namespace object")
+
+    @abc.abstractmethod
+    def state_is_isolated(self) -> Fact:
+        """Nothing of ours lives or listens outside this namespace, nothing of others inside."""
+
+    # SEC
+    @abc.abstractmethod
+    def secret_has_key(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def secret_is_private(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def hub_reads_password_from_secret(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def leak_surfaces(self) -> Iterator[tuple[str, str]]:
+        """(where, text) for every place a secret must not appear: values, config, logs, argv."""
+
+    # RDY / PRX
+    @abc.abstractmethod
+    def components(self) -> list[Component]: ...
+
+    @abc.abstractmethod
+    def proxy_routes(self) -> dict: ...
+
+    @abc.abstractmethod
+    def hub_instance(self) -> str:
+        """Which hub runs now (its process, its pod), read afresh: a restart changes it."""
+
+    @property
+    @abc.abstractmethod
+    def hub_target(self) -> str:
+        """Where the proxy must send /hub/ (the hub's internal URL)."""
+
+    def ingress_in_place(self) -> Fact | None:
+        """The ingress from manifests/ routes its host to proxy-public; None where the
+        target has no ingress (local)."""
+        return None
+
+    # ADM
+    @abc.abstractmethod
+    def user_server_running(self, username: str) -> Fact:
+        """Is the user's server process/pod there, independent of what the hub says."""
+
+    @abc.abstractmethod
+    def run_in_server(self, username: str, command: str):
+        """Run a shell command where the user's server runs, with its environment
+        (testinfra: a CommandResult with rc, stdout, stderr)."""
+
+    # BAK
+    @abc.abstractmethod
+    def hub_database_integrity(self) -> Fact:
+        """PRAGMA integrity_check of the database the hub runs on, read where it lies."""
+
+    # diagnostics
+    @abc.abstractmethod
+    def write_diagnostics(self, dest: Path) -> None: ...
+
+    def close(self) -> None:
+        """Release what reaching the deployment took (a port-forward, say)."""
+
+
+@dataclass
+class DeployResult:
+    """What deploy did, for people: where the hub answers and where its password is."""
+
+    context: str
+    namespace: str
+    what: str  # "namespace dev", "release jupyterhub in namespace dev"
+    url: str | None  # None where the address is found later (a cluster's port-forward)
+    secret_origin: str  # how the password came: generated | environment | stored
+    secret_place: str  # where it is kept (a file, a Secret), never the password itself
+    action: str = "started"  # started | restarted | unchanged | revived
+    revived: list[str] = field(default_factory=list)  # what had died and was started again
+    ready_note: str = ""  # what deploy waited for
+    details: list[str] = field(default_factory=list)  # the target's own lines (its state folder)
+    not_applicable: list[str] = field(default_factory=list)
+    not_enforced: list[str] = field(default_factory=list)
+    schema_note: str = ""
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        verb = {
+            "started": "deployed",
+            "restarted": "redeployed (hub restarted: config changed)",
+            "unchanged": "already deployed, nothing changed",
+            "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
+        }[self.action]
+        first = f"{verb}: {self.what} (context {self.context})"
+        first += f" at {self.url}" if self.url else ""
+        first += f" in {self.seconds:.1f}s" + (f"; {self.ready_note}" if self.ready_note else "")
+        out = [first, f"  password: {self.secret_origin}, in {self.secret_place}", *(f"  {line}" for line in self.details)]
+        if self.not_enforced:
+            out.append(f"  applied but not enforced locally: {', '.join(self.not_enforced)}")
+        if self.not_applicable:
+            out.append(f"  not applicable locally: {', '.join(self.not_applicable)}")
+        return out
+
+
+@dataclass
+class Status:
+    """What runs in a namespace now, and who uses it."""
+
+    context: str
+    namespace: str
+    chart: str | None
+    hub_url: str | None
+    secret: str  # where the password is kept, never the password
+    components: list[Component]
+    users: list[dict] = field(default_factory=list)  # the hub's users, as hubapi.users_of gives them
+    users_error: str | None = None  # why the hub could not be asked
+    details: dict[str, Any] = field(default_factory=dict)  # the target's own (state folder, helm revision)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "context": self.context,
+            "namespace": self.namespace,
+            "chart": self.chart,
+            "hub_url": self.hub_url,
+            "secret": self.secret,
+            "components": [vars(c) for c in self.components],
+            "users": self.users,
+            **self.details,
+        }
+        if self.users_error:
+            out["users_error"] = self.users_error
+        return out
+
+
+@dataclass
+class RemoveResult:
+    message: str
+    removed: bool = True  # False: nothing was deployed there
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a running deployment holds outside its namespace (the ports it listens on
+    here), taken before remove so that `leftovers` can look for it after. Opaque to
+    suites: they pass it back."""
+
+    ports: tuple[int, ...] = ()
+
+
+class Target(abc.ABC):
+    """Lifecycle of one namespace, as the commands drive it and as BAK and RMV drive it on a
+    scratch namespace. A target class takes (namespace, **options); `options` are the
+    target's own (kind's keep_cluster), declared in OPTIONS so that the registry can refuse
+    an option a target does not have."""
+
+    OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    context: str
+    namespace: str
+
+    @abc.abstractmethod
+    def deploy(
+        self, values_files: list[Path], port: int = 0, chart_version: str | None = None, beside: bool = False
+    ) -> DeployResult:
+        """chart_version None: the default chart. beside: a throwaway deployment next to
+        another one (verify's scratch): leave out what must be unique in a cluster (the
+        ingress host)."""
+
+    @abc.abstractmethod
+    def status(self) -> Status: ...
+
+    @abc.abstractmethod
+    def remove(self, purge: bool = False) -> RemoveResult:
+        """Stop everything; keep user data unless purge."""
+
+    @abc.abstractmethod
+    def backup(self, to: Path | None = None) -> BackupResult: ...
+
+    @abc.abstractmethod
+    def restore(self, archive: Path, force: bool = False) -> RestoreResult: ...
+
+    @abc.abstractmethod
+    def deployment(self) -> Deployment: ...
+
+    @abc.abstractmethod
+    def footprint(self) -> Footprint:
+        """Taken while it runs, for `leftovers` after remove."""
+
+    @abc.abstractmethod
+    def user_data_kept(self, username: str) -> Fact:
+        """What remove must keep of this user: their files and their record."""
+
+    @abc.abstractmethod
+    def leftovers(self, footprint: Footprint) -> list[str]:
+        """What is still there after remove --purge: its processes, pods, listeners, state."""

@@ -1,0 +1,206 @@
+"""Facts about a running local deployment, for the conformance suites: read from the
+namespace's state folder, its processes and their environment, and the hub's API."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import shlex
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import requests
+import testinfra
+
+from ... import backup, chart, procs
+from ... import values as chart_values
+from ...errors import HarnessError
+from ...secretstore import Secret
+from ..base import Component, Deployment, Fact
+from .state import AUTH_ENV, HUB_SECRET, PORTS, StateFolder
+
+
+class LocalDeployment(Deployment):
+    """Facts about a running local deployment, for the conformance suites."""
+
+    def __init__(self, folder: StateFolder, state: dict):
+        self.folder = folder
+        self.state = state
+        self.context = folder.context
+        self.namespace = folder.namespace
+        self.chart_version = state.get("chart", chart.DEFAULT_CHART_VERSION)
+        self.public_url = f"http://127.0.0.1:{state['public_port']}"
+        self.values = json.loads((folder.state_dir / "values.json").read_text())
+        self.values_files = [Path(f) for f in state.get("values_files", [])]
+        self.auth_ref = chart_values.auth_secret_ref(self.values)
+
+    @property
+    def expected_hub_version(self) -> str:
+        return chart.hub_version(self.chart_version)
+
+    @functools.cached_property
+    def host(self):
+        """testinfra's view of this machine: `host.file(p).mode == 0o600` reads as the check."""
+        return testinfra.get_host("local://")
+
+    @property
+    def hub_target(self) -> str:
+        return f"http://127.0.0.1:{self.state['hub_port']}"
+
+    def hub_instance(self) -> str:
+        return json.dumps(self.folder.read_state().get("hub"), sort_keys=True)
+
+    def auth_password(self) -> Secret:
+        return self.folder.store.get(*self.auth_ref)
+
+    def service_token(self) -> Secret:
+        return self.folder.store.get(HUB_SECRET, "hub.services.hubharness.apiToken")
+
+    def secrets(self) -> list[Secret]:
+        return self.folder.store.all_values()
+
+    # NS
+    def _hub_and_proxy(self) -> list[psutil.Process]:
+        return [p for p in (self.folder.running("hub"), self.folder.running("proxy")) if p]
+
+    def state_is_isolated(self) -> Fact:
+        d = self.folder.state_dir
+        mode = self.host.file(str(d)).mode
+        if mode & 0o077:
+            return Fact(False, f"state dir {d} is readable by others (mode {mode:o}, want 700)")
+        for proc in self._hub_and_proxy():
+            cwd = Path(proc.cwd())
+            if cwd != d and d not in cwd.parents:
+                return Fact(False, f"process {proc.pid} ({proc.name()}) runs in {cwd}, outside {d}")
+        ours = {self.state[k] for k in PORTS}
+        for other in sorted(p for p in d.parent.iterdir() if p.is_dir() and p != d):
+            state_file = other / "state.json"
+            if state_file.is_file():
+                theirs = json.loads(state_file.read_text())
+                clash = ours & {theirs.get(k) for k in PORTS}
+                if clash and theirs.get("hub"):
+                    return Fact(False, f"namespace {other.name} uses the same port(s) {sorted(clash)}")
+        return Fact(True, f"{d} is private (700); hub and proxy run inside it; no port shared")
+
+    # SEC
+    def secret_has_key(self) -> Fact:
+        name, key = self.auth_ref
+        data = self.folder.store.read(name)
+        return Fact(bool(data.get(key)), f"secret {name} ({self.folder.store.path(name)}) key {key}")
+
+    def secret_is_private(self) -> Fact:
+        """Every Secret of the namespace (the password's and the chart's managed one) 0600,
+        in a folder only its owner enters."""
+        folder = self.folder.store.path(self.auth_ref[0]).parent
+        dir_mode = self.host.file(str(folder)).mode
+        modes = {p.name: self.host.file(str(p)).mode for p in sorted(folder.glob("*.json"))}
+        open_ = [f"{name} ({mode:o})" for name, mode in modes.items() if mode != 0o600]
+        return Fact(
+            bool(modes) and not open_ and not dir_mode & 0o077,
+            f"secrets in {folder} (mode {dir_mode:o}, want 700): "
+            + (
+                f"readable by others: {', '.join(open_)} (want 600)"
+                if open_
+                else f"{', '.join(modes) or 'none'} at 600"
+            ),
+        )
+
+    def hub_reads_password_from_secret(self) -> Fact:
+        hub = self.folder.running("hub")
+        if hub is None:
+            return Fact(False, "hub process is not running")
+        env_value = hub.environ().get(AUTH_ENV)
+        if env_value is None:
+            return Fact(False, f"hub process has no {AUTH_ENV} in its environment")
+        same = hmac.compare_digest(env_value, str(self.auth_password()))
+        return Fact(same, f"hub's {AUTH_ENV} {'matches' if same else 'differs from'} secret {'/'.join(self.auth_ref)}")
+
+    def leak_surfaces(self) -> Iterator[tuple[str, str]]:
+        d = self.folder.state_dir
+        for path in sorted(d.rglob("*")):
+            if (
+                path.is_file()
+                and "secrets" not in path.relative_to(d).parts[:1]
+                and path.suffix not in (".sqlite",)
+                and path.stat().st_size < 50_000_000
+            ):
+                if "home" in path.relative_to(d).parts[:1]:
+                    continue  # users' own files
+                yield str(path), path.read_text(errors="replace")
+        for path in self.state.get("values_files", []):
+            if Path(path).is_file():
+                yield path, Path(path).read_text(errors="replace")
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = " ".join(proc.info.get("cmdline") or [])
+            if cmdline:
+                yield f"command line of pid {proc.info['pid']}", cmdline
+
+    # RDY / PRX
+    def components(self) -> list[Component]:
+        out = []
+        for name, health in (("hub", f"{self.hub_target}/hub/health"), ("proxy", f"{self.public_url}/_chp_healthz")):
+            proc = self.folder.running(name)
+            ready, detail = False, "process not running"
+            if proc is not None:
+                try:
+                    code = requests.get(health, timeout=5).status_code
+                    ready, detail = code == 200, f"pid {proc.pid}, {health} → {code}"
+                except requests.RequestException as e:
+                    detail = f"pid {proc.pid}, {health} unreachable: {type(e).__name__}"
+            restarts = self.folder.read_state().get("restarts", {}).get(name, 0)
+            out.append(Component(name, proc is not None, ready, restarts, detail))
+        return out
+
+    def proxy_routes(self) -> dict:
+        token = self.folder.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
+        response = requests.get(
+            f"http://127.0.0.1:{self.state['proxy_api_port']}/api/routes",
+            headers={"Authorization": f"token {token}"},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    # ADM
+    def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:
+        home = (self.folder.state_dir / "home" / username).resolve()
+        return home, [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
+
+    def user_server_running(self, username: str) -> Fact:
+        home, found = self._server_processes(username)
+        return Fact(bool(found), f"{len(found)} jupyterhub-singleuser process(es) in {home}")
+
+    def run_in_server(self, username: str, command: str):
+        """The command in the server's folder with the server's environment, minus anything
+        that could be a credential (values would be on a command line)."""
+        home, found = self._server_processes(username)
+        if not found:
+            raise HarnessError(f"{username} has no running server process in {home}")
+        extra_env = chart_values.get(self.values, "singleuser.extraEnv", {})
+        keep = (
+            {"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"} | set(chart_values.env_entries(extra_env))
+        ) - set(chart_values.secret_refs(extra_env))
+        environ = found[0].environ()
+        env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
+        return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
+
+    def hub_database_integrity(self) -> Fact:
+        db = self.folder.state_dir / "jupyterhub.sqlite"
+        if not db.is_file():
+            return Fact(False, f"no hub database at {db}")
+        try:
+            result = backup.integrity(db)
+        except sqlite3.Error as e:
+            result = f"unreadable ({e})"
+        return Fact(result == "ok", f"PRAGMA integrity_check of {db}: {result}")
+
+    def write_diagnostics(self, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        for log in sorted((self.folder.state_dir / "logs").glob("*.log")):
+            (dest / f"{log.stem}.log.tail").write_text(procs.log_tail(log, 200))
+        (dest / "components.txt").write_text(
+            "\n".join(f"{c.name}: running={c.running} ready={c.ready} {c.detail}" for c in self.components())
+        )

@@ -1,0 +1,115 @@
+"""What the project's tests share besides fixtures: running `invoke` as a user does in
+an isolated home, reading a verify summary, the chart schemas. Test modules import it;
+conftest.py builds its fixtures on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hubharness.paths import PROJECT_ROOT
+
+__all__ = ["INVOKE", "PROJECT_ROOT", "Harness", "Ran", "chart_schemas_or_skip", "failed", "outcomes"]
+
+SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
+
+
+def chart_schemas_or_skip() -> Path:
+    """Where the chart's values schemas are for tests that need them; skip, saying so, if nowhere."""
+    path = Path(os.environ.get("HUBHARNESS_VALUES_SCHEMA") or SHARED_SCHEMAS)
+    if not path.exists():
+        pytest.skip(
+            f"no chart values schemas at {path}: set HUBHARNESS_VALUES_SCHEMA "
+            "(or put ../shared/z2jh beside the checkout, as .ci/run has)"
+        )
+    return path
+
+
+INVOKE = str(Path(sys.executable).parent / "invoke")
+COMMAND_TIMEOUT = 300
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+class Harness:
+    """Runs `invoke …` as a user does, in an isolated home."""
+
+    def __init__(self, home: Path, reports: Path):
+        self.home = home
+        self.reports = reports
+        self.env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_AUTH_PASSWORD"}
+        self.env.update(HUBHARNESS_HOME=str(home), HUBHARNESS_REPORTS=str(reports))
+        if "HUBHARNESS_VALUES_SCHEMA" not in self.env and SHARED_SCHEMAS.is_dir():
+            self.env["HUBHARNESS_VALUES_SCHEMA"] = str(SHARED_SCHEMAS)
+
+    def invoke(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> Ran:
+        done = subprocess.run(
+            [INVOKE, *args],
+            cwd=PROJECT_ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        return Ran(done.returncode, done.stdout, done.stderr)
+
+    def deploy(self, namespace: str, *args: str, **kw) -> Ran:
+        ran = self.invoke("deploy", "--namespace", namespace, "--port", "0", *args, **kw)
+        return ran
+
+    def verify(self, namespace: str, k: str | None = None, check: str | None = None) -> tuple[Ran, dict]:
+        args = ["verify", "--namespace", namespace] + (["-k", k] if k else []) + (["--check", check] if check else [])
+        ran = self.invoke(*args)
+        summary_file = self.reports / "latest" / "summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+        return ran, summary
+
+    def status(self, namespace: str) -> dict:
+        ran = self.invoke("status", "--namespace", namespace, "--json")
+        assert ran.code == 0, ran.err
+        return json.loads(ran.out)
+
+    def state_dir(self, namespace: str) -> Path:
+        return self.home / namespace
+
+    def purge_all(self) -> None:
+        if self.home.is_dir():
+            for ns in sorted(p.name for p in self.home.iterdir() if p.is_dir()):
+                self.invoke("remove", "--namespace", ns, "--purge")
+
+
+def outcomes(summary: dict) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in summary.get("checks", [])}
+
+
+def failed(summary: dict) -> set[str]:
+    return {cid for cid, outcome in outcomes(summary).items() if outcome in ("failed", "timeout")}
+
+
+HELM = """#!{python}
+import json, os, sys
+with open(os.environ["HELM_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["list"]:
+    all_namespaces = "--all-namespaces" in sys.argv
+    print(os.environ.get("HELM_ALL_RELEASES" if all_namespaces else "HELM_RELEASES", ""))
+if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
+    sys.exit(os.environ["HELM_FAIL_UPGRADE"])
+"""
