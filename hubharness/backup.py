@@ -297,6 +297,8 @@ def check_and_stage(archive: Path, context: str, namespace: str, staging: Path) 
                 if not member.isfile() or not _safe_member(member.name):
                     raise HarnessError(f"archive {archive} holds an unexpected member {member.name!r}: refused")
                 source = tar.extractfile(member)
+                if source is None:  # isfile() above: a regular member always has a file object
+                    raise HarnessError(f"archive {archive}: member {member.name!r} cannot be read: refused")
                 if member.name == MANIFEST:
                     manifest = json.loads(source.read())
                     continue

@@ -126,7 +126,7 @@ def login(public_url: str, username: str, password: str, with_xsrf: bool = True)
     form.raise_for_status()
     data = {"username": username, "password": password}
     if with_xsrf:
-        data["_xsrf"] = session.cookies.get("_xsrf", "")
+        data["_xsrf"] = session.cookies.get("_xsrf") or ""
     response = session.post(f"{base}/hub/login", data=data, timeout=TIMEOUT, allow_redirects=False)
     return LoginResult(session, response)
 

@@ -69,15 +69,15 @@ class Kernel:
             timeout=TIMEOUT,
         )
         self.ws.settimeout(None)
-        self._reader = threading.Thread(target=self._read, name="kernel-reader", daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(self.ws,), name="kernel-reader", daemon=True)
         self._reader.start()
         return self
 
-    def _read(self) -> None:
+    def _read(self, ws: websocket.WebSocket) -> None:
         """Route every message to the cell it answers; fail all cells if the socket dies."""
         try:
             while True:
-                msg = json.loads(self.ws.recv())
+                msg = json.loads(ws.recv())
                 parent = msg.get("parent_header", {}).get("msg_id")
                 with self._lock:
                     entry = self._pending.get(parent)

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from selenium.common.exceptions import TimeoutException as BrowserTimeout
 
 from . import checks as catalogue
 from .errors import WaitTimeout
 from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
-TIMEOUT_TYPES = (WaitTimeout, TimeoutError, requests.Timeout, BrowserTimeout)
+TIMEOUT_TYPES: tuple[type[BaseException], ...] = (WaitTimeout, TimeoutError, requests.Timeout)
+
+
+def timeout_types() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "waited too long"; the browser's only where a check used
+    the browser (selenium is imported by the AUTH fixture, not by every verify)."""
+    browser = sys.modules.get("selenium.common.exceptions")
+    return TIMEOUT_TYPES + ((browser.TimeoutException,) if browser else ())
+
+
 RECORDS_KEY = pytest.StashKey[dict]()
 STARTED_KEY = pytest.StashKey[float]()
 
@@ -96,7 +105,7 @@ def pytest_runtest_makereport(item, call):
         record["outcome"] = "skipped"
         record["message"] = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
     elif report.failed and record["outcome"] in ("passed", "skipped"):
-        timed_out = not could_not_run and call.excinfo is not None and call.excinfo.errisinstance(TIMEOUT_TYPES)
+        timed_out = not could_not_run and call.excinfo is not None and call.excinfo.errisinstance(timeout_types())
         record["outcome"] = "timeout" if timed_out else "failed"
         message = call.excinfo.exconly() if call.excinfo and not could_not_run else str(report.longrepr)
         record["message"] = (f"{report.when}: " if report.when != "call" else "") + message[:1000]

@@ -79,7 +79,7 @@ class SecretStore:
         return Secret(value), "generated"
 
     def all_values(self) -> list[Secret]:
-        found = []
+        found: list[Secret] = []
         if self.directory.is_dir():
             for path in self.directory.glob("*.json"):
                 found.extend(Secret(v) for v in self.read(path.stem).values() if v)

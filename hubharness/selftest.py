@@ -226,7 +226,7 @@ class Selftest:
                     "id": check.id,
                     "guards": check.guards,
                     "fault": check.fault,
-                    "fault_does": broken.fault.breaks,
+                    "fault_does": broken.fault.breaks if broken.fault else "",
                     "healthy": healthy_outcome,
                     "broken": broken_outcome,
                     "named": named,

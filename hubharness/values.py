@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .chart import find_values_schema
 from .errors import HarnessError
 from .paths import VALUES_DIR
 
@@ -165,8 +166,6 @@ def auth_secret_ref(values: dict) -> tuple[str, str]:
 def load_validated(files: Iterable[Path], chart_version: str) -> tuple[dict, str]:
     """Merged values, validated against the chart's schema when one is found.
     Returns (values, note): the note says why nothing was validated, else it is empty."""
-    from .chart import find_values_schema
-
     values = load(files)
     schema, where = find_values_schema(chart_version)
     if schema is None:

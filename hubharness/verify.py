@@ -13,8 +13,9 @@ from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
 from .targets import target_for
+from .targets.base import Deployment
 
-DEPLOYMENT_KEY = pytest.StashKey()
+DEPLOYMENT_KEY = pytest.StashKey[Deployment]()
 # Set only by `invoke selftest`: the name of a harness fault (hubharness.mutants) to
 # plant in this verify run, so the checks of the harness's own operations can be shown
 # to fail. summary.json records it.

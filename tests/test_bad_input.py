@@ -37,6 +37,14 @@ def test_unknown_context(harness, existing):
     assert_untouched(existing)
 
 
+def test_an_option_of_another_target_is_refused_not_ignored(harness, existing):
+    assert_refused(
+        harness.invoke("remove", "--namespace", "keep", "--purge", "--keep-cluster"),
+        "--keep-cluster does not apply to context local",
+    )
+    assert_untouched(existing)
+
+
 def test_kind_without_its_tools_says_what_is_missing(harness):
     ran = harness.invoke("deploy", "--context", "kind", env={"PATH": "/usr/bin:/bin"})
     assert_refused(ran, "not found")

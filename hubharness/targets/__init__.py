@@ -30,7 +30,9 @@ def _load(spec: str) -> type[Target]:
 
 def kube_contexts() -> list[str]:
     """The contexts of the kubeconfig; none when there is no readable one."""
-    return _load(KUBE_CONTEXT).contexts()  # type: ignore[attr-defined]
+    from .kube import KubeTarget  # the kubernetes client loads only when a context is not ours
+
+    return KubeTarget.contexts()
 
 
 def target_for(context: str, namespace: str, options: Mapping[str, object] | None = None) -> Target:
@@ -38,9 +40,9 @@ def target_for(context: str, namespace: str, options: Mapping[str, object] | Non
     set for a target that has no such option is refused, not ignored."""
     given = {k: v for k, v in (options or {}).items() if v}
     if context in REGISTRY:
-        cls, args = _load(REGISTRY[context]), (namespace,)
+        cls = _load(REGISTRY[context])
     elif context in kube_contexts():
-        cls, args = _load(KUBE_CONTEXT), (context, namespace)
+        cls = _load(KUBE_CONTEXT)
     else:
         known = ", ".join([*REGISTRY, *kube_contexts()])
         raise HarnessError(f"unknown context {context!r}: use one of {known}")
@@ -48,4 +50,4 @@ def target_for(context: str, namespace: str, options: Mapping[str, object] | Non
     if unknown:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in unknown)
         raise HarnessError(f"{flags} does not apply to context {context}: leave it out")
-    return cls(*args, **given)
+    return cls.create(context, namespace, **given)

@@ -61,7 +61,12 @@ class Deployment(abc.ABC):
     context: str
     namespace: str
     chart_version: str
-    public_url: str
+
+    @property
+    @abc.abstractmethod
+    def public_url(self) -> str:
+        """Where users reach the hub (proxy-public), from this machine."""
+
     values: dict
     values_files: list[Path]
 
@@ -183,7 +188,11 @@ class DeployResult:
         first = f"{verb}: {self.what} (context {self.context})"
         first += f" at {self.url}" if self.url else ""
         first += f" in {self.seconds:.1f}s" + (f"; {self.ready_note}" if self.ready_note else "")
-        out = [first, f"  password: {self.secret_origin}, in {self.secret_place}", *(f"  {line}" for line in self.details)]
+        out = [
+            first,
+            f"  password: {self.secret_origin}, in {self.secret_place}",
+            *(f"  {line}" for line in self.details),
+        ]
         if self.not_enforced:
             out.append(f"  applied but not enforced locally: {', '.join(self.not_enforced)}")
         if self.not_applicable:
@@ -245,6 +254,11 @@ class Target(abc.ABC):
     OPTIONS: ClassVar[frozenset[str]] = frozenset()
     context: str
     namespace: str
+
+    @classmethod
+    @abc.abstractmethod
+    def create(cls, context: str, namespace: str, **options: Any) -> Target:
+        """How the registry makes one for `context` (already checked: options in OPTIONS)."""
 
     @abc.abstractmethod
     def deploy(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import Any
 
 from ...errors import HarnessError
 from ...paths import PROJECT_ROOT
@@ -84,7 +85,7 @@ def fail_if_stuck(pod, what: str) -> None:
             )
 
 
-def user_claims(core, namespace: str) -> list[tuple[str, object]]:
+def user_claims(core, namespace: str) -> list[tuple[str, Any]]:
     """(user, claim) of every volume KubeSpawner made for a user (its username annotation)."""
     found = []
     for claim in core.list_namespaced_persistent_volume_claim(namespace).items:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ... import backup, chart
 from ... import values as chart_values
@@ -111,7 +111,7 @@ class HomeReader:
             return False
 
 
-def _user_homes(core, namespace: str) -> list[tuple[str, object]]:
+def _user_homes(core, namespace: str) -> list[tuple[str, Any]]:
     """(user, claim) of every user volume; the user names the home's folder in the archive."""
     homes = user_claims(core, namespace)
     for user, claim in homes:

@@ -14,6 +14,7 @@ import contextlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from pytest_kind import KindCluster
 
@@ -34,6 +35,10 @@ class KindTarget(KubeTarget):
         # kind's kubeconfig stays ours (not ~/.kube/config); ".kind" is no namespace name
         self.kubeconfig = str(state_home() / ".kind" / "kubeconfig")
         self.keep_cluster = keep_cluster  # purge leaves the cluster
+
+    @classmethod
+    def create(cls, context: str, namespace: str, **options: Any) -> KindTarget:
+        return cls(namespace, **options)
 
     def cluster_missing(self) -> str | None:
         if Path(self.kubeconfig).is_file():

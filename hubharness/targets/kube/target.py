@@ -16,6 +16,7 @@ import os
 import secrets as pysecrets
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
@@ -49,6 +50,10 @@ class KubeTarget(Target):
         self.namespace = namespace
         self.kube_context = context
         self.kubeconfig = kubeconfig()
+
+    @classmethod
+    def create(cls, context: str, namespace: str, **options: Any) -> KubeTarget:
+        return cls(context, namespace)
 
     @staticmethod
     def contexts() -> list[str]:

@@ -32,10 +32,13 @@ class LocalDeployment(Deployment):
         self.context = folder.context
         self.namespace = folder.namespace
         self.chart_version = state.get("chart", chart.DEFAULT_CHART_VERSION)
-        self.public_url = f"http://127.0.0.1:{state['public_port']}"
         self.values = json.loads((folder.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
         self.auth_ref = chart_values.auth_secret_ref(self.values)
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.state['public_port']}"
 
     @property
     def expected_hub_version(self) -> str:

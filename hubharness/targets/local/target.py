@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -96,7 +97,7 @@ class LaunchPlan:
     values_files: list[Path]
     chart_version: str
     hub_env: dict[str, str]  # the hub's extra environment: holds secrets, never logged
-    ports: dict[str, int]
+    ports: dict[str, Any]  # public_port, hub_port, proxy_api_port
     fingerprint: str  # of everything the hub reads (deploy compares it to skip a restart)
     state: dict  # state.json as it will be written
     hub: psutil.Process | None  # the running hub, replaced
@@ -109,6 +110,10 @@ class LocalTarget(StateFolder, Target):
     def __init__(self, namespace: str = "default"):
         super().__init__(namespace)
         self._proxy_log_offset = 0
+
+    @classmethod
+    def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
+        return cls(namespace)
 
     # ---- prerequisites ------------------------------------------------------------
     @staticmethod
@@ -309,7 +314,7 @@ class LocalTarget(StateFolder, Target):
     @staticmethod
     def _port_still_ours(port: int | None) -> bool:
         """A port this namespace had that nothing holds now (a taken one: PortTaken picks anew)."""
-        return bool(port) and not procs.port_in_use(port)
+        return port is not None and port > 0 and not procs.port_in_use(port)
 
     def _launch(self, plan: LaunchPlan) -> None:
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
