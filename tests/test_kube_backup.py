@@ -499,3 +499,12 @@ def test_a_helper_pod_that_exits_at_once_is_one_clear_error(deployed, tmp_path):
     with pytest.raises(HarnessError, match=r"helper pod hubharness-backup-claim-ben ended \(Failed\) before"):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+
+
+def test_a_helper_pod_is_of_the_release_so_a_verify_during_a_backup_sees_nothing_foreign(deployed):
+    target = target_for("emulated", "jh")
+    deployment = target.deployment()
+    container = {"name": "notebook", "image": "quay.io/jupyter/pyspark-notebook:spark-3.5.3"}
+    with kube_pods.helper_pod(target.core(), "jh", "hubharness-backup-claim-ben", container, "claim-ben", "/srv", True):
+        isolated = deployment.state_is_isolated()
+    assert isolated, isolated.detail

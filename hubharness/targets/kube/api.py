@@ -21,6 +21,7 @@ KIND_CONFIG = PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
 INGRESS = PROJECT_ROOT / "manifests" / "ingress.yaml"
 HUB_DB = "/srv/jupyterhub/jupyterhub.sqlite"  # the chart's hub-db-dir volume
 HUB_SECRET = "hub"  # the chart's own Secret: generated tokens, cookie secret, values
+HELPER_COMPONENT = "hubharness-helper"  # backup's and restore's short-lived pods
 NOTEBOOK_CONTAINER = "notebook"  # KubeSpawner's name for the user container
 USERNAME_ANNOTATION = "hub.jupyter.org/username"
 # The Kubernetes API version objects are checked against before they are created

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from ... import backup, chart
 from ... import values as chart_values
 from ...errors import HarnessError
-from .api import HUB_DB, NOTEBOOK_CONTAINER, user_claims
+from .api import HUB_DB, NOTEBOOK_CONTAINER, RELEASE, user_claims
 from .pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
 HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
@@ -68,7 +68,9 @@ class HomeReader:
         self.container, self.security = user_helper(values)
 
     def _server_pod(self, claim: str):
-        for pod in self.core.list_namespaced_pod(self.namespace, label_selector="component=singleuser-server").items:
+        for pod in self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"release={RELEASE},component=singleuser-server"
+        ).items:
             claims = {v.persistent_volume_claim.claim_name for v in pod.spec.volumes or [] if v.persistent_volume_claim}
             if claim in claims and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
                 return pod.metadata.name

@@ -21,7 +21,7 @@ from websocket import WebSocketException
 
 from ...errors import HarnessError
 from ...waiting import wait_until
-from .api import fail_if_stuck, validated
+from .api import HELPER_COMPONENT, RELEASE, fail_if_stuck, validated
 
 EXEC_TIMEOUT = 600
 HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
@@ -137,7 +137,15 @@ def helper_pod(
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+            # of the release (a verify during a backup sees nothing foreign), not of a component it runs
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "hubharness",
+                    "release": RELEASE,
+                    "component": HELPER_COMPONENT,
+                },
+            },
             "spec": {
                 "restartPolicy": "Never",
                 **({"securityContext": security} if security else {}),

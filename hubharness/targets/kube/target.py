@@ -195,7 +195,9 @@ class KubeTarget(Target):
         """Until the component's pods are Running and Ready; at once for a stuck one."""
 
         def ready() -> bool:
-            pods = core.list_namespaced_pod(self.namespace, label_selector=f"component={component}").items
+            pods = core.list_namespaced_pod(
+                self.namespace, label_selector=f"release={RELEASE},component={component}"
+            ).items
             for pod in pods:
                 fail_if_stuck(pod, f"pod {pod.metadata.name} ({component})")
                 conditions = {c.type: c.status for c in (pod.status.conditions or [])} if pod.status else {}
