@@ -12,13 +12,13 @@ import tarfile
 
 import pytest
 
-from hubharness import backup
+from hubharness import backup, values
 from hubharness.errors import HarnessError
 from hubharness.targets import target_for
 from hubharness.targets.kube import backup as kube_backup
 from hubharness.targets.kube import pods as kube_pods
 
-from .test_kube_verify import install_chart
+from .test_kube_verify import CHART_DEFAULTS, install_chart
 
 
 def hub_database(path, users, running=()):
@@ -508,3 +508,29 @@ def test_a_helper_pod_is_of_the_release_so_a_verify_during_a_backup_sees_nothing
     with kube_pods.helper_pod(target.core(), "jh", "hubharness-backup-claim-ben", container, "claim-ben", "/srv", True):
         isolated = deployment.state_is_isolated()
     assert isolated, isolated.detail
+
+
+def test_helper_pods_run_the_charts_default_image_when_the_values_name_none(cluster, tmp_path):
+    """helm's record keeps the given values and the chart's defaults apart: a key the
+    user never set is read from the chart's values, not from a default of our own."""
+    config = values.load(values.values_files("kind"))
+    del config["singleuser"]["image"]
+    install_chart(cluster, config=config)
+    hub_with_database(cluster, tmp_path, ["admin", "ben"])
+    user_volume(cluster, tmp_path, "ben", BEN)
+    target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    created = [body for method, path, body in cluster.bodies if method == "POST" and path.endswith("/pods")]
+    assert [b["spec"]["containers"][0]["image"] for b in created] == ["quay.io/jupyterhub/k8s-singleuser-sample:4.4.0"]
+    assert created[0]["spec"]["securityContext"] == {"runAsUser": 1000, "fsGroup": 100}
+
+
+def test_a_release_that_names_no_notebook_image_is_one_clear_error(cluster, tmp_path, monkeypatch):
+    config = values.load(values.values_files("kind"))
+    del config["singleuser"]["image"]
+    monkeypatch.setitem(CHART_DEFAULTS, "singleuser", {})
+    install_chart(cluster, config=config)
+    hub_with_database(cluster, tmp_path, ["admin", "ben"])
+    user_volume(cluster, tmp_path, "ben", BEN)
+    with pytest.raises(HarnessError, match="the release names no singleuser.image"):
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert not list(tmp_path.glob("kube.tar.gz*")), "an archive was left behind"

@@ -36,8 +36,13 @@ def user_helper(values: dict) -> tuple[dict, dict]:
     """(container, pod securityContext) of a helper pod that reads or writes user homes
     as the user's server would: the notebook image, singleuser.uid and fsGid."""
     image = chart_values.get(values, "singleuser.image", {}) or {}
-    uid = chart_values.get(values, "singleuser.uid", 1000)
-    fs_gid = chart_values.get(values, "singleuser.fsGid", 100)
+    if not image.get("name") or not image.get("tag"):
+        raise HarnessError(
+            "the release names no singleuser.image (neither its values nor the chart's defaults): "
+            "a helper pod needs the notebook image; redeploy with `invoke deploy`"
+        )
+    uid = chart_values.get(values, "singleuser.uid")
+    fs_gid = chart_values.get(values, "singleuser.fsGid")
     security = {
         **({"runAsUser": uid} if uid is not None else {}),
         **({"fsGroup": fs_gid} if fs_gid is not None else {}),
@@ -173,7 +178,7 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
             users = backup.db_users(snapshot)
             homes = _user_homes(core, target.namespace)
-            _archive_homes(target, deployment.values, homes, writer, Path(tmp))
+            _archive_homes(target, deployment.rendered_values, homes, writer, Path(tmp))
             volumes = {user: volume_record(claim) for user, claim in homes}
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
         refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())

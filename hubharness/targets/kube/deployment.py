@@ -70,7 +70,8 @@ class KubeDeployment(Deployment):
         self.context, self.namespace = target.context, target.namespace
         self.release = release
         self.chart_version = release.chart_version
-        self.values = release.config
+        self.values = release.config  # as installed: what a scratch deployment installs again
+        self.rendered_values = release.values  # with the chart's defaults: what the pods run with
         self.values_files = chart_values.values_files(target.context)
         self.auth_ref = chart_values.auth_secret_ref(self.values)
         self._forward: access.PortForward | None = None
@@ -92,7 +93,7 @@ class KubeDeployment(Deployment):
     def public_url(self) -> str:
         if os.environ.get(access.PUBLIC_URL_ENV):
             return os.environ[access.PUBLIC_URL_ENV].rstrip("/")
-        port = access.node_port(self.values)
+        port = access.node_port(self.rendered_values)
         address = self.target.node_address(port) if port else None
         if address:
             return address
@@ -271,7 +272,7 @@ class KubeDeployment(Deployment):
     # ---- RDY / PRX ------------------------------------------------------------------------
     def components(self) -> list[Component]:
         names = ["hub", "proxy"]
-        if chart_values.get(self.values, "scheduling.userScheduler.enabled", True):
+        if chart_values.get(self.rendered_values, "scheduling.userScheduler.enabled"):
             names.append("user-scheduler")
         return [self._component(name) for name in names]
 

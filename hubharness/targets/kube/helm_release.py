@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubernetes.client.exceptions import ApiException
 
+from ... import values as chart_values
 from ...errors import HarnessError
 
 
@@ -25,6 +26,13 @@ class Release:
     chart_version: str
     app_version: str
     config: dict  # the values given at install (helm's "user-supplied values")
+    defaults: dict = field(default_factory=dict)  # the chart's own values.yaml, as helm keeps it
+
+    @property
+    def values(self) -> dict:
+        """What the chart rendered with: its defaults under the values given. Read a key
+        whose default matters from here, not from `config` with a default of our own."""
+        return chart_values.merge(self.defaults, self.config)
 
 
 def decode(data: str) -> dict:
@@ -63,6 +71,7 @@ def deployed(core, namespace: str, release: str) -> Release | None:
             meta["version"],
             meta.get("appVersion", ""),
             body.get("config") or {},
+            body["chart"].get("values") or {},
         )
     except (KeyError, TypeError, ValueError) as e:
         raise HarnessError(

@@ -117,7 +117,7 @@ class Restore:
 
     def __init__(self, target, deployment, checked: backup.Checked, force: bool):
         self.target, self.namespace = target, target.namespace
-        self.values, self.staging, self.manifest = deployment.values, checked.staging, checked.manifest
+        self.values, self.staging, self.manifest = deployment.rendered_values, checked.staging, checked.manifest
         self.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.volumes = self.manifest.get("volumes", {})
         home = self.staging / "home"
