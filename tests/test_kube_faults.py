@@ -1,0 +1,96 @@
+"""Every check that the API server alone can prove on kubernetes (checks.KUBE_FAULTS), broken
+on an emulated cluster the way it happens on a real one: `invoke verify --context emulated`
+passes it on the healthy namespace and fails it, by name, on the broken one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hubharness import checks
+
+from . import test_kube_verify as emulated
+from .test_kube_verify import AUTH, PASSWORD, _closed_port, _pod, b64, run_invoke
+
+# the emulated namespace with the chart installed, and the ingress controller in front of it
+chart = emulated.chart
+ingress_controller = emulated.ingress_controller
+
+
+def _backend(cluster) -> dict:
+    return cluster.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+
+
+BREAK = {
+    "namespace-terminating": lambda c: c.namespaces["jh"]["status"].update(phase="Terminating"),
+    "foreign-pod-in-namespace": lambda c: c.add_pod("jh", "squatter", "web", release="other"),
+    "secret-without-key": lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(data={"other": b64("x")}),
+    "user-pod-mounts-the-secret": lambda c: c.add_pod(
+        "jh",
+        "jupyter-eve",
+        "singleuser-server",
+        container="notebook",
+        env=[{"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "urbalurba-secrets", "key": AUTH}}}],
+    ),
+    "secret-rotated-behind-hub": lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(
+        data={AUTH: b64("rotated-but-the-hub-was-not-restarted")}
+    ),
+    "published-password": lambda c: c.get("jh", "secrets", "urbalurba-secrets").update(
+        data={AUTH: b64(checks.PUBLISHED[0])}
+    ),
+    "password-in-hub-log": lambda c: c.logs.update({("jh", "hub-5d9c", "hub", False): f"login with {PASSWORD}\n"}),
+    "hub-in-crash-loop": lambda c: _pod(c, "hub-5d9c")["status"].update(
+        phase="Running",
+        conditions=[{"type": "Ready", "status": "False"}],
+        containerStatuses=[
+            {
+                "name": "hub",
+                "ready": False,
+                "restartCount": 4,
+                "image": "example/image:1",
+                "imageID": "",
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting"}},
+            }
+        ],
+    ),
+    "proxy-not-ready": lambda c: _pod(c, "proxy-7f4b")["status"].update(
+        conditions=[{"type": "Ready", "status": "False"}]
+    ),
+    "ingress-points-elsewhere": lambda c: _backend(c).update(name="hub"),
+}
+
+
+def verify(cluster, check_ids: list[str]) -> tuple[dict[str, str], str]:
+    done = run_invoke(
+        "verify",
+        "--context",
+        "emulated",
+        "--namespace",
+        "jh",
+        "--check",
+        ",".join(check_ids),
+        # no hub is emulated: the checks here must not need one, and reach nothing if they try
+        HUBHARNESS_PUBLIC_URL=f"http://127.0.0.1:{_closed_port()}",
+    )
+    summary = json.loads((cluster.tmp_path / "reports" / "latest" / "summary.json").read_text())
+    return {c["id"]: c["outcome"] for c in summary["checks"]}, done.stdout + done.stderr
+
+
+def test_the_catalogue_names_a_cluster_fault_for_each_check_the_api_server_proves():
+    kube_checks = {c.id for c in checks.for_context("emulated")}
+    assert set(checks.KUBE_FAULTS) <= kube_checks, set(checks.KUBE_FAULTS) - kube_checks
+    assert set(checks.KUBE_FAULTS.values()) == set(BREAK)
+
+
+def test_a_healthy_namespace_passes_every_check_the_api_server_proves(chart):
+    outcomes, output = verify(chart, list(checks.KUBE_FAULTS))
+    assert outcomes == dict.fromkeys(checks.KUBE_FAULTS, "passed"), output[-3000:]
+
+
+@pytest.mark.parametrize("check_id", list(checks.KUBE_FAULTS))
+def test_verify_fails_the_check_its_cluster_fault_breaks(chart, check_id):
+    BREAK[checks.KUBE_FAULTS[check_id]](chart)
+    outcomes, output = verify(chart, [check_id])
+    assert outcomes == {check_id: "failed"}, output[-3000:]
+    assert f"failed checks: {check_id}" in output
