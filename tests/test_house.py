@@ -84,13 +84,15 @@ def test_tasks_reach_the_library_through_commands():
     assert ours <= {"hubharness.commands", "hubharness.chart", "hubharness.checks"}, ours
 
 
-def test_local_commands_load_neither_the_kubernetes_client_nor_selenium():
+def test_local_commands_load_neither_the_kubernetes_client_nor_selenium_nor_testinfra():
     """A local deploy or verify report imports what it uses: the kubernetes client (3 s)
-    only for a kube context, selenium only in the browser check."""
+    only for a kube context, selenium only in the browser check, and testinfra (a pytest
+    plugin: imported before verify starts pytest, pytest warns it cannot rewrite it) only
+    when a check runs a command."""
     code = (
         "import sys; from hubharness import commands, report; from hubharness.targets import target_for; "
-        "target_for('local', 'house'); "
-        "print(sorted(m for m in ('kubernetes', 'selenium', 'pytest_kind') if m in sys.modules))"
+        "from hubharness.targets.local import LocalDeployment; target_for('local', 'house'); "
+        "print(sorted(m for m in ('kubernetes', 'selenium', 'pytest_kind', 'testinfra') if m in sys.modules))"
     )
     done = run(sys.executable, "-c", code)
     assert done.returncode == 0, done.stderr

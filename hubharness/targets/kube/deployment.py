@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
-import testinfra
 import yaml
 from kubernetes.client.exceptions import ApiException
 
@@ -363,6 +362,8 @@ class KubeDeployment(Deployment):
 
     def run_in_server(self, username: str, command: str):
         """Run a shell command in the user's notebook container (testinfra kubectl://)."""
+        import testinfra  # here: a pytest plugin imported before pytest starts cannot be rewritten
+
         pods = self._server_pods(username)
         if not pods:
             raise HarnessError(f"{username} has no running server pod in {self.namespace}")

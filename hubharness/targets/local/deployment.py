@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psutil
 import requests
-import testinfra
 
 from ... import backup, chart, procs
 from ... import values as chart_values
@@ -47,6 +46,10 @@ class LocalDeployment(Deployment):
     @functools.cached_property
     def host(self):
         """testinfra's view of this machine: `host.file(p).mode == 0o600` reads as the check."""
+        # Imported here: testinfra is a pytest plugin, and verify loads this module before
+        # pytest starts; imported then, pytest warns that it cannot rewrite its asserts.
+        import testinfra
+
         return testinfra.get_host("local://")
 
     @property
