@@ -18,7 +18,7 @@ def footprint(scratch_result):
 
 def test_remove_keeps_user_data(scratch, footprint):
     scratch.remove()
-    kept = scratch.user_data_kept(RMV_USER)
+    kept = scratch.user_data_kept(RMV_USER, footprint)
     assert kept, kept.detail
     running = [left for left in scratch.leftovers(footprint) if not left.startswith("state dir")]
     assert not running, f"still running after remove: {running}"
@@ -27,7 +27,7 @@ def test_remove_keeps_user_data(scratch, footprint):
 def test_remove_twice_is_harmless(scratch, footprint):
     scratch.remove()
     scratch.remove()
-    kept = scratch.user_data_kept(RMV_USER)
+    kept = scratch.user_data_kept(RMV_USER, footprint)
     assert kept, kept.detail
 
 

@@ -23,6 +23,7 @@ from hubharness.targets.kube import target as kube
 
 from .helpers import INVOKE, PROJECT_ROOT
 from .kube_emulator import CLUSTER
+from .test_kube_verify import chart_release
 
 
 def deploy(namespace="jh"):
@@ -216,15 +217,40 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
     cluster.get("jh", "persistentvolumeclaims", "claim-rmv-2dcat")["metadata"]["annotations"] = {
         "hub.jupyter.org/username": "rmv-cat"
     }
+    cluster.add_release("jh", chart_release(values.load(values.values_files("emulated"))))  # as helm leaves it
     target = target_for("emulated", "jh")
-    assert target.leftovers(Footprint()) == ["pod hub-abc", "pod proxy-abc"]
+    footprint = target.footprint()
+    assert target.leftovers(footprint) == ["pod hub-abc", "pod proxy-abc"]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
-    assert target.user_data_kept("rmv-cat"), target.user_data_kept("rmv-cat").detail
-    assert not target.user_data_kept("someone-else")
-    assert target.leftovers(Footprint()) == []
+    cluster.objects[("jh", "secrets")].pop("sh.helm.release.v1.jupyterhub.v1")  # and its record
+    assert target.user_data_kept("rmv-cat", footprint), target.user_data_kept("rmv-cat", footprint).detail
+    assert not target.user_data_kept("someone-else", footprint)
+    assert target.leftovers(footprint) == []
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     target.remove(purge=True)
-    assert not target.user_data_kept("rmv-cat")
+    assert not target.user_data_kept("rmv-cat", footprint)
+
+
+def test_what_remove_keeps_is_judged_by_the_secret_that_was_deployed(cluster):
+    """--values renamed the password's Secret: after remove (helm's record gone with the
+    release) the check must look at that Secret, not at the one the values files name."""
+    config = values.load(values.values_files("emulated"))
+    config["hub"]["extraEnv"]["JUPYTERHUB_AUTH_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] = "team-secrets"
+    cluster.add_namespace("jh")
+    cluster.add_release("jh", chart_release(config))
+    cluster.add("jh", "persistentvolumeclaims", "claim-ann", spec={"accessModes": ["ReadWriteOnce"]})
+    cluster.get("jh", "persistentvolumeclaims", "claim-ann")["metadata"]["annotations"] = {
+        "hub.jupyter.org/username": "ann"
+    }
+    target = target_for("emulated", "jh")
+    footprint = target.footprint()
+    assert footprint.secret == ("team-secrets", "JUPYTERHUB_AUTH_PASSWORD")
+    cluster.objects[("jh", "secrets")].pop("sh.helm.release.v1.jupyterhub.v1")
+    cluster.add("jh", "secrets", "urbalurba-secrets", type="Opaque", data={"JUPYTERHUB_AUTH_PASSWORD": "eA=="})
+    kept = target.user_data_kept("ann", footprint)
+    assert not kept and "secret team-secrets gone" in kept.detail, kept.detail
+    cluster.add("jh", "secrets", "team-secrets", type="Opaque", data={"JUPYTERHUB_AUTH_PASSWORD": "eA=="})
+    assert target.user_data_kept("ann", footprint)
 
 
 def test_a_chart_version_helm_cannot_find_is_one_line(cluster, monkeypatch):

@@ -238,11 +238,13 @@ class RemoveResult:
 
 @dataclass(frozen=True)
 class Footprint:
-    """What a running deployment holds outside its namespace (the ports it listens on
-    here), taken before remove so that `leftovers` can look for it after. Opaque to
-    suites: they pass it back."""
+    """What a running deployment is and holds, taken before remove, so that what remove
+    must keep (`user_data_kept`) and must leave nothing of (`leftovers`) are judged by
+    what was deployed, not by what the values files say now. Opaque to suites: they
+    pass it back."""
 
-    ports: tuple[int, ...] = ()
+    ports: tuple[int, ...] = ()  # what it listened on, on this machine
+    secret: tuple[str, str] | None = None  # the Secret (name, key) its password was kept in
 
 
 class Target(abc.ABC):
@@ -289,8 +291,9 @@ class Target(abc.ABC):
         """Taken while it runs, for `leftovers` after remove."""
 
     @abc.abstractmethod
-    def user_data_kept(self, username: str) -> Fact:
-        """What remove must keep of this user: their files and their record."""
+    def user_data_kept(self, username: str, footprint: Footprint) -> Fact:
+        """What remove must keep of this user (their files and their record) and of the
+        deployment (the Secret its password was kept in)."""
 
     @abc.abstractmethod
     def leftovers(self, footprint: Footprint) -> list[str]:

@@ -376,16 +376,21 @@ class KubeTarget(Target):
 
     # ---- what remove leaves behind (RMV) ----------------------------------------------------
     def footprint(self) -> Footprint:
-        return Footprint()  # nothing listens on this machine for a cluster deployment
+        """The Secret the deployed release reads (helm's record of its values); nothing
+        listens on this machine for a cluster deployment."""
+        release = helm_release.deployed(self.core(), self.namespace, RELEASE)
+        return Footprint(secret=chart_values.auth_secret_ref(release.config) if release else None)
 
-    def user_data_kept(self, username: str) -> Fact:
+    def user_data_kept(self, username: str, footprint: Footprint) -> Fact:
         """The user's volume and the Secret (its files are on the volume: reading them back
         needs a pod, which restore's helpers have)."""
         core = self.core()
         if self._namespace_phase(core) is None:
             return Fact(False, f"namespace {self.namespace} is gone, and its volumes and Secret with it")
         claims = [claim.metadata.name for user, claim in user_claims(core, self.namespace) if user == username]
-        name, key = chart_values.auth_secret_ref(chart_values.load(chart_values.values_files(self.context)))
+        if footprint.secret is None:
+            return Fact(False, f"no release was deployed in {self.namespace} when the footprint was taken")
+        name, key = footprint.secret
         try:
             secret_kept = bool((core.read_namespaced_secret(name, self.namespace).data or {}).get(key))
         except ApiException as e:

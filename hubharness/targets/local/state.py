@@ -56,6 +56,11 @@ class StateFolder:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
 
+    def deployed_values(self) -> dict | None:
+        """The values deploy applied last (values.json), None before the first deploy."""
+        path = self.state_dir / "values.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
     def record(self, name: str) -> procs.ProcessRecord | None:
         return procs.ProcessRecord.from_json(self.read_state().get(name))
 

@@ -455,9 +455,7 @@ class LocalTarget(StateFolder, Target):
         )
 
     def _auth_secret_name(self) -> str:
-        values_json = self.state_dir / "values.json"
-        values = json.loads(values_json.read_text()) if values_json.is_file() else {}
-        return chart_values.auth_secret_ref(values)[0]
+        return chart_values.auth_secret_ref(self.deployed_values() or {})[0]
 
     def status(self) -> Status:
         state = self.read_state()
@@ -544,8 +542,9 @@ class LocalTarget(StateFolder, Target):
             time.monotonic() - started,
         )
 
-    def user_data_kept(self, username: str) -> Fact:
-        """The user's files in their home, and the user in the hub database (read-only)."""
+    def user_data_kept(self, username: str, footprint: Footprint) -> Fact:
+        """The user's files in their home, the user in the hub database (read-only), and
+        the password's Secret."""
         db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home" / username
         files = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()) if home.is_dir() else []
         known = False
@@ -555,15 +554,18 @@ class LocalTarget(StateFolder, Target):
                 known = conn.execute("SELECT 1 FROM users WHERE name = ?", (username,)).fetchone() is not None
             finally:
                 conn.close()
+        name, key = footprint.secret or ("(not known: no footprint of a deployment)", "")
+        secret_kept = footprint.secret is not None and bool(self.store.read(name).get(key))
         return Fact(
-            bool(files) and known,
+            bool(files) and known and secret_kept,
             f"{username}'s home holds {len(files)} file(s) ({', '.join(files[:5]) or 'none'}); "
             f"{username} is {'in' if known else 'not in'} the hub database "
-            f"({'kept' if db.is_file() else 'gone'}: {db})",
+            f"({'kept' if db.is_file() else 'gone'}: {db}); secret {name} {'kept' if secret_kept else 'gone'}",
         )
 
     def footprint(self) -> Footprint:
-        return Footprint(tuple(self.ports()))
+        values = self.deployed_values()
+        return Footprint(tuple(self.ports()), chart_values.auth_secret_ref(values) if values is not None else None)
 
     def leftovers(self, footprint: Footprint) -> list[str]:
         """What is still here of this namespace: its state dir, processes, listeners."""
