@@ -209,6 +209,12 @@ def test_purge_of_what_is_gone_says_nothing_is_deployed(cluster):
     assert "nothing deployed" in target_for("emulated", "jh").remove(purge=True).message
 
 
+def test_a_fresh_target_runs_helm_without_a_tool_check_first(cluster, monkeypatch):
+    """helm is found when first used, not as a side effect of deploy's tool check."""
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    assert target_for("emulated", "jh").helm_run("list", "--short", what="helm list").split() == ["jupyterhub"]
+
+
 def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeypatch):
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
