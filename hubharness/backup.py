@@ -256,9 +256,8 @@ def write_archive(
     except (OSError, sqlite3.Error, tarfile.TarError) as e:
         writer.abort()
         reason = getattr(e, "strerror", None) or str(e)
-        raise HarnessError(
-            f"backup to {dest} failed: {reason} (disk full or not writable?); nothing was written"
-        ) from None
+        hint = "" if isinstance(e, tarfile.TarError) else " (disk full or not writable?)"
+        raise HarnessError(f"backup to {dest} failed: {reason}{hint}; nothing was written") from None
     except BaseException:
         writer.abort()
         raise

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 import tarfile
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -154,54 +152,42 @@ def _archive_homes(target, values: dict, homes: list, writer: backup.ArchiveWrit
 
 
 def run_backup(target, to: Path | None = None) -> backup.BackupResult:
-    started = time.monotonic()
     deployment = target.deployment()
-    core = deployment.core
-    hubs = deployment.component_pods("hub")
-    if not hubs:
-        raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
-    dest = backup.archive_path(target, to)
-    writer = backup.ArchiveWriter(dest)
     try:
-        with tempfile.TemporaryDirectory(prefix="hubharness-backup-") as tmp:
-            snapshot = Path(tmp) / "jupyterhub.sqlite"
+        hubs = deployment.component_pods("hub")
+        if not hubs:
+            raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
+        hub = hubs[0].metadata.name
+
+        def fill(writer: backup.ArchiveWriter, tmp: Path) -> dict:
+            snapshot = tmp / "jupyterhub.sqlite"
             with snapshot.open("wb") as out:
-                rc, err = exec_in(core, target.namespace, hubs[0].metadata.name, "hub", inpod("snapshot", HUB_DB), out)
+                rc, err = exec_in(deployment.core, target.namespace, hub, "hub", inpod("snapshot", HUB_DB), out)
             if rc != 0:
                 raise HarnessError(
-                    f"the online backup of {HUB_DB} in pod {hubs[0].metadata.name} failed: "
-                    f"{last_line(err)} (hub.db.type must be sqlite-pvc)"
+                    f"the online backup of {HUB_DB} in pod {hub} failed: {last_line(err)} "
+                    "(hub.db.type must be sqlite-pvc)"
                 )
             db_integrity = backup.integrity(snapshot)
             if db_integrity != "ok":
                 raise HarnessError(f"the hub database fails integrity_check ({db_integrity}): not backed up")
             writer.add_file(backup.DB_MEMBER, snapshot, live=False)
             users = backup.db_users(snapshot)
-            homes = _user_homes(core, target.namespace)
-            _archive_homes(target, deployment.rendered_values, homes, writer, Path(tmp))
-            volumes = {user: volume_record(claim) for user, claim in homes}
+            homes = _user_homes(deployment.core, target.namespace)
+            _archive_homes(target, deployment.rendered_values, homes, writer, tmp)
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
-        refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
-        manifest = backup.manifest_base(
-            target.context,
-            target.namespace,
-            deployment.chart_version,
-            refs,
-            users,
-            db_integrity,
-            jupyterhub=chart.hub_version(deployment.chart_version),
-        )
-        archive = writer.finish({**manifest, "volumes": volumes})
-    except (OSError, sqlite3.Error, tarfile.TarError) as e:
-        writer.abort()
-        reason = getattr(e, "strerror", None) or str(e)
-        raise HarnessError(f"backup to {dest} failed: {reason}; nothing was written") from None
-    except BaseException:
-        writer.abort()
-        raise
+            refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
+            manifest = backup.manifest_base(
+                target.context,
+                target.namespace,
+                deployment.chart_version,
+                refs,
+                users,
+                db_integrity,
+                jupyterhub=chart.hub_version(deployment.chart_version),
+            )
+            return {**manifest, "volumes": {user: volume_record(claim) for user, claim in homes}}
+
+        return backup.write_archive(target, to, fill)
     finally:
         deployment.close()
-    files = writer.files
-    return backup.BackupResult(
-        archive, users, len(files), sum(f["size"] for f in files.values()), time.monotonic() - started
-    )
