@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import __version__
@@ -186,6 +186,7 @@ class BackupResult:
     files: int
     bytes: int
     seconds: float
+    secrets: list[str] = field(default_factory=list)  # the Secrets the deployment reads, not archived
 
 
 def db_users(db: Path) -> list[str]:
@@ -263,7 +264,12 @@ def write_archive(
         raise
     files = writer.files
     return BackupResult(
-        archive, manifest["users"], len(files), sum(f["size"] for f in files.values()), time.monotonic() - started
+        archive,
+        manifest["users"],
+        len(files),
+        sum(f["size"] for f in files.values()),
+        time.monotonic() - started,
+        sorted({s["name"] for s in manifest.get("secrets", [])}),
     )
 
 

@@ -100,7 +100,8 @@ def backup(context: str, namespace: str, to: str | None) -> int:
         f"{result.files} file(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f}s"
     )
     say(f"  archive: {result.archive} ({result.archive.stat().st_size / 1e6:.1f} MB)")
-    say("  secrets are not in the archive: keep the Secret (urbalurba-secrets) yourself")
+    kept = ", ".join(result.secrets) or "none named in the values"
+    say(f"  secrets are not in the archive: keep the Secret(s) yourself ({kept})")
     return 0
 
 
