@@ -196,8 +196,13 @@ class LocalTarget(StateFolder, Target):
         # The chart's managed Secret: cookie secret, proxy token, service tokens.
         self.store.ensure(HUB_SECRET, "hub.config.JupyterHub.cookie_secret", generate=lambda: pysecrets.token_hex(32))
         self.store.ensure(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-        for key in chart_values.get(values, "hub.services", {}) or {}:
-            self.store.ensure(HUB_SECRET, f"hub.services.{key}.apiToken")
+        for key, service in (chart_values.get(values, "hub.services", {}) or {}).items():
+            # as the chart: the token the values give (apiToken, or api_token), else the one
+            # kept from an earlier deploy, else a new random one
+            given = (service or {}).get("apiToken") or (service or {}).get("api_token")
+            self.store.ensure(
+                HUB_SECRET, f"hub.services.{key}.apiToken", given=given, generate=lambda: pysecrets.token_hex(32)
+            )
         return env, auth_file, origin
 
     def _fingerprint(self, values: dict, env: dict[str, str], ports: dict) -> str:
