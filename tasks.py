@@ -29,6 +29,19 @@ def deploy(c, context="local", namespace="default", values=None, port=8000, char
     _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
 
 
+@task(
+    iterable=["values"],
+    help={
+        "context": "the target whose overlay is read (values/<context>.yaml)",
+        "values": "extra values file, overlaid like helm -f (repeatable)",
+        "strict": "exit non-zero when anything is found (as the nightly runs it)",
+    },
+)
+def lint(c, context="local", values=None, strict=False):
+    """Name the known pitfalls in the values: each with why it hurts and the fix."""
+    _exit(commands.run(commands.lint, context, values or [], strict))
+
+
 CHECKS = "checklist ids ({}) or check ids as in summary.json, comma-separated".format(",".join(CHECK_ORDER))
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import lint as lint_values
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
@@ -20,12 +21,23 @@ def say(line: str = "") -> None:
 def deploy(context: str, namespace: str, values_files: list[str], port: int, chart_version: str) -> int:
     target = target_for(context, namespace)
     files = chart_values.values_files(context, values_files)
+    for finding in lint_values.check(chart_values.load(files)):
+        print(f"warning: {finding.line()} (invoke lint)", file=sys.stderr)
     result = target.deploy(files, port=port, chart_version=chart_version)
     if result.schema_note:
         print(f"note: {result.schema_note}", file=sys.stderr)
     for line in result.lines():
         say(line)
     return 0
+
+
+def lint(context: str, values_files: list[str], strict: bool) -> int:
+    files = chart_values.values_files(context, values_files)
+    findings = lint_values.check(chart_values.load(files))
+    for finding in findings:
+        say(finding.line())
+    say(f"lint: {len(findings)} finding(s) in {', '.join(str(f) for f in files)}")
+    return 1 if strict and findings else 0
 
 
 def verify(context: str, namespace: str, keyword: str | None, checks: str | None, skip: str | None = None) -> int:
