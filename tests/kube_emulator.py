@@ -42,6 +42,15 @@ COLLECTIONS = {
     "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
 CLUSTER = ""
+# waiting reasons of a container that has not run yet: it has no log (400 "waiting to start")
+NEVER_STARTED = {
+    "ContainerCreating",
+    "PodInitializing",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+}
 # e.g. GET /api/v1/services (every namespace), /api/v1/persistentvolumes (cluster-scoped)
 ALL_NAMESPACES = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>\w+)$")
 CLUSTER_OBJECT = re.compile(
@@ -52,6 +61,19 @@ ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
 )
+
+
+def merged(obj: dict, patch: dict) -> dict:
+    """RFC 7386: a JSON merge patch applied to obj (None deletes a key)."""
+    out = dict(obj)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def status(code: int, reason: str, message: str) -> dict:
@@ -334,10 +356,12 @@ class KubeEmulator:
                     )
                 if kind is None:
                     return self._namespace(method, ns)
-                if ns not in emulator.namespaces:
-                    return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
                 if kind not in COLLECTIONS:
                     return self._send(404, status(404, "NotFound", f"no resource {kind}"))
+                if ns not in emulator.namespaces and method == "POST":
+                    return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
+                # (a real server lists, and deletes collections, in a namespace that is not there:
+                # nothing; an object in it is not found)
                 store = emulator.objects.setdefault((ns, kind), {})
                 api_version, kind_name = COLLECTIONS[kind]
                 if method == "GET" and name is None:
@@ -388,8 +412,26 @@ class KubeEmulator:
                     return self._send(
                         200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": gone}
                     )
+                if method in ("PUT", "PATCH") and name not in store:
+                    # as a real server: an update does not create (only a few kinds, such as
+                    # Service, allow create-on-update; the product PUTs none of them)
+                    return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
                 if method == "PUT":
-                    store[name] = {**self._body(), "apiVersion": api_version, "kind": kind_name}
+                    body = self._body()
+                    if body.get("metadata", {}).get("name") != name:
+                        return self._send(
+                            400,
+                            status(
+                                400,
+                                "BadRequest",
+                                f"the name of the object ({body.get('metadata', {}).get('name')}) does not "
+                                f"match the name on the URL ({name})",
+                            ),
+                        )
+                    store[name] = {**body, "apiVersion": api_version, "kind": kind_name}
+                    return self._send(200, store[name])
+                if method == "PATCH":  # a JSON merge patch; a strategic one is read as one too (lists replaced)
+                    store[name] = merged(store[name], self._body())
                     return self._send(200, store[name])
                 return self._send(405, status(405, "MethodNotAllowed", method))
 
@@ -399,13 +441,59 @@ class KubeEmulator:
                 wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
                 return all(obj["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
 
+            def _container(self, spec: dict, container: str) -> tuple[str | None, dict | None]:
+                """(the container named, or the only one; None) or (None, the 400 a real server gives)."""
+                pod, names = spec["metadata"]["name"], [c["name"] for c in spec["spec"]["containers"]]
+                if not container and len(names) == 1:
+                    return names[0], None
+                if not container:
+                    why = f"a container name must be specified for pod {pod}, choose one of: [{' '.join(names)}]"
+                    return None, status(400, "BadRequest", why)
+                if container not in names:
+                    return None, status(400, "BadRequest", f"container {container} is not valid for pod {pod}")
+                return container, None
+
             def _log(self, ns: str, pod: str, query: dict) -> None:
+                """A container's log as the kubelet serves it: empty (200) when it wrote
+                nothing; 400 for a previous instance there is not, or a container that
+                never started; tail_lines honoured."""
                 previous = query.get("previous", ["false"])[0] == "true"
-                text = emulator.logs.get((ns, pod, query.get("container", [""])[0], previous))
-                if text is None:
+                spec = emulator.get(ns, "pods", pod)
+                if spec is None:
+                    return self._send(404, status(404, "NotFound", f'pods "{pod}" not found'))
+                container, refused = self._container(spec, query.get("container", [""])[0])
+                if refused:
+                    return self._send(400, refused)
+                text = emulator.logs.get((ns, pod, container, previous))
+                state = next(
+                    (
+                        c.get("state") or {}
+                        for c in spec.get("status", {}).get("containerStatuses") or []
+                        if c["name"] == container
+                    ),
+                    {},
+                )
+                never_started = (state.get("waiting") or {}).get("reason") in NEVER_STARTED
+                if text is None and previous:
                     return self._send(
-                        400, status(400, "BadRequest", f'previous terminated container in pod "{pod}" not found')
+                        400,
+                        status(
+                            400, "BadRequest", f'previous terminated container "{container}" in pod "{pod}" not found'
+                        ),
                     )
+                if text is None and never_started:
+                    return self._send(
+                        400,
+                        status(
+                            400,
+                            "BadRequest",
+                            f'container "{container}" in pod "{pod}" is waiting to start: {state["waiting"]["reason"]}',
+                        ),
+                    )
+                text = text or ""
+                if tail := query.get("tailLines"):
+                    lines = text.splitlines(keepends=True)
+                    text = "".join(lines[len(lines) - min(int(tail[0]), len(lines)) :])
                 data = text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -535,9 +623,32 @@ class KubeEmulator:
                     return self._send(200, emulator.namespaces[ns])
                 if method == "POST":
                     name = self._body()["metadata"]["name"]
+                    if name in emulator.namespaces:
+                        deleting = emulator.namespaces[name]["status"]["phase"] == "Terminating"
+                        return self._send(
+                            409,
+                            status(
+                                409,
+                                "AlreadyExists",
+                                f'{"object is being deleted: " if deleting else ""}namespaces "{name}" already exists',
+                            ),
+                        )
                     emulator.add_namespace(name)
                     return self._send(201, emulator.namespaces[name])
-                if method == "DELETE" and ns in emulator.namespaces:
+                if method == "DELETE" and ns not in emulator.namespaces:
+                    return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
+                if method == "DELETE" and emulator.namespaces[ns]["status"]["phase"] == "Terminating":
+                    return self._send(
+                        409,
+                        status(
+                            409,
+                            "Conflict",
+                            f'Operation cannot be fulfilled on namespaces "{ns}": The system is ensuring all '
+                            "content is removed from this namespace.  Upon completion, this namespace will "
+                            "automatically be purged by the system.",
+                        ),
+                    )
+                if method == "DELETE":
                     # Terminating at first, gone (with everything in it) a moment later
                     emulator.namespaces[ns]["status"]["phase"] = "Terminating"
                     threading.Timer(emulator.namespace_deletion_delay, emulator.drop_namespace, (ns,)).start()

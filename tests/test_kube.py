@@ -405,3 +405,81 @@ def test_purge_deletes_retained_volumes_and_leftovers_see_cluster_scoped_objects
     assert cluster.get(CLUSTER, "persistentvolumes", "pvc-elsewhere") is not None
     # the recording helm deletes nothing: a cluster role helm left behind is what RMV sees
     assert target.leftovers(Footprint()) == ["cluster role jupyterhub-user-scheduler"]
+
+
+# ---- status codes as a real API server gives them (issue 11, part 2) ------------------------
+def test_an_update_of_a_missing_object_is_404_and_never_creates_it(cluster):
+    from kubernetes.client.exceptions import ApiException
+
+    cluster.add_namespace("jh")
+    target = target_for("emulated", "jh")
+    body = yaml.safe_load(kube.INGRESS.read_text())
+    with pytest.raises(ApiException) as put:
+        target.networking().replace_namespaced_ingress("jupyterhub", "jh", body)
+    with pytest.raises(ApiException) as patch:
+        target.apps().patch_namespaced_deployment_scale("hub", "jh", {"spec": {"replicas": 0}})
+    assert (put.value.status, patch.value.status) == (404, 404)
+    assert cluster.get("jh", "ingresses", "jupyterhub") is None
+
+
+def test_deploy_over_an_existing_namespace_uses_it_and_replaces_the_ingress(cluster):
+    cluster.add_namespace("jh")
+    cluster.objects[("jh", "ingresses")] = {"jupyterhub": yaml.safe_load(kube.INGRESS.read_text())}
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    assert ("POST", "/api/v1/namespaces") not in cluster.requests
+    assert ("PUT", "/apis/networking.k8s.io/v1/namespaces/jh/ingresses/jupyterhub") in cluster.requests
+
+
+def test_creating_a_namespace_that_exists_is_409_and_deploy_takes_it_when_made_meanwhile(cluster, monkeypatch):
+    """Another deploy made the namespace between our look and our create: the API's 409
+    AlreadyExists is no failure, the namespace is looked at again."""
+    from kubernetes.client.exceptions import ApiException
+
+    cluster.add_namespace("jh")
+    with pytest.raises(ApiException) as again:
+        target_for("emulated", "jh").core().create_namespace({"metadata": {"name": "jh"}})
+    assert again.value.status == 409 and "AlreadyExists" in again.value.body
+    looks = iter([None])  # the first look sees no namespace yet
+    real = kube.KubeTarget._namespace_phase
+    monkeypatch.setattr(kube.KubeTarget, "_namespace_phase", lambda self, core: next(looks, real(self, core)))
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    deploy()
+    assert ("POST", "/api/v1/namespaces") in cluster.requests
+
+
+def test_a_namespace_that_began_terminating_before_deploy_could_make_it_is_one_clear_error(cluster, monkeypatch):
+    cluster.add_namespace("jh", phase="Terminating")
+    looks = iter([None])
+    real = kube.KubeTarget._namespace_phase
+    monkeypatch.setattr(kube.KubeTarget, "_namespace_phase", lambda self, core: next(looks, real(self, core)))
+    with pytest.raises(HarnessError, match="namespace jh is terminating: wait until it is gone"):
+        deploy()
+    assert cluster.helm_calls() == []
+
+
+def test_deleting_a_missing_namespace_is_404_and_purge_of_a_release_whose_namespace_is_gone_copes(cluster, monkeypatch):
+    from kubernetes.client.exceptions import ApiException
+
+    with pytest.raises(ApiException) as gone:
+        target_for("emulated", "jh").core().delete_namespace("jh")
+    assert gone.value.status == 404
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")  # helm still lists it; its namespace is gone
+    said = target_for("emulated", "jh").remove(purge=True).message
+    assert "and namespace jh" in said and "jh" not in cluster.namespaces
+
+
+def test_purge_of_a_namespace_already_terminating_waits_until_it_is_gone(cluster, monkeypatch):
+    """A second DELETE of a Terminating namespace is 409 Conflict on a real server (an
+    interrupted purge, run again): purge waits for the deletion under way."""
+    cluster.add_namespace("jh")
+    cluster.namespace_deletion_delay = 1.0
+    target = target_for("emulated", "jh")
+    target.core().delete_namespace("jh")
+    monkeypatch.setenv("HELM_RELEASES", "")
+    started = time.monotonic()
+    assert "and namespace jh" in target.remove(purge=True).message
+    assert "jh" not in cluster.namespaces
+    assert time.monotonic() - started > 0.5, "purge returned before the namespace was gone"

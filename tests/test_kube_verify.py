@@ -473,3 +473,33 @@ def test_cli_status_shows_pods_and_says_when_the_hub_is_unreachable(chart):
     assert "password: urbalurba-secrets/JUPYTERHUB_AUTH_PASSWORD in namespace jh" in done.stdout
     assert "users: unavailable (" in done.stdout
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_pod_that_wrote_nothing_has_an_empty_log_and_the_leak_scan_reads_it(chart, tmp_path):
+    """A real server answers 200 and an empty body for a container that wrote nothing
+    (the user-scheduler's here), 400 for one that never started: neither is a failure."""
+    chart.add_pod("jh", "user-scheduler-c", "user-scheduler", container="kube-scheduler", waiting="ContainerCreating")
+    chart.get("jh", "pods", "user-scheduler-c")["status"]["containerStatuses"][0]["restartCount"] = 0
+    surfaces = dict(deployment().leak_surfaces())
+    assert surfaces["pod user-scheduler-a log (kube-scheduler)"] == ""
+    assert surfaces["pod user-scheduler-c log (kube-scheduler)"].startswith("(no log: 400")
+    assert leaks(deployment()) == []
+    deployment().write_diagnostics(tmp_path)
+    assert (tmp_path / "user-scheduler-a.kube-scheduler.log").read_text() == ""
+
+
+def test_logs_as_a_real_server_gives_them(chart):
+    from kubernetes.client.exceptions import ApiException
+
+    core = target_for("emulated", "jh").core()
+    chart.logs[("jh", "hub-5d9c", "hub", False)] = "one\ntwo\nthree\n"
+    assert core.read_namespaced_pod_log("hub-5d9c", "jh", container="hub", tail_lines=2) == "two\nthree\n"
+    assert core.read_namespaced_pod_log("hub-5d9c", "jh") == "one\ntwo\nthree\n"  # its only container
+    for kwargs, code, message in (
+        ({"name": "gone"}, 404, 'pods \\"gone\\" not found'),
+        ({"container": "sidecar"}, 400, "container sidecar is not valid for pod hub-5d9c"),
+        ({"container": "hub", "previous": True}, 400, 'previous terminated container \\"hub\\" in pod'),
+    ):
+        with pytest.raises(ApiException) as refused:
+            core.read_namespaced_pod_log(kwargs.pop("name", "hub-5d9c"), "jh", **kwargs)
+        assert (refused.value.status, message in refused.value.body) == (code, True), refused.value.body

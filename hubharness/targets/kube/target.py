@@ -119,16 +119,24 @@ class KubeTarget(Target):
     def _ensure_namespace(self, core) -> None:
         phase = self._namespace_phase(core)
         if phase is None:
-            core.create_namespace(
-                validated(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Namespace",
-                        "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
-                    }
+            try:
+                core.create_namespace(
+                    validated(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Namespace",
+                            "metadata": {
+                                "name": self.namespace,
+                                "labels": {"app.kubernetes.io/managed-by": "hubharness"},
+                            },
+                        }
+                    )
                 )
-            )
-        elif phase == "Terminating":
+            except ApiException as e:
+                if e.status != 409:  # 409: made meanwhile (another deploy), or being deleted: look again
+                    raise
+                phase = self._namespace_phase(core)
+        if phase == "Terminating":
             raise HarnessError(f"namespace {self.namespace} is terminating: wait until it is gone, or use another")
 
     def _ensure_node_port_is_free(self, core, values: dict) -> None:
@@ -285,7 +293,8 @@ class KubeTarget(Target):
         try:
             core.delete_namespace(self.namespace)
         except ApiException as e:
-            if e.status != 404:
+            # 404: gone already; 409: being deleted already (an earlier purge): wait for it either way
+            if e.status not in (404, 409):
                 raise HarnessError(f"deleting namespace {self.namespace} failed: {e.status} {e.reason}") from None
         wait_until(
             f"namespace {self.namespace} to be deleted",
