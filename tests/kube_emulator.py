@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"  # exec's channel protocols (v5: stdin can be closed)
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
     "pods": ("v1", "Pod"),
@@ -42,6 +43,7 @@ COLLECTIONS = {
     "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
 CLUSTER = ""
+NODE = "emulated-node"  # the one node pods are scheduled to (spec.nodeName)
 # waiting reasons of a container that has not run yet: it has no log (400 "waiting to start")
 NEVER_STARTED = {
     "ContainerCreating",
@@ -101,6 +103,8 @@ class KubeEmulator:
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.started_env: dict[tuple[str, str], dict[str, str]] = {}  # (pod uid, container) → environment
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
+        self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
+        self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
         self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -155,7 +159,10 @@ class KubeEmulator:
                 "annotations": annotations or {},
                 "uid": str(uuid.uuid4()),
             },
-            "spec": {"containers": [{"name": container, "image": "example/image:1", "env": env or []}]},
+            "spec": {
+                "nodeName": NODE,
+                "containers": [{"name": container, "image": "example/image:1", "env": env or []}],
+            },
             "status": {
                 "phase": "Running" if not waiting else "Pending",
                 "conditions": [{"type": "Ready", "status": "True" if ready and not waiting else "False"}],
@@ -219,7 +226,7 @@ class KubeEmulator:
             pods[pod] = {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "spec": json.loads(json.dumps(template["spec"])),
+                "spec": {**json.loads(json.dumps(template["spec"])), "nodeName": NODE},
                 "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
             }
@@ -390,10 +397,17 @@ class KubeEmulator:
                                 "conditions": [{"type": "Ready", "status": "True"}],
                             },
                         )
-                        if emulator.pod_start_delay:
+                        if emulator.pod_start_delay:  # Pending, on no node yet, then scheduled and started
                             started = dict(body["status"])
                             body["status"] = {"phase": "Pending"}
-                            threading.Timer(emulator.pod_start_delay, body.__setitem__, ("status", started)).start()
+
+                            def start(pod=body, started=started):
+                                pod["spec"]["nodeName"] = NODE
+                                pod["status"] = started
+
+                            threading.Timer(emulator.pod_start_delay, start).start()
+                        else:
+                            body["spec"]["nodeName"] = NODE
                         if emulator.on_pod_created:
                             emulator.on_pod_created(body)
                         emulator.start_containers(ns, body)
@@ -501,13 +515,48 @@ class KubeEmulator:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _plain(self, code: int, text: str) -> None:
+                data = text.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                self.close_connection = True
+
             def _exec(self, ns: str, pod: str, query: dict) -> None:
-                """`exec` over a websocket (v5.channel.k8s.io framing), run here as a local
-                process whose paths under the pod's volume mounts point at the folders
-                standing in for those volumes; stdin frames from the client feed it."""
+                """`exec` over a websocket in the channel protocol negotiated (v5 or v4.channel.k8s.io,
+                the client's first that `exec_protocols` holds), run here as a local process whose
+                paths under the pod's volume mounts point at the folders standing in for those
+                volumes; stdin frames from the client feed it. Refused as a real server refuses:
+                a container the pod has not (400), a pod not on a node yet (400, the API server),
+                a container not running (500 from the kubelet, passed through)."""
                 spec = emulator.get(ns, "pods", pod)
                 if spec is None or self.headers.get("Upgrade", "").lower() != "websocket":
                     return self._send(404, status(404, "NotFound", f'pods "{pod}" not found'))
+                container, refused = self._container(spec, query.get("container", [""])[0])
+                if refused:
+                    return self._send(400, refused)
+                if not spec["spec"].get("nodeName"):
+                    return self._send(400, status(400, "BadRequest", f"pod {pod} does not have a host assigned"))
+                state = next(
+                    (
+                        c.get("state") or {}
+                        for c in spec.get("status", {}).get("containerStatuses") or []
+                        if c["name"] == container
+                    ),
+                    {"running": {}},  # a pod made here without container statuses runs them all
+                )
+                if spec.get("status", {}).get("phase") != "Running" or "running" not in state:
+                    return self._plain(500, f'container not found ("{container}")')
+                offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+                protocol = next((p for p in offered if p in emulator.exec_protocols), None)
+                if protocol is None:
+                    return self._plain(
+                        400,
+                        f"requested protocol(s) are not supported: {offered}; supports {list(emulator.exec_protocols)}",
+                    )
+                emulator.exec_protocols_used.append(protocol)
                 command = [emulator.local_path(ns, spec, arg) for arg in query.get("command", [])]
                 with_stdin = query.get("stdin", ["false"])[0] == "true"
                 key = self.headers["Sec-WebSocket-Key"]
@@ -517,7 +566,7 @@ class KubeEmulator:
                     ("Upgrade", "websocket"),
                     ("Connection", "Upgrade"),
                     ("Sec-WebSocket-Accept", accept),
-                    ("Sec-WebSocket-Protocol", "v5.channel.k8s.io"),
+                    ("Sec-WebSocket-Protocol", protocol),
                 ):
                     self.send_header(header, value)
                 self.end_headers()
@@ -526,7 +575,7 @@ class KubeEmulator:
                     stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    env=emulator.container_env(ns, spec, query.get("container", [""])[0]),
+                    env=emulator.container_env(ns, spec, container),
                 )
                 lock = threading.Lock()
 
@@ -540,7 +589,7 @@ class KubeEmulator:
                     threading.Thread(target=pump, args=(proc.stderr, 2)),
                 ]
                 if with_stdin:
-                    threading.Thread(target=self._feed, args=(proc,), daemon=True).start()
+                    threading.Thread(target=self._feed, args=(proc, protocol), daemon=True).start()
                 for thread in pumps:
                     thread.start()
                 try:
@@ -564,9 +613,10 @@ class KubeEmulator:
                     self._frame(0x8, b"")
                 self.close_connection = True
 
-            def _feed(self, proc) -> None:
+            def _feed(self, proc, protocol: str) -> None:
                 """Client frames (masked, RFC 6455) into the process's stdin: channel 0 is
-                data, channel 255 with 0 closes it (v5), a close frame ends it."""
+                data, channel 255 with 0 closes it (v5 only: v4 has no way to close stdin but
+                closing the whole stream), a close frame ends it."""
                 try:
                     while True:
                         head = self.rfile.read(2)
@@ -581,7 +631,7 @@ class KubeEmulator:
                         data = self.rfile.read(size)
                         keys = (mask * (size // 4 + 1))[:size]
                         data = (int.from_bytes(data, "big") ^ int.from_bytes(keys, "big")).to_bytes(size, "big")
-                        if opcode == 0x8 or data[:2] == b"\xff\x00":
+                        if opcode == 0x8 or (protocol == V5 and data[:2] == b"\xff\x00"):
                             break
                         if data[:1] == b"\x00":
                             proc.stdin.write(data[1:])

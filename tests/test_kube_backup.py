@@ -534,3 +534,79 @@ def test_a_release_that_names_no_notebook_image_is_one_clear_error(cluster, tmp_
     with pytest.raises(HarnessError, match="the release names no singleuser.image"):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert not list(tmp_path.glob("kube.tar.gz*")), "an archive was left behind"
+
+
+# ---- exec as a real server gives it (issue 11, part 2) -------------------------------------
+@pytest.mark.parametrize("protocol", ["v5.channel.k8s.io", "v4.channel.k8s.io"])
+def test_backup_and_restore_work_over_either_exec_protocol(deployed, tmp_path, protocol):
+    """The client offers v5 then v4; a server without v5 speaks v4, which cannot close stdin:
+    restore's in-pod writer knows the size of what it reads, so it needs no end of stream."""
+    deployed.exec_protocols = (protocol,)
+    archive = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").archive
+    purge_and_deploy_again(deployed, tmp_path)
+    assert target_for("emulated", "jh").restore(archive).integrity == "ok"
+    for user, files in (("alice", ALICE), ("ben", BEN)):
+        for name, data in files.items():
+            assert (deployed.volumes[("jh", f"claim-{user}")] / name).read_bytes() == data, f"{user}/{name}"
+    assert db_column(hub_db(tmp_path), "SELECT name FROM users ORDER BY name") == ["admin", "alice", "ben"]
+    assert set(deployed.exec_protocols_used) == {protocol}
+    assert len(deployed.exec_protocols_used) >= 6  # snapshot, 2 tars, db, 2 homes, integrity
+
+
+@pytest.mark.parametrize("protocol, code", [("v5.channel.k8s.io", 0), ("v4.channel.k8s.io", 124)])
+def test_only_v5_closes_a_commands_stdin(deployed, protocol, code):
+    """Why inpod.py is sent the size first: under v4 a command that reads to the end of
+    its input never sees one (here `timeout` ends it)."""
+    deployed.exec_protocols = (protocol,)
+    out = io.BytesIO()
+    rc, _ = kube_pods.exec_in(
+        target_for("emulated", "jh").core(), "jh", "hub-5d9c", "hub", ["timeout", "2", "cat"], out, io.BytesIO(b"x")
+    )
+    assert (rc, out.getvalue()) == (code, b"x")
+
+
+def _not_running(pod: dict, phase: str, state: dict) -> None:
+    pod["status"].update(
+        phase=phase,
+        containerStatuses=[
+            {"name": "hub", "ready": False, "restartCount": 1, "image": "x", "imageID": "", "state": state}
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "change, refusal",
+    [
+        (lambda pod: None, r"400 container sidecar is not valid for pod hub-5d9c"),
+        (
+            lambda pod: [pod["spec"].pop("nodeName"), pod["status"].update(phase="Pending")],
+            r"400 pod hub-5d9c does not have a host assigned",
+        ),
+        (
+            lambda pod: _not_running(pod, "Running", {"waiting": {"reason": "CrashLoopBackOff"}}),
+            r'500 container not found \("hub"\)',
+        ),
+        (
+            lambda pod: _not_running(pod, "Succeeded", {"terminated": {"exitCode": 0}}),
+            r'500 container not found \("hub"\)',
+        ),
+    ],
+    ids=["unknown-container", "no-host", "crash-loop", "completed"],
+)
+def test_an_exec_the_server_refuses_is_one_clear_error(deployed, change, refusal):
+    change(deployed.get("jh", "pods", "hub-5d9c"))
+    container = "sidecar" if "sidecar" in refusal else "hub"
+    with pytest.raises(HarnessError, match=rf"^exec in pod hub-5d9c \({container}\) was refused: {refusal}$"):
+        kube_pods.exec_in(target_for("emulated", "jh").core(), "jh", "hub-5d9c", container, ["true"], io.BytesIO())
+
+
+def test_backup_reads_the_database_in_the_hub_pod_that_runs(deployed, tmp_path):
+    """A rollout leaves a new hub pod starting beside the old one: exec only into one that runs."""
+    starting = deployed.add_pod("jh", "hub-0new", "hub", waiting="ContainerCreating")
+    deployed.objects[("jh", "pods")] = {"hub-0new": starting, **deployed.objects[("jh", "pods")]}  # listed first
+    assert target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").users == ["admin", "alice", "ben"]
+    deployed.get("jh", "pods", "hub-5d9c")["status"]["phase"] = "Failed"
+    with pytest.raises(
+        HarnessError, match=r"^no hub pod runs in namespace jh \(hub-0new Pending, hub-5d9c Failed\): back up when"
+    ):
+        target_for("emulated", "jh").backup(tmp_path / "again.tar.gz")

@@ -503,3 +503,25 @@ def test_logs_as_a_real_server_gives_them(chart):
         with pytest.raises(ApiException) as refused:
             core.read_namespaced_pod_log(kwargs.pop("name", "hub-5d9c"), "jh", **kwargs)
         assert (refused.value.status, message in refused.value.body) == (code, True), refused.value.body
+
+
+def test_a_hub_that_does_not_run_fails_the_facts_read_inside_it_saying_why(chart):
+    """exec into a container that is not running is refused by the kubelet; the facts read
+    inside the hub say so, rather than erring (a crash-looping hub, as RDY sees it)."""
+    _pod(chart, "hub-5d9c")["status"].update(
+        containerStatuses=[
+            {
+                "name": "hub",
+                "ready": False,
+                "restartCount": 4,
+                "image": "x",
+                "imageID": "",
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+            }
+        ]
+    )
+    found = deployment().hub_reads_password_from_secret()
+    assert not found and 'refused: 500 container not found ("hub")' in found.detail, found.detail
+    _pod(chart, "hub-5d9c")["status"]["phase"] = "Failed"
+    integrity = deployment().hub_database_integrity()
+    assert not integrity and integrity.detail == "no running hub pod in jh", integrity.detail

@@ -157,7 +157,13 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
         hubs = deployment.component_pods("hub")
         if not hubs:
             raise HarnessError(f"no hub pod in namespace {target.namespace}: nothing to back up (is it deployed?)")
-        hub = hubs[0].metadata.name
+        serving = deployment.serving_pod("hub")
+        if serving is None:  # the database is read in the hub's container: it must run
+            raise HarnessError(
+                f"no hub pod runs in namespace {target.namespace} "
+                f"({', '.join(f'{p.metadata.name} {p.status.phase}' for p in hubs)}): back up when it does"
+            )
+        hub = serving.metadata.name
 
         def fill(writer: backup.ArchiveWriter, tmp: Path) -> dict:
             snapshot = tmp / "jupyterhub.sqlite"

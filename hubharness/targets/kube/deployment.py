@@ -117,6 +117,14 @@ class KubeDeployment(Deployment):
     def component_pods(self, component: str) -> list:
         return self._pods(f"release={self.release.name},component={component}")
 
+    def serving_pod(self, component: str):
+        """The component's pod to exec into: Running and not being deleted (a rollout, or a
+        restore, leaves the old pod terminating beside a new one); None if there is none."""
+        for pod in self.component_pods(component):
+            if pod.status and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
+                return pod
+        return None
+
     def _secret_data(self, name: str) -> dict[str, str]:
         try:
             return _decoded(self.core.read_namespaced_secret(name, self.namespace).data)
@@ -198,7 +206,8 @@ class KubeDeployment(Deployment):
         hubs = self.component_pods("hub")
         if not hubs:
             return Fact(False, f"no hub pod in {self.namespace}")
-        container = next((c for c in hubs[0].spec.containers if c.name == "hub"), hubs[0].spec.containers[0])
+        hub = self.serving_pod("hub") or hubs[0]
+        container = next((c for c in hub.spec.containers if c.name == "hub"), hub.spec.containers[0])
         env = next((e for e in container.env or [] if e.name == chart_values.AUTH_ENV), None)
         if env is None:
             return Fact(False, f"the hub container has no {chart_values.AUTH_ENV} in its environment")
@@ -215,11 +224,14 @@ class KubeDeployment(Deployment):
             )
         # What the hub process has, as a digest computed inside its container, against the
         # Secret's value now: a Secret changed under a running hub differs.
-        pod = hubs[0].metadata.name
+        pod = hub.metadata.name
         out = io.BytesIO()
-        rc, err = exec_in(
-            self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV), out
-        )
+        try:
+            rc, err = exec_in(
+                self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV), out
+            )
+        except HarnessError as e:
+            return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV}: {e}")
         if rc != 0:
             return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV} in pod {pod}: {last_line(err)}")
         found = out.getvalue().decode().strip()
@@ -375,12 +387,15 @@ class KubeDeployment(Deployment):
 
     # ---- diagnostics ----------------------------------------------------------------------
     def hub_database_integrity(self) -> Fact:
-        pods = self.component_pods("hub")
-        if not pods:
-            return Fact(False, f"no hub pod in {self.namespace}")
-        pod = pods[0].metadata.name
+        hub = self.serving_pod("hub")
+        if hub is None:
+            return Fact(False, f"no running hub pod in {self.namespace}")
+        pod = hub.metadata.name
         out = io.BytesIO()
-        rc, err = exec_in(self.core, self.namespace, pod, "hub", inpod("integrity", HUB_DB), out)
+        try:
+            rc, err = exec_in(self.core, self.namespace, pod, "hub", inpod("integrity", HUB_DB), out)
+        except HarnessError as e:
+            return Fact(False, f"PRAGMA integrity_check of {HUB_DB}: not checked ({e})")
         result = out.getvalue().decode().strip() if rc == 0 else f"not checked ({last_line(err)})"
         return Fact(result == "ok", f"PRAGMA integrity_check of {HUB_DB} in pod {pod}: {result}")
 

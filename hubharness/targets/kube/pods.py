@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import BinaryIO
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
-from websocket import WebSocketException
+from websocket import WebSocketBadStatusException, WebSocketException
 
 from ...errors import HarnessError
 from ...waiting import wait_until
@@ -59,25 +60,45 @@ def last_line(data: bytes) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _refusal(error: ApiException) -> str:
+    """Why the server refused to open an exec stream. The client wraps the failed websocket
+    handshake in an ApiException of status 0; the response is in the exception it caught:
+    a Status from the API server, or the kubelet's plain text."""
+    handshake = error.__context__
+    if isinstance(handshake, WebSocketBadStatusException):
+        body = (handshake.resp_body or b"").decode(errors="replace").strip()
+        try:
+            body = json.loads(body).get("message") or body
+        except (ValueError, AttributeError):
+            pass
+        return f"{handshake.status_code} {body[:300]}".strip()
+    return f"{error.status} {error.reason}"[:300]
+
+
 def exec_in(
     core, namespace: str, pod: str, container: str, command: list[str], stdout: BinaryIO, stdin: BinaryIO | None = None
 ) -> tuple[int | None, bytes]:
     """Run a command in a pod, `stdin` (a file) sent first, its output written to `stdout`
     as it comes (a home can be larger than memory). (exit code, stderr); the exit code
-    is None when the pod closed the stream without one. Bounded by EXEC_TIMEOUT."""
-    ws = stream(
-        core.connect_get_namespaced_pod_exec,
-        pod,
-        namespace,
-        command=command,
-        container=container,
-        stderr=True,
-        stdin=stdin is not None,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-        binary=True,
-    )
+    is None when the pod closed the stream without one. Bounded by EXEC_TIMEOUT. An exec
+    the server refuses (a container the pod has not, a pod not on a node or not running)
+    is a HarnessError saying why."""
+    try:
+        ws = stream(
+            core.connect_get_namespaced_pod_exec,
+            pod,
+            namespace,
+            command=command,
+            container=container,
+            stderr=True,
+            stdin=stdin is not None,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+            binary=True,
+        )
+    except ApiException as e:
+        raise HarnessError(f"exec in pod {pod} ({container}) was refused: {_refusal(e)}") from None
     err = bytearray()
     deadline = time.monotonic() + EXEC_TIMEOUT
     try:
