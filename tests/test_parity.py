@@ -7,6 +7,8 @@ import secrets
 import requests
 import yaml
 
+from hubharness.targets.local import LocalTarget
+
 
 def test_a_service_token_given_in_values_is_the_one_the_hub_accepts(harness, tmp_path):
     """As the chart: hub.services.<name>.apiToken is used when given (zero-to-jupyterhub's
@@ -29,3 +31,40 @@ def test_a_service_token_given_in_values_is_the_one_the_hub_accepts(harness, tmp
     response = requests.get(f"{url}/hub/api/users", headers={"Authorization": f"token {token}"}, timeout=10)
     assert response.status_code == 200, f"the given token was refused: {response.status_code} {response.text[:200]}"
     assert "admin" in [u["name"] for u in response.json()]
+
+
+def _hooks(tmp_path, post_start: str) -> str:
+    overlay = tmp_path / "hooks.yaml"
+    hook = {"exec": {"command": ["sh", "-c", post_start]}}
+    stop = {"exec": {"command": ["sh", "-c", "echo stopping > pre-stop.txt"]}}
+    overlay.write_text(yaml.safe_dump({"singleuser": {"lifecycleHooks": {"postStart": hook, "preStop": stop}}}))
+    return str(overlay)
+
+
+def test_lifecycle_hooks_run_in_the_server_and_a_failing_post_start_fails_the_spawn(harness, tmp_path, monkeypatch):
+    """As the kubelet runs them: postStart in the server's folder and environment before
+    the spawn is done, preStop before it stops; a postStart that fails fails the spawn."""
+    ran = harness.deploy("hooks", "--values", _hooks(tmp_path, 'echo "started as $JUPYTERHUB_USER" > post-start.txt'))
+    assert ran.code == 0, ran.err
+    assert "lifecycleHooks" not in ran.out, f"reported as not applicable: {ran.out}"
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    api = LocalTarget("hooks").admin_api()
+    api.ensure_user("hana")
+    api.start_server("hana")
+    api.wait_server_ready("hana", timeout=60)
+    home = harness.state_dir("hooks") / "home" / "hana"
+    assert (home / "post-start.txt").read_text() == "started as hana\n"
+    api.stop_server("hana")
+    api.wait_server_stopped("hana", timeout=30)
+    assert (home / "pre-stop.txt").read_text() == "stopping\n"
+
+    ran = harness.deploy("hooks", "--values", _hooks(tmp_path, "echo no such thing; exit 3"))
+    assert ran.code == 0, ran.err
+    api.ensure_user("hugo")
+    response = api.request("POST", "/users/hugo/server", timeout=60)
+    assert response.status_code == 500, f"a spawn whose postStart failed answered {response.status_code}"
+    hub_log = (harness.state_dir("hooks") / "logs" / "hub.log").read_text()
+    assert "singleuser.lifecycleHooks.postStart exited 3: the server was stopped" in hub_log
+    log = (harness.state_dir("hooks") / "logs" / "user-hugo.log").read_text()
+    assert "no such thing" in log and "postStart: exited 3" in log
+    assert not LocalTarget("hooks").deployment().user_server_running("hugo")

@@ -5,6 +5,7 @@
 # traits, hub.extraConfig snippets executed in key order), with a local process
 # spawner in place of KubeSpawner. Written by us; run by JupyterHub with
 # HUBHARNESS_STATE_DIR pointing at the deployment's state dir.
+import asyncio
 import json
 import os
 import subprocess
@@ -40,16 +41,57 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
-    """One log per user server (logs/user-<name>.log), as a pod has its own log."""
+    """One log per user server (logs/user-<name>.log), as a pod has its own log; and
+    singleuser.lifecycleHooks run as the kubelet runs them: postStart after the server
+    process starts and before the spawn is reported done (a hook that fails fails the
+    spawn), preStop before the server is stopped; their output goes to the same log."""
+
+    @property
+    def log_path(self):
+        return state / "logs" / f"user-{self.user.name}.log"
 
     async def start(self):
-        log = open(state / "logs" / f"user-{self.user.name}.log", "ab")  # noqa: ASYNC230, SIM115 — the server process inherits it
+        log = open(self.log_path, "ab")  # noqa: ASYNC230, SIM115 — the server process inherits it
         os.chmod(log.name, 0o600)
         self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
         try:
-            return await super().start()
+            address = await super().start()
         finally:
             log.close()  # the child keeps its own copy of the descriptor
+        failed = await self._run_hook("postStart")
+        if failed:
+            await super().stop(now=True)
+            raise RuntimeError(
+                f"singleuser.lifecycleHooks.postStart {failed}: the server was stopped, as a pod's "
+                f"container is (its output: logs/user-{self.user.name}.log)"
+            )
+        return address
+
+    async def stop(self, now=False):
+        await self._run_hook("preStop")  # its failure is logged, and the server stops anyway
+        return await super().stop(now=now)
+
+    async def _run_hook(self, which):
+        """Run the hook in the server's folder and environment; how it failed, or None."""
+        command = get_config(f"singleuser.lifecycleHooks.{which}.exec.command")
+        if not command:
+            return None
+        env = self.user_env(self.get_env())
+        with open(self.log_path, "ab") as log:  # noqa: ASYNC230 — opened once per hook, for the child
+            log.write(f"[hubharness] running singleuser.lifecycleHooks.{which}\n".encode())
+            log.flush()
+            proc = await asyncio.create_subprocess_exec(
+                *[str(part) for part in command], cwd=self.home_dir, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                code = await asyncio.wait_for(proc.wait(), timeout=self.start_timeout)
+                failed = f"exited {code}" if code else None
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                failed = f"ran longer than singleuser.startTimeout ({self.start_timeout}s) and was killed"
+            log.write(f"[hubharness] singleuser.lifecycleHooks.{which}: {failed or 'done'}\n".encode())
+        return failed
 
 
 c.JupyterHub.spawner_class = LoggingLocalProcessSpawner

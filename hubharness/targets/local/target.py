@@ -57,6 +57,8 @@ APPLIED = (
     "singleuser.defaultUrl",
     "singleuser.startTimeout",
     "singleuser.image.tag",
+    "singleuser.lifecycleHooks.postStart.exec",
+    "singleuser.lifecycleHooks.preStop.exec",
     "debug.enabled",
 )
 # Applied as the spawner traits the chart sets, but a local process is not confined by them.
