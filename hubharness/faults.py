@@ -276,8 +276,11 @@ singleuser:
     ),
     Fault(
         "image-python-paths",
-        "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name the image's /opt/conda python, which this machine lacks",
-        overlay=user_env(PYSPARK_PYTHON="/opt/conda/bin/python", PYSPARK_DRIVER_PYTHON="/opt/conda/bin/python"),
+        "PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON name a python the image does not have",
+        overlay=user_env(
+            PYSPARK_PYTHON="/opt/conda/envs/missing/bin/python",
+            PYSPARK_DRIVER_PYTHON="/opt/conda/envs/missing/bin/python",
+        ),
     ),
     Fault(
         "numpy-broken",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import sys
+from pathlib import Path
 
 import requests
 import yaml
@@ -68,3 +70,26 @@ def test_lifecycle_hooks_run_in_the_server_and_a_failing_post_start_fails_the_sp
     log = (harness.state_dir("hooks") / "logs" / "user-hugo.log").read_text()
     assert "no such thing" in log and "postStart: exited 3" in log
     assert not LocalTarget("hooks").deployment().user_server_running("hugo")
+
+
+def test_the_images_paths_in_values_resolve_to_their_local_equivalents(harness, tmp_path, monkeypatch):
+    """The seed's PYSPARK_PYTHON=/opt/conda/bin/python and paths under the chart's home
+    mount work unchanged: the image's python is the harness's, its home each user's."""
+    overlay = tmp_path / "image-paths.yaml"
+    env = {"PYSPARK_PYTHON": "/opt/conda/bin/python", "DATA_DIR": "/home/jovyan/data"}
+    overlay.write_text(yaml.safe_dump({"singleuser": {"extraEnv": env}}))
+    assert harness.deploy("paths", "--values", str(overlay)).code == 0
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    api = LocalTarget("paths").admin_api()
+    api.ensure_user("ida")
+    api.start_server("ida")
+    api.wait_server_ready("ida", timeout=60)
+    ran = (
+        LocalTarget("paths")
+        .deployment()
+        .run_in_server("ida", 'echo "$DATA_DIR"; "$PYSPARK_PYTHON" -c "import sys, pyspark; print(sys.prefix)"')
+    )
+    assert ran.rc == 0, ran.stderr
+    data_dir, prefix = ran.stdout.split()
+    assert data_dir == str(harness.state_dir("paths") / "home" / "ida" / "data")
+    assert Path(prefix).resolve() == Path(sys.prefix).resolve()

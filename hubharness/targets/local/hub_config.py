@@ -130,6 +130,22 @@ for trait, key in (
 ):
     set_if_not_none(c.Spawner, trait, key)
 
+# Paths of the notebook image that values name resolve to their equivalents here: its
+# python is the harness's virtualenv, its home (singleuser.storage.homeMountPath) each
+# user's home, so PYSPARK_PYTHON=/opt/conda/bin/python works unchanged.
+IMAGE_BIN = "/opt/conda/bin/"
+home_mount = str(get_config("singleuser.storage.homeMountPath") or "/home/jovyan").rstrip("/")
+
+
+def in_this_machine(value):
+    value = str(value)
+    if value == IMAGE_BIN.rstrip("/") or value.startswith(IMAGE_BIN):
+        value = venv_bin + value[len(IMAGE_BIN) - 1 :]
+    if value != home_mount and not value.startswith(home_mount + "/"):
+        return value
+    return lambda spawner: spawner.home_dir + value[len(home_mount) :]  # the chart's mount, per user
+
+
 environment = {}
 extra_env = get_config("singleuser.extraEnv", {}) or {}
 if isinstance(extra_env, list):
@@ -137,10 +153,10 @@ if isinstance(extra_env, list):
 for name, value in extra_env.items():
     if isinstance(value, dict):
         if "value" in value:
-            environment[name] = str(value["value"])
+            environment[name] = in_this_machine(value["value"])
         # valueFrom has no local meaning for user servers; the harness reported it.
     else:
-        environment[name] = str(value)
+        environment[name] = in_this_machine(value)
 c.Spawner.environment = environment
 
 if "cmd" in (get_config("singleuser") or {}):
