@@ -7,8 +7,18 @@ It implements only the calls the target makes (and pod logs). Pods, logs and hel
 release records are put in by the test: nothing here runs a container. `exec` runs the
 command as a local process, with the pod's volume mounts pointing at folders the test
 gave (`volumes`), or made for a claim the client created, so that bytes really travel
-the websocket stream, both ways. Scaling a Deployment deletes or makes its pods, Running
-and Ready at once: the one piece of a controller the hub's restore needs.
+the websocket stream, both ways. Scaling a Deployment deletes its pods, or makes one,
+Running and Ready at once: the one piece of a controller the hub's restore needs.
+
+Where the product depends on it, it answers as a real API server does: status codes
+(404 for an update of a missing object, 409 for a namespace that exists or is already
+being deleted), logs (empty, not an error, for a container that wrote nothing), exec
+(the container named, the pod on a node and running; the v5 or v4 channel protocol),
+and deletion, which takes time: a deleted pod keeps its deletionTimestamp for
+`pod_deletion_delay`, a namespace stays Terminating while it has pods and refuses new
+content with 403. Where it still differs: no finalizers (a pod or claim that holds up a
+namespace's deletion forever), no events or container statuses of its own, label
+selectors of equality terms only, no validation of what is created.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,7 +108,13 @@ class KubeEmulator:
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, str, dict]] = []  # what clients sent, as sent
         self.logs: dict[tuple[str, str, str, bool], str] = {}  # (ns, pod, container, previous) → text
-        self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating
+        self.namespace_deletion_delay = 0.3  # seconds a deleted namespace stays Terminating (longer while it has pods)
+        # seconds a deleted pod stays, with its deletionTimestamp, while the kubelet stops it and
+        # unmounts its volumes; at once with gracePeriodSeconds=0, or a pod on no node or ended
+        self.pod_deletion_delay = 0.2
+        self.deletions: list[tuple[str, str, int | None]] = []  # (ns, pod, gracePeriodSeconds asked)
+        self.lock = threading.RLock()  # requests and the timers that finish deletions
+        self._emptied: set[str] = set()  # Terminating namespaces whose delay is over: gone with their last pod
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.volume_root: Path | None = None  # where folders for claims that clients create go
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
@@ -217,10 +234,15 @@ class KubeEmulator:
         template = deployment["spec"]["template"]
         labels = template["metadata"]["labels"]
         pods = self.objects.setdefault((ns, "pods"), {})
-        mine = [n for n, p in pods.items() if all(p["metadata"]["labels"].get(k) == v for k, v in labels.items())]
+        mine = [
+            n
+            for n, p in pods.items()
+            if all(p["metadata"]["labels"].get(k) == v for k, v in labels.items())
+            and "deletionTimestamp" not in p["metadata"]  # a ReplicaSet replaces a pod that is going
+        ]
         if replicas == 0:
             for pod in mine:
-                del pods[pod]
+                self.delete_pod(ns, pod)
         elif not mine:
             pod = f"{name}-{uuid.uuid4().hex[:5]}"
             pods[pod] = {
@@ -267,10 +289,66 @@ class KubeEmulator:
             self.start_containers(ns, pod)
         return self.started_env[(pod["metadata"]["uid"], container)]
 
+    def delete_pod(self, ns: str, name: str, grace: int | None = None) -> dict | None:
+        """A pod's deletion as the API server and the kubelet do it: with gracePeriodSeconds=0,
+        or for a pod on no node or one that has ended, it goes at once; else it gets its
+        deletionTimestamp and goes `pod_deletion_delay` later (the kubelet has stopped it and
+        unmounted its volumes). A second deletion keeps the first one's clock. The pod as
+        the API answers: as it is now."""
+        with self.lock:
+            pod = self.get(ns, "pods", name)
+            if pod is None:
+                return None
+            self.deletions.append((ns, name, grace))
+            phase = (pod.get("status") or {}).get("phase")
+            if grace == 0 or not pod["spec"].get("nodeName") or phase in ("Succeeded", "Failed"):
+                self._pod_gone(ns, name, pod["metadata"]["uid"])
+                return pod
+            if "deletionTimestamp" not in pod["metadata"]:
+                pod["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                pod["metadata"]["deletionGracePeriodSeconds"] = 30 if grace is None else grace
+                timer = threading.Timer(self.pod_deletion_delay, self._pod_gone, (ns, name, pod["metadata"]["uid"]))
+                timer.daemon = True
+                timer.start()
+            return pod
+
+    def _pod_gone(self, ns: str, name: str, uid: str) -> None:
+        with self.lock:
+            pods = self.objects.get((ns, "pods"), {})
+            if name in pods and pods[name]["metadata"]["uid"] == uid:  # not a new pod of that name
+                del pods[name]
+            self._drop_if_empty(ns)
+
+    def delete_namespace(self, ns: str) -> None:
+        """Terminating at once; its pods deleted (gracefully); gone, with everything in it, when
+        `namespace_deletion_delay` is over and its last pod has gone."""
+        with self.lock:
+            self.namespaces[ns]["status"]["phase"] = "Terminating"
+            self.namespaces[ns]["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            for name in list(self.objects.get((ns, "pods"), {})):
+                self.delete_pod(ns, name)
+        timer = threading.Timer(self.namespace_deletion_delay, self._emptied_after_delay, (ns,))
+        timer.daemon = True
+        timer.start()
+
+    def _emptied_after_delay(self, ns: str) -> None:
+        with self.lock:
+            self._emptied.add(ns)
+            self._drop_if_empty(ns)
+
+    def _drop_if_empty(self, ns: str) -> None:
+        if ns in self._emptied and not self.objects.get((ns, "pods")):
+            self._emptied.discard(ns)
+            self.drop_namespace(ns)
+
+    def terminating(self, ns: str) -> bool:
+        return (self.namespaces.get(ns) or {}).get("status", {}).get("phase") == "Terminating"
+
     def drop_namespace(self, ns: str) -> None:
-        self.namespaces.pop(ns, None)
-        for key in [k for k in self.objects if k[0] == ns]:
-            del self.objects[key]
+        with self.lock:
+            self.namespaces.pop(ns, None)
+            for key in [k for k in self.objects if k[0] == ns]:
+                del self.objects[key]
 
     def get(self, ns: str, kind: str, name: str) -> dict | None:
         return self.objects.get((ns, kind), {}).get(name)
@@ -298,6 +376,12 @@ class KubeEmulator:
                 return body
 
             def _route(self, method: str) -> None:
+                if urlparse(self.path).path.endswith("/exec"):  # a stream: it takes the lock to look only
+                    return self._dispatch(method)
+                with emulator.lock:
+                    return self._dispatch(method)
+
+            def _dispatch(self, method: str) -> None:
                 url = urlparse(self.path)
                 emulator.requests.append((method, url.path))
                 if any(method == m and url.path.endswith(end) for m, end in emulator.forbidden):
@@ -385,6 +469,9 @@ class KubeEmulator:
                     body.setdefault("apiVersion", api_version)
                     body.setdefault("kind", kind_name)
                     new = body["metadata"]["name"]
+                    if emulator.terminating(ns):
+                        why = f"unable to create new content in namespace {ns} because it is being terminated"
+                        return self._send(403, status(403, "Forbidden", f'{kind} "{new}" is forbidden: {why}'))
                     if new in store:
                         return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
                     body["metadata"]["namespace"] = ns
@@ -420,9 +507,15 @@ class KubeEmulator:
                 if method == "DELETE" and name:  # answers with the object, as the API does
                     if name not in store:
                         return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
+                    if kind == "pods":
+                        return self._send(200, emulator.delete_pod(ns, name, self._grace(url.query)))
                     return self._send(200, store.pop(name))
                 if method == "DELETE":  # a collection, by label selector
-                    gone = [store.pop(n) for n, o in list(store.items()) if self._selected(o, url.query)]
+                    chosen = [n for n, o in list(store.items()) if self._selected(o, url.query)]
+                    if kind == "pods":
+                        gone = [emulator.delete_pod(ns, n, self._grace(url.query)) for n in chosen]
+                    else:
+                        gone = [store.pop(n) for n in chosen]
                     return self._send(
                         200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": gone}
                     )
@@ -448,6 +541,14 @@ class KubeEmulator:
                     store[name] = merged(store[name], self._body())
                     return self._send(200, store[name])
                 return self._send(405, status(405, "MethodNotAllowed", method))
+
+            def _grace(self, query: str) -> int | None:
+                """gracePeriodSeconds of a DELETE, from its query or its DeleteOptions body."""
+                asked = parse_qs(query).get("gracePeriodSeconds")
+                body = self._body() if int(self.headers.get("Content-Length") or 0) else {}
+                if asked:
+                    return int(asked[0])
+                return body.get("gracePeriodSeconds") if isinstance(body, dict) else None
 
             @staticmethod
             def _selected(obj: dict, query: str) -> bool:
@@ -531,7 +632,8 @@ class KubeEmulator:
                 volumes; stdin frames from the client feed it. Refused as a real server refuses:
                 a container the pod has not (400), a pod not on a node yet (400, the API server),
                 a container not running (500 from the kubelet, passed through)."""
-                spec = emulator.get(ns, "pods", pod)
+                with emulator.lock:  # the pod as it is now (a deletion may finish while this runs)
+                    spec = json.loads(json.dumps(emulator.get(ns, "pods", pod)))
                 if spec is None or self.headers.get("Upgrade", "").lower() != "websocket":
                     return self._send(404, status(404, "NotFound", f'pods "{pod}" not found'))
                 container, refused = self._container(spec, query.get("container", [""])[0])
@@ -699,9 +801,7 @@ class KubeEmulator:
                         ),
                     )
                 if method == "DELETE":
-                    # Terminating at first, gone (with everything in it) a moment later
-                    emulator.namespaces[ns]["status"]["phase"] = "Terminating"
-                    threading.Timer(emulator.namespace_deletion_delay, emulator.drop_namespace, (ns,)).start()
+                    emulator.delete_namespace(ns)
                     return self._send(200, emulator.namespaces[ns])
                 return self._send(405, status(405, "MethodNotAllowed", method))
 

@@ -483,3 +483,74 @@ def test_purge_of_a_namespace_already_terminating_waits_until_it_is_gone(cluster
     assert "and namespace jh" in target.remove(purge=True).message
     assert "jh" not in cluster.namespaces
     assert time.monotonic() - started > 0.5, "purge returned before the namespace was gone"
+
+
+# ---- asynchronous deletion (issue 11, part 2) ----------------------------------------------
+def test_a_deleted_pod_terminates_then_goes_and_its_namespace_waits_for_it(cluster):
+    from kubernetes.client.exceptions import ApiException
+
+    cluster.pod_deletion_delay = 0.5
+    cluster.add_namespace("jh")
+    cluster.add_pod("jh", "web", "web", release="other")
+    core = target_for("emulated", "jh").core()
+    core.delete_namespace("jh")
+    assert core.read_namespaced_pod("web", "jh").metadata.deletion_timestamp is not None
+    assert core.read_namespace("jh").status.phase == "Terminating"
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_config_map("jh", {"metadata": {"name": "late"}})
+    assert refused.value.status == 403
+    assert json.loads(refused.value.body)["message"] == (
+        'configmaps "late" is forbidden: unable to create new content in namespace jh because it is being terminated'
+    )
+    time.sleep(0.4)  # the namespace's own delay (0.3 s) is over: its pod keeps it
+    assert "jh" in cluster.namespaces
+    time.sleep(0.4)
+    assert "jh" not in cluster.namespaces and cluster.get("jh", "pods", "web") is None
+
+
+def test_deploy_into_a_namespace_being_deleted_is_one_clear_line(cluster):
+    import subprocess
+
+    cluster.pod_deletion_delay = 30  # a pod that takes its time to stop keeps the namespace Terminating
+    cluster.add_namespace("jh")
+    cluster.add_pod("jh", "hub-abc", "hub")
+    target_for("emulated", "jh").core().delete_namespace("jh")
+    done = subprocess.run(
+        [INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"],
+        cwd=PROJECT_ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "hubharness: namespace jh is terminating: wait until it is gone, or use another"
+    assert not [c for c in cluster.helm_calls() if c[0] == "upgrade"]
+
+
+def test_a_namespace_that_begins_terminating_during_deploy_is_one_clear_error(cluster, monkeypatch):
+    """Deletion began after deploy looked: the API refuses the Secret with 403 (the namespace
+    lifecycle admission); that is said as what it is, not as missing rights."""
+    cluster.pod_deletion_delay = 30
+    cluster.add_namespace("jh")
+    cluster.add_pod("jh", "hub-abc", "hub")
+    target_for("emulated", "jh").core().delete_namespace("jh")
+    monkeypatch.setattr(kube.KubeTarget, "_namespace_phase", lambda self, core: "Active")  # what it saw before
+    with pytest.raises(HarnessError, match=r"^namespace jh began terminating during deploy: wait until it is gone"):
+        deploy()
+    assert not [c for c in cluster.helm_calls() if c[0] == "upgrade"]
+
+
+def test_purge_waits_while_the_namespaces_pods_stop(cluster, monkeypatch):
+    cluster.pod_deletion_delay = 1.0
+    cluster.add_namespace("jh")
+    cluster.add_pod("jh", "jupyter-ann", "singleuser-server", container="notebook")  # stopped by remove itself
+    cluster.add_pod("jh", "web", "web", release="other")  # stopped by the namespace's deletion
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    started = time.monotonic()
+    said = target_for("emulated", "jh").remove(purge=True).message
+    assert "and namespace jh" in said
+    assert "jh" not in cluster.namespaces, "purge returned while the namespace was still there"
+    assert time.monotonic() - started >= 2.0, "purge did not wait for the pods to stop"
+    assert ("jh", "jupyter-ann", None) in cluster.deletions

@@ -610,3 +610,46 @@ def test_backup_reads_the_database_in_the_hub_pod_that_runs(deployed, tmp_path):
         HarnessError, match=r"^no hub pod runs in namespace jh \(hub-0new Pending, hub-5d9c Failed\): back up when"
     ):
         target_for("emulated", "jh").backup(tmp_path / "again.tar.gz")
+
+
+# ---- asynchronous deletion (issue 11, part 2) ----------------------------------------------
+def test_helper_pods_are_deleted_gracefully_and_waited_for_until_gone(deployed, tmp_path):
+    """A forced deletion (gracePeriodSeconds=0) removes the pod object at once, while its
+    container may still run with the volume mounted: a helper is deleted gracefully, and
+    backup and restore go on only once it is gone."""
+    deployed.pod_deletion_delay = 0.5
+    archive = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").archive
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+    purge_and_deploy_again(deployed, tmp_path)
+    assert target_for("emulated", "jh").restore(archive).integrity == "ok"
+    helpers = [(name, grace) for _, name, grace in deployed.deletions if name.startswith("hubharness-")]
+    assert sorted(name for name, _ in helpers) == [
+        "hubharness-backup-claim-ben",
+        "hubharness-restore-claim-alice",
+        "hubharness-restore-claim-ben",
+        "hubharness-restore-hub-db",
+    ]
+    assert all(grace != 0 for _, grace in helpers), helpers
+    assert not [p for p in deployed.objects[("jh", "pods")] if p.startswith("hubharness-")]
+
+
+def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deployed, tmp_path):
+    deployed.pod_deletion_delay = 1.0
+    deployed.add_pod("jh", "hubharness-backup-claim-ben", "backup", release="", container="notebook")
+    target_for("emulated", "jh").core().delete_namespaced_pod("hubharness-backup-claim-ben", "jh")
+    assert target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").users == ["admin", "alice", "ben"]
+    created = [b for m, p, b in deployed.bodies if m == "POST" and b["metadata"]["name"].startswith("hubharness-")]
+    assert len(created) == 2, "the helper was not made again once the old one had gone"
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+
+
+def test_restore_waits_for_the_old_hub_pod_to_stop_before_writing(deployed, archive, tmp_path):
+    """Scaled to 0, the hub pod terminates for a while (its database still open): no helper
+    that writes is made until it has gone."""
+    deployed.pod_deletion_delay = 1.0
+    purge_and_deploy_again(deployed, tmp_path)
+    old_hub_when_a_helper_came = []
+    deployed.on_pod_created = lambda pod: old_hub_when_a_helper_came.append(deployed.get("jh", "pods", "hub-5d9c"))
+    target_for("emulated", "jh").restore(archive)
+    assert len(old_hub_when_a_helper_came) == 3
+    assert old_hub_when_a_helper_came == [None, None, None], "a helper was made while the old hub still ran"

@@ -27,6 +27,10 @@ from .api import HELPER_COMPONENT, RELEASE, fail_if_stuck, validated
 EXEC_TIMEOUT = 600
 HELPER_TIMEOUT = 120  # schedule, bind a volume, start (the image is the chart's, pulled already)
 HELPER_GONE_TIMEOUT = 120
+# A helper is deleted gracefully: a forced deletion (0) removes the pod object at once while
+# its container may still run with the volume mounted. Its `sleep` ignores SIGTERM, so the
+# kubelet kills it after this; the object goes once the kubelet has unmounted its volumes.
+HELPER_GRACE_SECONDS = 1
 PARALLEL_PODS = 3  # helper pods at once: each mostly waits on scheduling, a volume and exec
 STDIN_CHUNK = 64 << 10  # bytes per websocket frame: small, like kubectl's own (32 KiB)
 
@@ -209,5 +213,5 @@ def helper_pod(
 
 
 def _delete(core, name: str, namespace: str) -> None:
-    core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    core.delete_namespaced_pod(name, namespace, grace_period_seconds=HELPER_GRACE_SECONDS)
     wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace), HELPER_GONE_TIMEOUT)

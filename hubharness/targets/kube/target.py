@@ -232,7 +232,15 @@ class KubeTarget(Target):
         self._ensure_node_port_is_free(core, values)
         self._ensure_namespace(core)
         name, key = chart_values.auth_secret_ref(values)
-        origin = self._ensure_secret(core, name, key)
+        try:
+            origin = self._ensure_secret(core, name, key)
+        except ApiException as e:
+            # deletion began after _ensure_namespace looked: the namespace lifecycle admission's 403
+            if e.status == 403 and "being terminated" in (e.body or ""):
+                raise HarnessError(
+                    f"namespace {self.namespace} began terminating during deploy: wait until it is gone, or use another"
+                ) from None
+            raise
         self.helm_run("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
         self.helm_run("repo", "update", REPO_NAME, what="helm repo update")
         files = [arg for f in values_files for arg in ("-f", str(f))]
