@@ -157,6 +157,15 @@ for name, value in extra_env.items():
         # valueFrom has no local meaning for user servers; the harness reported it.
     else:
         environment[name] = in_this_machine(value)
+# The notebook image's Spark (images.py), after a PYTHONPATH the values set themselves.
+if runtime.get("pyspark_path"):
+    given = environment.get("PYTHONPATH")
+    if callable(given):
+        environment["PYTHONPATH"] = lambda spawner, given=given: os.pathsep.join(
+            [given(spawner), runtime["pyspark_path"]]
+        )
+    else:
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in (given, runtime["pyspark_path"]) if p)
 c.Spawner.environment = environment
 
 if "cmd" in (get_config("singleuser") or {}):

@@ -34,6 +34,7 @@ from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import backup as local_backup
+from . import images
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -100,6 +101,7 @@ class LaunchPlan:
     chart_version: str
     hub_env: dict[str, str]  # the hub's extra environment: holds secrets, never logged
     ports: dict[str, Any]  # public_port, hub_port, proxy_api_port
+    pyspark_path: Path | None  # the notebook image's pyspark, first on the servers' PYTHONPATH
     fingerprint: str  # of everything the hub reads (deploy compares it to skip a restart)
     state: dict  # state.json as it will be written
     hub: psutil.Process | None  # the running hub, replaced
@@ -226,6 +228,7 @@ class LocalTarget(StateFolder, Target):
         self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
         self._require_java()
+        image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
         state = self.read_state()
         proxy, hub = self.running("proxy"), self.running("hub")
         # Recorded as started, gone without `remove`: it died, and starting it again is a
@@ -281,7 +284,7 @@ class LocalTarget(StateFolder, Target):
             secret_origin=origin,
             secret_place=f"{auth_file} (key {AUTH_ENV})",
             action="unchanged",
-            details=[f"state: {self.state_dir}"],
+            details=[f"state: {self.state_dir}", image.note],
             not_applicable=not_applicable(values),
             not_enforced=[p for p in NOT_ENFORCED if chart_values.get(values, p) is not None],
             schema_note=schema_note,
@@ -294,7 +297,9 @@ class LocalTarget(StateFolder, Target):
         result.revived = died
         if died:
             result.action = "revived"
-        plan = LaunchPlan(chp, values, values_files, chart_version, hub_env, ports, fingerprint, state, hub, proxy)
+        plan = LaunchPlan(
+            chp, values, values_files, chart_version, hub_env, ports, image.path, fingerprint, state, hub, proxy
+        )
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
                 self._launch(plan)
@@ -327,7 +332,10 @@ class LocalTarget(StateFolder, Target):
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
         state, ports, values = plan.state, plan.ports, plan.values
         self.write_json(self.state_dir / "values.json", values)
-        self.write_json(self.state_dir / "runtime.json", ports)
+        self.write_json(
+            self.state_dir / "runtime.json",
+            {**ports, "pyspark_path": str(plan.pyspark_path) if plan.pyspark_path else None},
+        )
         state.update(
             ports,
             namespace=self.namespace,
