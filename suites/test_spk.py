@@ -116,7 +116,8 @@ def test_spark_python_is_set_and_is_the_kernels(cell, deployment, name):
     configured = env_entries(get(deployment.values, "singleuser.extraEnv", {})).get(name)
     assert value is not None, f"{name} is not set in the notebook"
     if configured is not None and not isinstance(configured, dict):
-        assert value == str(configured), f"{name}={value}, values set {configured}"
+        expected = deployment.as_deployed(str(configured))
+        assert value == expected, f"{name}={value}, values set {configured} (here: {expected})"
     assert resolved, f"{name}={value} is not an executable in the notebook"
     assert resolved == seen["kernel"], f"{name} runs {resolved}, the kernel runs {seen['kernel']}"
 

@@ -9,6 +9,8 @@ import yaml
 from hubharness import values
 from hubharness.targets.local import LocalTarget, images
 
+from .helpers import PROJECT_ROOT
+
 SHIPPED = values.load(values.values_files("local"))
 
 
@@ -65,3 +67,20 @@ def test_an_image_whose_spark_cannot_be_installed_is_one_clear_line_and_nothing_
         "hubharness: cannot mirror notebook image jupyter/pyspark-notebook:spark-9.9.9: pip could not install"
     ), ran.err
     assert not (harness.state_dir("spark999") / "state.json").exists()
+
+
+def test_the_seeds_own_values_verify_green_on_local(harness):
+    """Migrating from the seed: its values (its image, spark-3.5.0, its PYSPARK_PYTHON
+    /opt/conda/bin/python, its postStart hook) deploy and pass every check; what is
+    really wrong with them is lint's to say, and deploy says it."""
+    seed = str(PROJECT_ROOT / "tests" / "data" / "seed-values.yaml")
+    ran = harness.deploy("seed", "--values", seed, timeout=900)
+    assert ran.code == 0, ran.err
+    assert [line.split(":")[1].strip() for line in ran.err_lines if line.startswith("warning: ")] == [
+        "fallback-password",
+        "deprecated-image",
+        "installs-at-start",
+    ]
+    ran, summary = harness.verify("seed")
+    failed = {c["id"]: c["message"][:300] for c in summary.get("checks", []) if c["outcome"] != "passed"}
+    assert ran.code == 0 and not failed, failed or ran.out[-2000:]

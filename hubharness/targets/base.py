@@ -78,6 +78,10 @@ class Deployment(abc.ABC):
         """Values for verify's scratch namespace beside this one (BAK, RMV)."""
         return self.values_files
 
+    def as_deployed(self, value: str) -> str:
+        """A value the values give (a path in the image, say) as the user's server sees it."""
+        return value
+
     @abc.abstractmethod
     def auth_password(self) -> Secret:
         """The shared login password, read from the Secret the values point at."""

@@ -19,6 +19,7 @@ from ... import values as chart_values
 from ...errors import HarnessError
 from ...secretstore import Secret
 from ..base import Component, Deployment, Fact
+from . import images
 from .state import AUTH_ENV, HUB_SECRET, PORTS, StateFolder
 
 
@@ -34,6 +35,9 @@ class LocalDeployment(Deployment):
         self.values = json.loads((folder.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
         self.auth_ref = chart_values.auth_secret_ref(self.values)
+
+    def as_deployed(self, value: str) -> str:
+        return images.local_path(value)
 
     @property
     def public_url(self) -> str:

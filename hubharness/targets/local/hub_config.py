@@ -39,6 +39,8 @@ def set_if_not_none(section, trait, key):
 # --- what the chart fixes for every deployment, with local processes ------------
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 
+from hubharness.targets.local.images import local_path
+
 
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
     """One log per user server (logs/user-<name>.log), as a pod has its own log; and
@@ -133,14 +135,11 @@ for trait, key in (
 # Paths of the notebook image that values name resolve to their equivalents here: its
 # python is the harness's virtualenv, its home (singleuser.storage.homeMountPath) each
 # user's home, so PYSPARK_PYTHON=/opt/conda/bin/python works unchanged.
-IMAGE_BIN = "/opt/conda/bin/"
 home_mount = str(get_config("singleuser.storage.homeMountPath") or "/home/jovyan").rstrip("/")
 
 
 def in_this_machine(value):
-    value = str(value)
-    if value == IMAGE_BIN.rstrip("/") or value.startswith(IMAGE_BIN):
-        value = venv_bin + value[len(IMAGE_BIN) - 1 :]
+    value = local_path(str(value))
     if value != home_mount and not value.startswith(home_mount + "/"):
         return value
     return lambda spawner: spawner.home_dir + value[len(home_mount) :]  # the chart's mount, per user

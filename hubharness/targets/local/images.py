@@ -22,6 +22,7 @@ from ... import values as chart_values
 from ...errors import HarnessError
 from ...paths import cache_dir
 
+IMAGE_BIN = "/opt/conda/bin"  # the Jupyter images' python and tools
 MIRRORED = re.compile(r"^(?:(?:quay\.io|docker\.io)/)?jupyter/(?:pyspark|all-spark)-notebook$")
 INSTALL_TIMEOUT = 900  # pyspark is a 300 MB source archive, built once
 
@@ -32,6 +33,14 @@ class Mirror:
     pyspark: str  # the pyspark the servers import
     path: Path | None  # put first on the servers' PYTHONPATH; None: the harness's own pyspark
     note: str  # one line for deploy's output
+
+
+def local_path(value: str) -> str:
+    """A path of the image's python (/opt/conda/bin/…) as this machine has it: the
+    harness's virtualenv, which the servers run from."""
+    if value == IMAGE_BIN or value.startswith(IMAGE_BIN + "/"):
+        return str(Path(sys.executable).parent) + value[len(IMAGE_BIN) :]
+    return value
 
 
 def installed_pyspark() -> str:

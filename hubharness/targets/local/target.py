@@ -59,6 +59,7 @@ APPLIED = (
     "singleuser.startTimeout",
     "singleuser.image.tag",
     "singleuser.lifecycleHooks.postStart.exec",
+    "singleuser.storage.homeMountPath",
     "singleuser.lifecycleHooks.preStop.exec",
     "debug.enabled",
 )
