@@ -84,3 +84,19 @@ def test_the_seeds_own_values_verify_green_on_local(harness):
     ran, summary = harness.verify("seed")
     failed = {c["id"]: c["message"][:300] for c in summary.get("checks", []) if c["outcome"] != "passed"}
     assert ran.code == 0 and not failed, failed or ran.out[-2000:]
+
+
+def test_the_spark_checks_say_when_the_image_cannot_be_mirrored(harness, tmp_path):
+    """A custom image whose tag names another Spark: the checks that depend on the image
+    say it could not be mirrored, not that the deployment has the wrong pyspark."""
+    overlay = tmp_path / "custom.yaml"
+    overlay.write_text(
+        yaml.safe_dump({"singleuser": {"image": {"name": "example.org/team/spark", "tag": "spark-3.4.1"}}})
+    )
+    ran = harness.deploy("custom", "--values", str(overlay))
+    assert ran.code == 0, ran.err
+    assert "notebook image example.org/team/spark:spark-3.4.1 is not mirrored here" in ran.out
+    ran, summary = harness.verify("custom", check="SPK.pyspark_is_the_expected_version")
+    (check,) = summary["checks"]
+    assert check["outcome"] == "failed"
+    assert check["message"].startswith("could not run: the local target cannot mirror image example.org/team/spark")

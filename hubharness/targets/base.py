@@ -78,6 +78,11 @@ class Deployment(abc.ABC):
         """Values for verify's scratch namespace beside this one (BAK, RMV)."""
         return self.values_files
 
+    def image_not_mirrored(self) -> str | None:
+        """Why the servers do not run the notebook image the values name (a target that
+        only mirrors images); None where the image itself runs."""
+        return None
+
     def as_deployed(self, value: str) -> str:
         """A value the values give (a path in the image, say) as the user's server sees it."""
         return value

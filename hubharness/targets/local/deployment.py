@@ -39,6 +39,9 @@ class LocalDeployment(Deployment):
     def as_deployed(self, value: str) -> str:
         return images.local_path(value)
 
+    def image_not_mirrored(self) -> str | None:
+        return images.not_mirrored(self.values)
+
     @property
     def public_url(self) -> str:
         return f"http://127.0.0.1:{self.state['public_port']}"

@@ -64,6 +64,18 @@ def mirror(values: dict) -> Mirror:
     return Mirror(image, wanted, path, f"notebook image {image}: pyspark {wanted}, from {path}")
 
 
+def not_mirrored(values: dict) -> str | None:
+    """Why the servers cannot run the Spark the image's tag names, or None."""
+    name = str(chart_values.get(values, "singleuser.image.name") or "")
+    wanted, own = chart_values.expected_pyspark_version(values), installed_pyspark()
+    if wanted is None or wanted == own or MIRRORED.match(name):
+        return None
+    return (
+        f"the local target cannot mirror image {name} (only the Jupyter Spark images): "
+        f"its servers run pyspark {own}, not the tag's {wanted}"
+    )
+
+
 def _install(image: str, version: str, path: Path) -> None:
     """pip install into a folder beside `path`, renamed into place once complete."""
     print(f"mirroring notebook image {image}: installing pyspark {version} into {path} …", file=sys.stderr)
