@@ -15,7 +15,7 @@ import pytest
 
 from hubharness.paths import PROJECT_ROOT
 
-__all__ = ["INVOKE", "PROJECT_ROOT", "Harness", "Ran", "chart_schemas_or_skip", "failed", "outcomes"]
+__all__ = ["INVOKE", "PROJECT_ROOT", "Harness", "Ran", "chart_schemas_or_skip", "failed", "outcomes", "run_invoke"]
 
 SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
 
@@ -33,6 +33,21 @@ def chart_schemas_or_skip() -> Path:
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 COMMAND_TIMEOUT = 300
+
+
+def run_invoke(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """`invoke …` in this process's environment (plus `env`): for the kube tests, whose
+    fixtures set KUBECONFIG, PATH and the harness's home in it."""
+    return subprocess.run(
+        [INVOKE, *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 @dataclass

@@ -21,7 +21,7 @@ from hubharness.targets.base import Footprint
 from hubharness.targets.kube import api as kube_api
 from hubharness.targets.kube import target as kube
 
-from .helpers import INVOKE, PROJECT_ROOT
+from .helpers import PROJECT_ROOT, run_invoke
 from .kube_emulator import CLUSTER
 from .test_kube_verify import chart_release
 
@@ -124,19 +124,10 @@ def test_unknown_context_lists_the_contexts_there_are(cluster):
 
 
 def test_cli_deploys_to_a_kube_context(cluster):
-    import subprocess
 
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
-    done = subprocess.run(
-        [INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"],
-        cwd=PROJECT_ROOT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "deployed: release jupyterhub in namespace jh (context emulated)" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
@@ -509,21 +500,12 @@ def test_a_deleted_pod_terminates_then_goes_and_its_namespace_waits_for_it(clust
 
 
 def test_deploy_into_a_namespace_being_deleted_is_one_clear_line(cluster):
-    import subprocess
 
     cluster.pod_deletion_delay = 30  # a pod that takes its time to stop keeps the namespace Terminating
     cluster.add_namespace("jh")
     cluster.add_pod("jh", "hub-abc", "hub")
     target_for("emulated", "jh").core().delete_namespace("jh")
-    done = subprocess.run(
-        [INVOKE, "deploy", "--context", "emulated", "--namespace", "jh"],
-        cwd=PROJECT_ROOT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == "hubharness: namespace jh is terminating: wait until it is gone, or use another"
     assert not [c for c in cluster.helm_calls() if c[0] == "upgrade"]

@@ -18,6 +18,7 @@ from hubharness.targets import target_for
 from hubharness.targets.kube import backup as kube_backup
 from hubharness.targets.kube import pods as kube_pods
 
+from .helpers import run_invoke
 from .test_kube_verify import CHART_DEFAULTS, install_chart
 
 
@@ -197,8 +198,6 @@ def test_a_hub_without_its_database_file_is_one_clear_error_and_no_archive(deplo
 
 
 def test_cli_backup_on_a_kube_context(deployed, tmp_path):
-    from .test_kube_verify import run_invoke
-
     done = run_invoke("backup", "--context", "emulated", "--namespace", "jh", "--to", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "backed up namespace jh (context emulated): 3 user(s), 5 file(s)" in done.stdout
@@ -406,8 +405,6 @@ def test_the_in_pod_writer_replaces_nothing_with_a_torn_or_altered_stream(tmp_pa
 
 
 def test_cli_restore_on_a_kube_context(deployed, archive, tmp_path):
-    from .test_kube_verify import run_invoke
-
     purge_and_deploy_again(deployed, tmp_path)
     done = run_invoke("restore", "--context", "emulated", "--namespace", "jh", "--from", str(archive))
     assert done.returncode == 0, done.stderr
@@ -473,8 +470,6 @@ def test_in_pod_command_lines_fit_a_proxys_8_kib_request_line():
 
 
 def test_a_restore_the_api_refuses_is_one_clear_line_and_changes_nothing(deployed, archive, tmp_path):
-    from .test_kube_verify import run_invoke
-
     deployed.forbidden.add(("PATCH", "/deployments/hub/scale"))  # a context without the right to scale
     since = len(deployed.requests)
     done = run_invoke("restore", "--context", "emulated", "--namespace", "jh", "--from", str(archive), "--force")

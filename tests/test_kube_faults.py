@@ -11,7 +11,8 @@ import pytest
 from hubharness import checks
 
 from . import test_kube_verify as emulated
-from .test_kube_verify import AUTH, PASSWORD, _closed_port, _pod, b64, run_invoke
+from .helpers import run_invoke
+from .test_kube_verify import AUTH, PASSWORD, _closed_port, _pod, b64
 
 # the emulated namespace with the chart installed, and the ingress controller in front of it
 chart = emulated.chart

@@ -24,7 +24,7 @@ from hubharness.targets.kube import api as kube
 from hubharness.targets.kube import helm_release
 from hubharness.targets.kube.deployment import NETWORK_POLICIES
 
-from .helpers import INVOKE, PROJECT_ROOT
+from .helpers import PROJECT_ROOT, run_invoke
 
 PASSWORD = "from-the-environment-123"
 SERVICE_TOKEN = "hubharness-service-token-0123456789"
@@ -423,21 +423,6 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def run_invoke(*args, **env):
-    import subprocess
-
-    return subprocess.run(
-        [INVOKE, *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def test_cli_verify_reads_the_namespace(chart):
