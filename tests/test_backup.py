@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -33,12 +34,25 @@ def deployed(module_harness, tmp_path_factory):
     return module_harness
 
 
+def settled(path, attempts=20, pause=0.25) -> bytes:
+    """The file's bytes once two reads agree: the status call before it is an API request,
+    whose activity the hub may still be committing."""
+    previous = path.read_bytes()
+    for _ in range(attempts):
+        time.sleep(pause)
+        current = path.read_bytes()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
 def snapshot(harness, ns="bk"):
     """What a refused restore must not change: hub pid, database bytes, home files."""
     state = harness.state_dir(ns)
     status = harness.status(ns)
     files = {str(p.relative_to(state)): p.read_bytes() for p in (state / "home").rglob("*") if p.is_file()}
-    return status["hub"]["pid"], (state / "jupyterhub.sqlite").read_bytes(), files
+    return status["hub"]["pid"], settled(state / "jupyterhub.sqlite"), files
 
 
 def assert_refused(ran, *words):

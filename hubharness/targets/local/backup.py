@@ -13,14 +13,12 @@ from ... import backup
 from ... import values as chart_values
 from ...errors import HarnessError
 from ..base import BackupResult
-from .state import StateFolder
-
-DB = "jupyterhub.sqlite"
+from .state import DATABASE, StateFolder
 
 
 def run_backup(folder: StateFolder, to: Path | None = None) -> BackupResult:
     state = folder.read_state()
-    db = folder.state_dir / DB
+    db = folder.database
     if not state:
         raise HarnessError(f"nothing deployed in namespace {folder.namespace} (context local): nothing to back up")
     if not db.is_file():
@@ -30,7 +28,7 @@ def run_backup(folder: StateFolder, to: Path | None = None) -> BackupResult:
         )
 
     def fill(writer: backup.ArchiveWriter, tmp: Path) -> dict:
-        snapshot = tmp / DB
+        snapshot = tmp / DATABASE
         db_integrity = backup.snapshot_db(db, snapshot)
         if db_integrity != "ok":
             raise HarnessError(f"the live hub database fails integrity_check ({db_integrity}): not backed up")
@@ -67,14 +65,14 @@ def swap_in(folder: StateFolder, checked: backup.Checked, stamp: str) -> Path | 
     staging = checked.staging
     try:
         aside = folder.state_dir / "pre-restore" / stamp
-        present = [n for n in (DB, "home") if (folder.state_dir / n).exists()]
+        present = [n for n in (DATABASE, "home") if (folder.state_dir / n).exists()]
         if present:
             aside.mkdir(parents=True)
         for name in present:
             shutil.move(folder.state_dir / name, aside / name)
         restored_db = staging / backup.DB_MEMBER
         backup.forget_servers(restored_db, keep_spawner_state=False)  # a local spawner's state is pids
-        shutil.move(restored_db, folder.state_dir / DB)
+        shutil.move(restored_db, folder.database)
         (staging / "home").mkdir(exist_ok=True)
         shutil.move(staging / "home", folder.state_dir / "home")
         if (staging / "config" / "values.json").is_file():  # for reference: values/ stays the source

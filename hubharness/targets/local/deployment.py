@@ -201,7 +201,7 @@ class LocalDeployment(Deployment):
         return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
 
     def hub_database_integrity(self) -> Fact:
-        db = self.folder.state_dir / "jupyterhub.sqlite"
+        db = self.folder.database
         if not db.is_file():
             return Fact(False, f"no hub database at {db}")
         try:

@@ -22,6 +22,7 @@ from ...secretstore import SecretStore
 AUTH_ENV = chart_values.AUTH_ENV
 HUB_SECRET = "hub"  # the chart's managed Secret, same name and keys
 PORTS = ("public_port", "hub_port", "proxy_api_port")
+DATABASE = "jupyterhub.sqlite"  # the hub's, in the state folder (hub.db.type sqlite-pvc)
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -37,6 +38,10 @@ class StateFolder:
         self.namespace = namespace
         self.state_dir = state_home() / namespace
         self.store = SecretStore(self.state_dir / "secrets")
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / DATABASE
 
     @property
     def state_file(self) -> Path:

@@ -545,7 +545,7 @@ class LocalTarget(StateFolder, Target):
             port=state.get("public_port") or 0,
             chart_version=state.get("chart") or chart.DEFAULT_CHART_VERSION,
         )
-        result = backup.integrity(self.state_dir / local_backup.DB)
+        result = backup.integrity(self.database)
         if result != "ok":
             raise HarnessError(f"restored database fails integrity_check: {result}; the previous data is in {aside}")
         files = checked.manifest["files"]
@@ -561,7 +561,7 @@ class LocalTarget(StateFolder, Target):
     def user_data_kept(self, username: str, footprint: Footprint) -> Fact:
         """The user's files in their home, the user in the hub database (read-only), and
         the password's Secret."""
-        db, home = self.state_dir / "jupyterhub.sqlite", self.state_dir / "home" / username
+        db, home = self.database, self.state_dir / "home" / username
         files = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()) if home.is_dir() else []
         known = False
         if db.is_file():
