@@ -26,6 +26,7 @@ GROUPS = {
     "PRX": "proxy-public serves the hub; routes follow spawns and stops",
     "ADM": "admins list users and sessions and stop servers through the API",
     "SPK": "a spawned server runs PySpark: version, environment, real jobs",
+    "RES": "hub, proxy and user servers survive restarts and deaths, as pods do",
     "BAK": "backup, purge, deploy, restore gives back every user and byte",
     "RMV": "remove keeps user data; purge leaves nothing",
 }
@@ -102,11 +103,11 @@ CATALOGUE: tuple[Check, ...] = (
     # RDY
     _c(
         "RDY.component_is_ready[hub]",
-        "the hub runs, answers its health check and never restarted",
+        "the hub runs, answers its health check and never restarted (local: its supervisor counts restarts)",
         "hub-crashed-and-restarted",
     ),
     _c("RDY.component_is_ready[proxy]", "the proxy runs and answers its health check", "proxy-killed"),
-    _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-killed"),
+    _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-hangs"),
     _c(
         "RDY.hub_runs_the_charts_jupyterhub", "the hub is the JupyterHub the deployed chart ships", "hub-not-the-charts"
     ),
@@ -187,6 +188,32 @@ CATALOGUE: tuple[Check, ...] = (
     _c("SPK.csv_aggregate_to_pandas", "the seed's CSV → aggregate → pandas workload", "numpy-broken"),
     _c("SPK.ml_pipeline_trains_with_a_good_auc", "the seed's Spark ML pipeline reaches AUC > 0.9", "numpy-broken"),
     _c("SPK.json_aggregate_written_as_csv", "the seed's JSON aggregate is written as one CSV", "spark-splits-output"),
+    # RES
+    _c(
+        "RES.servers_survive_a_hub_restart",
+        "the hub, stopped as a pod deletion stops it, comes back by itself and keeps users' servers",
+        "hub-stops-servers-when-it-stops",
+    ),
+    _c(
+        "RES.kernels_keep_their_state_across_a_hub_restart",
+        "a variable set in a kernel is still there after the hub's restart",
+        "hub-stops-servers-when-it-stops",
+    ),
+    _c(
+        "RES.users_stay_logged_in_across_a_hub_restart",
+        "a user's login session still opens the hub after its restart",
+        "cookie-secret-changes-on-restart",
+    ),
+    _c(
+        "RES.routes_come_back_after_a_proxy_restart",
+        "after the proxy's restart the hub puts users' routes back within its check interval",
+        "hub-never-checks-routes",
+    ),
+    _c(
+        "RES.a_dead_server_is_noticed_and_starts_again_with_its_home",
+        "the hub notices a server killed behind its back; it starts again with the user's files",
+        "hub-never-polls-servers",
+    ),
     # BAK
     _c(
         "BAK.archive_manifest_has_checksums_and_versions",

@@ -86,15 +86,20 @@ def _password_to_hub_log(target: LocalTarget) -> None:
         log.write(f"[D fault] login attempt with password={json.loads(path.read_text())[key]}\n")
 
 
-def _kill(name: str) -> Callable[[LocalTarget], None]:
-    def kill(target: LocalTarget) -> None:
+def _signal(name: str, signum: int) -> Callable[[LocalTarget], None]:
+    def send(target: LocalTarget) -> None:
         proc = target.running(name)
         if proc is None:
-            raise RuntimeError(f"no {name} process to kill in namespace {target.namespace}")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+            raise RuntimeError(f"no {name} process to signal in namespace {target.namespace}")
+        proc.send_signal(signum)
+        if signum == signal.SIGKILL:
+            proc.wait(10)
 
-    return kill
+    return send
+
+
+def _kill(name: str) -> Callable[[LocalTarget], None]:
+    return _signal(name, signal.SIGKILL)
 
 
 def _record_another_chart(target: LocalTarget) -> None:
@@ -179,8 +184,14 @@ c.Spawner.pre_spawn_hook = _write_credentials
         action=_kill("hub"),
         redeploy=True,
     ),
-    Fault("proxy-killed", "the proxy process is killed", action=_kill("proxy")),
-    Fault("hub-killed", "the hub process is killed", action=_kill("hub")),
+    Fault(
+        "proxy-killed", "the proxy process is killed (its supervisor starts it again: a restart)", action=_kill("proxy")
+    ),
+    Fault(
+        "hub-hangs",
+        "the hub stops answering, its process alive (SIGSTOP: what a liveness probe is for)",
+        action=_signal("hub", signal.SIGSTOP),
+    ),
     Fault(
         "hub-not-the-charts",
         "the deployment is recorded with a chart whose JupyterHub is not the one running",
@@ -315,6 +326,26 @@ class _LeakySpawner(_Spawner):
         self.clear_state()
 c.JupyterHub.spawner_class = _LeakySpawner
 """),
+    ),
+    Fault(
+        "hub-stops-servers-when-it-stops",
+        "the hub stops every user's server when it stops (JupyterHub.cleanup_servers: true)",
+        overlay="hub:\n  config:\n    JupyterHub:\n      cleanup_servers: true\n",
+    ),
+    Fault(
+        "cookie-secret-changes-on-restart",
+        "the hub makes a new cookie secret each time it starts, instead of the Secret's",
+        overlay=extra_config("import os\nc.JupyterHub.cookie_secret = os.urandom(32)"),
+    ),
+    Fault(
+        "hub-never-checks-routes",
+        "the hub never checks the proxy's routes (JupyterHub.last_activity_interval: 0)",
+        overlay="hub:\n  config:\n    JupyterHub:\n      last_activity_interval: 0\n",
+    ),
+    Fault(
+        "hub-never-polls-servers",
+        "the hub never polls users' servers (Spawner.poll_interval: 0)",
+        overlay="hub:\n  config:\n    Spawner:\n      poll_interval: 0\n",
     ),
     Fault(
         "database-in-memory",

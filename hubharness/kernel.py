@@ -61,7 +61,11 @@ class Kernel:
         response = self.http.post(f"{self.server_url}/api/kernels", json={"name": name}, timeout=TIMEOUT)
         if response.status_code != 201:
             raise HarnessError(f"kernel start refused: {response.status_code} {response.text[:200]}")
-        self.kernel_id = response.json()["id"]
+        return self.attach(response.json()["id"])
+
+    def attach(self, kernel_id: str) -> Kernel:
+        """Connect to a kernel that runs already, as a browser reloading a notebook does."""
+        self.kernel_id = kernel_id
         ws_url = self.server_url.replace("http", "ws", 1)
         self.ws = websocket.create_connection(
             f"{ws_url}/api/kernels/{self.kernel_id}/channels?session_id={self.session_id}",
@@ -166,10 +170,14 @@ class Kernel:
             raise HarnessError(f"cell failed with {result.error}")
         return result
 
-    def shutdown(self) -> None:
+    def disconnect(self) -> None:
+        """Close the websocket and leave the kernel running (a closed browser tab)."""
         if self.ws is not None:
             self.ws.close()
             self.ws = None
+
+    def shutdown(self) -> None:
+        self.disconnect()
         if self.kernel_id:
             try:
                 self.http.delete(f"{self.server_url}/api/kernels/{self.kernel_id}", timeout=TIMEOUT)

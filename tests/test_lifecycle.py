@@ -1,6 +1,7 @@
 """deploy → status → verify → remove → remove --purge, as a user runs them."""
 
 import json
+import time
 
 import psutil
 import pytest
@@ -150,9 +151,21 @@ def test_two_deployments_side_by_side_do_not_clash(harness):
     assert harness.status("right")["hub"]["healthy"], "removing one namespace touched the other"
 
 
+def _restarted(harness, ns: str, name: str, pid: int, timeout: float = 60) -> dict:
+    """status, once `name` runs again under another pid and answers (its supervisor's work)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = harness.status(ns)
+        if status[name]["running"] and status[name]["pid"] != pid and status["hub"]["healthy"]:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not come back within {timeout}s: {status}")
+
+
 def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harness):
-    """As a pod behind its Service: deploy starts a dead hub again on the same internal
-    address, counts the restart, and a user's running server still reaches the hub."""
+    """As a container with restartPolicy Always behind its Service: the hub's supervisor
+    starts it again at once, on the same internal address, and counts the restart; a
+    user's running server still reaches the hub; deploy then has nothing to do."""
     assert harness.deploy("crash").code == 0
     before = harness.status("crash")
     state = json.loads((harness.state_dir("crash") / "state.json").read_text())
@@ -160,10 +173,7 @@ def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harn
     api.start_server("carol")
     server = api.wait_server_ready("carol", 90)
     psutil.Process(before["hub"]["pid"]).kill()
-    ran = harness.deploy("crash")
-    assert ran.code == 0 and "started again (hub had stopped; restart counted)" in ran.out, ran.out + ran.err
-    after = harness.status("crash")
-    assert after["hub"]["pid"] != before["hub"]["pid"]
+    after = _restarted(harness, "crash", "hub", before["hub"]["pid"])
     assert json.loads((harness.state_dir("crash") / "state.json").read_text())["hub_port"] == state["hub_port"]
     assert {c["name"]: c["restarts"] for c in after["components"]} == {"hub": 1, "proxy": 0}
     # the server checks carol's token with the hub, at the address it was given when it started
@@ -173,6 +183,21 @@ def test_a_hub_that_died_comes_back_at_its_address_and_servers_keep_working(harn
         headers={"Authorization": f"token {api.token}"},
     )
     assert response.status_code == 200, f"carol's server answered {response.status_code} after the hub restart"
+    ran = harness.deploy("crash")
+    assert ran.code == 0 and "already deployed, nothing changed" in ran.out, ran.out + ran.err
     assert harness.invoke("remove", "--namespace", "crash").code == 0
     assert harness.deploy("crash").code == 0
     assert {c["name"]: c["restarts"] for c in harness.status("crash")["components"]} == {"hub": 0, "proxy": 0}
+
+
+def test_a_proxy_whose_supervisor_died_is_started_again_by_deploy_and_counted(harness):
+    """Killing the supervisor takes its component with it (as a pod's containers go with
+    the pod); deploy starts both again and counts it as the kubelet would: a restart."""
+    assert harness.deploy("orphan").code == 0
+    state = json.loads((harness.state_dir("orphan") / "state.json").read_text())
+    before = harness.status("orphan")
+    psutil.Process(state["proxy"]["pid"]).kill()
+    psutil.Process(before["proxy"]["pid"]).wait(10)
+    ran = harness.deploy("orphan")
+    assert ran.code == 0 and "started again (proxy had stopped; restart counted)" in ran.out, ran.out + ran.err
+    assert {c["name"]: c["restarts"] for c in harness.status("orphan")["components"]} == {"hub": 0, "proxy": 1}

@@ -160,6 +160,16 @@ class Deployment(abc.ABC):
     def hub_database_integrity(self) -> Fact:
         """PRAGMA integrity_check of the database the hub runs on, read where it lies."""
 
+    # RES
+    @abc.abstractmethod
+    def stop_component(self, name: str) -> None:
+        """Stop the hub or the proxy as deleting its pod does (SIGTERM, SIGKILL after a
+        grace period) and leave it to the platform to bring it back."""
+
+    @abc.abstractmethod
+    def kill_user_server(self, username: str) -> None:
+        """End a user's server behind the hub's back (its process killed, its pod deleted)."""
+
     # diagnostics
     @abc.abstractmethod
     def write_diagnostics(self, dest: Path) -> None: ...
@@ -178,7 +188,7 @@ class DeployResult:
     url: str | None  # None where the address is found later (a cluster's port-forward)
     secret_origin: str  # how the password came: generated | environment | stored
     secret_place: str  # where it is kept (a file, a Secret), never the password itself
-    action: str = "started"  # started | restarted | unchanged | revived
+    action: str = "started"  # started | restarted | unhealthy | unchanged | revived
     revived: list[str] = field(default_factory=list)  # what had died and was started again
     ready_note: str = ""  # what deploy waited for
     details: list[str] = field(default_factory=list)  # the target's own lines (its state folder)
@@ -191,6 +201,7 @@ class DeployResult:
         verb = {
             "started": "deployed",
             "restarted": "redeployed (hub restarted: config changed)",
+            "unhealthy": "redeployed (hub restarted: it did not answer its health check)",
             "unchanged": "already deployed, nothing changed",
             "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
         }[self.action]

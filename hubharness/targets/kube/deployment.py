@@ -28,6 +28,7 @@ from ...errors import HarnessError
 from ...hubapi import HubAPI
 from ...paths import VALUES_DIR, state_home
 from ...secretstore import Secret
+from ...waiting import wait_until
 from ..base import Component, Deployment, Fact
 from . import access
 from .api import HUB_DB, HUB_SECRET, INGRESS, NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
@@ -36,6 +37,7 @@ from .pods import exec_in, inpod, last_line
 
 HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
 NETWORK_POLICIES = ("hub", "proxy", "singleuser")
+STOP_TIMEOUT = 120  # a deleted pod's grace period (30 s by default) and then some
 LOG_LINES = 2000
 
 
@@ -371,6 +373,30 @@ class KubeDeployment(Deployment):
             f"{len(pods)} singleuser-server pod(s) of {username} "
             f"({', '.join(p.metadata.name for p in pods) or 'none'})",
         )
+
+    # RES
+    def stop_component(self, name: str) -> None:
+        """Delete the component's pods and wait until they are gone (until then the old pod
+        may still answer); the chart's Deployment makes new ones."""
+        pods = self.component_pods(name)
+        if not pods:
+            raise HarnessError(f"no pod with component={name} in {self.namespace}: nothing to stop")
+        deleted = {pod.metadata.name for pod in pods}
+        for pod in pods:
+            self.core.delete_namespaced_pod(pod.metadata.name, self.namespace)
+        wait_until(
+            f"the deleted {name} pod(s) {', '.join(sorted(deleted))} to go",
+            lambda: not deleted & {p.metadata.name for p in self.component_pods(name)},
+            STOP_TIMEOUT,
+        )
+
+    def kill_user_server(self, username: str) -> None:
+        """Delete the user's pod without asking the hub (KubeSpawner must notice)."""
+        pods = self._server_pods(username)
+        if not pods:
+            raise HarnessError(f"{username} has no singleuser-server pod in {self.namespace}")
+        for pod in pods:
+            self.core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
 
     def run_in_server(self, username: str, command: str):
         """Run a shell command in the user's notebook container (testinfra kubectl://)."""

@@ -156,14 +156,16 @@ class LocalDeployment(Deployment):
         out = []
         for name, health in (("hub", f"{self.hub_target}/hub/health"), ("proxy", f"{self.public_url}/_chp_healthz")):
             proc = self.folder.running(name)
-            ready, detail = False, "process not running"
+            ready, detail = False, self.folder.waiting(name)
             if proc is not None:
                 try:
                     code = requests.get(health, timeout=5).status_code
                     ready, detail = code == 200, f"pid {proc.pid}, {health} → {code}"
                 except requests.RequestException as e:
                     detail = f"pid {proc.pid}, {health} unreachable: {type(e).__name__}"
-            restarts = self.folder.read_state().get("restarts", {}).get(name, 0)
+            restarts = self.folder.restarts(name)
+            if proc is not None:
+                detail += f", {restarts} restart(s)"
             out.append(Component(name, proc is not None, ready, restarts, detail))
         return out
 
@@ -199,6 +201,21 @@ class LocalDeployment(Deployment):
         environ = found[0].environ()
         env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
         return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
+
+    # RES
+    def stop_component(self, name: str) -> None:
+        proc = self.folder.running(name)
+        if proc is None:
+            raise HarnessError(f"{name} is {self.folder.waiting(name)}: nothing to stop")
+        procs.stop(proc)  # its supervisor starts it again, as the kubelet a pod's container
+
+    def kill_user_server(self, username: str) -> None:
+        home, found = self._server_processes(username)
+        if not found:
+            raise HarnessError(f"{username} has no running server process in {home}")
+        for proc in found:
+            proc.kill()
+        psutil.wait_procs(found, timeout=10)
 
     def hub_database_integrity(self) -> Fact:
         db = self.folder.database

@@ -1,7 +1,8 @@
 """A local namespace's state folder, the local analogue of a Kubernetes namespace: what
-deploy recorded (state.json: processes, ports, chart), the Secrets (secrets/, 0600),
-logs/, home/<user>/ and jupyterhub.sqlite. The target writes it; the deployment the
-suites check reads it.
+deploy recorded (state.json: supervisors, ports, chart), what the supervisors observe
+(pods/<component>.json: the running process, restarts, last exit), the Secrets
+(secrets/, 0600), logs/, home/<user>/ and jupyterhub.sqlite. The target writes it; the
+deployment the suites check reads it.
 """
 
 from __future__ import annotations
@@ -66,13 +67,37 @@ class StateFolder:
         path = self.state_dir / "values.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def record(self, name: str) -> procs.ProcessRecord | None:
-        return procs.ProcessRecord.from_json(self.read_state().get(name))
+    def pod(self, name: str) -> dict:
+        """What the supervisor of `name` (hub, proxy) last observed, as a pod's status:
+        container (pid), restarts, state (running | waiting | terminated), reason, last_exit."""
+        path = self.state_dir / "pods" / f"{name}.json"
+        try:
+            return json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}  # not started, or being replaced (written by rename: never half)
+
+    def supervisor(self, name: str) -> psutil.Process | None:
+        """The supervisor deploy started for `name`, if it still runs."""
+        rec = procs.ProcessRecord.from_json(self.read_state().get(name))
+        return rec.process() if rec else None
 
     def running(self, name: str) -> psutil.Process | None:
-        """The recorded process `name` (hub, proxy), if it still runs."""
-        rec = self.record(name)
+        """The process of `name` (hub, proxy) its supervisor runs, if it runs now."""
+        rec = procs.ProcessRecord.from_json(self.pod(name).get("container"))
         return rec.process() if rec else None
+
+    def waiting(self, name: str) -> str:
+        """Why `name` is not running, in the kubelet's words."""
+        pod = self.pod(name)
+        if not pod or self.supervisor(name) is None:
+            return "not running (no supervisor: `invoke deploy` starts it)"
+        last = pod.get("last_exit") or {}
+        exited = f", last exit code {last['code']}" if last else ""
+        return f"not running: {pod.get('reason') or pod.get('state')}{exited}, {pod.get('restarts', 0)} restart(s)"
+
+    def restarts(self, name: str) -> int:
+        """Restarts of `name` since it was deployed (remove resets them), as restartCount."""
+        return int(self.pod(name).get("restarts", 0))
 
     def processes_of_namespace(self) -> list[psutil.Process]:
         """Every process started for this namespace: hub, proxy, user servers and what they

@@ -34,7 +34,7 @@ from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import backup as local_backup
-from . import images
+from . import images, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -105,8 +105,9 @@ class LaunchPlan:
     pyspark_path: Path | None  # the notebook image's pyspark, first on the servers' PYTHONPATH
     fingerprint: str  # of everything the hub reads (deploy compares it to skip a restart)
     state: dict  # state.json as it will be written
-    hub: psutil.Process | None  # the running hub, replaced
-    proxy: psutil.Process | None  # the running proxy, kept
+    hub: psutil.Process | None  # the hub's running supervisor: replaced
+    proxy: psutil.Process | None  # the proxy's running supervisor: kept
+    restarts: dict[str, int]  # counted so far (one more for what had died): carried over
 
 
 class LocalTarget(StateFolder, Target):
@@ -115,6 +116,7 @@ class LocalTarget(StateFolder, Target):
     def __init__(self, namespace: str = "default"):
         super().__init__(namespace)
         self._proxy_log_offset = 0
+        self._launched_at = 0.0
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
@@ -231,14 +233,11 @@ class LocalTarget(StateFolder, Target):
         self._require_java()
         image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
         state = self.read_state()
-        proxy, hub = self.running("proxy"), self.running("hub")
-        # Recorded as started, gone without `remove`: it died, and starting it again is a
-        # restart, counted as the kubelet counts a container's (remove resets the count).
-        died = [name for name, proc in (("hub", hub), ("proxy", proxy)) if state.get(name) and proc is None]
-        restarts = dict(state.get("restarts", {}))
-        for name in died:
-            restarts[name] = restarts.get(name, 0) + 1
-        state["restarts"] = restarts
+        proxy, hub = self.supervisor("proxy"), self.supervisor("hub")
+        # Recorded as started, gone without `remove`: its supervisor died with it (the machine
+        # restarted, or someone killed it). Starting it again is a restart, counted as the
+        # kubelet counts a container's (remove resets the count).
+        died = [name for name, sup in (("hub", hub), ("proxy", proxy)) if state.get(name) and sup is None]
         if proxy and port not in (0, state.get("public_port")):
             raise HarnessError(
                 f"namespace {self.namespace} is already deployed on port {state['public_port']}: "
@@ -294,25 +293,36 @@ class LocalTarget(StateFolder, Target):
             result.seconds = time.monotonic() - started_at
             return result
 
-        result.action = "restarted" if hub else "started"
+        result.action = (
+            "started" if not hub else "restarted" if state.get("fingerprint") != fingerprint else "unhealthy"
+        )
         result.revived = died
         if died:
             result.action = "revived"
         plan = LaunchPlan(
-            chp, values, values_files, chart_version, hub_env, ports, image.path, fingerprint, state, hub, proxy
+            chp,
+            values,
+            values_files,
+            chart_version,
+            hub_env,
+            ports,
+            image.path,
+            fingerprint,
+            state,
+            hub,
+            proxy,
+            {name: self.restarts(name) + (name in died) for name in ("hub", "proxy")},
         )
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
                 self._launch(plan)
                 break
             except PortTaken:
-                # Another process took a port we had picked free: pick again (ours only).
                 if attempt == PORT_ATTEMPTS:
+                    self._give_up(["hub"] if proxy else ["hub", "proxy"])
                     raise
-                for name in ("hub", "proxy"):
-                    mine = self.running(name)
-                    if mine is not None and (name == "hub" or not proxy):
-                        procs.stop(mine)
+                # Another process took a port we had picked free: pick again (ours only).
+                self._stop_supervisors(["hub"] if proxy else ["hub", "proxy"])
                 plan.hub = None
                 ports["hub_port"] = procs.free_port()
                 if not proxy:
@@ -321,6 +331,9 @@ class LocalTarget(StateFolder, Target):
                         ports["public_port"] = procs.free_port()
                 plan.fingerprint = self._fingerprint(values, hub_env, ports)
                 result.url = f"http://127.0.0.1:{ports['public_port']}"
+            except HarnessError:
+                self._give_up(["hub"] if proxy else ["hub", "proxy"])
+                raise
         result.seconds = time.monotonic() - started_at
         return result
 
@@ -348,6 +361,7 @@ class LocalTarget(StateFolder, Target):
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         log = self.log("proxy")
         self._proxy_log_offset = log.stat().st_size if log.is_file() else 0
+        self._launched_at = time.time()
         base_env = {k: v for k, v in os.environ.items() if k != AUTH_ENV}
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
         if not plan.proxy:
@@ -365,12 +379,9 @@ class LocalTarget(StateFolder, Target):
                 "--error-target",
                 f"http://127.0.0.1:{ports['hub_port']}/hub/error",
             ]
-            rec = procs.start(
-                cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, self.state_dir, self.log("proxy")
-            )
-            state["proxy"] = rec.to_json()
+            state["proxy"] = self._supervise("proxy", cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, plan)
         if plan.hub:
-            procs.stop(plan.hub)
+            procs.stop(plan.hub, timeout=supervisor.GRACE + 5)
         env = {
             **base_env,
             **plan.hub_env,
@@ -378,11 +389,54 @@ class LocalTarget(StateFolder, Target):
             "HUBHARNESS_STATE_DIR": str(self.state_dir),
         }
         cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
-        rec = procs.start(cmd, env, self.state_dir, self.log("hub"))
-        state["hub"] = rec.to_json()
+        state["hub"] = self._supervise("hub", cmd, env, plan)
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.write_json(self.state_file, state)
         self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
+
+    def _supervise(self, name: str, cmd: list[str], env: dict[str, str], plan: LaunchPlan) -> dict:
+        """Start `name` under a supervisor of its own (the local kubelet: restartPolicy
+        Always), carrying over the restarts counted so far."""
+        (self.state_dir / "pods").mkdir(mode=0o700, exist_ok=True)
+        (self.state_dir / "pods" / f"{name}.json").unlink(missing_ok=True)  # the last supervisor's
+        command = [
+            sys.executable,
+            "-I",  # the standard library only: nothing of the harness to import, no path to trust
+            supervisor.__file__,
+            "--name",
+            name,
+            "--status",
+            str(self.state_dir / "pods" / f"{name}.json"),
+            "--log",
+            str(self.log(name)),
+            "--restarts",
+            str(plan.restarts[name]),
+            "--backoff",
+            os.environ.get("HUBHARNESS_RESTART_BACKOFF", str(supervisor.BACKOFF_START)),
+            "--",
+            *cmd,
+        ]
+        return procs.start(command, env, self.state_dir, self.log(f"supervisor-{name}")).to_json()
+
+    def _give_up(self, names: list[str]) -> None:
+        """A start that failed leaves nothing restarting in a loop behind it (the error
+        said why), and no record that would count the next start as a restart."""
+        self._stop_supervisors(names)
+        state = self.read_state()
+        for name in names:
+            state.pop(name, None)
+            (self.state_dir / "pods" / f"{name}.json").unlink(missing_ok=True)
+        if state:
+            self.write_json(self.state_file, state)
+
+    def _stop_supervisors(self, names: list[str]) -> None:
+        """Stop these components and their supervisors (which stop them first, gracefully)."""
+        for name in names:
+            sup, proc = self.supervisor(name), self.running(name)
+            if sup is not None:
+                procs.stop(sup, timeout=supervisor.GRACE + 5)
+            if proc is not None:
+                procs.stop(proc)  # its supervisor was gone, or could not stop it
 
     def _healthy(self, url: str) -> bool:
         try:
@@ -392,7 +446,8 @@ class LocalTarget(StateFolder, Target):
 
     def _fail_if_dead(self) -> None:
         for name in ("proxy", "hub"):
-            if self.running(name) is None:
+            exited = (self.pod(name).get("last_exit") or {}).get("at", 0) >= self._launched_at
+            if exited or self.supervisor(name) is None:
                 last = procs.last_meaningful_line(self.log(name))
                 error = PortTaken if ("Address already in use" in last or "EADDRINUSE" in last) else HarnessError
                 raise error(f"{name} exited during start: {last} (full log: {self.log(name)})")
@@ -422,10 +477,8 @@ class LocalTarget(StateFolder, Target):
         hub = self.running("hub")
         if hub is not None:
             stopped_servers = self._stop_user_servers()
-        for name in ("hub", "proxy"):
-            proc = self.running(name)
-            if proc is not None:
-                procs.stop(proc)
+        # the supervisors first, or they would start again what remove stops
+        self._stop_supervisors(["hub", "proxy"])
         # user servers the hub no longer knew about, and anything they started
         procs.stop_all(self.processes_of_namespace())
         if purge:
@@ -436,8 +489,8 @@ class LocalTarget(StateFolder, Target):
             state.pop("hub", None)
             state.pop("proxy", None)
             state.pop("fingerprint", None)
-            state.pop("restarts", None)
             self.write_json(self.state_file, state)
+        shutil.rmtree(self.state_dir / "pods", ignore_errors=True)  # restart counts start again
         servers = f"stopped {len(stopped_servers)} user server(s); " if stopped_servers else ""
         return RemoveResult(
             f"{servers}stopped hub and proxy of namespace {self.namespace}; kept homes, database "
@@ -481,7 +534,6 @@ class LocalTarget(StateFolder, Target):
             )
         url = f"http://127.0.0.1:{state['public_port']}"
         secret_file = self.store.path(self._auth_secret_name())
-        restarts = state.get("restarts", {})
         processes: dict[str, dict] = {}
         components = []
         for name in ("hub", "proxy"):
@@ -490,8 +542,9 @@ class LocalTarget(StateFolder, Target):
             processes[name] = {"pid": proc.pid if proc else None, "running": proc is not None}
             if name == "hub":
                 processes[name]["healthy"] = ready
-            detail = f"pid {proc.pid}, {restarts.get(name, 0)} restart(s)" if proc else "not running"
-            components.append(Component(name, proc is not None, ready, restarts.get(name, 0), detail))
+            restarts = self.restarts(name)
+            detail = f"pid {proc.pid}, {restarts} restart(s)" if proc else self.waiting(name)
+            components.append(Component(name, proc is not None, ready, restarts, detail))
         status = Status(
             self.context,
             self.namespace,
