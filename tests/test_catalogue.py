@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from fixtures.resilience import STEPS
 from hubharness import checks, faults, mutants
 from hubharness.errors import HarnessError
 from hubharness.paths import PROJECT_ROOT
@@ -79,3 +80,10 @@ def test_check_selection_reads_the_catalogue():
         checks.select("NOPE", "local")
     with pytest.raises(HarnessError, match="none of these checks applies"):
         checks.select("NS.namespace_exists", "local")
+
+
+def test_every_res_check_has_the_steps_it_reads():
+    """RES does only the steps of the checks selected: a check no step names would never
+    see its step done."""
+    named = {check for checks_of_step in STEPS.values() for check in checks_of_step}
+    assert named == {c.id.split(".", 1)[1] for c in checks.CATALOGUE if c.group == "RES"}

@@ -291,6 +291,34 @@ def test_user_server_is_found_by_the_spawners_username_annotation(chart):
     assert not d.user_server_running("verify-alice")
 
 
+def test_res_stops_a_component_by_deleting_its_pods_and_waits_until_they_are_gone(chart):
+    """Until the old hub pod is gone it may still answer: RES times the restart from then."""
+    chart.pod_deletion_delay = 0.5
+    d = deployment()
+    hub_pods = [p.metadata.name for p in d.component_pods("hub")]
+    d.stop_component("hub")
+    assert [(ns, pod) for ns, pod, _ in chart.deletions] == [("jh", name) for name in hub_pods]
+    assert not set(hub_pods) & {p.metadata.name for p in d.component_pods("hub")}
+    with pytest.raises(HarnessError, match="no pod with component=nothing"):
+        d.stop_component("nothing")
+
+
+def test_res_kills_a_users_server_by_deleting_their_pod_at_once(chart):
+    chart.add_pod(
+        "jh",
+        "jupyter-res-2ddan",
+        "singleuser-server",
+        container="notebook",
+        annotations={"hub.jupyter.org/username": "res-dan"},
+    )
+    d = deployment()
+    d.kill_user_server("res-dan")
+    assert chart.deletions[-1] == ("jh", "jupyter-res-2ddan", 0)
+    assert not d.user_server_running("res-dan")
+    with pytest.raises(HarnessError, match="res-eve has no singleuser-server pod"):
+        d.kill_user_server("res-eve")
+
+
 def test_diagnostics_hold_describe_events_and_previous_logs(chart, tmp_path):
     chart.add_pod("jh", "proxy-7f4b", "proxy", container="chp", restarts=1)
     chart.logs[("jh", "proxy-7f4b", "chp", True)] = "Error: listen EADDRINUSE :::8000\n"
