@@ -20,7 +20,6 @@ from hubharness.procs import processes_under, stop_all
 from .helpers import HELM, Harness
 from .kube_emulator import KubeEmulator
 
-
 LONGEST_FIRST = "tests/test_faults.py"  # the selftest: a third of the run on its own
 
 

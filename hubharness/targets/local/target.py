@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -504,14 +505,21 @@ class LocalTarget(StateFolder, Target):
         except (HarnessError, requests.RequestException):
             return []  # hub unhealthy: its servers are swept by process afterwards
         names = [u["name"] for u in users if u.get("servers")]
-        for name in names:
+
+        def stop(name: str) -> None:
+            """One user's servers; the hub holds each DELETE until the stop is done (seconds
+            for a Jupyter server), so the users' stops go side by side."""
+            mine = api.clone()
             for server in users_servers(users, name):
-                api.stop_server(name, server)
-        for name in names:
+                mine.stop_server(name, server)
             try:
-                api.wait_server_stopped(name, timeout=30)
+                mine.wait_server_stopped(name, timeout=30)
             except HarnessError:
                 pass
+
+        if names:
+            with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+                list(pool.map(stop, names))
         return names
 
     # ---- status -------------------------------------------------------------------
