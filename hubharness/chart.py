@@ -28,6 +28,20 @@ HUB_VERSION_OF_CHART = {
 }
 
 
+# The chart's defaults for cull.* (its values.yaml): the chart runs jupyterhub-idle-culler
+# unless told not to, and the local target runs it the same way.
+CULL_DEFAULTS = {
+    "enabled": True,
+    "users": False,
+    "adminUsers": True,
+    "removeNamedServers": False,
+    "timeout": 3600,
+    "every": 600,
+    "concurrency": 10,
+    "maxAge": 0,
+}
+
+
 def hub_version(chart_version: str) -> str:
     try:
         return HUB_VERSION_OF_CHART[chart_version]

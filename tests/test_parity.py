@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import requests
 import yaml
 
+from hubharness.hubapi import UserSession
+from hubharness.procs import processes_under
 from hubharness.targets.local import LocalTarget
 
 
@@ -93,3 +97,30 @@ def test_the_images_paths_in_values_resolve_to_their_local_equivalents(harness, 
     data_dir, prefix = ran.stdout.split()
     assert data_dir == str(harness.state_dir("paths") / "home" / "ida" / "data")
     assert Path(prefix).resolve() == Path(sys.prefix).resolve()
+
+
+def _cullers(state_dir: Path) -> list[list[str]]:
+    return [p.cmdline() for p in processes_under(state_dir) if "jupyterhub_idle_culler" in " ".join(p.cmdline())]
+
+
+def test_the_idle_culler_runs_as_the_chart_runs_it_and_stops_idle_servers(harness, tmp_path):
+    """cull.* as the chart applies it: jupyterhub-idle-culler as a hub service with the
+    chart's defaults under the values' own; an idle server is stopped; cull.enabled: false
+    runs none."""
+    overlay = tmp_path / "cull.yaml"
+    overlay.write_text(yaml.safe_dump({"cull": {"timeout": 10, "every": 5, "maxAge": None}}))
+    ran = harness.deploy("cull", "--values", str(overlay))
+    assert ran.code == 0, ran.err
+    (culler,) = _cullers(harness.state_dir("cull"))
+    assert culler[4:] == ["--timeout=10", "--cull-every=5", "--concurrency=10"], culler
+    password = json.loads((harness.state_dir("cull") / "secrets" / "urbalurba-secrets.json").read_text())
+    api = UserSession(harness.status("cull")["hub_url"], "idle-ida", password["JUPYTERHUB_AUTH_PASSWORD"]).api()
+    api.start_server("idle-ida")
+    api.wait_server_ready("idle-ida", 120)
+    deadline = time.monotonic() + 60
+    while api.server("idle-ida") is not None and time.monotonic() < deadline:
+        time.sleep(1)
+    assert api.server("idle-ida") is None, "the idle server was not culled within 60 s (cull.timeout 10, cull.every 5)"
+    overlay.write_text(yaml.safe_dump({"cull": {"enabled": False}}))
+    assert harness.deploy("cull", "--values", str(overlay)).code == 0
+    assert _cullers(harness.state_dir("cull")) == []

@@ -39,6 +39,7 @@ def set_if_not_none(section, trait, key):
 # --- what the chart fixes for every deployment, with local processes ------------
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 
+from hubharness.chart import CULL_DEFAULTS
 from hubharness.targets.local.images import local_path
 
 
@@ -184,6 +185,38 @@ for key, role in (get_config("hub.loadRoles", {}) or {}).items():
     role = dict(role)
     role.setdefault("name", key)
     c.JupyterHub.load_roles.append(role)
+
+# --- cull.*: jupyterhub-idle-culler as a hub service, as the chart runs it -----------
+# The chart's defaults, then the values' own; a key set to null is unset, as helm does.
+cull = dict(CULL_DEFAULTS)
+for key, value in (get_config("cull", {}) or {}).items():
+    if value is None:
+        cull.pop(key, None)
+    else:
+        cull[key] = value
+if cull.get("enabled"):
+    cull_cmd = [sys.executable, "-m", "jupyterhub_idle_culler", f"--url=http://127.0.0.1:{runtime['hub_port']}/hub/api"]
+    for flag, key in (
+        ("timeout", "timeout"),
+        ("cull-every", "every"),
+        ("concurrency", "concurrency"),
+        ("max-age", "maxAge"),
+    ):
+        if cull.get(key):
+            cull_cmd.append(f"--{flag}={cull[key]}")
+    if cull.get("users"):
+        cull_cmd.append("--cull-users")
+    if cull.get("adminUsers") is False:
+        cull_cmd.append("--cull-admin-users=false")
+    if cull.get("removeNamedServers"):
+        cull_cmd.append("--remove-named-servers")
+    c.JupyterHub.services.append({"name": "jupyterhub-idle-culler", "command": cull_cmd, "cwd": str(state)})
+    scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    if cull.get("users"):
+        scopes.append("admin:users")  # deleting users
+    c.JupyterHub.load_roles.append(
+        {"name": "jupyterhub-idle-culler", "scopes": scopes, "services": ["jupyterhub-idle-culler"]}
+    )
 
 if get_config("debug.enabled", False):
     c.JupyterHub.log_level = "DEBUG"

@@ -63,6 +63,7 @@ APPLIED = (
     "singleuser.storage.homeMountPath",
     "singleuser.lifecycleHooks.preStop.exec",
     "debug.enabled",
+    "cull",
 )
 # Applied as the spawner traits the chart sets, but a local process is not confined by them.
 NOT_ENFORCED = ("singleuser.cpu", "singleuser.memory")
