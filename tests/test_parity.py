@@ -8,12 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
+from traitlets.config import Config
 
+from hubharness import chart
 from hubharness.hubapi import UserSession
 from hubharness.procs import processes_under
-from hubharness.targets.local import LocalTarget
+from hubharness.targets.local import HUB_SECRET, LocalTarget, parity
+from hubharness.targets.local.target import HUB_CONFIG
+
+from .helpers import chart_schemas_or_skip
 
 
 def test_a_service_token_given_in_values_is_the_one_the_hub_accepts(harness, tmp_path):
@@ -124,3 +130,107 @@ def test_the_idle_culler_runs_as_the_chart_runs_it_and_stops_idle_servers(harnes
     overlay.write_text(yaml.safe_dump({"cull": {"enabled": False}}))
     assert harness.deploy("cull", "--values", str(overlay)).code == 0
     assert _cullers(harness.state_dir("cull")) == []
+
+
+PARITY_ROOTS = ("hub", "proxy", "singleuser", "cull", "scheduling", "prePuller", "ingress")
+
+
+def _schema_leaves(node: dict, prefix: str = ""):
+    for key, sub in (node.get("properties") or {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(sub, dict) and sub.get("properties"):
+            yield from _schema_leaves(sub, path)
+        else:
+            yield path
+
+
+@pytest.mark.parametrize("chart_version", sorted(chart.HUB_VERSION_OF_CHART))
+def test_every_chart_key_is_applied_or_said_not_applicable(chart_version):
+    """No key in between: each value the chart reads has an entry in the parity table."""
+    schema = yaml.safe_load((chart_schemas_or_skip() / f"values.schema-{chart_version}.yaml").read_text())
+    keys = [k for k in _schema_leaves(schema) if k.split(".")[0] in PARITY_ROOTS]
+    assert len(keys) > 300, f"only {len(keys)} keys read from the schema"
+    unknown = [k for k in keys if parity.entry(k) is None]
+    assert unknown == [], f"chart keys the local target neither applies nor lists as not applicable: {unknown}"
+
+
+def hub_config_for(values: dict, tmp_path: Path, monkeypatch) -> Config:
+    """The hub's config as hub_config.py builds it from these values (not started)."""
+    state = tmp_path / "state"
+    (state / "secrets").mkdir(parents=True)
+    (state / "values.json").write_text(json.dumps(values))
+    (state / "runtime.json").write_text(json.dumps({"public_port": 1, "hub_port": 2, "proxy_api_port": 3}))
+    (state / "secrets" / "hub.json").write_text(json.dumps({"hub.config.JupyterHub.cookie_secret": "00" * 32}))
+    monkeypatch.setenv("HUBHARNESS_STATE_DIR", str(state))
+    config = Config()
+    exec(compile(HUB_CONFIG.read_text(), str(HUB_CONFIG), "exec"), {"get_config": lambda: config})  # noqa: S102
+    return config
+
+
+HUB_TRAIT_VALUES = {
+    "hub.activeServerLimit": 9,
+    "hub.allowNamedServers": True,
+    "hub.namedServerLimitPerUser": 3,
+    "hub.concurrentSpawnLimit": 7,
+    "hub.consecutiveFailureLimit": 4,
+    "hub.redirectToServer": False,
+    "hub.shutdownOnLogout": True,
+    "hub.authenticatePrometheus": False,
+    "hub.templatePaths": ["/templates"],
+    "hub.templateVars": {"announcement": "maintenance at noon"},
+}
+
+
+def test_hub_keys_become_the_jupyterhub_traits_the_chart_sets(tmp_path, monkeypatch):
+    assert set(HUB_TRAIT_VALUES) == set(parity.HUB_TRAITS)
+    values = {"hub": {key.split(".", 1)[1]: value for key, value in HUB_TRAIT_VALUES.items()}}
+    config = hub_config_for(values, tmp_path, monkeypatch)
+    for key, trait in parity.HUB_TRAITS.items():
+        assert config.JupyterHub[trait] == HUB_TRAIT_VALUES[key], key
+    unset = hub_config_for({}, tmp_path / "unset", monkeypatch)
+    assert not any(trait in unset.JupyterHub for trait in parity.HUB_TRAITS.values()), "set without a value"
+
+
+def test_the_culler_takes_the_charts_defaults_under_the_values_own(tmp_path, monkeypatch):
+    config = hub_config_for({"cull": {"users": True, "every": None, "adminUsers": False}}, tmp_path, monkeypatch)
+    (service,) = [s for s in config.JupyterHub.services if s["name"] == "jupyterhub-idle-culler"]
+    assert service["command"][3:] == [
+        "--url=http://127.0.0.1:2/hub/api",
+        "--timeout=3600",
+        "--concurrency=10",
+        "--cull-users",
+        "--cull-admin-users=false",
+    ]
+    (role,) = [r for r in config.JupyterHub.load_roles if r["name"] == "jupyterhub-idle-culler"]
+    assert "admin:users" in role["scopes"] and role["services"] == ["jupyterhub-idle-culler"]
+
+
+def test_a_cookie_secret_and_proxy_token_given_in_values_are_the_ones_used(tmp_path, monkeypatch):
+    """As the chart: hub.cookieSecret and proxy.secretToken when given, generated when not."""
+    monkeypatch.setenv("HUBHARNESS_HOME", str(tmp_path / "home"))
+    target = LocalTarget("given")
+    (target.state_dir / "secrets").mkdir(parents=True)
+    cookie, token = secrets.token_hex(32), secrets.token_hex(32)
+    target._prepare_secrets({"hub": {"cookieSecret": cookie}, "proxy": {"secretToken": token}})
+    kept = target.store.read(HUB_SECRET)
+    assert kept["hub.config.JupyterHub.cookie_secret"] == cookie
+    assert kept["hub.config.ConfigurableHTTPProxy.auth_token"] == token
+    target._prepare_secrets({})
+    assert target.store.read(HUB_SECRET) == kept, "an earlier deploy's secrets are kept"
+
+
+def test_deploy_lists_what_it_does_not_apply_and_what_it_does_not_enforce():
+    values = {
+        "hub": {"concurrentSpawnLimit": 5, "image": {"name": "x"}, "nodeSelector": {"a": "b"}},
+        "singleuser": {"memory": {"limit": "1G"}, "uid": 1000},
+        "ingress": {"enabled": True},
+        "somethingNew": {"key": 1},
+    }
+    assert parity.not_applicable(values) == [
+        "hub.image.name",
+        "hub.nodeSelector.a",
+        "singleuser.uid",
+        "ingress.enabled",
+        "somethingNew.key",
+    ]
+    assert parity.not_enforced(values) == ["singleuser.memory"]

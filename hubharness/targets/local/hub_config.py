@@ -41,6 +41,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 from hubharness.chart import CULL_DEFAULTS
 from hubharness.targets.local.images import local_path
+from hubharness.targets.local.parity import HUB_TRAITS
 
 
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
@@ -217,6 +218,10 @@ if cull.get("enabled"):
     c.JupyterHub.load_roles.append(
         {"name": "jupyterhub-idle-culler", "scopes": scopes, "services": ["jupyterhub-idle-culler"]}
     )
+
+# --- hub.* keys the chart turns into one JupyterHub trait each (parity.HUB_TRAITS) -----
+for key, trait in HUB_TRAITS.items():
+    set_if_not_none(c.JupyterHub, trait, key)
 
 if get_config("debug.enabled", False):
     c.JupyterHub.log_level = "DEBUG"

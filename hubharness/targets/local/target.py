@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import backup as local_backup
-from . import images, supervisor
+from . import images, parity, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -44,50 +43,6 @@ CHP_VERSION = "5.3.0"
 DEFAULT_PORT = 8000
 START_TIMEOUT = 60
 PORT_ATTEMPTS = 3  # a port picked free can be taken before the hub or proxy binds it
-
-# Values the local target applies. Everything else the user set is listed as
-# not applicable, never silently dropped.
-APPLIED = (
-    "hub.config",
-    "hub.extraConfig",
-    "hub.extraEnv",
-    "hub.services",
-    "hub.loadRoles",
-    "hub.db.type",
-    "singleuser.extraEnv",
-    "singleuser.cmd",
-    "singleuser.defaultUrl",
-    "singleuser.startTimeout",
-    "singleuser.image.tag",
-    "singleuser.lifecycleHooks.postStart.exec",
-    "singleuser.storage.homeMountPath",
-    "singleuser.lifecycleHooks.preStop.exec",
-    "debug.enabled",
-    "cull",
-)
-# Applied as the spawner traits the chart sets, but a local process is not confined by them.
-NOT_ENFORCED = ("singleuser.cpu", "singleuser.memory")
-
-
-def _leaves(tree: dict, prefix: str = "") -> Iterator[str]:
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            yield from _leaves(value, path + ".")
-        else:
-            yield path
-
-
-def not_applicable(values: dict) -> list[str]:
-    """Value paths (two levels deep) that have no meaning for local processes."""
-    found = []
-    for leaf in _leaves(values):
-        if any(leaf == a or leaf.startswith(a + ".") for a in APPLIED + NOT_ENFORCED):
-            continue
-        short = ".".join(leaf.split(".")[:3])
-        if short not in found:
-            found.append(short)
-    return found
 
 
 class PortTaken(HarnessError):
@@ -203,8 +158,19 @@ class LocalTarget(StateFolder, Target):
             elif "value" in value:
                 env[name] = str(value["value"])
         # The chart's managed Secret: cookie secret, proxy token, service tokens.
-        self.store.ensure(HUB_SECRET, "hub.config.JupyterHub.cookie_secret", generate=lambda: pysecrets.token_hex(32))
-        self.store.ensure(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
+        # As the chart: hub.cookieSecret and proxy.secretToken when the values give them,
+        # else the ones kept from an earlier deploy, else new random ones.
+        self.store.ensure(
+            HUB_SECRET,
+            "hub.config.JupyterHub.cookie_secret",
+            given=chart_values.get(values, "hub.cookieSecret") or None,
+            generate=lambda: pysecrets.token_hex(32),
+        )
+        self.store.ensure(
+            HUB_SECRET,
+            "hub.config.ConfigurableHTTPProxy.auth_token",
+            given=chart_values.get(values, "proxy.secretToken") or None,
+        )
         for key, service in (chart_values.get(values, "hub.services", {}) or {}).items():
             # as the chart: the token the values give (apiToken, or api_token), else the one
             # kept from an earlier deploy, else a new random one
@@ -287,8 +253,8 @@ class LocalTarget(StateFolder, Target):
             secret_place=f"{auth_file} (key {AUTH_ENV})",
             action="unchanged",
             details=[f"state: {self.state_dir}", image.note],
-            not_applicable=not_applicable(values),
-            not_enforced=[p for p in NOT_ENFORCED if chart_values.get(values, p) is not None],
+            not_applicable=parity.not_applicable(values),
+            not_enforced=parity.not_enforced(values),
             schema_note=schema_note,
         )
         if hub and proxy and state.get("fingerprint") == fingerprint and self._healthy(url):
