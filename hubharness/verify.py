@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from . import checks as catalogue
+from . import report_page
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
 from .targets import target_for
@@ -44,10 +45,11 @@ def new_report_dir(context: str, root: Path | None = None) -> Path:
     return run
 
 
-def redact(directory: Path, secrets: list[str]) -> None:
-    """Last line of defence: no secret value survives in any report file."""
+def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> None:
+    """Last line of defence: no secret value survives in any report file (the files of
+    `directory`, and the files `also` names)."""
     values = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
-    for path in directory.rglob("*"):
+    for path in [*directory.rglob("*"), *also]:
         if not path.is_file():
             continue
         data = path.read_bytes()
@@ -83,7 +85,7 @@ def run(
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_family=xunit2",
-        f"--html={report_dir / 'report.html'}",
+        f"--html={report_dir / report_page.PYTEST_PAGE}",
         "--self-contained-html",
         "-p",
         "no:cacheprovider",
@@ -105,7 +107,11 @@ def run(
         code = int(pytest.main(args))
     finally:
         os.chdir(cwd)
-    redact(report_dir, secrets)
+    redact(report_dir, secrets)  # the pages are drawn from what is left
+    if (report_dir / "summary.json").is_file():
+        report_page.write_report(report_dir)
+    index = report_page.write_index(report_dir.parent)
+    redact(report_dir, secrets, also=(index,))  # and the pages scrubbed once more
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}): see the names in suites/")
     return VerifyResult(code, report_dir)
