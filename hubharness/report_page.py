@@ -357,7 +357,7 @@ def render_report(
     diagnostics = diagnostics or {}
     facts = deployment_of(summary)
     outcome = outcome_of(summary)
-    title = f"verify {outcome}: {_headline(summary)} — {facts.get('namespace')} on {facts.get('context')}"
+    title = f"verify {outcome.upper()}: {_headline(summary)} — {facts.get('namespace')} on {facts.get('context')}"
     links = (
         '<nav><a href="../index.html">all runs</a><a href="summary.json">summary.json</a>'
         '<a href="junit.xml">junit.xml</a>'
