@@ -19,8 +19,8 @@ from . import checks as catalogue
 
 OUTCOMES = ("failed", "timeout", "skipped", "passed")
 COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "timeout": "#bc4c00", "skipped": "#6e7781"}
-TAIL_LINES = 80  # of each diagnostics file, inline; the whole file is linked
-TAIL_CHARS = 12_000
+TAIL_LINES = 200  # of each diagnostics file, inline (a local log tail is 200 lines); the file is linked
+TAIL_CHARS = 40_000
 MAX_RUNS = 200  # in the index; older runs stay on disk
 
 GENERATOR = "hubharness report_page"  # tells our page from pytest-html's, which it replaced
@@ -197,7 +197,7 @@ chart {e(str(facts.get("chart")))}, started {e(str(summary.get("started")))}, to
 {_fact("started", summary.get("started"))}
 {_fact("duration", _seconds(summary.get("duration")))}
 {_fact("outcome", f"{outcome}: {_headline(summary)}")}
-<div style="grid-column: 1 / -1"><b>values files</b> {values_html}</div>
+<div style="grid-column: 1 / -1; display: flex"><b>values files</b> <span>{values_html}</span></div>
 </section>"""
 
 
@@ -305,7 +305,7 @@ def timeline_svg(summary: dict, width: int = 1100) -> str:
     names = sorted({str(b.get("name", "")).split(":")[0] for b in background})
     end = max([float(c.get("stop", c["start"])) for c in checks] + [float(b.get("stop", 0)) for b in background])
     end = max(end, float(summary.get("duration") or 0), 1.0)
-    left, lane_h, top = 120, 20, 22
+    left, lane_h, top = 160, 20, 22
     scale = (width - left - 10) / end
     rows = len(lanes) + len(names)
     height = top + rows * lane_h + 24
@@ -328,7 +328,7 @@ def timeline_svg(summary: dict, width: int = 1100) -> str:
         w = max((stop - start) * scale, 2.0)
         return (
             f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{lane_h - 6}" fill="{colour}" '
-            f'fill-opacity="0.85"><title>{e(label)}</title></rect>'
+            f'fill-opacity="0.85" stroke="#fff" stroke-width="1"><title>{e(label)}</title></rect>'
         )
 
     for n, (group, members) in enumerate(lanes):

@@ -28,7 +28,7 @@ DEPLOYMENT = {
 FAILURE = "AssertionError: the hub answered 503 on /hub/health through the proxy"
 TIMEOUT = "WaitTimeout: timed out after 90s waiting for verify-alice's server to be ready"
 SKIP = "skipped on request (--skip RMV)"
-HUB_LOG = "\n".join(f"[I 2026-11-27 04:0{n % 10}:00 JupyterHub app:1] line {n}" for n in range(150))
+HUB_LOG = "\n".join(f"[I 2026-11-27 04:0{n % 10}:00 JupyterHub app:1] line {n}" for n in range(260))
 HUB_LOG += "\n[E 2026-11-27 04:09:59 JupyterHub app:2] <Proxy> answered 503 & gave up\n"
 
 

@@ -70,8 +70,8 @@ def test_diagnostics_are_inline_escaped_and_their_tail_only(tmp_path):
     run = write_run(tmp_path, "20261127T040000Z-local", summary(True))
     page = report_page.render_report(summary(True), report_page.read_diagnostics(run))
     assert "&lt;Proxy&gt; answered 503 &amp; gave up" in page and "<Proxy>" not in page
-    assert "line 149" in page and "line 10\n" not in page
-    assert "71 earlier in the file" in page
+    assert "line 259" in page and "line 10\n" not in page
+    assert "61 earlier in the file" in page
 
 
 def test_whatever_a_run_recorded_is_escaped():
