@@ -175,7 +175,11 @@ def _header(summary: dict) -> str:
         else '<span class="muted">not recorded</span>'
     )
     url = facts.get("public_url")
-    url_html = f'<a href="{e(url)}">{e(url)}</a>' if url else '<span class="muted">not reached</span>'
+    url_html = (
+        (f'<a href="{e(url)}">{e(url)}</a>' if str(url).startswith(("http://", "https://")) else e(str(url)))
+        if url
+        else '<span class="muted">not reached</span>'
+    )
     mutant = summary.get("mutant")
     return f"""<header class="run {outcome}"><div class="wrap">
 <h1>verify {e(outcome.upper())}: {e(_headline(summary))}</h1>

@@ -80,6 +80,8 @@ def test_whatever_a_run_recorded_is_escaped():
     data["deployment"] = {**DEPLOYMENT, "namespace": "<b>ns</b>", "public_url": 'http://x/"><script>'}
     page = report_page.render_report(data)
     assert "<script>" not in page and "&lt;script&gt;alert(1)" in page and "&lt;b&gt;ns" in page
+    data["deployment"]["public_url"] = "javascript:alert(1)"
+    assert 'href="javascript' not in report_page.render_report(data)
 
 
 def test_a_summary_from_before_the_new_keys_still_renders():
