@@ -395,7 +395,7 @@ def trend_svg(runs: list[tuple[str, dict]], width: int = 1100, height: int = 150
         return ""
     longest = max([float(s.get("duration") or 0) for _, s in ordered] + [1.0])
     worst = max([counts_of(s)["failed"] + counts_of(s)["timeout"] for _, s in ordered] + [1])
-    left, bottom, top = 50, 22, 14
+    left, bottom, top = 90, 22, 14
     slot = min((width - left - 10) / max(len(ordered), 1), 60.0)
     plot = height - top - bottom
     parts = [

@@ -72,7 +72,11 @@ def test_sec_leaked_password_is_redacted_from_the_report(harness, tmp_path):
     ran, summary = harness.verify("sec-leak", check="SEC.secrets_appear_nowhere_else")
     assert ran.code != 0 and failed(summary) == {"SEC.secrets_appear_nowhere_else"}
     assert (harness.reports / "latest" / "diagnostics").is_dir()
-    for path in (harness.reports / "latest").rglob("*"):
+    # the page shows the hub log's tail inline, scrubbed; the index has no password either
+    tail = harness.reports / "latest" / "diagnostics" / "SEC.secrets_appear_nowhere_else" / "hub.log.tail"
+    assert "debug: password is ***" in tail.read_text()
+    assert "debug: password is ***" in (harness.reports / "latest" / "report.html").read_text()
+    for path in [*(harness.reports / "latest").rglob("*"), harness.reports / "index.html"]:
         assert not path.is_file() or password.encode() not in path.read_bytes(), f"password in {path}"
 
 

@@ -72,16 +72,25 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert {c["id"] for c in summary["checks"]} == CHECKS
     assert {c["outcome"] for c in summary["checks"]} == {"passed"}
     report = deployed.reports / "latest"
-    for name in ("junit.xml", "report.html", "summary.json"):
+    for name in ("junit.xml", "report.html", "pytest.html", "summary.json"):
         assert (report / name).is_file(), name
+    page = (report / "report.html").read_text()
+    assert "verify PASSED" in page and "namespace <b>life</b>" in page and summary["deployment"]["jupyterhub"] in page
+    assert (report / ".." / "index.html").is_file()
     assert not (report / "diagnostics").exists(), "diagnostics are for failed checks only"
     assert "verify: " in ran.out and " passed, 0 failed" in ran.out
 
 
 def test_reports_hold_no_secret(deployed):
+    """Every file of every run, and the pages for people: report.html and index.html."""
     secrets = [
         v for f in (deployed.state_dir("life") / "secrets").glob("*.json") for v in json.loads(f.read_text()).values()
     ]
+    assert (
+        secrets
+        and (deployed.reports / "index.html").is_file()
+        and (deployed.reports / "latest" / "report.html").is_file()
+    )
     for path in deployed.reports.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
