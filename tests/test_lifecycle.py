@@ -10,7 +10,7 @@ import testinfra
 from hubharness import checks
 from hubharness.hubapi import UserSession
 
-from .helpers import failed, outcomes
+from .helpers import failed, open_page, outcomes
 
 host = testinfra.get_host("local://")
 
@@ -79,6 +79,23 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert (report / ".." / "index.html").is_file()
     assert not (report / "diagnostics").exists(), "diagnostics are for failed checks only"
     assert "verify: " in ran.out and " passed, 0 failed" in ran.out
+
+
+def test_the_real_report_and_index_load_offline_in_chromium(deployed, chromium):
+    """The pages of the verify above, opened from disk as a user would: no console error,
+    nothing from the network, the deployment on top; their screenshots stay in the run."""
+    from selenium.webdriver.common.by import By
+
+    run = (deployed.reports / "latest").resolve()
+    for page, shot in ((run / "report.html", "report.png"), (deployed.reports / "index.html", "index.png")):
+        console, network, by_page = open_page(chromium, page)
+        assert console == [] and network == [], (page.name, console, network)
+        assert all(url.startswith("file:") for url in by_page), by_page
+        assert "verify PASSED" in chromium.title or "latest passed" in chromium.title
+        assert chromium.find_element(By.CSS_SELECTOR, "header.run").is_displayed()
+        assert chromium.save_screenshot(str(run / shot))
+    chromium.get((run / "report.html").as_uri())
+    assert "namespace life" in chromium.find_element(By.ID, "deployment").text
 
 
 def test_reports_hold_no_secret(deployed):

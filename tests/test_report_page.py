@@ -8,22 +8,15 @@ a real verify run's pages are covered by test_lifecycle and test_faults."""
 from __future__ import annotations
 
 import html
-import json
-import os
 import re
-import shutil
-import tempfile
 from html.parser import HTMLParser
 
 import pytest
 
 from hubharness import report_page
 
-from .helpers import run_invoke
+from .helpers import open_page, run_invoke
 from .report_runs import DEPLOYMENT, FAILURE, SKIP, TIMEOUT, summary, write_run, write_runs
-
-CHROMIUM = os.environ.get("HUBHARNESS_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("HUBHARNESS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 class Resources(HTMLParser):
@@ -133,59 +126,7 @@ def test_invoke_report_draws_both_pages_again_and_keeps_pytest_htmls(tmp_path):
     assert again.returncode == 2 and "no verify run in" in again.stderr
 
 
-# -- in a real browser --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Headless Chromium that logs the console and every request it makes."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"no Chromium at {CHROMIUM} or chromedriver at {CHROMEDRIVER}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="hubharness-report-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def open_page(driver, path):
-    """Load a page from disk; return (console messages, what was requested from the
-    network, what the page itself requested)."""
-    driver.get_log("browser"), driver.get_log("performance")  # drop what came before
-    driver.get(path.as_uri())
-    console = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
-    network, by_page = [], []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            url = message["params"]["request"]["url"]
-            if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
-                network.append(url)
-            if message["params"].get("documentURL", "").startswith("file:"):
-                by_page.append(url)
-    return console, network, by_page
+# -- in a real browser (the chromium fixture is in conftest.py) ---------------------------
 
 
 @pytest.fixture(scope="module")
