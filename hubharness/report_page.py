@@ -202,7 +202,34 @@ chart {e(str(facts.get("chart")))}, started {e(str(summary.get("started")))}, to
 {_fact("duration", _seconds(summary.get("duration")))}
 {_fact("outcome", f"{outcome}: {_headline(summary)}")}
 <div style="grid-column: 1 / -1; display: flex"><b>values files</b> <span>{values_html}</span></div>
+{_secrets_fact(summary)}
 </section>"""
+
+
+def _secrets_fact(summary: dict) -> str:
+    """For an auditor: how SEC went, and what the report's own scrub found."""
+    sec = [c for c in summary.get("checks") or [] if c.get("check") == "SEC"]
+    parts = []
+    if sec:
+        counts = {k: sum(c.get("outcome") == k for c in sec) for k in ("passed", "failed", "timeout", "skipped")}
+        bad = [str(c.get("id")) for c in sec if c.get("outcome") in ("failed", "timeout")]
+        parts.append(
+            "SEC checks: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "failed")
+            + (f" ({', '.join(bad)})" if bad else "")
+        )
+    scrub = summary.get("scrubbed")
+    if isinstance(scrub, dict):
+        found = scrub.get("found_in") or []
+        searched = f"every file of this report was searched for the deployment's {scrub.get('secrets')} secret value(s)"
+        parts.append(
+            f"{searched}: found in {len(found)} file(s) and replaced by ***: {', '.join(map(str, found))}"
+            if found
+            else f"{searched}: none found"
+        )
+    if not parts:
+        return ""
+    return f'<div style="grid-column: 1 / -1; display: flex" id="secrets"><b>secrets</b> <span>{e("; ".join(parts))}</span></div>'
 
 
 def _diagnostics_html(check_id: str, files: list[Diagnostic]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -45,10 +46,11 @@ def new_report_dir(context: str, root: Path | None = None) -> Path:
     return run
 
 
-def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> None:
+def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> list[Path]:
     """Last line of defence: no secret value survives in any report file (the files of
-    `directory`, and the files `also` names)."""
-    values = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+    `directory`, and the files `also` names). Returns the files one was found in."""
+    values = secret_values(secrets)
+    found = []
     for path in [*directory.rglob("*"), *also]:
         if not path.is_file():
             continue
@@ -58,6 +60,27 @@ def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> 
             cleaned = cleaned.replace(value.encode(), b"***")
         if cleaned != data:
             path.write_bytes(cleaned)
+            found.append(path)
+    return found
+
+
+def secret_values(secrets: list[str]) -> list[str]:
+    """The values redaction looks for, longest first (shorter ones would scrub ordinary words)."""
+    return sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+
+def record_scrub(report_dir: Path, secrets: list[str], found: list[Path]) -> None:
+    """Say in summary.json how many secret values the report was searched for and where
+    one was found (and replaced): the page answers "was the password ever exposed"."""
+    summary_file = report_dir / "summary.json"
+    if not summary_file.is_file():
+        return
+    summary = json.loads(summary_file.read_text())
+    summary["scrubbed"] = {
+        "secrets": len(secret_values(secrets)),
+        "found_in": sorted(str(p.relative_to(report_dir)) for p in found if p.is_relative_to(report_dir)),
+    }
+    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def run(
@@ -107,7 +130,7 @@ def run(
         code = int(pytest.main(args))
     finally:
         os.chdir(cwd)
-    redact(report_dir, secrets)  # the pages are drawn from what is left
+    record_scrub(report_dir, secrets, redact(report_dir, secrets))  # the pages are drawn from what is left
     if (report_dir / "summary.json").is_file():
         report_page.write_report(report_dir)
     index = report_page.write_index(report_dir.parent)

@@ -79,6 +79,10 @@ def summary(failed: bool, started: str = "2026-11-27T04:00:00Z", duration: float
             {"name": "scratch: deploy, backup, restore", "start": 0.3, "stop": 120.0},
         ],
         "mutant": None,
+        "scrubbed": {
+            "secrets": 2,
+            "found_in": ["diagnostics/SPK.server_spawns_through_the_hub/hub.log"] if failed else [],
+        },
         "checks": records,
     }
 

@@ -54,6 +54,15 @@ def test_a_failed_run_names_the_deployment_then_its_failures_first():
     assert SKIP in rest
 
 
+def test_the_header_says_how_sec_went_and_what_the_scrub_of_the_report_found():
+    """An auditor's question, "was the password ever exposed", answered on top."""
+    passed = report_page.render_report(summary(False)).partition('id="failures"')[0]
+    assert "SEC checks: 12 passed, 0 failed; every file of this report was searched for" in passed
+    assert "2 secret value(s): none found" in passed
+    failed = report_page.render_report(summary(True)).partition('id="failures"')[0]
+    assert "found in 1 file(s) and replaced by ***: diagnostics/SPK.server_spawns_through_the_hub/hub.log" in failed
+
+
 def test_a_check_id_with_brackets_is_quoted_in_its_command():
     command = report_page.rerun_command(summary(True), "SEC.no_fallback_password_logs_in[admin]")
     assert command.endswith("--check 'SEC.no_fallback_password_logs_in[admin]'")
