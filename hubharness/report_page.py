@@ -145,10 +145,9 @@ def _headline(summary: dict) -> str:
     return ", ".join(parts)
 
 
-def _fact(label: str, value, title: str | None = None) -> str:
+def _fact(label: str, value) -> str:
     shown = e(str(value)) if value not in (None, "", []) else '<span class="muted">not recorded</span>'
-    attr = f' title="{e(title)}"' if title else ""
-    return f"<div{attr}><b>{e(label)}</b> {shown}</div>"
+    return f"<div><b>{e(label)}</b> {shown}</div>"
 
 
 def _header(summary: dict) -> str:
@@ -160,7 +159,8 @@ def _header(summary: dict) -> str:
     if hub and expected and hub != expected:
         hub_text = f"{hub} (the chart ships {expected})"
     elif not hub and expected:
-        hub_text = f"{expected} (the chart's; the hub did not answer /hub/api)"
+        why = "the hub did not answer /hub/api" if facts.get("public_url") else "the run did not reach the hub"
+        hub_text = f"{expected} (the chart's; {why})"
     master = facts.get("spark_master") or (
         "local (no SPARK_MASTER in singleuser.extraEnv)" if summary.get("deployment") else None
     )
