@@ -60,6 +60,17 @@ def verify(c, context="local", namespace="default", k=None, check=None, skip=Non
 
 
 @task(
+    help={
+        "dir": "the reports folder: reports/ (or $HUBHARNESS_REPORTS) by default, or an unzipped CI artifact",
+        "open": "open the latest run's report in a browser",
+    }
+)
+def report(c, dir=None, open=False):
+    """Draw report.html of every run and reports/index.html again from the runs' summary.json."""
+    _exit(commands.run(commands.report, dir, open))
+
+
+@task(
     iterable=["values"],
     help={
         "context": CONTEXT,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import webbrowser
 from pathlib import Path
 
 from . import lint as lint_values
+from . import report_page
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
+from .paths import reports_root
 from .targets import target_for
 from .verify import run as run_verify
 
@@ -55,6 +58,25 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
     if skipped:
         say(f"  skipped on request: {', '.join(skipped)}")
     return result.exit_code
+
+
+def report(folder: str | None, open_page: bool) -> int:
+    """Draw every run's report.html and the index again from the runs' summary.json (a
+    CI artifact unzipped anywhere, or reports/), and say where they are."""
+    root = Path(folder).resolve() if folder else reports_root()
+    runs = report_page.runs_in(root)
+    if not runs:
+        raise HarnessError(f"no verify run in {root} (a run folder holds summary.json): run invoke verify first")
+    for name, _ in runs:
+        report_page.write_report(root / name)
+    index = report_page.write_index(root)
+    latest = root / runs[0][0] / "report.html"
+    say(f"report: {len(runs)} run(s) in {root}")
+    say(f"  latest: {latest}")
+    say(f"  index:  {index}")
+    if open_page:
+        webbrowser.open(latest.as_uri())  # does nothing where there is no browser
+    return 0
 
 
 def selftest(

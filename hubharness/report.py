@@ -6,17 +6,23 @@ timeout, not a generic failure.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import json
 import os
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import requests
 
 from . import checks as catalogue
+from . import values as chart_values
 from .errors import WaitTimeout
+from .paths import PROJECT_ROOT
 from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
 TIMEOUT_TYPES: tuple[type[BaseException], ...] = (WaitTimeout, TimeoutError, requests.Timeout)
@@ -31,6 +37,18 @@ def timeout_types() -> tuple[type[BaseException], ...]:
 
 RECORDS_KEY = pytest.StashKey[dict]()
 STARTED_KEY = pytest.StashKey[float]()
+BACKGROUND_KEY = pytest.StashKey[list]()
+VERSION_TIMEOUT = 5  # seconds for the hub's /hub/api when the run ends
+
+
+def record_background(config, name: str, start: float, stop: float) -> None:
+    """Work the fixtures ran beside the checks (a spawn, a kernel cell, a scratch
+    deployment), from `start` to `stop` (time.time()), for the report's timeline."""
+    began = config.stash.get(STARTED_KEY, None)
+    if began is None:  # verify's plugin not loaded: nobody draws a timeline
+        return
+    spans = config.stash.setdefault(BACKGROUND_KEY, [])
+    spans.append({"name": name, "start": round(start - began, 3), "stop": round(stop - began, 3)})
 
 
 def pytest_addoption(parser):
@@ -52,6 +70,7 @@ def check_id(item) -> str:
 
 def pytest_configure(config):
     config.stash[RECORDS_KEY] = {}
+    config.stash[BACKGROUND_KEY] = []
     config.addinivalue_line("markers", "check(id): conformance checklist id")
     config.stash[STARTED_KEY] = time.time()
 
@@ -101,6 +120,10 @@ def pytest_runtest_makereport(item, call):
         },
     )
     record["duration"] = round(record["duration"] + report.duration, 3)
+    # when the check ran, in seconds from the run's start: setup to teardown (the timeline)
+    began = item.config.stash[STARTED_KEY]
+    record["start"] = round(min(record.get("start", call.start - began), call.start - began), 3)
+    record["stop"] = round(max(record.get("stop", 0.0), call.stop - began), 3)
     if report.skipped and record["outcome"] == "passed":
         record["outcome"] = "skipped"
         record["message"] = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
@@ -133,17 +156,89 @@ def pytest_sessionfinish(session, exitstatus):
     records = list(session.config.stash[RECORDS_KEY].values())
     deployment = session.config.stash.get(DEPLOYMENT_KEY, None)
     counts = {k: sum(r["outcome"] == k for r in records) for k in ("passed", "failed", "skipped", "timeout")}
+    outcome = "passed" if exitstatus == 0 and not (counts["failed"] or counts["timeout"]) else "failed"
     summary = {
         "context": session.config.getoption("context", None),
         "namespace": session.config.getoption("namespace", None),
         # only if the run resolved it: resolving may open a port-forward, too late now
-        "public_url": vars(deployment).get("public_url") if deployment is not None else None,
+        "public_url": resolved_url(deployment) if deployment is not None else None,
         "chart": getattr(deployment, "chart_version", None),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config.stash[STARTED_KEY])),
         "duration": round(time.time() - session.config.stash[STARTED_KEY], 3),
+        "outcome": outcome,
         "counts": counts,
+        # what the run observed of the deployment or the deployment declares; no secret
+        "deployment": deployment_facts(deployment) if deployment is not None else None,
+        # when the harness's background work (spawns, kernel cells, scratch deployments) ran
+        "background": session.config.stash.get(BACKGROUND_KEY, []),
         # a harness fault planted by `invoke selftest`: this run proves a check can fail
         "mutant": os.environ.get(MUTANT_ENV) or None,
         "checks": records,
     }
     Path(report_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def resolved_url(deployment) -> str | None:
+    """proxy-public's URL if the run resolved it, or if it costs nothing to ask (a plain
+    property); a cached one not asked for may open a port-forward, too late now."""
+    attribute = inspect.getattr_static(type(deployment), "public_url", None)
+    if isinstance(attribute, functools.cached_property):
+        return vars(deployment).get("public_url")
+    try:
+        return deployment.public_url
+    except Exception:  # noqa: BLE001 — a deployment that cannot say has no URL in the report
+        return None
+
+
+def _hub_version(url: str | None) -> str | None:
+    """The JupyterHub version the hub itself reports (its unauthenticated /hub/api)."""
+    if not url:
+        return None
+    try:
+        response = requests.get(f"{url}/hub/api", timeout=VERSION_TIMEOUT)
+        return str(response.json()["version"]) if response.ok else None
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+
+
+def _values_file(path: Path) -> dict:
+    shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return {"path": str(shown), "sha256": digest}
+
+
+def _ask(deployment, name: str):
+    try:
+        return getattr(deployment, name, None)
+    except Exception:  # noqa: BLE001 — a fact the deployment cannot give is left out, not a crash
+        return None
+
+
+def deployment_facts(deployment) -> dict:
+    """Which hub was verified, as the run observed it or the deployment declares it.
+    Never a secret: versions, names, paths and digests only."""
+    values = getattr(deployment, "values", None) or {}
+    image = chart_values.get(values, "singleuser.image", {}) or {}
+    env = chart_values.env_entries(chart_values.get(values, "singleuser.extraEnv", {}))
+    master = env.get("SPARK_MASTER")
+    url = resolved_url(deployment)
+    try:
+        harness = metadata.version("hubharness")
+    except metadata.PackageNotFoundError:
+        harness = None
+    return {
+        "context": _ask(deployment, "context"),
+        "namespace": _ask(deployment, "namespace"),
+        "public_url": url,
+        "chart": _ask(deployment, "chart_version"),
+        "jupyterhub": _hub_version(url),
+        "jupyterhub_expected": _ask(deployment, "expected_hub_version"),
+        "notebook_image": f"{image.get('name', '')}:{image.get('tag', '')}" if image.get("name") else None,
+        "pyspark": chart_values.expected_pyspark_version(values),
+        "spark_master": master if isinstance(master, str) else None,
+        "values_files": [_values_file(Path(f)) for f in getattr(deployment, "values_files", [])],
+        "harness": harness,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from . import checks as catalogue
+from . import report_page
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
 from .targets import target_for
@@ -44,10 +46,12 @@ def new_report_dir(context: str, root: Path | None = None) -> Path:
     return run
 
 
-def redact(directory: Path, secrets: list[str]) -> None:
-    """Last line of defence: no secret value survives in any report file."""
-    values = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
-    for path in directory.rglob("*"):
+def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> list[Path]:
+    """Last line of defence: no secret value survives in any report file (the files of
+    `directory`, and the files `also` names). Returns the files one was found in."""
+    values = secret_values(secrets)
+    found = []
+    for path in [*directory.rglob("*"), *also]:
         if not path.is_file():
             continue
         data = path.read_bytes()
@@ -56,6 +60,27 @@ def redact(directory: Path, secrets: list[str]) -> None:
             cleaned = cleaned.replace(value.encode(), b"***")
         if cleaned != data:
             path.write_bytes(cleaned)
+            found.append(path)
+    return found
+
+
+def secret_values(secrets: list[str]) -> list[str]:
+    """The values redaction looks for, longest first (shorter ones would scrub ordinary words)."""
+    return sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+
+def record_scrub(report_dir: Path, secrets: list[str], found: list[Path]) -> None:
+    """Say in summary.json how many secret values the report was searched for and where
+    one was found (and replaced): the page answers "was the password ever exposed"."""
+    summary_file = report_dir / "summary.json"
+    if not summary_file.is_file():
+        return
+    summary = json.loads(summary_file.read_text())
+    summary["scrubbed"] = {
+        "secrets": len(secret_values(secrets)),
+        "found_in": sorted(str(p.relative_to(report_dir)) for p in found if p.is_relative_to(report_dir)),
+    }
+    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def run(
@@ -83,7 +108,7 @@ def run(
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_family=xunit2",
-        f"--html={report_dir / 'report.html'}",
+        f"--html={report_dir / report_page.PYTEST_PAGE}",
         "--self-contained-html",
         "-p",
         "no:cacheprovider",
@@ -105,7 +130,11 @@ def run(
         code = int(pytest.main(args))
     finally:
         os.chdir(cwd)
-    redact(report_dir, secrets)
+    record_scrub(report_dir, secrets, redact(report_dir, secrets))  # the pages are drawn from what is left
+    if (report_dir / "summary.json").is_file():
+        report_page.write_report(report_dir)
+    index = report_page.write_index(report_dir.parent)
+    redact(report_dir, secrets, also=(index,))  # and the pages scrubbed once more
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}): see the names in suites/")
     return VerifyResult(code, report_dir)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 import pytest
@@ -17,7 +19,7 @@ import yaml
 
 from hubharness.procs import processes_under, stop_all
 
-from .helpers import HELM, Harness
+from .helpers import CHROMEDRIVER, CHROMIUM, HELM, Harness
 from .kube_emulator import KubeEmulator
 
 LONGEST_FIRST = "tests/test_faults.py"  # the selftest: a third of the run on its own
@@ -81,3 +83,37 @@ def cluster(tmp_path, monkeypatch):
             else []
         )
         yield emulator
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium that logs the console and every request it makes."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(f"no Chromium at {CHROMIUM} or chromedriver at {CHROMEDRIVER}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="hubharness-report-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

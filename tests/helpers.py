@@ -15,9 +15,23 @@ import pytest
 
 from hubharness.paths import PROJECT_ROOT
 
-__all__ = ["INVOKE", "PROJECT_ROOT", "Harness", "Ran", "chart_schemas_or_skip", "failed", "outcomes", "run_invoke"]
+__all__ = [
+    "CHROMEDRIVER",
+    "CHROMIUM",
+    "INVOKE",
+    "PROJECT_ROOT",
+    "Harness",
+    "Ran",
+    "chart_schemas_or_skip",
+    "failed",
+    "open_page",
+    "outcomes",
+    "run_invoke",
+]
 
 SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
+CHROMIUM = os.environ.get("HUBHARNESS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("HUBHARNESS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def chart_schemas_or_skip() -> Path:
@@ -128,3 +142,21 @@ if sys.argv[1:2] == ["list"]:
 if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
     sys.exit(os.environ["HELM_FAIL_UPGRADE"])
 """
+
+
+def open_page(driver, path):
+    """Load a page from disk; return (console messages, what was requested from the
+    network, what the page itself requested)."""
+    driver.get_log("browser"), driver.get_log("performance")  # drop what came before
+    driver.get(path.as_uri())
+    console = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+    network, by_page = [], []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            url = message["params"]["request"]["url"]
+            if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
+                network.append(url)
+            if message["params"].get("documentURL", "").startswith("file:"):
+                by_page.append(url)
+    return console, network, by_page

@@ -72,8 +72,21 @@ def test_sec_leaked_password_is_redacted_from_the_report(harness, tmp_path):
     ran, summary = harness.verify("sec-leak", check="SEC.secrets_appear_nowhere_else")
     assert ran.code != 0 and failed(summary) == {"SEC.secrets_appear_nowhere_else"}
     assert (harness.reports / "latest" / "diagnostics").is_dir()
-    for path in (harness.reports / "latest").rglob("*"):
-        assert not path.is_file() or password.encode() not in path.read_bytes(), f"password in {path}"
+    # the page shows the hub log's tail inline, scrubbed; the index has no password either
+    tail = harness.reports / "latest" / "diagnostics" / "SEC.secrets_appear_nowhere_else" / "hub.log.tail"
+    assert "debug: password is ***" in tail.read_text()
+    page = (harness.reports / "latest" / "report.html").read_text()
+    assert "debug: password is ***" in page
+    assert "diagnostics/SEC.secrets_appear_nowhere_else/hub.log.tail" in summary_after(harness)["scrubbed"]["found_in"]
+    assert "replaced by ***: " in page.partition('id="failures"')[0]  # said on top, for an auditor
+    for path in [*(harness.reports / "latest").rglob("*"), harness.reports / "index.html"]:
+        leaked = path.is_file() and password.encode() in path.read_bytes()
+        assert not leaked, f"password in {path}"  # not in the assert's expression: pytest would print it
+
+
+def summary_after(harness) -> dict:
+    """summary.json as verify left it (the plugin wrote it; verify added what it scrubbed)."""
+    return json.loads((harness.reports / "latest" / "summary.json").read_text())
 
 
 def test_sec_hub_without_the_secret_does_not_start(harness, tmp_path):

@@ -468,6 +468,13 @@ def test_cli_verify_fails_and_collects_pod_diagnostics(chart):
     assert "failed checks: NS.state_is_isolated" in done.stdout
     diagnostics = chart.tmp_path / "reports" / "latest" / "diagnostics" / "NS.state_is_isolated"
     assert (diagnostics / "hub-5d9c.describe.yaml").is_file()
+    # the page for people shows the pod's describe (its events) inline, under the failure
+    page = (chart.tmp_path / "reports" / "latest" / "report.html").read_text()
+    failure = page.partition('id="failures"')[2].partition('id="checklist"')[0]
+    assert "NS.state_is_isolated" in failure and "hub-5d9c.describe.yaml" in failure
+    assert "--context emulated --namespace jh --check NS.state_is_isolated" in failure
+    # ...and neither it, the index nor any other report file holds a secret
+    assert (chart.tmp_path / "reports" / "index.html").is_file()
     report = "".join(p.read_text(errors="replace") for p in (chart.tmp_path / "reports").rglob("*") if p.is_file())
     assert PASSWORD not in report and SERVICE_TOKEN not in report
 

@@ -11,7 +11,7 @@ import testinfra
 from hubharness import checks
 from hubharness.hubapi import UserSession
 
-from .helpers import failed, outcomes
+from .helpers import failed, open_page, outcomes
 
 host = testinfra.get_host("local://")
 
@@ -73,20 +73,46 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert {c["id"] for c in summary["checks"]} == CHECKS
     assert {c["outcome"] for c in summary["checks"]} == {"passed"}
     report = deployed.reports / "latest"
-    for name in ("junit.xml", "report.html", "summary.json"):
+    for name in ("junit.xml", "report.html", "pytest.html", "summary.json"):
         assert (report / name).is_file(), name
+    page = (report / "report.html").read_text()
+    assert "verify PASSED" in page and "namespace <b>life</b>" in page and summary["deployment"]["jupyterhub"] in page
+    assert (report / ".." / "index.html").is_file()
     assert not (report / "diagnostics").exists(), "diagnostics are for failed checks only"
     assert "verify: " in ran.out and " passed, 0 failed" in ran.out
 
 
+def test_the_real_report_and_index_load_offline_in_chromium(deployed, chromium):
+    """The pages of the verify above, opened from disk as a user would: no console error,
+    nothing from the network, the deployment on top; their screenshots stay in the run."""
+    from selenium.webdriver.common.by import By
+
+    run = (deployed.reports / "latest").resolve()
+    for page, shot in ((run / "report.html", "report.png"), (deployed.reports / "index.html", "index.png")):
+        console, network, by_page = open_page(chromium, page)
+        assert console == [] and network == [], (page.name, console, network)
+        assert all(url.startswith("file:") for url in by_page), by_page
+        assert "verify PASSED" in chromium.title or "latest passed" in chromium.title
+        assert chromium.find_element(By.CSS_SELECTOR, "header.run").is_displayed()
+        assert chromium.save_screenshot(str(run / shot))
+    chromium.get((run / "report.html").as_uri())
+    assert "namespace life" in chromium.find_element(By.ID, "deployment").text
+
+
 def test_reports_hold_no_secret(deployed):
+    """Every file of every run, and the pages for people: report.html and index.html."""
     secrets = [
         v for f in (deployed.state_dir("life") / "secrets").glob("*.json") for v in json.loads(f.read_text()).values()
     ]
+    # No secret in an assert's expression: pytest prints its values when it fails.
+    looked_for = bool(secrets)
+    assert looked_for, "the deployment's secrets were not found"
+    assert (deployed.reports / "index.html").is_file() and (deployed.reports / "latest" / "report.html").is_file()
     for path in deployed.reports.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
-            assert not [s for s in secrets if s in text], f"secret in {path}"
+            leaked = any(s in text for s in secrets)
+            assert not leaked, f"secret in {path}"
 
 
 def test_status_lists_users_after_verify(deployed):

@@ -68,3 +68,43 @@ def test_a_check_missing_from_the_catalogue_is_refused(pytester, tmp_path):
     result, _ = run(pytester, tmp_path)
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*checks missing from the catalogue*SEC.something_new*"])
+
+
+TIMED = """
+import time
+import pytest
+from hubharness.report import record_background
+
+pytestmark = pytest.mark.check("SEC")
+
+@pytest.fixture
+def spawned(request):
+    began = time.time()
+    time.sleep(0.2)
+    record_background(request.config, "spawn: verify-alice", began, time.time())
+
+def test_secret_holds_the_password(spawned):
+    time.sleep(0.2)
+
+def test_secret_is_private():
+    time.sleep(0.1)
+"""
+
+
+def test_each_check_records_when_it_ran_and_the_run_its_outcome(pytester, tmp_path):
+    """The report's timeline and header are drawn from these."""
+    pytester.makepyfile(test_checks=TIMED)
+    result, summary = run(pytester, tmp_path)
+    assert result.ret == 0 and summary["outcome"] == "passed"
+    first, second = summary["checks"]
+    assert 0 <= first["start"] < first["stop"] <= second["start"] < second["stop"] <= summary["duration"]
+    assert first["stop"] - first["start"] >= 0.4  # its fixture's setup is part of it
+    (span,) = summary["background"]
+    assert span["name"] == "spawn: verify-alice" and first["start"] <= span["start"] < span["stop"] <= first["stop"]
+    assert summary["deployment"] is None  # no deployment under test: nothing is made up
+
+
+def test_a_failed_check_makes_the_run_failed(pytester, tmp_path):
+    pytester.makepyfile(test_checks=CHECKS)
+    _, summary = run(pytester, tmp_path)
+    assert summary["outcome"] == "failed"
