@@ -250,6 +250,15 @@ def _diagnostics_html(check_id: str, files: list[Diagnostic]) -> str:
     return "\n".join(parts)
 
 
+def _scratch_diagnostics(check_id: str, diagnostics: dict[str, list[Diagnostic]]) -> str:
+    """A check that ran on a scratch namespace of its own (RES) also shows that namespace's
+    logs, which its fixture wrote to diagnostics/<GROUP>-scratch/."""
+    folder = f"{check_id.split('.', 1)[0]}-scratch"
+    if folder not in diagnostics:
+        return ""
+    return f'\n<p class="muted">its scratch namespace:</p>\n{_diagnostics_html(folder, diagnostics[folder])}'
+
+
 def _failures(summary: dict, diagnostics: dict[str, list[Diagnostic]]) -> str:
     bad = [c for c in summary.get("checks") or [] if c.get("outcome") in ("failed", "timeout")]
     if not bad:
@@ -264,7 +273,7 @@ def _failures(summary: dict, diagnostics: dict[str, list[Diagnostic]]) -> str:
 <p>{e(words(cid))} <span class="muted">({_seconds(c.get("duration"))})</span></p>
 <pre class="message">{e(str(c.get("message") or "no message"))}</pre>
 <p>Run it alone: <code>{e(rerun_command(summary, cid))}</code></p>
-{_diagnostics_html(cid, diagnostics.get(cid, []))}
+{_diagnostics_html(cid, diagnostics.get(cid, []))}{_scratch_diagnostics(cid, diagnostics)}
 </article>"""
         )
     return f'<section id="failures"><h2>Failures and timeouts ({len(bad)})</h2>\n' + "\n".join(cards) + "</section>"

@@ -189,3 +189,13 @@ def test_chromium_shows_the_index_offline_with_runs_and_trend(chromium, runs):
     # the run's link leads to its report
     rows[0].find_element(By.TAG_NAME, "a").click()
     assert "verify FAILED" in chromium.title
+
+
+def test_a_check_run_on_a_scratch_namespace_shows_its_logs_under_its_failure():
+    run = summary(failed=True)
+    res = next(c for c in run["checks"] if c["id"].startswith("RES."))
+    res["outcome"], res["message"] = "failed", "the hub did not come back within 60s"
+    scratch_log = report_page.Diagnostic("hub.log.tail", "[E] the scratch hub could not start", 0)
+    page = report_page.render_report(run, {"RES-scratch": [scratch_log]})
+    card = page.partition(f'id="{res["id"]}"')[2].partition("</article>")[0]
+    assert "the scratch hub could not start" in card and "diagnostics/RES-scratch/hub.log.tail" in card
