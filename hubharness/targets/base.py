@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
+from ..load.figures import Usage
 from ..secretstore import Secret
 
 __all__ = [
@@ -144,6 +145,14 @@ class Deployment(abc.ABC):
         """The ingress from manifests/ routes its host to proxy-public; None where the
         target has no ingress (local)."""
         return None
+
+    # LOAD
+    usage_source = "not available"
+
+    def component_usage(self) -> dict[str, Usage] | str:
+        """The hub's and proxy's CPU and memory now, for a load's figures; or why they
+        cannot be read here (`usage_source` says where they come from)."""
+        return f"not available on context {self.context}"
 
     # ADM
     @abc.abstractmethod
