@@ -21,7 +21,7 @@ import json
 import resource
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,7 @@ import aiohttp
 from yarl import URL
 
 from . import figures
-from .figures import Usage
+from .hub import Hub, Options
 
 REQUEST_TIMEOUT = 30  # one HTTP request (the hub may hold a spawn request up to 10 s)
 KERNEL_TIMEOUT = 60  # kernel start: POST, websocket, kernel_info_reply
@@ -50,34 +50,6 @@ SPARK_CELL = (
     ),
     "500500",
 )
-
-
-@dataclass
-class Hub:
-    """What a load needs of a deployment: where users reach it, their password (never
-    printed or stored), the harness's admin token, how long a spawn may take, and how to
-    read the hub's and proxy's resources (a dict of Usage, or why they cannot be read)."""
-
-    public_url: str
-    password: str
-    admin_token: str
-    spawn_timeout: float
-    usage: Callable[[], dict[str, Usage] | str]
-    usage_source: str = "processes"  # where the figures come from: processes, the metrics API
-
-    def __repr__(self) -> str:
-        return f"Hub({self.public_url!r})"
-
-
-@dataclass
-class Options:
-    users: int = 5
-    ramp: float = 5.0
-    hold: float = 2.0
-    spark: bool = False
-    prefix: str = "load-"
-    max_failures: int = 0
-    max_p95_spawn: float = 60.0
 
 
 class Failed(Exception):

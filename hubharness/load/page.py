@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 from .figures import PHASES, crossed, resource_series
@@ -161,3 +163,11 @@ The load generator (one process, asyncio) used {generator["cpu_seconds"]:.2f} CP
 {f'<figure id="resource-plot">{plot}</figure>' if plot else ""}
 </body></html>
 """
+
+
+def write(report_dir: Path, report: dict) -> tuple[Path, Path]:
+    """load.json and load.html into a run's report folder."""
+    data, page = report_dir / "load.json", report_dir / "load.html"
+    data.write_text(json.dumps(report, indent=1) + "\n")
+    page.write_text(render(report))
+    return data, page

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
 from ..load.figures import Usage
+from ..load.hub import Hub
 from ..secretstore import Secret
 
 __all__ = [
@@ -153,6 +154,17 @@ class Deployment(abc.ABC):
         """The hub's and proxy's CPU and memory now, for a load's figures; or why they
         cannot be read here (`usage_source` says where they come from)."""
         return f"not available on context {self.context}"
+
+    def load_hub(self) -> Hub:
+        """What a load needs of this deployment (hubharness.load)."""
+        return Hub(
+            self.public_url,
+            self.auth_password(),
+            self.service_token(),
+            self.spawn_timeout,
+            self.component_usage,
+            self.usage_source,
+        )
 
     # ADM
     @abc.abstractmethod
