@@ -204,7 +204,9 @@ class Load:
         user.spawn_requested = True
         async with http.post(api) as answer:
             if answer.status not in (201, 202):
-                raise Failed("spawn refused", f"{answer.status} {(await answer.text())[:200]}")
+                # 4xx: the hub would not spawn (429: too many spawns at once); 5xx: it tried and the spawn failed
+                cause = "spawn failed" if answer.status >= 500 else "spawn refused"
+                raise Failed(cause, f"{answer.status} {(await answer.text())[:200]}")
         no_limit = aiohttp.ClientTimeout(total=None, sock_read=None)  # the phase's own timeout bounds it
         async with http.get(f"{api}/progress", timeout=no_limit) as stream:
             if stream.status != 200:
