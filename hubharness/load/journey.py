@@ -30,6 +30,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from ..errors import HarnessError
 from . import figures
 from .hub import Hub, Options
 
@@ -303,7 +304,10 @@ class Load:
         names = [u.name for u in self.users]
         async with admin.post(f"{self.url}/hub/api/users", json={"usernames": names}) as answer:
             if answer.status != 201:
-                raise Failed("users not made", f"POST /hub/api/users answered {answer.status}: {await answer.text()}")
+                raise HarnessError(
+                    f"the load's users could not be made: POST /hub/api/users answered {answer.status}: "
+                    f"{(await answer.text())[:200]} (is the hub up? invoke status)"
+                )
 
     async def _remove_users(self, admin: aiohttp.ClientSession) -> list[str]:
         """Delete the load's users (the hub stops a running server first); what could not
