@@ -72,7 +72,7 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert {c["id"] for c in summary["checks"]} == CHECKS
     assert {c["outcome"] for c in summary["checks"]} == {"passed"}
     report = deployed.reports / "latest"
-    for name in ("junit.xml", "report.html", "summary.json"):
+    for name in ("junit.xml", "report.html", "summary.json", "load.json", "load.html"):  # load.*: LOAD
         assert (report / name).is_file(), name
     assert not (report / "diagnostics").exists(), "diagnostics are for failed checks only"
     assert "verify: " in ran.out and " passed, 0 failed" in ran.out
