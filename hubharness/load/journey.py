@@ -153,11 +153,16 @@ class Load:
             except Failed:
                 pass
             finally:
-                if user.spawn_requested:
+                if user.server_url:  # its server came up: the person stops it, and that is timed
                     try:
                         await self._phase(user, "stop", self._stop(http, user), STOP_TIMEOUT)
                     except Failed:
                         pass
+                elif user.spawn_requested:  # a spawn that failed or timed out may still be under way
+                    try:
+                        await asyncio.wait_for(self._stop(http, user), STOP_TIMEOUT)
+                    except (Failed, TimeoutError, aiohttp.ClientError):
+                        pass  # the users' deletion afterwards stops what is left, or says it could not
 
     async def _phase(self, user: User, name: str, work: Awaitable[Any], timeout: float) -> Any:
         record = Phase(name, self.now())
@@ -170,6 +175,8 @@ class Load:
             record.cause, record.detail = f"{name} timeout", f"not done in {timeout:g}s"
         except aiohttp.ClientError as e:
             record.cause, record.detail = f"{name}: connection error", f"{type(e).__name__}: {e}"[:300]
+        except Exception as e:  # noqa: BLE001 — an answer we could not read (not JSON, a key missing) is this user's failure
+            record.cause, record.detail = f"{name}: unreadable answer", f"{type(e).__name__}: {e}"[:300]
         finally:
             record.end = self.now()
         user.failure = user.failure or record.cause
