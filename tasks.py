@@ -60,6 +60,7 @@ def verify(c, context="local", namespace="default", k=None, check=None, skip=Non
 
 
 @task(
+    auto_shortflags=False,  # -h would be --hold, not help
     help={
         "context": CONTEXT,
         "namespace": NAMESPACE,
@@ -69,7 +70,7 @@ def verify(c, context="local", namespace="default", k=None, check=None, skip=Non
         "spark": "the cell each user runs is a small SparkSession job",
         "max_failures": "fail if more users than this fail (default 0)",
         "max_p95_spawn": "fail if the 95th percentile spawn takes longer, in seconds (default 60)",
-    }
+    },
 )
 def load(
     c,
