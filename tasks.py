@@ -71,6 +71,46 @@ def report(c, dir=None, open=False):
 
 
 @task(
+    auto_shortflags=False,  # -h would be --hold, not help
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "users": "simulated users (default: values custom.hubharness.load.users, else 5)",
+        "ramp": "seconds over which the users start (default 5)",
+        "hold": "seconds each user holds its kernel open before stopping (default 2)",
+        "spark": "the cell each user runs is a small SparkSession job",
+        "max_failures": "fail if more users than this fail (default 0)",
+        "max_p95_spawn": "fail if the 95th percentile spawn takes longer, in seconds (default 60)",
+    },
+)
+def load(
+    c,
+    context="local",
+    namespace="default",
+    users=None,
+    ramp=None,
+    hold=None,
+    spark=False,
+    max_failures=None,
+    max_p95_spawn=None,
+):
+    """N simulated users: login, spawn, kernel, a known answer, hold, stop; load.json and a page of plots."""
+    _exit(
+        commands.run(
+            commands.load,
+            context,
+            namespace,
+            None if users is None else int(users),
+            None if ramp is None else float(ramp),
+            None if hold is None else float(hold),
+            spark,
+            None if max_failures is None else int(max_failures),
+            None if max_p95_spawn is None else float(max_p95_spawn),
+        )
+    )
+
+
+@task(
     iterable=["values"],
     help={
         "context": CONTEXT,

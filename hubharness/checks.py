@@ -17,7 +17,9 @@ LOCAL, KUBE = "local", "kube"
 EVERYWHERE = (LOCAL, KUBE)
 
 # The checklist ids, in run order: AUTH uses bob's server before PRX and ADM stop it;
-# the stop overlaps the Spark cells that SPK then collects.
+# the stop overlaps the Spark cells that SPK then collects. LOAD comes last: its users'
+# spawns would slow every check still running, and its figures should be the hub's
+# under the load alone (the scratch work of BAK and RMV is done by then).
 GROUPS = {
     "NS": "the namespace exists and its state is isolated",
     "SEC": "the password lives in a Secret, reaches the hub from it, and nowhere else",
@@ -29,6 +31,7 @@ GROUPS = {
     "RES": "hub, proxy and user servers survive restarts and deaths, as pods do",
     "BAK": "backup, purge, deploy, restore gives back every user and byte",
     "RMV": "remove keeps user data; purge leaves nothing",
+    "LOAD": "simulated users log in, spawn, run a kernel and stop, within the thresholds",
 }
 CHECK_ORDER = tuple(GROUPS)
 
@@ -250,6 +253,17 @@ CATALOGUE: tuple[Check, ...] = (
         "RMV.removing_what_is_not_deployed_says_so",
         "removing nothing says 'nothing deployed'",
         "remove-quiet-when-nothing-deployed",
+    ),
+    # LOAD
+    _c(
+        "LOAD.users_complete_the_journey",
+        "every simulated user logs in, spawns, gets a kernel's known answer and stops (--max-failures)",
+        "spawner-fails-every-third-spawn",
+    ),
+    _c(
+        "LOAD.p95_spawn_within_bound",
+        "the 95th percentile spawn of the simulated users is within its bound (--max-p95-spawn)",
+        "spawns-slower-than-the-bound",
     ),
 )
 

@@ -12,8 +12,11 @@ from . import report_page
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
+from .load import figures, journey, page
+from .load.hub import options as load_options
 from .paths import reports_root
 from .targets import target_for
+from .verify import new_report_dir, redact
 from .verify import run as run_verify
 
 
@@ -77,6 +80,79 @@ def report(folder: str | None, open_page: bool) -> int:
     if open_page:
         webbrowser.open(latest.as_uri())  # does nothing where there is no browser
     return 0
+
+
+def load(
+    context: str,
+    namespace: str,
+    users: int | None,
+    ramp: float | None,
+    hold: float | None,
+    spark: bool,
+    max_failures: int | None,
+    max_p95_spawn: float | None,
+) -> int:
+    """Run a load; exit 1 naming each threshold it crossed."""
+    if users is not None and users < 1:
+        raise HarnessError(f"--users {users}: a load needs at least one user")
+    deployment = target_for(context, namespace).deployment()
+    try:
+        chosen = load_options(
+            deployment.values,
+            "load-",
+            users=users,
+            ramp=ramp,
+            hold=hold,
+            spark=spark or None,
+            max_failures=max_failures,
+            max_p95_spawn=max_p95_spawn,
+        )
+        say(
+            f"load: {chosen.users} user(s) over {chosen.ramp:g}s, holding {chosen.hold:g}s"
+            f"{', with a Spark job' if chosen.spark else ''}, against namespace {namespace} (context {context})"
+        )
+        report = journey.run(deployment.load_hub(), chosen)
+        secrets = [str(s) for s in deployment.secrets()]
+    finally:
+        deployment.close()
+    report = {"context": context, "namespace": namespace, **report}
+    report_dir = new_report_dir(f"{context}-load")
+    page.write(report_dir, report)
+    redact(report_dir, secrets)
+    for line in load_lines(report):
+        say(line)
+    say(f"  report: {report_dir / 'load.html'}")
+    return 1 if figures.crossed(report) else 0
+
+
+def load_lines(report: dict) -> list[str]:
+    users, generator = report["users"], report["generator"]
+    lines = [
+        f"load: {report['completed']}/{len(users)} users completed in {report['duration']:.1f}s"
+        + (f"; failures: {', '.join(f'{c} {n}' for c, n in report['failures'].items())}" if report["failed"] else ""),
+        f"  {'phase':<14}{'count':>6}{'ok':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}  failures by cause",
+    ]
+    for phase, title in figures.PHASES.items():
+        f = report["phases"][phase]
+        cell = [f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in (f["p50"], f["p95"], f["max"])]
+        causes = ", ".join(f"{c}: {n}" for c, n in f["failures"].items())
+        lines.append(f"  {title:<14}{f['count']:>6}{f['ok']:>6}{''.join(cell)}  {causes}")
+    resources = report["resources"]
+    for name, s in resources["summary"].items():
+        lines.append(
+            f"  {name}: CPU {s['cpu_cores_mean']} cores mean, {s['cpu_cores_max']} max; memory {s['memory_mb_max']} MB max"
+        )
+    if not resources["summary"]:
+        lines.append(f"  hub and proxy resources: {resources['source']}")
+    lines.append(
+        f"  load generator: {generator['cpu_seconds']:.2f} CPU s ({generator['cpu_seconds_per_user']:.4f} per user), "
+        f"max RSS {generator['max_rss_mb']} MB"
+    )
+    if report["cleanup"]:
+        lines.append(f"  users not deleted: {'; '.join(report['cleanup'])}")
+    for t in report["thresholds"]:
+        lines.append(f"  threshold {t['name']} {'CROSSED' if t['crossed'] else 'held'}: {t['says']}")
+    return lines
 
 
 def selftest(

@@ -384,6 +384,36 @@ hub:
         "remove of nothing claims it removed something",
         mutant="remove-quiet-when-nothing-deployed",
     ),
+    Fault(
+        "spawner-fails-every-third-spawn",
+        "the spawner fails every third spawn (a flaky node, say)",
+        overlay=extra_config("""
+import itertools
+_Spawner = c.JupyterHub.spawner_class
+_spawns = itertools.count(1)
+class _FlakySpawner(_Spawner):
+    async def start(self):
+        if next(_spawns) % 3 == 0:
+            raise RuntimeError("fault: every third spawn fails")
+        return await super().start()
+c.JupyterHub.spawner_class = _FlakySpawner
+"""),
+    ),
+    Fault(
+        "spawns-slower-than-the-bound",
+        "every spawn waits 61 s before the server starts (a slow image pull or node scale-up)",
+        overlay=extra_config("""
+import asyncio
+_Spawner = c.JupyterHub.spawner_class
+class _SlowSpawner(_Spawner):
+    async def start(self):
+        self.log.warning("fault: %s's spawn waits 61 s", self.user.name)
+        await asyncio.sleep(61)
+        return await super().start()
+c.JupyterHub.spawner_class = _SlowSpawner
+c.Spawner.start_timeout = 240
+"""),
+    ),
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -110,6 +110,19 @@ def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
     _wait_gone(procs, 5)
 
 
+def carries(value: str, marker: str) -> bool:
+    """`marker` is in `value` as a whole: the state folder /h/ld is not in /h/ldtraf (removing
+    namespace ld once stopped namespace ldtraf's hub), a hub URL's 127.0.0.1:8000/ is in
+    http://127.0.0.1:8000/hub/api."""
+    start = value.find(marker)
+    while start != -1:
+        after = value[start + len(marker) : start + len(marker) + 1]
+        if marker.endswith("/") or not after or not (after.isalnum() or after in "-_."):
+            return True
+        start = value.find(marker, start + 1)
+    return False
+
+
 def processes_under(directory: Path, env_markers: dict[str, str] | None = None) -> list[psutil.Process]:
     """Processes working inside `directory` (hub, proxy, user servers), or carrying one of
     `env_markers` (name → substring) in their environment: a user's job or a Spark JVM
@@ -125,7 +138,7 @@ def processes_under(directory: Path, env_markers: dict[str, str] | None = None) 
                 found.append(proc)
             elif env_markers:
                 env = proc.environ()
-                if any(marker in env.get(name, "") for name, marker in env_markers.items()):
+                if any(carries(env.get(name, ""), marker) for name, marker in env_markers.items()):
                     found.append(proc)
         except (psutil.Error, OSError):
             continue

@@ -202,7 +202,7 @@ class Selftest:
             raise HarnessError(f"no {self.context} fault named {', '.join(missing)} (hubharness/faults.py)")
         runs = [Run(HEALTHY, chosen)] + [Run(name, found, BY_NAME[name]) for name, found in by_fault.items()]
         # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
-        weight = {"BAK": 3, "RMV": 2, "SPK": 2}
+        weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2}
         runs[1:] = sorted(runs[1:], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks))
         report_dir = new_report_dir("selftest")
         self.say(

@@ -545,3 +545,10 @@ def test_a_hub_that_does_not_run_fails_the_facts_read_inside_it_saying_why(chart
     _pod(chart, "hub-5d9c")["status"]["phase"] = "Failed"
     integrity = deployment().hub_database_integrity()
     assert not integrity and integrity.detail == "no running hub pod in jh", integrity.detail
+
+
+def test_load_says_hub_resources_are_not_available_where_the_cluster_has_no_metrics_api(chart):
+    """LOAD's hub and proxy figures come from the metrics API; without one it says so,
+    it does not pretend."""
+    usage = deployment().component_usage()
+    assert isinstance(usage, str) and usage.startswith("not available: the metrics API answered 404"), usage

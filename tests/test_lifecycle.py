@@ -74,7 +74,7 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     assert {c["id"] for c in summary["checks"]} == CHECKS
     assert {c["outcome"] for c in summary["checks"]} == {"passed"}
     report = deployed.reports / "latest"
-    for name in ("junit.xml", "report.html", "pytest.html", "summary.json"):
+    for name in ("junit.xml", "report.html", "pytest.html", "summary.json", "load.json", "load.html", "res.json"):
         assert (report / name).is_file(), name
     page = (report / "report.html").read_text()
     assert "verify PASSED" in page and "namespace <b>life</b>" in page and summary["deployment"]["jupyterhub"] in page

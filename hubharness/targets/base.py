@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
+from ..load.figures import Usage
+from ..load.hub import Hub
 from ..secretstore import Secret
 
 __all__ = [
@@ -144,6 +146,25 @@ class Deployment(abc.ABC):
         """The ingress from manifests/ routes its host to proxy-public; None where the
         target has no ingress (local)."""
         return None
+
+    # LOAD
+    usage_source = "not available"
+
+    def component_usage(self) -> dict[str, Usage] | str:
+        """The hub's and proxy's CPU and memory now, for a load's figures; or why they
+        cannot be read here (`usage_source` says where they come from)."""
+        return f"not available on context {self.context}"
+
+    def load_hub(self) -> Hub:
+        """What a load needs of this deployment (hubharness.load)."""
+        return Hub(
+            self.public_url,
+            self.auth_password(),
+            self.service_token(),
+            self.spawn_timeout,
+            self.component_usage,
+            self.usage_source,
+        )
 
     # ADM
     @abc.abstractmethod

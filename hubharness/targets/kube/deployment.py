@@ -17,15 +17,19 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import requests
 import yaml
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 from ... import chart
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI
+from ...load.figures import Usage
 from ...paths import VALUES_DIR, state_home
 from ...secretstore import Secret
 from ...waiting import wait_until
@@ -111,6 +115,29 @@ class KubeDeployment(Deployment):
 
     def hub_instance(self) -> str:
         return " ".join(f"{p.metadata.name}/{p.metadata.uid}" for p in self.component_pods("hub")) or "none"
+
+    # ---- LOAD: the metrics API (metrics-server), where the cluster has one ----
+    usage_source = "metrics API (metrics.k8s.io)"
+
+    def component_usage(self) -> dict[str, Usage] | str:
+        metrics = client.CustomObjectsApi(self.core.api_client)
+        selector = f"release={self.release.name},component in (hub,proxy)"
+        try:
+            listed = metrics.list_namespaced_custom_object(
+                "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=selector
+            )
+            pods = cast(dict, listed)["items"]
+        except ApiException as e:
+            return f"not available: the metrics API answered {e.status} (no metrics-server in this cluster?)"
+        out = {}
+        for pod in pods:
+            component = (pod["metadata"].get("labels") or {}).get("component", pod["metadata"]["name"])
+            containers = pod.get("containers") or []
+            out[component] = Usage(
+                int(sum(parse_quantity(c["usage"]["memory"]) for c in containers)),
+                cpu_cores=float(sum(parse_quantity(c["usage"]["cpu"]) for c in containers)),
+            )
+        return out or "not available: the metrics API lists no hub or proxy pod"
 
     # ---- reading the namespace ----------------------------------------------------------
     def _pods(self, selector: str = "") -> list:

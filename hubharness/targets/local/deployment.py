@@ -17,6 +17,7 @@ import requests
 from ... import backup, chart, procs
 from ... import values as chart_values
 from ...errors import HarnessError
+from ...load.figures import Usage
 from ...secretstore import Secret
 from ..base import Component, Deployment, Fact
 from . import images
@@ -178,6 +179,24 @@ class LocalDeployment(Deployment):
         )
         response.raise_for_status()
         return response.json()
+
+    # LOAD
+    usage_source = "processes"
+
+    def component_usage(self) -> dict[str, Usage] | str:
+        """The hub's and proxy's own processes (not the user servers the hub started)."""
+        out = {}
+        for name in ("hub", "proxy"):
+            proc = self.folder.running(name)
+            if proc is None:
+                return f"not available: no {name} process"
+            try:
+                with proc.oneshot():
+                    cpu = proc.cpu_times()
+                    out[name] = Usage(proc.memory_info().rss, cpu_seconds=cpu.user + cpu.system)
+            except psutil.Error as e:
+                return f"not available: {name} process {proc.pid}: {type(e).__name__}"
+        return out
 
     # ADM
     def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:
