@@ -22,7 +22,7 @@ from hubharness.procs import processes_under, stop_all
 from .helpers import CHROMEDRIVER, CHROMIUM, HELM, Harness
 from .kube_emulator import KubeEmulator
 
-LONGEST_FIRST = "tests/test_faults.py"  # the selftest: a third of the run on its own
+LONGEST_FIRST = "tests/test_selftest.py"  # two thirds of the run on its own
 
 
 def pytest_collection_modifyitems(items):

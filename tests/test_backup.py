@@ -8,9 +8,9 @@ import json
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import tarfile
-import time
 
 import pytest
 
@@ -34,25 +34,26 @@ def deployed(module_harness, tmp_path_factory):
     return module_harness
 
 
-def settled(path, attempts=20, pause=0.25) -> bytes:
-    """The file's bytes once two reads agree: the status call before it is an API request,
-    whose activity the hub may still be committing."""
-    previous = path.read_bytes()
-    for _ in range(attempts):
-        time.sleep(pause)
-        current = path.read_bytes()
-        if current == previous:
-            return current
-        previous = current
-    return previous
+def database_records(path) -> dict:
+    """What a restore would replace in the hub's database: every table's row count, and
+    the users (name, admin, created). Not its bytes: the live hub writes activity
+    timestamps (its own, its services', the idle culler's requests) at any time."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        users = conn.execute("SELECT name, admin, created FROM users ORDER BY name").fetchall()
+    finally:
+        conn.close()
+    return {"rows": counts, "users": users}
 
 
 def snapshot(harness, ns="bk"):
-    """What a refused restore must not change: hub pid, database bytes, home files."""
+    """What a refused restore must not change: hub pid, database records, home files."""
     state = harness.state_dir(ns)
     status = harness.status(ns)
     files = {str(p.relative_to(state)): p.read_bytes() for p in (state / "home").rglob("*") if p.is_file()}
-    return status["hub"]["pid"], settled(state / "jupyterhub.sqlite"), files
+    return status["hub"]["pid"], database_records(state / "jupyterhub.sqlite"), files
 
 
 def assert_refused(ran, *words):

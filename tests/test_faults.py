@@ -1,7 +1,6 @@
-"""Every check proven able to fail: `invoke selftest` breaks a deployment once per fault of
-the check catalogue and sees verify fail that check by name, and pass it when healthy.
-The tests after it cover what the catalogue's faults do not: a hub that refuses to start,
-what RMV's leftover scan sees, and checks that cannot run.
+"""What the catalogue's faults do not cover (the selftest itself is tests/test_selftest.py):
+a hub that refuses to start, what RMV's leftover scan sees, checks that cannot run, a
+leaked password redacted from the report.
 """
 
 import json
@@ -10,12 +9,9 @@ import textwrap
 
 import psutil
 
-from hubharness import checks
 from hubharness.waiting import wait_until
 
 from .helpers import failed, outcomes
-
-SELFTEST_TIMEOUT = 1800  # the issue's budget is 15 minutes on 2 cores; this bounds a hung run
 
 
 def deploy(harness, ns, tmp_path, overlay: str | None = None):
@@ -27,20 +23,6 @@ def deploy(harness, ns, tmp_path, overlay: str | None = None):
     ran = harness.deploy(ns, *args)
     assert ran.code == 0, ran.err
     return harness.state_dir(ns)
-
-
-def test_selftest_kills_every_check_verify_runs_on_local(harness):
-    ran = harness.invoke("selftest", "--jobs", "2", timeout=SELFTEST_TIMEOUT)
-    n = len(checks.for_context("local"))
-    assert f"killed {n}/{n}, healthy {n}/{n} passed" in ran.out, ran.out[-4000:] + ran.err[-2000:]
-    assert ran.code == 0
-    report = (harness.reports / "latest").resolve()
-    data = json.loads((report / "selftest.json").read_text())
-    assert data["killed"] == data["total"] == n
-    assert {row["id"] for row in data["checks"]} == {c.id for c in checks.for_context("local")}
-    assert "killed" in (report / "selftest.html").read_text()
-    left = sorted(p.name for p in harness.home.iterdir()) if harness.home.exists() else []
-    assert left == [], f"selftest left state behind: {left}"
 
 
 def test_selftest_refuses_a_context_without_faults(harness):

@@ -1,7 +1,7 @@
 """The load's figures, thresholds and page. tests/data/load-small.json is the load.json
 of a real `invoke verify --check LOAD` (5 users on a local deployment); the page drawn
 from it is opened in a real headless Chromium. The load against a live hub, and its
-faults, are proven by `invoke selftest` (tests/test_faults.py)."""
+faults, are proven by `invoke selftest` (tests/test_selftest.py)."""
 
 from __future__ import annotations
 
