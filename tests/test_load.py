@@ -9,8 +9,6 @@ import copy
 import json
 import os
 import re
-import shutil
-import tempfile
 
 import pytest
 
@@ -71,38 +69,6 @@ def test_options_come_from_the_command_line_then_the_values_then_defaults():
     assert (chosen.users, chosen.max_p95_spawn, chosen.max_failures, chosen.hold) == (7, 30.0, 2, 2.0)
     assert options({}, "load-", users=50).users == 50
     assert options({}, "load-").users == 5
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"no Chromium at {CHROMIUM} or chromedriver at {CHROMEDRIVER}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="hubharness-load-page-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_page_loads_in_a_browser_with_its_plots_no_request_and_no_console_error(chromium, tmp_path):
