@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 
 import pytest
 import yaml
 
+from fixtures.browser import headless_chromium
 from hubharness.procs import processes_under, stop_all
 
-from .helpers import CHROMEDRIVER, CHROMIUM, HELM, Harness
+from .helpers import HELM, Harness
 from .kube_emulator import KubeEmulator
 
 LONGEST_FIRST = "tests/test_selftest.py"  # two thirds of the run on its own
@@ -90,32 +89,6 @@ def cluster(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def chromium():
     """Headless Chromium that logs the console and every request it makes."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"no Chromium at {CHROMIUM} or chromedriver at {CHROMEDRIVER}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="hubharness-report-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    logs = {"browser": "ALL", "performance": "ALL"}
+    with headless_chromium("--window-size=1280,900", page_load_timeout=30, logging_prefs=logs) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)

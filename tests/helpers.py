@@ -16,8 +16,6 @@ import pytest
 from hubharness.paths import PROJECT_ROOT
 
 __all__ = [
-    "CHROMEDRIVER",
-    "CHROMIUM",
     "INVOKE",
     "PROJECT_ROOT",
     "Harness",
@@ -30,8 +28,6 @@ __all__ = [
 ]
 
 SHARED_SCHEMAS = PROJECT_ROOT.parent / "shared" / "z2jh"
-CHROMIUM = os.environ.get("HUBHARNESS_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("HUBHARNESS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def chart_schemas_or_skip() -> Path:

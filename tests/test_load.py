@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 
 import pytest
@@ -19,8 +18,6 @@ from hubharness.load.hub import options
 from .helpers import PROJECT_ROOT
 
 SMALL = json.loads((PROJECT_ROOT / "tests" / "data" / "load-small.json").read_text())
-CHROMIUM = os.environ.get("HUBHARNESS_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("HUBHARNESS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def with_a_failed_spawn(report: dict) -> dict:
