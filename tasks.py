@@ -21,12 +21,21 @@ def _exit(code: int) -> None:
         "namespace": NAMESPACE,
         "values": "extra values file, overlaid like helm -f (repeatable)",
         "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
-        "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0)",
+        "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0); another than the running one upgrades it",
+        "force": "allow a move to an older chart (JupyterHub cannot run on a database a newer one upgraded)",
     },
 )
-def deploy(c, context="local", namespace="default", values=None, port=8000, chart_version=chart.DEFAULT_CHART_VERSION):
+def deploy(
+    c,
+    context="local",
+    namespace="default",
+    values=None,
+    port=8000,
+    chart_version=chart.DEFAULT_CHART_VERSION,
+    force=False,
+):
     """Deploy JupyterHub + PySpark notebooks; returns when /hub/health answers."""
-    _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version))
+    _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version, force))
 
 
 @task(
@@ -76,7 +85,7 @@ def report(c, dir=None, open=False):
         "context": CONTEXT,
         "namespace": NAMESPACE,
         "users": "simulated users (default: values custom.hubharness.load.users, else 5)",
-        "ramp": "seconds over which the users start (default 5)",
+        "ramp": "seconds over which the users start (default: 3 per user)",
         "hold": "seconds each user holds its kernel open before stopping (default 2)",
         "spark": "the cell each user runs is a small SparkSession job",
         "max_failures": "fail if more users than this fail (default 0)",

@@ -56,6 +56,18 @@ def size_and_sha256(fileobj) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def schema_revision(db: Path) -> str | None:
+    """The alembic revision a JupyterHub database is at (None: not a hub's database yet)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 def integrity(db: Path) -> str:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:

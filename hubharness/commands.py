@@ -24,12 +24,14 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def deploy(context: str, namespace: str, values_files: list[str], port: int, chart_version: str) -> int:
+def deploy(
+    context: str, namespace: str, values_files: list[str], port: int, chart_version: str, force: bool = False
+) -> int:
     target = target_for(context, namespace)
     files = chart_values.values_files(context, values_files)
     for finding in lint_values.check(chart_values.load(files)):
         print(f"warning: {finding.line()} (invoke lint)", file=sys.stderr)
-    result = target.deploy(files, port=port, chart_version=chart_version)
+    result = target.deploy(files, port=port, chart_version=chart_version, force=force)
     if result.schema_note:
         print(f"note: {result.schema_note}", file=sys.stderr)
     for line in result.lines():

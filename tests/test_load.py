@@ -68,6 +68,13 @@ def test_options_come_from_the_command_line_then_the_values_then_defaults():
     assert options({}, "load-").users == 5
 
 
+def test_users_start_three_seconds_apart_unless_a_ramp_is_given():
+    assert options({}, "load-", users=20).ramp == 60.0
+    assert options({}, "load-").ramp == 15.0
+    assert options({}, "load-", users=20, ramp=5).ramp == 5.0
+    assert options({"custom": {"hubharness": {"load": {"ramp": 0}}}}, "load-", users=20).ramp == 0.0
+
+
 def test_page_loads_in_a_browser_with_its_plots_no_request_and_no_console_error(chromium, tmp_path):
     _, html_file = page.write(tmp_path, with_a_failed_spawn(SMALL))
     text = html_file.read_text()

@@ -17,7 +17,7 @@ from hubharness import chart
 from hubharness.hubapi import UserSession
 from hubharness.procs import processes_under
 from hubharness.targets.local import HUB_SECRET, LocalTarget, parity
-from hubharness.targets.local.target import HUB_CONFIG
+from hubharness.targets.local.target import HUB_CONFIG, hub_runtime
 
 from .helpers import chart_schemas_or_skip
 
@@ -159,7 +159,8 @@ def hub_config_for(values: dict, tmp_path: Path, monkeypatch) -> Config:
     state = tmp_path / "state"
     (state / "secrets").mkdir(parents=True)
     (state / "values.json").write_text(json.dumps(values))
-    (state / "runtime.json").write_text(json.dumps({"public_port": 1, "hub_port": 2, "proxy_api_port": 3}))
+    ports = {"public_port": 1, "hub_port": 2, "proxy_api_port": 3}
+    (state / "runtime.json").write_text(json.dumps(hub_runtime(ports, None)))
     (state / "secrets" / "hub.json").write_text(json.dumps({"hub.config.JupyterHub.cookie_secret": "00" * 32}))
     monkeypatch.setenv("HUBHARNESS_STATE_DIR", str(state))
     config = Config()

@@ -26,10 +26,16 @@ class Hub:
         return f"Hub({self.public_url!r})"
 
 
+# Users start at most one every this many seconds unless a ramp is given: JupyterLab
+# servers starting all at once on a small host outlast the hub's http_timeout (measured:
+# 20 users over 5 s on 2 cores, 16/20; over 60 s, 20/20), and hubtraf spreads over 60 s.
+SECONDS_PER_USER = 3.0
+
+
 @dataclass
 class Options:
     users: int = 5
-    ramp: float = 5.0
+    ramp: float = 0.0  # given, from values, else SECONDS_PER_USER × users
     hold: float = 2.0
     spark: bool = False
     prefix: str = "load-"
@@ -51,7 +57,7 @@ VALUES_KEYS = {
 
 def options(values: dict, prefix: str, **given: object) -> Options:
     """Options from what was given (None: not given), else from the values'
-    custom.hubharness.load, else the defaults (5 users, --max-failures 0,
+    custom.hubharness.load, else the defaults (5 users over 3 s each, --max-failures 0,
     --max-p95-spawn 60)."""
     from_values = ((values.get("custom") or {}).get("hubharness") or {}).get("load") or {}
     chosen = Options(prefix=prefix)
@@ -62,4 +68,6 @@ def options(values: dict, prefix: str, **given: object) -> Options:
         if value is not None:
             kind = type(getattr(chosen, name))
             setattr(chosen, name, kind(value))
+    if given.get("ramp") is None and from_values.get("ramp") is None:
+        chosen.ramp = SECONDS_PER_USER * chosen.users
     return chosen

@@ -209,7 +209,7 @@ class DeployResult:
     url: str | None  # None where the address is found later (a cluster's port-forward)
     secret_origin: str  # how the password came: generated | environment | stored
     secret_place: str  # where it is kept (a file, a Secret), never the password itself
-    action: str = "started"  # started | restarted | unhealthy | unchanged | revived
+    action: str = "started"  # started | restarted | unhealthy | unchanged | revived | upgrade | downgrade
     revived: list[str] = field(default_factory=list)  # what had died and was started again
     ready_note: str = ""  # what deploy waited for
     details: list[str] = field(default_factory=list)  # the target's own lines (its state folder)
@@ -217,6 +217,7 @@ class DeployResult:
     not_enforced: list[str] = field(default_factory=list)
     schema_note: str = ""
     seconds: float = 0.0
+    moved: str = ""  # an upgrade or downgrade: from which chart to which, and its database backup
 
     def lines(self) -> list[str]:
         verb = {
@@ -225,6 +226,8 @@ class DeployResult:
             "unhealthy": "redeployed (hub restarted: it did not answer its health check)",
             "unchanged": "already deployed, nothing changed",
             "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
+            "upgrade": f"upgraded ({self.moved})",
+            "downgrade": f"downgraded, forced ({self.moved})",
         }[self.action]
         first = f"{verb}: {self.what} (context {self.context})"
         first += f" at {self.url}" if self.url else ""
@@ -305,11 +308,17 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def deploy(
-        self, values_files: list[Path], port: int = 0, chart_version: str | None = None, beside: bool = False
+        self,
+        values_files: list[Path],
+        port: int = 0,
+        chart_version: str | None = None,
+        beside: bool = False,
+        force: bool = False,
     ) -> DeployResult:
-        """chart_version None: the default chart. beside: a throwaway deployment next to
-        another one (verify's scratch): leave out what must be unique in a cluster (the
-        ingress host)."""
+        """chart_version None: the default chart; over a deployment of another chart, an
+        upgrade (force: a downgrade too). beside: a throwaway deployment next to another
+        one (verify's scratch): leave out what must be unique in a cluster (the ingress
+        host)."""
 
     @abc.abstractmethod
     def status(self) -> Status: ...

@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ... import chart
+from ... import chart, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -221,6 +221,7 @@ class KubeTarget(Target):
         port: int = 0,
         chart_version: str | None = None,
         beside: bool = False,
+        force: bool = False,
     ) -> DeployResult:
         started = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
@@ -229,6 +230,10 @@ class KubeTarget(Target):
         self.require_tools()
         self.ensure_cluster()
         core = self.core()
+        running = helm_release.deployed(core, self.namespace, RELEASE)
+        # The chart's hub upgrades the database's schema itself when hub.db.upgrade is set
+        # (its hub refuses to start on an older one otherwise); a downgrade is refused here.
+        move = upgrades.move(self.namespace, running.chart_version if running else None, chart_version, force)
         self._ensure_node_port_is_free(core, values)
         self._ensure_namespace(core)
         name, key = chart_values.auth_secret_ref(values)
@@ -272,6 +277,8 @@ class KubeTarget(Target):
             secret_place=f"Secret {name}/{key} (never printed)",
             ready_note="hub and proxy are Ready",
             schema_note=note,
+            action=move or "started",
+            moved=f"chart {running.chart_version} → {chart_version} (helm upgrade)" if move and running else "",
             seconds=time.monotonic() - started,
         )
 

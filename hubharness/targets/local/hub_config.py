@@ -5,6 +5,10 @@
 # traits, hub.extraConfig snippets executed in key order), with a local process
 # spawner in place of KubeSpawner. Written by us; run by JupyterHub with
 # HUBHARNESS_STATE_DIR pointing at the deployment's state dir.
+#
+# It imports nothing of the harness, as the chart's config reads only what is mounted:
+# the hub may run from a virtualenv of another JupyterHub (an upgrade between charts),
+# so what it needs of the harness comes in runtime.json (target.hub_runtime).
 import asyncio
 import json
 import os
@@ -39,9 +43,14 @@ def set_if_not_none(section, trait, key):
 # --- what the chart fixes for every deployment, with local processes ------------
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 
-from hubharness.chart import CULL_DEFAULTS
-from hubharness.targets.local.images import local_path
-from hubharness.targets.local.parity import HUB_TRAITS
+# The notebook image's bin folder (/opt/conda/bin) is, here, the harness's virtualenv:
+# user servers run from it, whichever JupyterHub the hub itself runs.
+image_bin = runtime["image_bin"]
+
+
+def local_path(value):
+    image = runtime["image_bin_in_image"]
+    return image_bin + value[len(image) :] if value == image or value.startswith(image + "/") else value
 
 
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
@@ -116,9 +125,8 @@ else:
     c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 
 # Single-user servers come from the harness's virtualenv.
-venv_bin = str(Path(sys.executable).parent)
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "JAVA_HOME", "VIRTUAL_ENV", "JUPYTERHUB_SINGLEUSER_APP"]
-c.Spawner.cmd = [str(Path(venv_bin) / "jupyterhub-singleuser")]
+c.Spawner.cmd = [str(Path(image_bin) / "jupyterhub-singleuser")]
 if os.geteuid() == 0:
     c.Spawner.args = ["--ServerApp.allow_root=True"]
 c.Spawner.http_timeout = 60
@@ -189,7 +197,7 @@ for key, role in (get_config("hub.loadRoles", {}) or {}).items():
 
 # --- cull.*: jupyterhub-idle-culler as a hub service, as the chart runs it -----------
 # The chart's defaults, then the values' own; a key set to null is unset, as helm does.
-cull = dict(CULL_DEFAULTS)
+cull = dict(runtime["cull_defaults"])
 for key, value in (get_config("cull", {}) or {}).items():
     if value is None:
         cull.pop(key, None)
@@ -220,7 +228,7 @@ if cull.get("enabled"):
     )
 
 # --- hub.* keys the chart turns into one JupyterHub trait each (parity.HUB_TRAITS) -----
-for key, trait in HUB_TRAITS.items():
+for key, trait in runtime["hub_traits"].items():
     set_if_not_none(c.JupyterHub, trait, key)
 
 if get_config("debug.enabled", False):

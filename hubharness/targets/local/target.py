@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.metadata
 import json
 import os
 import secrets as pysecrets
@@ -26,7 +25,7 @@ from typing import Any
 import psutil
 import requests
 
-from ... import backup, chart, procs
+from ... import backup, chart, procs, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -34,7 +33,7 @@ from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import backup as local_backup
-from . import images, parity, supervisor
+from . import hub_venv, images, parity, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -65,6 +64,23 @@ class LaunchPlan:
     hub: psutil.Process | None  # the hub's running supervisor: replaced
     proxy: psutil.Process | None  # the proxy's running supervisor: kept
     restarts: dict[str, int]  # counted so far (one more for what had died): carried over
+    hub_bin: Path  # where the chart's JupyterHub is
+    move: str = ""  # "upgrade" or "downgrade" from the chart state.json named, else ""
+    chart_before: str = ""  # that chart
+    moved: str = ""  # what the move did to the database, once done
+
+
+def hub_runtime(ports: dict, pyspark_path: Path | None) -> dict:
+    """What hub_config.py reads besides the values: where things are, and what it needs
+    of the harness (it imports none of it, so that any JupyterHub's virtualenv runs it)."""
+    return {
+        **ports,
+        "pyspark_path": str(pyspark_path) if pyspark_path else None,
+        "image_bin": str(Path(sys.executable).parent),
+        "image_bin_in_image": images.IMAGE_BIN,
+        "cull_defaults": chart.CULL_DEFAULTS,
+        "hub_traits": parity.HUB_TRAITS,
+    }
 
 
 class LocalTarget(StateFolder, Target):
@@ -89,17 +105,6 @@ class LocalTarget(StateFolder, Target):
             raise HarnessError(
                 "Java not found: PySpark needs a Java 17 runtime; install it "
                 "(apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
-            )
-
-    @staticmethod
-    def _require_hub_of_chart(chart_version: str) -> None:
-        """Both targets must run the same hub: the one the chart ships."""
-        wanted = chart.hub_version(chart_version)
-        installed = importlib.metadata.version("jupyterhub")
-        if installed != wanted:
-            raise HarnessError(
-                f"chart {chart_version} ships JupyterHub {wanted} but the local target has {installed}: "
-                f"use --chart-version {chart.DEFAULT_CHART_VERSION}, or pip install jupyterhub=={wanted}"
             )
 
     @staticmethod
@@ -180,11 +185,11 @@ class LocalTarget(StateFolder, Target):
             )
         return env, auth_file, origin
 
-    def _fingerprint(self, values: dict, env: dict[str, str], ports: dict) -> str:
-        """Changes when anything the hub reads changes; keyed, so it reveals no secret."""
+    def _fingerprint(self, values: dict, env: dict[str, str], ports: dict, hub_bin: Path) -> str:
+        """Changes when anything the hub reads or runs on changes; keyed, so it reveals no secret."""
         key = self.store.read(HUB_SECRET)["hub.config.JupyterHub.cookie_secret"].encode()
         config_code = HUB_CONFIG.read_text()  # a harness upgrade that changes it restarts the hub
-        payload = json.dumps([values, sorted(env.items()), ports, config_code], sort_keys=True)
+        payload = json.dumps([values, sorted(env.items()), ports, config_code, str(hub_bin)], sort_keys=True)
         return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
     def deploy(
@@ -193,14 +198,18 @@ class LocalTarget(StateFolder, Target):
         port: int = DEFAULT_PORT,
         chart_version: str | None = None,
         beside: bool = False,
+        force: bool = False,
     ) -> DeployResult:
         started_at = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
-        self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
         self._require_java()
         image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
         state = self.read_state()
+        # The database and homes stay while the chart changes under them (even after a
+        # `remove` that kept them), so the move is from the chart that made them.
+        move = upgrades.move(self.namespace, state.get("chart"), chart_version, force)
+        hub_bin = hub_venv.hub_bin(chart_version, say=lambda line: print(line, file=sys.stderr, flush=True))
         proxy, hub = self.supervisor("proxy"), self.supervisor("hub")
         # Recorded as started, gone without `remove`: its supervisor died with it (the machine
         # restarted, or someone killed it). Starting it again is a restart, counted as the
@@ -242,7 +251,7 @@ class LocalTarget(StateFolder, Target):
             if proxy
             else (kept.get("proxy_api_port") or procs.free_port()),
         }
-        fingerprint = self._fingerprint(values, hub_env, ports)
+        fingerprint = self._fingerprint(values, hub_env, ports, hub_bin)
         url = f"http://127.0.0.1:{ports['public_port']}"
         result = DeployResult(
             self.context,
@@ -267,6 +276,8 @@ class LocalTarget(StateFolder, Target):
         result.revived = died
         if died:
             result.action = "revived"
+        if move:
+            result.action = move
         plan = LaunchPlan(
             chp,
             values,
@@ -280,6 +291,9 @@ class LocalTarget(StateFolder, Target):
             hub,
             proxy,
             {name: self.restarts(name) + (name in died) for name in ("hub", "proxy")},
+            hub_bin,
+            move,
+            state.get("chart") or "",
         )
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
@@ -297,11 +311,17 @@ class LocalTarget(StateFolder, Target):
                     ports["proxy_api_port"] = procs.free_port()
                     if not port:
                         ports["public_port"] = procs.free_port()
-                plan.fingerprint = self._fingerprint(values, hub_env, ports)
+                plan.fingerprint = self._fingerprint(values, hub_env, ports, hub_bin)
                 result.url = f"http://127.0.0.1:{ports['public_port']}"
             except HarnessError:
                 self._give_up(["hub"] if proxy else ["hub", "proxy"])
                 raise
+        if move:
+            result.moved = (
+                f"chart {plan.chart_before} → {chart_version}, JupyterHub {chart.hub_version(plan.chart_before)} → "
+                f"{chart.hub_version(chart_version)}"
+            )
+            result.details.append(f"database: {plan.moved}")
         result.seconds = time.monotonic() - started_at
         return result
 
@@ -314,10 +334,7 @@ class LocalTarget(StateFolder, Target):
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
         state, ports, values = plan.state, plan.ports, plan.values
         self.write_json(self.state_dir / "values.json", values)
-        self.write_json(
-            self.state_dir / "runtime.json",
-            {**ports, "pyspark_path": str(plan.pyspark_path) if plan.pyspark_path else None},
-        )
+        self.write_json(self.state_dir / "runtime.json", hub_runtime(ports, plan.pyspark_path))
         state.update(
             ports,
             namespace=self.namespace,
@@ -350,17 +367,51 @@ class LocalTarget(StateFolder, Target):
             state["proxy"] = self._supervise("proxy", cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, plan)
         if plan.hub:
             procs.stop(plan.hub, timeout=supervisor.GRACE + 5)
+        if plan.move and not plan.moved:
+            plan.moved = self._carry_database(plan)
         env = {
             **base_env,
             **plan.hub_env,
             "CONFIGPROXY_AUTH_TOKEN": proxy_token,
             "HUBHARNESS_STATE_DIR": str(self.state_dir),
         }
-        cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
+        cmd = [str(plan.hub_bin / "jupyterhub"), "-f", str(HUB_CONFIG)]
         state["hub"] = self._supervise("hub", cmd, env, plan)
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.write_json(self.state_file, state)
         self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
+
+    def _carry_database(self, plan: LaunchPlan) -> str:
+        """With the old hub stopped: back the database up, then upgrade its schema if the
+        new JupyterHub runs on another (as the chart's hub.db.upgrade: `jupyterhub
+        upgrade-db`). Says what it did."""
+        before = plan.chart_before
+        db = self.database
+        if not db.is_file():
+            return f"no database file to carry (hub.db.type {chart_values.get(plan.values, 'hub.db.type')})"
+        backups = self.state_dir / "backups"
+        backups.mkdir(mode=0o700, exist_ok=True)
+        copy = backups / f"jupyterhub-{before}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.sqlite"
+        checked = backup.snapshot_db(db, copy)
+        os.chmod(copy, 0o600)
+        if checked != "ok":
+            raise HarnessError(f"the hub database fails integrity_check ({checked}) before the {plan.move}: {db}")
+        moved = f"backed up to {copy}"
+        have, head = backup.schema_revision(db), hub_venv.schema_head(plan.hub_bin)
+        if have == head:
+            return f"{moved}; schema {head} unchanged"
+        done = subprocess.run(
+            [str(plan.hub_bin / "jupyterhub"), "upgrade-db", f"--JupyterHub.db_url=sqlite:///{db}"],
+            cwd=backups,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HarnessError(f"jupyterhub upgrade-db failed ({last}); the database before it is {copy}")
+        return f"{moved}; schema {have} → {head} (jupyterhub upgrade-db)"
 
     def _supervise(self, name: str, cmd: list[str], env: dict[str, str], plan: LaunchPlan) -> dict:
         """Start `name` under a supervisor of its own (the local kubelet: restartPolicy
