@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures.browser",
     "fixtures.scratch",
     "fixtures.resilience",
+    "fixtures.upgrade",
 ]

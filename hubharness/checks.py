@@ -29,6 +29,7 @@ GROUPS = {
     "ADM": "admins list users and sessions and stop servers through the API",
     "SPK": "a spawned server runs PySpark: version, environment, real jobs",
     "RES": "hub, proxy and user servers survive restarts and deaths, as pods do",
+    "UPG": "an upgrade from the previous chart keeps users, admins, logins, servers and files",
     "BAK": "backup, purge, deploy, restore gives back every user and byte",
     "RMV": "remove keeps user data; purge leaves nothing",
     "LOAD": "simulated users log in, spawn, run a kernel and stop, within the thresholds",
@@ -216,6 +217,22 @@ CATALOGUE: tuple[Check, ...] = (
         "RES.a_dead_server_is_noticed_and_starts_again_with_its_home",
         "the hub notices a server killed behind its back; it starts again with the user's files",
         "hub-never-polls-servers",
+    ),
+    # UPG
+    _c(
+        "UPG.users_and_admin_flags_survive_an_upgrade",
+        "after an upgrade from the previous chart the hub has the same users and admins, on a whole database",
+        "database-in-memory",
+    ),
+    _c(
+        "UPG.users_stay_logged_in_across_an_upgrade",
+        "a user's login session still opens the hub after the upgrade",
+        "cookie-secret-changes-on-restart",
+    ),
+    _c(
+        "UPG.a_running_server_survives_an_upgrade_or_starts_again_with_its_files",
+        "a user's server is kept with its kernel's state, or starts again cleanly; their file is byte for byte",
+        "database-in-memory",
     ),
     # BAK
     _c(

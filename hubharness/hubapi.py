@@ -72,6 +72,10 @@ class HubAPI:
             return existing
         return self._ok(self.request("POST", f"/users/{quote(name)}")).json()
 
+    def set_admin(self, name: str, admin: bool = True) -> dict:
+        """Only an admin may grant admin (a service's admin:users scope is not enough)."""
+        return self._ok(self.request("PATCH", f"/users/{quote(name)}", json={"admin": admin})).json()
+
     def start_server(self, name: str) -> requests.Response:
         response = self.request("POST", f"/users/{quote(name)}/server", timeout=HELD_TIMEOUT)
         if response.status_code == 400 and "already running" in response.text:
@@ -146,6 +150,10 @@ class UserSession:
         self.session = result.session
 
     def create_token(self, note: str = "hubharness verify") -> str:
+        # The _xsrf cookie of the login form is an anonymous one: JupyterHub 5.3 refuses it
+        # once logged in (5.5 renews it at login). A page of the hub, as a browser shows one
+        # after login, renews it; /hub/home starts nothing (/hub/spawn would).
+        self.session.get(f"{self.public_url}/hub/home", timeout=TIMEOUT, allow_redirects=False)
         response = self.session.post(
             f"{self.public_url}/hub/api/users/{quote(self.username)}/tokens",
             json={"note": note, "expires_in": 3600},

@@ -196,7 +196,11 @@ class Load:
             location = answer.headers.get("Location", "")
             if answer.status != 302 or "/hub/login" in location:
                 raise Failed("login refused", f"POST /hub/login answered {answer.status} {location}".strip())
-        # The hub ties its XSRF token to the login session: the page's token gave way to a new one.
+        # The hub ties its XSRF token to the login session: the page's token gave way to a new
+        # one, set at login by JupyterHub 5.5, by the next page of the hub by 5.3 (a browser
+        # shows one); /hub/home starts nothing.
+        async with http.get(f"{self.url}/hub/home", allow_redirects=False):
+            pass
         xsrf = http.cookie_jar.filter_cookies(URL(f"{self.url}/hub/api/")).get("_xsrf") or xsrf
         async with http.post(
             f"{self.url}/hub/api/users/{quote(user.name)}/tokens",
