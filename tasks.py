@@ -21,7 +21,7 @@ def _exit(code: int) -> None:
         "namespace": NAMESPACE,
         "values": "extra values file, overlaid like helm -f (repeatable)",
         "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
-        "chart_version": "zero-to-jupyterhub chart version (4.2.0 or 4.4.0); another than the running one upgrades it",
+        "chart_version": "zero-to-jupyterhub chart version, 4.0.0 … 4.4.0; another than the running one upgrades it",
         "force": "allow a move to an older chart (JupyterHub cannot run on a database a newer one upgraded)",
     },
 )

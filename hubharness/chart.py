@@ -21,9 +21,19 @@ CHART_NAME = "jupyterhub"
 CHART_REPO = "https://hub.jupyter.org/helm-chart/"
 DEFAULT_CHART_VERSION = "4.4.0"
 
-# The JupyterHub each chart version ships (images/hub/requirements.txt of the chart).
+# The JupyterHub each chart version ships (images/hub/requirements.txt at the chart's
+# tag): every 4.x release is supported. The local target runs the default chart's from
+# the harness's virtualenv and the others' from virtualenvs installed on demand.
 HUB_VERSION_OF_CHART = {
+    "4.0.0": "5.2.1",
+    "4.1.0": "5.2.1",
     "4.2.0": "5.3.0",
+    "4.3.0": "5.4.0",
+    "4.3.1": "5.4.1",
+    "4.3.2": "5.4.3",
+    "4.3.3": "5.4.4",
+    "4.3.4": "5.4.5",
+    "4.3.5": "5.4.6",
     "4.4.0": "5.5.0",
 }
 

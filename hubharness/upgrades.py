@@ -28,3 +28,23 @@ def move(namespace: str, running: str | None, wanted: str, force: bool) -> str:
             f"database a newer one upgraded: deploy --chart-version {running}, or `invoke backup` and pass --force"
         )
     return "downgrade"
+
+
+# Where UPG upgrades from unless told (HUBHARNESS_UPGRADE_FROM): the upgrade most users
+# make to the newest chart; a chart no newer than it upgrades from the one before it.
+DEFAULT_FROM = "4.2.0"
+
+
+def upgrade_from(chart_version: str, given: str | None = None) -> str | None:
+    """The chart an upgrade to chart_version is proven from; None: nothing is older."""
+    if given:
+        chart.hub_version(given)  # a known chart, or the error that lists them
+        if version_key(given) >= version_key(chart_version):
+            raise HarnessError(
+                f"HUBHARNESS_UPGRADE_FROM={given} is not older than chart {chart_version}: name an older chart"
+            )
+        return given
+    if version_key(DEFAULT_FROM) < version_key(chart_version):
+        return DEFAULT_FROM
+    older = [v for v in chart.HUB_VERSION_OF_CHART if version_key(v) < version_key(chart_version)]
+    return max(older, key=version_key) if older else None

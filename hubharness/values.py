@@ -66,12 +66,21 @@ def load(files: Iterable[Path]) -> dict:
     return merged
 
 
+# Where `required` tells alternatives apart (hub.extraFiles: oneOf data, stringData,
+# binaryData) it is no default's business: without it every branch matches, and oneOf fails.
+_ALTERNATIVES = ("oneOf", "anyOf", "allOf", "not", "if", "then", "else")
+
+
 def _without_required(schema: Any) -> Any:
     """The user's values are an overlay on the chart's defaults, which fill what is required."""
     if isinstance(schema, dict):
         # The keyword holds a list; a property that happens to be named "required"
         # (singleuser.extraNodeAffinity.required) holds a schema and stays.
-        return {k: _without_required(v) for k, v in schema.items() if not (k == "required" and isinstance(v, list))}
+        return {
+            k: v if k in _ALTERNATIVES else _without_required(v)
+            for k, v in schema.items()
+            if not (k == "required" and isinstance(v, list))
+        }
     if isinstance(schema, list):
         return [_without_required(v) for v in schema]
     return schema

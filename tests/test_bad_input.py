@@ -127,13 +127,14 @@ def test_remove_with_nothing_deployed_says_so(harness):
     assert "nothing deployed in namespace nothing-here" in ran.out
 
 
-def test_chart_whose_hub_is_not_installed(harness, existing):
-    assert_refused(
-        harness.deploy("keep", "--chart-version", "4.2.0"),
-        "chart 4.2.0 ships JupyterHub 5.3.0",
-        "--chart-version 4.4.0",
-    )
+def test_a_chart_whose_jupyterhub_pip_cannot_install(harness, existing, tmp_path):
+    """Another chart's JupyterHub comes from PyPI on first use: where pip cannot get it,
+    one line says so, and nothing is left that would pass for installed."""
+    cache = tmp_path / "cache"
+    ran = harness.deploy("keep", "--chart-version", "4.2.0", env={"HUBHARNESS_CACHE": str(cache), "PIP_NO_INDEX": "1"})
+    assert_refused(ran, "pip could not install JupyterHub 5.3.0")
     assert_untouched(existing)
+    assert not (cache / "hubs" / "jupyterhub-5.3.0" / "installed.json").exists()
 
 
 def test_unknown_chart_version(harness):

@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from fixtures.scratch import Contents
-from fixtures.upgrade import previous_chart
 from hubharness import chart, upgrades
 from hubharness.errors import HarnessError
 from hubharness.hubapi import UserSession
@@ -31,13 +30,19 @@ def test_only_a_move_to_an_older_chart_needs_force():
         upgrades.move("ns", "4.4.0", "4.2.0", force=False)
 
 
-def test_the_upgrade_check_starts_from_the_newest_older_chart():
-    assert previous_chart("4.4.0") == "4.2.0"
-    assert previous_chart("4.2.0") is None
+def test_the_upgrade_check_starts_from_4_2_0_or_the_chart_named_or_the_one_before():
+    assert upgrades.upgrade_from("4.4.0") == upgrades.upgrade_from("4.3.5") == "4.2.0"
+    assert upgrades.upgrade_from("4.2.0") == "4.1.0"
+    assert upgrades.upgrade_from("4.0.0") is None
+    assert upgrades.upgrade_from("4.4.0", given="4.0.0") == "4.0.0"
+    with pytest.raises(HarnessError, match="not older than chart 4.2.0"):
+        upgrades.upgrade_from("4.2.0", given="4.4.0")
+    with pytest.raises(HarnessError, match="unknown chart version"):
+        upgrades.upgrade_from("4.4.0", given="3.9.9")
 
 
 def test_an_upgrade_keeps_a_logged_in_users_server_kernel_and_files_and_a_downgrade_is_refused(harness):
-    old, new = previous_chart(chart.DEFAULT_CHART_VERSION), chart.DEFAULT_CHART_VERSION
+    old, new = upgrades.upgrade_from(chart.DEFAULT_CHART_VERSION), chart.DEFAULT_CHART_VERSION
     assert old is not None
     ran = harness.deploy("upg", "--chart-version", old, timeout=900)  # may install the old JupyterHub first
     assert ran.code == 0, ran.err

@@ -79,3 +79,12 @@ def test_no_secret_and_no_fallback_in_values():
         text = path.read_text()
         assert "fallback-password" not in text and "SecretPassword2" not in text, path
         assert "os.environ.get('JUPYTERHUB_AUTH_PASSWORD', '" not in text, path
+
+
+def test_extra_files_are_told_apart_by_the_key_they_carry(schema):
+    """The chart's oneOf (data, stringData, binaryData) needs its `required` terms, which
+    the overlay's leniency must not strip (zero-to-jupyterhub's own dev-config.yaml)."""
+    one = {"mountPath": "/tmp/hello.txt", "stringData": "hello"}
+    values.validate({"hub": {"extraFiles": {"hello": one}}, "singleuser": {"extraFiles": {"hello": one}}}, *schema)
+    with pytest.raises(HarnessError, match=r"values key hub\.extraFiles\.both: .* is valid under each of"):
+        values.validate({"hub": {"extraFiles": {"both": {**one, "data": {"a": 1}}}}}, *schema)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from hubharness import chart
+from hubharness import chart, upgrades
 from hubharness.paths import PROJECT_ROOT, cache_dir
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "nightly-conformance.yml"
@@ -49,12 +49,16 @@ def test_runs_nightly_and_on_demand(workflow):
     assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
 
 
-def test_matrix_is_every_context_and_supported_chart(workflow):
+def test_matrix_is_every_context_the_oldest_and_newest_chart_and_the_upgrade_between(workflow):
     job = workflow["jobs"]["conformance"]
     matrix = job["strategy"]["matrix"]
     assert matrix["context"] == ["local", "kind"]
-    assert matrix["chart"] == sorted(chart.HUB_VERSION_OF_CHART)
-    assert {i["chart"]: i["jupyterhub"] for i in matrix["include"]} == chart.HUB_VERSION_OF_CHART
+    charts = sorted(chart.HUB_VERSION_OF_CHART, key=upgrades.version_key)
+    oldest, newest = charts[0], charts[-1]
+    assert matrix["chart"] == [oldest, newest]
+    extra = {i["chart"]: i for i in matrix["include"]}
+    assert extra[newest]["upgrade-from"] == oldest, "the newest chart proves the upgrade from the oldest"
+    assert extra[oldest]["verify-args"] == "--skip UPG", "nothing is older than the oldest to upgrade from"
     assert job["strategy"]["fail-fast"] is False
 
 
@@ -62,11 +66,11 @@ def test_steps_are_the_readmes_commands_and_keep_the_reports(workflow):
     runs = [step.get("run", "") for step in workflow["jobs"]["conformance"]["steps"]]
     assert "./bootstrap.sh" in runs
     assert any(r.startswith('.venv/bin/invoke deploy --context "${{ matrix.context }}"') for r in runs)
-    assert '.venv/bin/invoke verify --context "${{ matrix.context }}"' in runs
+    assert any(r.startswith('.venv/bin/invoke verify --context "${{ matrix.context }}"') for r in runs)
     assert any('.venv/bin/invoke backup --context "${{ matrix.context }}"' in r for r in runs)
     assert any('.venv/bin/invoke restore --context "${{ matrix.context }}"' in r for r in runs)
     selftest = next(s for s in workflow["jobs"]["conformance"]["steps"] if "invoke selftest" in s.get("run", ""))
-    assert selftest["if"] == "matrix.context == 'local'"
+    assert selftest["if"] == "matrix.context == 'local' && matrix.chart == '4.4.0'"
     upload = next(
         s for s in workflow["jobs"]["conformance"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
     )

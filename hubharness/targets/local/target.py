@@ -209,7 +209,7 @@ class LocalTarget(StateFolder, Target):
         # The database and homes stay while the chart changes under them (even after a
         # `remove` that kept them), so the move is from the chart that made them.
         move = upgrades.move(self.namespace, state.get("chart"), chart_version, force)
-        hub_bin = hub_venv.hub_bin(chart_version, say=lambda line: print(line, file=sys.stderr, flush=True))
+        hub_bin = hub_venv.hub_bin(chart_version, say=lambda line: print(line, flush=True))
         proxy, hub = self.supervisor("proxy"), self.supervisor("hub")
         # Recorded as started, gone without `remove`: its supervisor died with it (the machine
         # restarted, or someone killed it). Starting it again is a restart, counted as the
