@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import time
@@ -19,7 +20,7 @@ from hubharness.procs import processes_under
 from hubharness.targets.local import HUB_SECRET, LocalTarget, parity
 from hubharness.targets.local.target import HUB_CONFIG, hub_runtime
 
-from .helpers import chart_schemas_or_skip
+from .helpers import SHARED_SCHEMAS, chart_schemas_or_skip
 
 
 def test_a_service_token_given_in_values_is_the_one_the_hub_accepts(harness, tmp_path):
@@ -144,9 +145,17 @@ def _schema_leaves(node: dict, prefix: str = ""):
             yield path
 
 
-@pytest.mark.parametrize("chart_version", sorted(chart.HUB_VERSION_OF_CHART))
+def _schemas_at_hand() -> list[str]:
+    """The supported charts whose values schema the tests have (../shared/z2jh: 4.2.0, 4.4.0)."""
+    folder = Path(os.environ.get("HUBHARNESS_VALUES_SCHEMA") or SHARED_SCHEMAS)
+    return [v for v in sorted(chart.HUB_VERSION_OF_CHART) if (folder / f"values.schema-{v}.yaml").is_file()] or ["none"]
+
+
+@pytest.mark.parametrize("chart_version", _schemas_at_hand())
 def test_every_chart_key_is_applied_or_said_not_applicable(chart_version):
     """No key in between: each value the chart reads has an entry in the parity table."""
+    if chart_version == "none":
+        pytest.skip(f"no chart values schema in {chart_schemas_or_skip()}")
     schema = yaml.safe_load((chart_schemas_or_skip() / f"values.schema-{chart_version}.yaml").read_text())
     keys = [k for k in _schema_leaves(schema) if k.split(".")[0] in PARITY_ROOTS]
     assert len(keys) > 300, f"only {len(keys)} keys read from the schema"
