@@ -135,6 +135,13 @@ def login(public_url: str, username: str, password: str, with_xsrf: bool = True)
     return LoginResult(session, response)
 
 
+def refused_login_status(hub_version: str) -> int:
+    """What the hub answers a refused login form with: JupyterHub 5.3 made it 403; before,
+    the form came back with its error and 200 (charts 4.0.0 and 4.1.0 ship 5.2.1)."""
+    major_minor = tuple(int(p) for p in hub_version.split(".")[:2] if p.isdigit())
+    return 403 if major_minor >= (5, 3) else 200
+
+
 class UserSession:
     """A logged-in user: cookies from the login form, then a token of their own."""
 
