@@ -4,12 +4,16 @@ a real hub of each chart's JupyterHub (the older one from a virtualenv of its ow
 import json
 import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
+from jupyterhub import dbutil
 
 from fixtures.scratch import Contents
-from hubharness import chart, upgrades
+from hubharness import backup, chart, upgrades
 from hubharness.errors import HarnessError
 from hubharness.hubapi import UserSession
 from hubharness.kernel import Kernel
@@ -84,3 +88,42 @@ def test_an_upgrade_keeps_a_logged_in_users_server_kernel_and_files_and_a_downgr
     assert _hub_version(url) == chart.hub_version(new), "a refused downgrade changed the running hub"
     assert api.server("gil")["started"] == before["started"]
     assert harness.invoke("remove", "--namespace", "upg", "--purge").code == 0
+
+
+def _one_schema_back(db: str, tmp_path) -> str:
+    """Take a hub database one migration back with JupyterHub's own alembic scripts: the
+    database an older JupyterHub left (restored from its backup, say)."""
+    ini = tmp_path / "alembic.ini"
+    dbutil.write_alembic_ini(str(ini), f"sqlite:///{db}")
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ini), "downgrade", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return backup.schema_revision(Path(db)) or ""
+
+
+def test_a_database_on_an_older_schema_is_backed_up_then_upgraded_before_the_hub_starts(harness, tmp_path):
+    assert harness.deploy("schema").code == 0
+    url = harness.status("schema")["hub_url"]
+    password = json.loads((harness.state_dir("schema") / "secrets" / "urbalurba-secrets.json").read_text())
+    UserSession(url, "hal", password["JUPYTERHUB_AUTH_PASSWORD"])  # hal is in the database
+    assert harness.invoke("remove", "--namespace", "schema").code == 0  # keeps it
+    db = harness.state_dir("schema") / "jupyterhub.sqlite"
+    head = backup.schema_revision(db)
+    older = _one_schema_back(str(db), tmp_path)
+    assert older and older != head
+
+    ran = harness.deploy("schema")
+    assert ran.code == 0, ran.err
+    line = next(line for line in ran.out.splitlines() if "database: backed up to " in line)
+    assert line.endswith(f"schema {older} → {head} (jupyterhub upgrade-db)"), line
+    copy = Path(line.split("backed up to ", 1)[1].split(";", 1)[0])
+    assert backup.schema_revision(copy) == older, "the backup was taken after the upgrade"
+    assert backup.schema_revision(db) == head
+    hal = UserSession(url, "hal", password["JUPYTERHUB_AUTH_PASSWORD"]).api().user("hal")
+    assert hal and hal["created"] < hal["last_activity"], f"hal as the upgraded hub has him: {hal}"
+    assert harness.invoke("remove", "--namespace", "schema", "--purge").code == 0

@@ -10,6 +10,7 @@ change with the chart.
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib.metadata
 import json
 import subprocess
@@ -64,8 +65,14 @@ def _install(home: Path, version: str) -> None:
         raise HarnessError(f"pip could not install JupyterHub {version} into {home}: {last}")
 
 
+@functools.cache
 def schema_head(bin_dir: Path) -> str:
     """The database schema (alembic revision) this JupyterHub runs on."""
+    if bin_dir == Path(sys.executable).parent:  # the harness's own: no process to start
+        import jupyterhub
+        from alembic.script import ScriptDirectory
+
+        return str(ScriptDirectory(str(Path(jupyterhub.__file__).with_name("alembic"))).get_current_head())
     code = (
         "import os, jupyterhub\n"
         "from alembic.script import ScriptDirectory\n"

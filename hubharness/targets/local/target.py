@@ -321,6 +321,7 @@ class LocalTarget(StateFolder, Target):
                 f"chart {plan.chart_before} → {chart_version}, JupyterHub {chart.hub_version(plan.chart_before)} → "
                 f"{chart.hub_version(chart_version)}"
             )
+        if plan.moved:
             result.details.append(f"database: {plan.moved}")
         result.seconds = time.monotonic() - started_at
         return result
@@ -367,7 +368,7 @@ class LocalTarget(StateFolder, Target):
             state["proxy"] = self._supervise("proxy", cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, plan)
         if plan.hub:
             procs.stop(plan.hub, timeout=supervisor.GRACE + 5)
-        if plan.move and not plan.moved:
+        if not plan.moved:
             plan.moved = self._carry_database(plan)
         env = {
             **base_env,
@@ -382,27 +383,34 @@ class LocalTarget(StateFolder, Target):
         self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
 
     def _carry_database(self, plan: LaunchPlan) -> str:
-        """With the old hub stopped: back the database up, then upgrade its schema if the
-        new JupyterHub runs on another (as the chart's hub.db.upgrade: `jupyterhub
-        upgrade-db`). Says what it did."""
-        before = plan.chart_before
+        """With the old hub stopped, where the chart moves or the database is on another
+        schema than the new hub's (an older JupyterHub's, restored from a backup, say):
+        back it up, then upgrade its schema as the chart's hub.db.upgrade does (`jupyterhub
+        upgrade-db`). Says what it did ('' where there was nothing to do)."""
         db = self.database
         if not db.is_file():
+            if not plan.move:
+                return ""
             return f"no database file to carry (hub.db.type {chart_values.get(plan.values, 'hub.db.type')})"
+        have, head = backup.schema_revision(db), hub_venv.schema_head(plan.hub_bin)
+        if not plan.move and have in (None, head):
+            return ""
         backups = self.state_dir / "backups"
         backups.mkdir(mode=0o700, exist_ok=True)
-        copy = backups / f"jupyterhub-{before}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.sqlite"
+        label = f"jupyterhub-{plan.chart_before}" if plan.move else f"jupyterhub-schema-{have}"
+        copy = backups / f"{label}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.sqlite"
         checked = backup.snapshot_db(db, copy)
         os.chmod(copy, 0o600)
         if checked != "ok":
-            raise HarnessError(f"the hub database fails integrity_check ({checked}) before the {plan.move}: {db}")
+            raise HarnessError(f"the hub database fails integrity_check ({checked}): {db}; nothing was changed")
         moved = f"backed up to {copy}"
-        have, head = backup.schema_revision(db), hub_venv.schema_head(plan.hub_bin)
         if have == head:
             return f"{moved}; schema {head} unchanged"
         done = subprocess.run(
             [str(plan.hub_bin / "jupyterhub"), "upgrade-db", f"--JupyterHub.db_url=sqlite:///{db}"],
             cwd=backups,
+            # it runs `alembic` by name: its own virtualenv's
+            env={**os.environ, "PATH": f"{plan.hub_bin}{os.pathsep}{os.environ.get('PATH', '')}"},
             capture_output=True,
             text=True,
             timeout=300,
