@@ -43,6 +43,7 @@ def chart_schemas_or_skip() -> Path:
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 COMMAND_TIMEOUT = 300
+VERIFY_TIMEOUT = 900
 
 
 def run_invoke(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
@@ -101,7 +102,9 @@ class Harness:
 
     def verify(self, namespace: str, k: str | None = None, check: str | None = None) -> tuple[Ran, dict]:
         args = ["verify", "--namespace", namespace] + (["-k", k] if k else []) + (["--check", check] if check else [])
-        ran = self.invoke(*args)
+        # A whole verify: its scratch namespaces (BAK, RES, UPG, which may first install the
+        # previous chart's JupyterHub) run beside the checks, on 2 cores shared with the selftest.
+        ran = self.invoke(*args, timeout=VERIFY_TIMEOUT)
         summary_file = self.reports / "latest" / "summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
         return ran, summary
