@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -414,35 +415,36 @@ def test_cli_restore_on_a_kube_context(deployed, archive, tmp_path):
 
 
 def test_helper_pods_that_take_a_while_to_start_are_waited_for(deployed, archive, tmp_path):
+    """Pending on no node, then ContainerCreating (exec refused), then Running: restore
+    execs into each helper only once it runs."""
     deployed.pod_start_delay = 0.5
     purge_and_deploy_again(deployed, tmp_path)
     assert target_for("emulated", "jh").restore(archive).integrity == "ok"
     assert (deployed.volumes[("jh", "claim-ben")] / "analysis.ipynb").read_bytes() == BEN["analysis.ipynb"]
+    helpers = {b["metadata"]["name"] for m, p, b in deployed.bodies if m == "POST" and p.endswith("/pods")}
+    seen = {
+        (e["involvedObject"]["name"], e["reason"])
+        for e in deployed.objects[("jh", "events")].values()
+        if e["involvedObject"]["name"] in helpers
+    }
+    assert helpers and seen == {(h, r) for h in helpers for r in ("Scheduled", "Pulled", "Created", "Started")}
 
 
-def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deployed, tmp_path):
-    def cannot_pull(pod):
-        pod["status"] = {
-            "phase": "Pending",
-            "containerStatuses": [
-                {
-                    "name": "notebook",
-                    "ready": False,
-                    "restartCount": 0,
-                    "image": "x",
-                    "imageID": "",
-                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
-                }
-            ],
-        }
+def notebook_image() -> str:
+    image = values.load(values.values_files("kind"))["singleuser"]["image"]
+    return f"{image['name']}:{image['tag']}"
 
-    deployed.on_pod_created = cannot_pull
-    with pytest.raises(
-        HarnessError,
-        match=r"helper pod hubharness-backup-claim-ben is in ImagePullBackOff: "
-        r"Back-off pulling image \(kubectl -n jh describe pod ",
-    ):
+
+@pytest.mark.parametrize(("failure", "reason"), [("pull", "ImagePullBackOff"), ("crash", "CrashLoopBackOff")])
+def test_a_helper_pod_that_cannot_run_fails_at_once_naming_why_and_is_removed(deployed, tmp_path, failure, reason):
+    """Its image cannot be pulled, or its container keeps exiting: the kubelet's waiting
+    reason, not a 120 s timeout."""
+    deployed.pod_start_delay = 0.4
+    deployed.image_failures[notebook_image()] = failure
+    started = time.monotonic()
+    with pytest.raises(HarnessError, match=rf"helper pod hubharness-backup-claim-ben is in {reason}: .*describe pod"):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert time.monotonic() - started < kube_pods.HELPER_TIMEOUT / 4
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
     assert list(tmp_path.glob("*.tar.gz*")) == []
 

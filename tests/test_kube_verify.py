@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from hubharness import values
 from hubharness.errors import HarnessError
@@ -552,3 +553,28 @@ def test_load_says_hub_resources_are_not_available_where_the_cluster_has_no_metr
     it does not pretend."""
     usage = deployment().component_usage()
     assert isinstance(usage, str) and usage.startswith("not available: the metrics API answered 404"), usage
+
+
+@pytest.mark.parametrize(
+    ("selector", "names"),
+    [
+        ("component in (hub,proxy)", {"hub-5d9c", "proxy-7f4b"}),
+        ("release=jupyterhub,component notin (hub, proxy)", {"user-scheduler-a", "user-scheduler-b"}),
+        ("component!=user-scheduler", {"hub-5d9c", "proxy-7f4b", "stray"}),
+        ("!release", {"stray"}),
+        ("release", {"hub-5d9c", "proxy-7f4b", "user-scheduler-a", "user-scheduler-b"}),
+        ("release==jupyterhub,component=hub", {"hub-5d9c"}),
+    ],
+)
+def test_label_selectors_are_read_as_a_real_server_reads_them(chart, selector, names):
+    chart.add_pod("jh", "stray", "stray", release="")
+    core = target_for("emulated", "jh").core()
+    assert {p.metadata.name for p in core.list_namespaced_pod("jh", label_selector=selector).items} == names
+
+
+@pytest.mark.parametrize("selector", ["component in hub", "component in ()", "component ~ hub", "=hub"])
+def test_a_label_selector_the_server_cannot_parse_is_refused_not_read_as_everything(chart, selector):
+    core = target_for("emulated", "jh").core()
+    with pytest.raises(ApiException) as refused:
+        core.list_namespaced_pod("jh", label_selector=selector)
+    assert refused.value.status == 400 and "unable to parse requirement" in refused.value.body
