@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import tarfile
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from hubharness.errors import HarnessError
 from hubharness.targets import target_for
 from hubharness.targets.kube import backup as kube_backup
 from hubharness.targets.kube import pods as kube_pods
+from hubharness.waiting import wait_until
 
 from .helpers import run_invoke
 from .test_kube_verify import CHART_DEFAULTS, install_chart
@@ -630,14 +632,45 @@ def test_helper_pods_are_deleted_gracefully_and_waited_for_until_gone(deployed, 
     assert not [p for p in deployed.objects[("jh", "pods")] if p.startswith("hubharness-")]
 
 
-def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deployed, tmp_path):
-    deployed.pod_deletion_delay = 1.0
-    deployed.add_pod("jh", "hubharness-backup-claim-ben", "backup", release="", container="notebook")
-    target_for("emulated", "jh").core().delete_namespaced_pod("hubharness-backup-claim-ben", "jh")
+@pytest.mark.parametrize("goes", ["after backup deleted it", "before backup deleted it"])
+def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deployed, tmp_path, goes):
+    """The old helper is held (a finalizer) until backup's create of its name was refused,
+    and then until backup has deleted it too, or not: either way backup waits for it to go
+    and makes its own, whatever the machine's speed (no timing in this test)."""
+    name = "hubharness-backup-claim-ben"
+    old = deployed.add_pod("jh", name, "backup", release="", container="notebook")
+    old["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
+    target_for("emulated", "jh").core().delete_namespaced_pod(name, "jh")
+    assert deployed.get("jh", "pods", name)["metadata"]["deletionTimestamp"]
+    refused = []
+
+    def deleted_twice():
+        return [d for d in deployed.deletions if d[1] == name][1:]
+
+    def release_the_old_one(ns, kind, refused_name):
+        refused.append(refused_name)
+        if goes == "before backup deleted it":
+            deployed.remove_finalizers(ns, refused_name)
+        else:  # the emulator's handler thread must answer backup's DELETE first: release from another
+            threading.Thread(
+                target=lambda: (
+                    wait_until("backup to delete the old helper", deleted_twice, 30),
+                    deployed.remove_finalizers(ns, refused_name),
+                ),
+                daemon=True,
+            ).start()
+
+    deletions_when_made = []
+    deployed.on_conflict = release_the_old_one
+    deployed.on_pod_created = lambda pod: deletions_when_made.append(
+        len([d for d in deployed.deletions if d[1] == name])
+    )
     assert target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").users == ["admin", "alice", "ben"]
+    assert refused == [name]
+    assert deletions_when_made == [2 if goes == "after backup deleted it" else 1]
     created = [b for m, p, b in deployed.bodies if m == "POST" and b["metadata"]["name"].startswith("hubharness-")]
     assert len(created) == 2, "the helper was not made again once the old one had gone"
-    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+    assert deployed.get("jh", "pods", name) is None
 
 
 def test_restore_waits_for_the_old_hub_pod_to_stop_before_writing(deployed, archive, tmp_path):

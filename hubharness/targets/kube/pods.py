@@ -213,5 +213,9 @@ def helper_pod(
 
 
 def _delete(core, name: str, namespace: str) -> None:
-    core.delete_namespaced_pod(name, namespace, grace_period_seconds=HELPER_GRACE_SECONDS)
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=HELPER_GRACE_SECONDS)
+    except ApiException as e:
+        if e.status != 404:  # 404: gone meanwhile (one left terminating by an earlier run)
+            raise
     wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace), HELPER_GONE_TIMEOUT)
