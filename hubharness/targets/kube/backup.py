@@ -182,7 +182,9 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
             homes = _user_homes(deployment.core, target.namespace)
             _archive_homes(target, deployment.rendered_values, homes, writer, tmp)
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
-            refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
+            refs = list(
+                chart_values.secret_refs(chart_values.get(deployment.rendered_values, "hub.extraEnv", {})).values()
+            )
             manifest = backup.manifest_base(
                 target.context,
                 target.namespace,
