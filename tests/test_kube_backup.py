@@ -168,6 +168,21 @@ def test_backup_takes_the_database_online_and_every_home(deployed, tmp_path):
     assert not [n for n in checked.manifest["files"] if "lost+found" in n], "ext4's lost+found is no user data"
 
 
+def test_a_running_servers_home_is_read_where_its_pod_mounts_it(deployed, tmp_path):
+    """singleuser.storage.homeMountPath set elsewhere than the chart's /home/jovyan: the
+    server pod's own mount of the volume says where the home is."""
+    alice = deployed.get("jh", "pods", "jupyter-alice")
+    alice["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/srv/homes/alice"}]
+    staging = tmp_path / "staging"
+    result = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    checked = backup.check_and_stage(result.archive, "emulated", "jh", staging)
+    for name, data in ALICE.items():
+        assert (staging / "home" / "alice" / name).read_bytes() == data, name
+    created = [body["metadata"]["name"] for method, path, body in deployed.bodies if method == "POST"]
+    assert created == ["hubharness-backup-claim-ben"], "alice's home was read through her own server"
+    assert checked.manifest["changing_during_backup"] == []
+
+
 def test_a_home_without_a_server_is_read_by_a_helper_pod_that_is_removed(deployed, tmp_path):
     target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     created = [body for method, path, body in deployed.bodies if method == "POST" and path.endswith("/pods")]
