@@ -23,7 +23,10 @@ differs: claims have no finalizers (no kubernetes.io/pvc-protection: a claim in 
 at once), no validation of what is created; field selectors are ignored. A created pod
 goes Pending → ContainerCreating → Running and Ready (`pod_start_delay`), or into
 ImagePullBackOff or CrashLoopBackOff (`image_failures`), with the statuses and events a
-kubelet gives, but pods put in by a test (add_pod) are as the test says.
+kubelet gives, but pods put in by a test (add_pod) are as the test says. A created pod
+that mounts a ReadWriteOnce claim another pod on another node still has (set
+`scheduled_node`: there is no real scheduler, it is told where pods land) stays
+ContainerCreating with a Multi-Attach event until that pod is gone.
 """
 
 from __future__ import annotations
@@ -161,6 +164,10 @@ class KubeEmulator:
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.started_env: dict[tuple[str, str], dict[str, str]] = {}  # (pod uid, container) → environment
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
+        # the node the scheduler puts created pods on: another than NODE (where add_pod's pods
+        # are) makes a ReadWriteOnce claim they hold a Multi-Attach for a created pod
+        self.scheduled_node = NODE
+        self._attach_waiting: dict[tuple[str, str], str] = {}  # (ns, pod) → uid, waiting on a Multi-Attach
         self.image_failures: dict[str, str] = {}  # image → "pull" (it cannot be pulled) or "crash" (it exits 1)
         self.on_conflict = None  # a test's hook: (ns, kind, name) after a create was refused 409
         self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
@@ -399,8 +406,8 @@ class KubeEmulator:
         }
 
     def _scheduled(self, ns: str, pod: dict) -> None:
-        pod["spec"]["nodeName"] = NODE
-        self.event(ns, pod, "Scheduled", f"Successfully assigned {ns}/{pod['metadata']['name']} to {NODE}")
+        node = pod["spec"]["nodeName"] = self.scheduled_node
+        self.event(ns, pod, "Scheduled", f"Successfully assigned {ns}/{pod['metadata']['name']} to {node}")
         pod["status"] = {
             "phase": "Pending",
             "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
@@ -410,7 +417,47 @@ class KubeEmulator:
             ],
         }
 
+    def _rwo_holders(self, ns: str, pod: dict) -> dict[str, list[str]]:
+        """claim → the other pods, on another node, that still have it (until they are gone),
+        for each ReadWriteOnce claim the pod mounts: the attach/detach controller's Multi-Attach."""
+        held = {}
+        for volume in pod["spec"].get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            modes = ((self.get(ns, "persistentvolumeclaims", claim) or {}).get("spec") or {}).get("accessModes") or []
+            if claim is None or "ReadWriteOnce" not in modes or "ReadWriteMany" in modes:
+                continue
+            others = [
+                p["metadata"]["name"]
+                for p in self.objects.get((ns, "pods"), {}).values()
+                if p is not pod
+                and p["spec"].get("nodeName") not in (None, pod["spec"].get("nodeName"))
+                and claim
+                in {(v.get("persistentVolumeClaim") or {}).get("claimName") for v in p["spec"].get("volumes") or []}
+            ]
+            if others:
+                held[claim] = others
+        return held
+
     def _started(self, ns: str, pod: dict) -> None:
+        """Its containers started, or not: a Multi-Attach keeps it ContainerCreating (with a
+        FailedAttachVolume event) until the pods holding the volume are gone."""
+        name = pod["metadata"]["name"]
+        if held := self._rwo_holders(ns, pod):
+            if (ns, name) not in self._attach_waiting:
+                for claim, others in held.items():
+                    volume = ((self.get(ns, "persistentvolumeclaims", claim) or {}).get("spec") or {}).get("volumeName")
+                    self.event(
+                        ns,
+                        pod,
+                        "FailedAttachVolume",
+                        f'Multi-Attach error for volume "{volume or claim}" Volume is already used by pod(s) '
+                        f"{', '.join(others)}",
+                        "Warning",
+                    )
+            self._attach_waiting[(ns, name)] = pod["metadata"]["uid"]
+            return
+        if self._attach_waiting.pop((ns, name), None):
+            self.event(ns, pod, "SuccessfulAttachVolume", "AttachVolume.Attach succeeded")
         statuses, phase = [], "Running"
         for spec in pod["spec"]["containers"]:
             image, failure = spec.get("image", ""), self.image_failures.get(spec.get("image", ""))
@@ -496,6 +543,9 @@ class KubeEmulator:
                     self._stopped.add(uid)
                     return
                 del pods[name]
+            for (waiting_ns, waiting), waiting_uid in list(self._attach_waiting.items()):
+                if waiting_ns == ns:  # the controller tries the attach again
+                    self._step(ns, waiting, waiting_uid, self._started)
             self._drop_if_empty(ns)
 
     def remove_finalizers(self, ns: str, name: str) -> None:

@@ -688,6 +688,56 @@ def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deploy
     assert deployed.get("jh", "pods", name) is None
 
 
+def multi_attach_events(cluster, pod: str) -> list[str]:
+    return [
+        e["message"]
+        for e in cluster.objects.get(("jh", "events"), {}).values()
+        if e["involvedObject"]["name"] == pod and e["reason"] == "FailedAttachVolume"
+    ]
+
+
+def test_a_helper_waits_while_a_stopping_server_on_another_node_still_holds_the_volume(deployed, tmp_path):
+    """alice's server is stopping (held by a finalizer): her ReadWriteOnce volume is still
+    attached to its node, so the helper on another node stays ContainerCreating with a
+    Multi-Attach event until her pod has gone; backup waits for it, then reads her home."""
+    deployed.scheduled_node = "emulated-node-2"
+    deployed.get("jh", "pods", "jupyter-alice")["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
+    target_for("emulated", "jh").core().delete_namespaced_pod("jupyter-alice", "jh")
+    helper = "hubharness-backup-claim-alice"
+
+    def release_alice_once_the_helper_is_refused():
+        wait_until("the helper's Multi-Attach event", lambda: multi_attach_events(deployed, helper), 30)
+        deployed.remove_finalizers("jh", "jupyter-alice")
+
+    released = threading.Thread(target=release_alice_once_the_helper_is_refused, daemon=True)
+    released.start()
+    staging = tmp_path / "staging"
+    backup.check_and_stage(
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").archive, "emulated", "jh", staging
+    )
+    released.join(5)
+    assert multi_attach_events(deployed, helper) == [
+        'Multi-Attach error for volume "pvc-alice-0a1b" Volume is already used by pod(s) jupyter-alice'
+    ]
+    for name, data in ALICE.items():
+        assert (staging / "home" / "alice" / name).read_bytes() == data, name
+
+
+def test_a_helper_whose_volume_another_pod_keeps_says_which_pod_when_it_gives_up(deployed, tmp_path, monkeypatch):
+    monkeypatch.setattr(kube_pods, "HELPER_TIMEOUT", 1.5)
+    deployed.scheduled_node = "emulated-node-2"
+    holder = deployed.add_pod("jh", "someone-elses-job", "job", release="", container="job")
+    mount(holder, "claim-ben", "/data")
+    with pytest.raises(
+        HarnessError,
+        match=r"timed out after 1.5s waiting for helper pod hubharness-backup-claim-ben to run: FailedAttachVolume: "
+        r'Multi-Attach error for volume "pvc-ben-0a1b" Volume is already used by pod\(s\) someone-elses-job',
+    ):
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+    assert list(tmp_path.glob("*.tar.gz*")) == []
+
+
 def test_restore_waits_for_the_old_hub_pod_to_stop_before_writing(deployed, archive, tmp_path):
     """Scaled to 0, the hub pod terminates for a while (its database still open): no helper
     that writes is made until it has gone."""
