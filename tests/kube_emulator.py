@@ -19,8 +19,10 @@ and deletion, which takes time: a deleted pod keeps its deletionTimestamp for
 content with 403; a pod's finalizers hold it (with its deletionTimestamp, and its
 namespace Terminating) until they are removed. Label selectors are read as the server
 reads them (equality, set-based and existence terms; anything else 400). Where it still
-differs: claims have no finalizers (no kubernetes.io/pvc-protection: a claim in use goes
-at once), no validation of what is created; field selectors are ignored. A created pod
+differs: what is created or replaced is checked against the API schema
+(kubernetes-validate), but none of a server's semantic validation (names, immutable
+fields, quotas) runs; claims have no finalizers (no kubernetes.io/pvc-protection: a
+claim in use goes at once); field selectors are ignored. A created pod
 goes Pending → ContainerCreating → Running and Ready (`pod_start_delay`), or into
 ImagePullBackOff or CrashLoopBackOff (`image_failures`), with the statuses and events a
 kubelet gives, but pods put in by a test (add_pod) are as the test says. A created pod
@@ -45,6 +47,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"  # exec's channel protocols (v5: stdin can be closed)
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
@@ -95,6 +98,24 @@ def merged(obj: dict, patch: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def invalid(body: dict) -> dict | None:
+    """The Status a real API server answers for an object its schema refuses, or None. Checked
+    with kubernetes-validate's schema of KUBE_SCHEMA_VERSION, not strictly: a server keeps an
+    object with unknown fields (dropped, with a warning, unless the client asks for
+    fieldValidation=Strict; the product's own validated() is strict before it sends)."""
+    import kubernetes_validate  # here: its import takes seconds, and only creates need it
+
+    try:
+        kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=False)
+    except kubernetes_validate.ValidationError as e:
+        kind, name = body.get("kind"), (body.get("metadata") or {}).get("name")
+        where = ".".join(str(p) for p in e.absolute_path) or "(root)"
+        if e.validator == "type":  # the server cannot even decode it into its Go type
+            return status(400, "BadRequest", f'{kind} in version "v1" cannot be handled: {where}: {e.message}')
+        return status(422, "Invalid", f'{kind} "{name}" is invalid: {where}: {e.message}')
+    return None
 
 
 def status(code: int, reason: str, message: str) -> dict:
@@ -718,6 +739,8 @@ class KubeEmulator:
                     if emulator.terminating(ns):
                         why = f"unable to create new content in namespace {ns} because it is being terminated"
                         return self._send(403, status(403, "Forbidden", f'{kind} "{new}" is forbidden: {why}'))
+                    if refused := invalid(body):
+                        return self._send(refused["code"], refused)
                     if new in store:
                         self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
                         if emulator.on_conflict:
@@ -764,6 +787,8 @@ class KubeEmulator:
                                 f"match the name on the URL ({name})",
                             ),
                         )
+                    if refused := invalid({**body, "apiVersion": api_version, "kind": kind_name}):
+                        return self._send(refused["code"], refused)
                     store[name] = {**body, "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
                 if method == "PATCH":  # a JSON merge patch; a strategic one is read as one too (lists replaced)
@@ -1016,7 +1041,10 @@ class KubeEmulator:
                         return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
                     return self._send(200, emulator.namespaces[ns])
                 if method == "POST":
-                    name = self._body()["metadata"]["name"]
+                    body = self._body()
+                    if refused := invalid({"apiVersion": "v1", "kind": "Namespace", **body}):
+                        return self._send(refused["code"], refused)
+                    name = body["metadata"]["name"]
                     if name in emulator.namespaces:
                         deleting = emulator.namespaces[name]["status"]["phase"] == "Terminating"
                         return self._send(
