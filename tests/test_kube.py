@@ -130,7 +130,7 @@ def test_cli_deploys_to_a_kube_context(cluster):
 
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
-    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh")  # bound: run_invoke's 120 s
     assert done.returncode == 0, done.stderr
     assert "deployed: release jupyterhub in namespace jh (context emulated)" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
@@ -509,7 +509,7 @@ def test_deploy_into_a_namespace_being_deleted_is_one_clear_line(cluster):
     cluster.add_namespace("jh")
     cluster.add_pod("jh", "hub-abc", "hub")
     target_for("emulated", "jh").core().delete_namespace("jh")
-    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh")  # bound: run_invoke's 120 s
     assert done.returncode == 2
     assert done.stderr.strip() == "hubharness: namespace jh is terminating: wait until it is gone, or use another"
     assert not [c for c in cluster.helm_calls() if c[0] == "upgrade"]
