@@ -220,7 +220,7 @@ def _ask(deployment, name: str):
 def deployment_facts(deployment) -> dict:
     """Which hub was verified, as the run observed it or the deployment declares it.
     Never a secret: versions, names, paths and digests only."""
-    values = getattr(deployment, "values", None) or {}
+    values = _ask(deployment, "rendered_values") or {}  # the chart's defaults under the values given
     image = chart_values.get(values, "singleuser.image", {}) or {}
     env = chart_values.env_entries(chart_values.get(values, "singleuser.extraEnv", {}))
     master = env.get("SPARK_MASTER")
@@ -240,5 +240,6 @@ def deployment_facts(deployment) -> dict:
         "pyspark": chart_values.expected_pyspark_version(values),
         "spark_master": master if isinstance(master, str) else None,
         "values_files": [_values_file(Path(f)) for f in getattr(deployment, "values_files", [])],
+        "values_record": _ask(deployment, "values_record"),
         "harness": harness,
     }

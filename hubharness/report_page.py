@@ -172,6 +172,8 @@ def _header(summary: dict) -> str:
             for v in values
         )
         if values
+        else e(str(facts["values_record"]))
+        if facts.get("values_record")
         else '<span class="muted">not recorded</span>'
     )
     url = facts.get("public_url")

@@ -101,7 +101,7 @@ def test_kernel_runs_code_over_the_proxy(cell):
 
 @pytest.mark.cell("import json, pyspark; print(json.dumps(pyspark.__version__))")
 def test_pyspark_is_the_expected_version(cell, deployment):
-    expected = expected_pyspark_version(deployment.values)
+    expected = expected_pyspark_version(deployment.rendered_values)
     if expected is None:
         pytest.skip("singleuser.image.tag names no Spark version (spark-X.Y.Z)")
     if deployment.image_not_mirrored():
@@ -115,7 +115,7 @@ def test_pyspark_is_the_expected_version(cell, deployment):
 def test_spark_python_is_set_and_is_the_kernels(cell, deployment, name):
     seen = cell.last_json()
     value, resolved = seen[name]
-    configured = env_entries(get(deployment.values, "singleuser.extraEnv", {})).get(name)
+    configured = env_entries(get(deployment.rendered_values, "singleuser.extraEnv", {})).get(name)
     assert value is not None, f"{name} is not set in the notebook"
     if configured is not None and not isinstance(configured, dict):
         expected = deployment.as_deployed(str(configured))
@@ -135,7 +135,7 @@ def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
         '"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version',
     )
     assert found.rc == 0, f"in {alice.name}'s server: {(found.stderr or found.stdout).strip()[-300:]}"
-    expected = expected_pyspark_version(deployment.values)
+    expected = expected_pyspark_version(deployment.rendered_values)
     if expected is not None and deployment.image_not_mirrored():
         pytest.skip(deployment.image_not_mirrored())
     if expected is not None:

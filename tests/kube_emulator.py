@@ -16,9 +16,19 @@ being deleted), logs (empty, not an error, for a container that wrote nothing), 
 (the container named, the pod on a node and running; the v5 or v4 channel protocol),
 and deletion, which takes time: a deleted pod keeps its deletionTimestamp for
 `pod_deletion_delay`, a namespace stays Terminating while it has pods and refuses new
-content with 403. Where it still differs: no finalizers (a pod or claim that holds up a
-namespace's deletion forever), no events or container statuses of its own, label
-selectors of equality terms only, no validation of what is created.
+content with 403; a pod's finalizers hold it (with its deletionTimestamp, and its
+namespace Terminating) until they are removed. Label selectors are read as the server
+reads them (equality, set-based and existence terms; anything else 400). Where it still
+differs: what is created or replaced is checked against the API schema
+(kubernetes-validate), but none of a server's semantic validation (names, immutable
+fields, quotas) runs; claims have no finalizers (no kubernetes.io/pvc-protection: a
+claim in use goes at once); field selectors are ignored. A created pod
+goes Pending → ContainerCreating → Running and Ready (`pod_start_delay`), or into
+ImagePullBackOff or CrashLoopBackOff (`image_failures`), with the statuses and events a
+kubelet gives, but pods put in by a test (add_pod) are as the test says. A created pod
+that mounts a ReadWriteOnce claim another pod on another node still has (set
+`scheduled_node`: there is no real scheduler, it is told where pods land) stays
+ContainerCreating with a Multi-Attach event until that pod is gone.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"  # exec's channel protocols (v5: stdin can be closed)
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
@@ -89,6 +100,24 @@ def merged(obj: dict, patch: dict) -> dict:
     return out
 
 
+def invalid(body: dict) -> dict | None:
+    """The Status a real API server answers for an object its schema refuses, or None. Checked
+    with kubernetes-validate's schema of KUBE_SCHEMA_VERSION, not strictly: a server keeps an
+    object with unknown fields (dropped, with a warning, unless the client asks for
+    fieldValidation=Strict; the product's own validated() is strict before it sends)."""
+    import kubernetes_validate  # here: its import takes seconds, and only creates need it
+
+    try:
+        kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=False)
+    except kubernetes_validate.ValidationError as e:
+        kind, name = body.get("kind"), (body.get("metadata") or {}).get("name")
+        where = ".".join(str(p) for p in e.absolute_path) or "(root)"
+        if e.validator == "type":  # the server cannot even decode it into its Go type
+            return status(400, "BadRequest", f'{kind} in version "v1" cannot be handled: {where}: {e.message}')
+        return status(422, "Invalid", f'{kind} "{name}" is invalid: {where}: {e.message}')
+    return None
+
+
 def status(code: int, reason: str, message: str) -> dict:
     return {
         "kind": "Status",
@@ -99,6 +128,42 @@ def status(code: int, reason: str, message: str) -> dict:
         "message": message,
         "code": code,
     }
+
+
+SELECTOR_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+SELECTOR_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+SELECTOR_TERM = re.compile(
+    rf"^\s*(?:(?P<absent>!)\s*(?P<akey>{SELECTOR_KEY})"
+    rf"|(?P<key>{SELECTOR_KEY})\s*(?:(?P<op>==|!=|=)\s*(?P<value>{SELECTOR_VALUE})"
+    rf"|\s+(?P<setop>in|notin)\s*\((?P<values>[^()]*)\))?)\s*$"
+)
+
+
+def label_selector(text: str):
+    """A labelSelector as the API server reads it: equality (=, ==, !=), set-based
+    (`k in (a,b)`, `k notin (a,b)`), existence (`k`, `!k`), terms ANDed. Anything else is a
+    ValueError (the server's 400), never "match everything"."""
+    terms = []
+    for term in re.split(r",(?![^()]*\))", text) if text.strip() else []:
+        m = SELECTOR_TERM.match(term)
+        if m is None:
+            raise ValueError(f"{term.strip()!r} is not a label selector term")
+        if m["absent"]:
+            terms.append(lambda labels, k=m["akey"]: k not in labels)
+        elif m["op"]:
+            k, v, negated = m["key"], m["value"], m["op"] == "!="
+            # as the server: k!=v also matches objects without the label k
+            terms.append(lambda labels, k=k, v=v, negated=negated: (labels.get(k) == v) != negated)
+        elif m["setop"]:
+            values = {x.strip() for x in m["values"].split(",")}
+            if not all(re.fullmatch(SELECTOR_VALUE, x) for x in values) or values == {""}:
+                raise ValueError(f"{term.strip()!r}: a set needs one or more values")
+            k, negated = m["key"], m["setop"] == "notin"
+            # notin, as the server: also matches objects without the label k
+            terms.append(lambda labels, k=k, values=values, negated=negated: (labels.get(k) in values) != negated)
+        else:
+            terms.append(lambda labels, k=m["key"]: k in labels)
+    return lambda labels: all(term(labels) for term in terms)
 
 
 class KubeEmulator:
@@ -120,6 +185,13 @@ class KubeEmulator:
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.started_env: dict[tuple[str, str], dict[str, str]] = {}  # (pod uid, container) → environment
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
+        # the node the scheduler puts created pods on: another than NODE (where add_pod's pods
+        # are) makes a ReadWriteOnce claim they hold a Multi-Attach for a created pod
+        self.scheduled_node = NODE
+        self._attach_waiting: dict[tuple[str, str], str] = {}  # (ns, pod) → uid, waiting on a Multi-Attach
+        self.image_failures: dict[str, str] = {}  # image → "pull" (it cannot be pulled) or "crash" (it exits 1)
+        self.on_conflict = None  # a test's hook: (ns, kind, name) after a create was refused 409
+        self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
         self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
         self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
         self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
@@ -289,6 +361,174 @@ class KubeEmulator:
             self.start_containers(ns, pod)
         return self.started_env[(pod["metadata"]["uid"], container)]
 
+    # ---- a created pod's life, as the scheduler and the kubelet give it ---------------------
+    def schedule(self, ns: str, pod: dict) -> None:
+        """A pod the client created: Pending on no node, then (half `pod_start_delay` on)
+        scheduled with its containers ContainerCreating, then Running and Ready; each step
+        with the events a cluster records. An image in `image_failures` does not get there:
+        "pull" stays Pending in ErrImagePull then ImagePullBackOff, "crash" runs and restarts
+        into CrashLoopBackOff. With no delay it is all done before the create answers.
+        (A kubelet's timings, back-off and event counts are not emulated.)"""
+        pod["status"] = {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False"}],
+        }
+        if not self.pod_start_delay:
+            self._scheduled(ns, pod)
+            self._started(ns, pod)
+        else:
+            for at, step in ((self.pod_start_delay / 2, self._scheduled), (self.pod_start_delay, self._started)):
+                timer = threading.Timer(at, self._step, (ns, pod["metadata"]["name"], pod["metadata"]["uid"], step))
+                timer.daemon = True
+                timer.start()
+        if self.on_pod_created:
+            self.on_pod_created(pod)
+        self.start_containers(ns, pod)
+
+    def _step(self, ns: str, name: str, uid: str, step) -> None:
+        with self.lock:
+            pod = self.get(ns, "pods", name)
+            if pod is not None and pod["metadata"]["uid"] == uid and "deletionTimestamp" not in pod["metadata"]:
+                step(ns, pod)
+
+    def event(self, ns: str, pod: dict, reason: str, message: str, kind: str = "Normal") -> None:
+        name = f"{pod['metadata']['name']}.{uuid.uuid4().hex[:12]}"
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.add(
+            ns,
+            "events",
+            name,
+            involvedObject={
+                "kind": "Pod",
+                "namespace": ns,
+                "name": pod["metadata"]["name"],
+                "uid": pod["metadata"]["uid"],
+            },
+            reason=reason,
+            message=message,
+            type=kind,
+            count=1,
+            firstTimestamp=now,
+            lastTimestamp=now,
+            source={"component": "kubelet" if reason != "Scheduled" else "default-scheduler"},
+        )
+
+    @staticmethod
+    def _container_status(spec: dict, state: dict, ready: bool = False, restarts: int = 0, last: dict | None = None):
+        return {
+            "name": spec["name"],
+            "image": spec.get("image", ""),
+            "imageID": "",
+            "ready": ready,
+            "started": "running" in state,
+            "restartCount": restarts,
+            "state": state,
+            "lastState": last or {},
+        }
+
+    def _scheduled(self, ns: str, pod: dict) -> None:
+        node = pod["spec"]["nodeName"] = self.scheduled_node
+        self.event(ns, pod, "Scheduled", f"Successfully assigned {ns}/{pod['metadata']['name']} to {node}")
+        pod["status"] = {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
+            "containerStatuses": [
+                self._container_status(c, {"waiting": {"reason": "ContainerCreating"}})
+                for c in pod["spec"]["containers"]
+            ],
+        }
+
+    def _rwo_holders(self, ns: str, pod: dict) -> dict[str, list[str]]:
+        """claim → the other pods, on another node, that still have it (until they are gone),
+        for each ReadWriteOnce claim the pod mounts: the attach/detach controller's Multi-Attach."""
+        held = {}
+        for volume in pod["spec"].get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            modes = ((self.get(ns, "persistentvolumeclaims", claim) or {}).get("spec") or {}).get("accessModes") or []
+            if claim is None or "ReadWriteOnce" not in modes or "ReadWriteMany" in modes:
+                continue
+            others = [
+                p["metadata"]["name"]
+                for p in self.objects.get((ns, "pods"), {}).values()
+                if p is not pod
+                and p["spec"].get("nodeName") not in (None, pod["spec"].get("nodeName"))
+                and claim
+                in {(v.get("persistentVolumeClaim") or {}).get("claimName") for v in p["spec"].get("volumes") or []}
+            ]
+            if others:
+                held[claim] = others
+        return held
+
+    def _started(self, ns: str, pod: dict) -> None:
+        """Its containers started, or not: a Multi-Attach keeps it ContainerCreating (with a
+        FailedAttachVolume event) until the pods holding the volume are gone."""
+        name = pod["metadata"]["name"]
+        if held := self._rwo_holders(ns, pod):
+            if (ns, name) not in self._attach_waiting:
+                for claim, others in held.items():
+                    volume = ((self.get(ns, "persistentvolumeclaims", claim) or {}).get("spec") or {}).get("volumeName")
+                    self.event(
+                        ns,
+                        pod,
+                        "FailedAttachVolume",
+                        f'Multi-Attach error for volume "{volume or claim}" Volume is already used by pod(s) '
+                        f"{', '.join(others)}",
+                        "Warning",
+                    )
+            self._attach_waiting[(ns, name)] = pod["metadata"]["uid"]
+            return
+        if self._attach_waiting.pop((ns, name), None):
+            self.event(ns, pod, "SuccessfulAttachVolume", "AttachVolume.Attach succeeded")
+        statuses, phase = [], "Running"
+        for spec in pod["spec"]["containers"]:
+            image, failure = spec.get("image", ""), self.image_failures.get(spec.get("image", ""))
+            if failure == "pull":
+                why = f'failed to pull and unpack image "{image}": not found'
+                self.event(ns, pod, "Failed", f'Failed to pull image "{image}": {why}', "Warning")
+                self.event(ns, pod, "Failed", "Error: ErrImagePull", "Warning")
+                self.event(ns, pod, "BackOff", f'Back-off pulling image "{image}"')
+                self.event(ns, pod, "Failed", "Error: ImagePullBackOff", "Warning")
+                state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+                statuses.append(self._container_status(spec, state))
+                phase = "Pending"
+            elif failure == "crash":
+                for reason, message in (
+                    ("Pulled", f'Container image "{image}" already present on machine'),
+                    ("Created", f"Created container {spec['name']}"),
+                    ("Started", f"Started container {spec['name']}"),
+                ):
+                    self.event(ns, pod, reason, message)
+                name = pod["metadata"]["name"]
+                self.event(
+                    ns,
+                    pod,
+                    "BackOff",
+                    f"Back-off restarting failed container {spec['name']} in pod {name}_{ns}({pod['metadata']['uid']})",
+                    "Warning",
+                )
+                message = f"back-off 10s restarting failed container={spec['name']} pod={name}_{ns}"
+                last = {"terminated": {"exitCode": 1, "reason": "Error"}}
+                state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+                statuses.append(self._container_status(spec, state, restarts=1, last=last))
+            else:
+                for reason, message in (
+                    ("Pulled", f'Container image "{image}" already present on machine'),
+                    ("Created", f"Created container {spec['name']}"),
+                    ("Started", f"Started container {spec['name']}"),
+                ):
+                    self.event(ns, pod, reason, message)
+                started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                statuses.append(self._container_status(spec, {"running": {"startedAt": started}}, ready=True))
+        ready = phase == "Running" and all(c["ready"] for c in statuses)
+        pod["status"] = {
+            "phase": phase,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True" if ready else "False"},
+            ],
+            "containerStatuses": statuses,
+        }
+
     def delete_pod(self, ns: str, name: str, grace: int | None = None) -> dict | None:
         """A pod's deletion as the API server and the kubelet do it: with gracePeriodSeconds=0,
         or for a pod on no node or one that has ended, it goes at once; else it gets its
@@ -301,23 +541,48 @@ class KubeEmulator:
                 return None
             self.deletions.append((ns, name, grace))
             phase = (pod.get("status") or {}).get("phase")
-            if grace == 0 or not pod["spec"].get("nodeName") or phase in ("Succeeded", "Failed"):
+            at_once = grace == 0 or not pod["spec"].get("nodeName") or phase in ("Succeeded", "Failed")
+            if at_once and not pod["metadata"].get("finalizers"):
                 self._pod_gone(ns, name, pod["metadata"]["uid"])
                 return pod
             if "deletionTimestamp" not in pod["metadata"]:
                 pod["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 pod["metadata"]["deletionGracePeriodSeconds"] = 30 if grace is None else grace
-                timer = threading.Timer(self.pod_deletion_delay, self._pod_gone, (ns, name, pod["metadata"]["uid"]))
+                delay = 0 if at_once else self.pod_deletion_delay
+                timer = threading.Timer(delay, self._pod_gone, (ns, name, pod["metadata"]["uid"]))
                 timer.daemon = True
                 timer.start()
             return pod
 
     def _pod_gone(self, ns: str, name: str, uid: str) -> None:
+        """The kubelet has stopped the pod: it goes, unless finalizers hold it (then it goes
+        when the last is removed, as the API server does)."""
         with self.lock:
             pods = self.objects.get((ns, "pods"), {})
             if name in pods and pods[name]["metadata"]["uid"] == uid:  # not a new pod of that name
+                if pods[name]["metadata"].get("finalizers"):
+                    self._stopped.add(uid)
+                    return
                 del pods[name]
+            for (waiting_ns, waiting), waiting_uid in list(self._attach_waiting.items()):
+                if waiting_ns == ns:  # the controller tries the attach again
+                    self._step(ns, waiting, waiting_uid, self._started)
             self._drop_if_empty(ns)
+
+    def remove_finalizers(self, ns: str, name: str) -> None:
+        """What the controller that set a pod's finalizers does when its work is done."""
+        with self.lock:
+            pod = self.get(ns, "pods", name)
+            if pod is None:
+                return
+            pod["metadata"]["finalizers"] = []
+            self._released(ns, pod)
+
+    def _released(self, ns: str, pod: dict) -> None:
+        """A pod whose finalizers are gone: removed now if its deletion had finished."""
+        if not pod["metadata"].get("finalizers") and pod["metadata"]["uid"] in self._stopped:
+            self._stopped.discard(pod["metadata"]["uid"])
+            self._pod_gone(ns, pod["metadata"]["name"], pod["metadata"]["uid"])
 
     def delete_namespace(self, ns: str) -> None:
         """Terminating at once; its pods deleted (gracefully); gone, with everything in it, when
@@ -389,6 +654,8 @@ class KubeEmulator:
                         403,
                         status(403, "Forbidden", f'{url.path} is forbidden: User "tester" cannot {method.lower()} it'),
                     )
+                if not self._check_selector(url.query):
+                    return None
                 if (
                     method == "GET"
                     and (every := ALL_NAMESPACES.match(url.path))
@@ -472,32 +739,17 @@ class KubeEmulator:
                     if emulator.terminating(ns):
                         why = f"unable to create new content in namespace {ns} because it is being terminated"
                         return self._send(403, status(403, "Forbidden", f'{kind} "{new}" is forbidden: {why}'))
+                    if refused := invalid(body):
+                        return self._send(refused["code"], refused)
                     if new in store:
-                        return self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
+                        self._send(409, status(409, "AlreadyExists", f'{kind} "{new}" already exists'))
+                        if emulator.on_conflict:
+                            emulator.on_conflict(ns, kind, new)
+                        return None
                     body["metadata"]["namespace"] = ns
                     body["metadata"]["uid"] = str(uuid.uuid4())
-                    if kind == "pods":  # no kubelet here: a created pod is Running and Ready at once,
-                        body.setdefault(
-                            "status",
-                            {
-                                "phase": "Running",  # or after pod_start_delay
-                                "conditions": [{"type": "Ready", "status": "True"}],
-                            },
-                        )
-                        if emulator.pod_start_delay:  # Pending, on no node yet, then scheduled and started
-                            started = dict(body["status"])
-                            body["status"] = {"phase": "Pending"}
-
-                            def start(pod=body, started=started):
-                                pod["spec"]["nodeName"] = NODE
-                                pod["status"] = started
-
-                            threading.Timer(emulator.pod_start_delay, start).start()
-                        else:
-                            body["spec"]["nodeName"] = NODE
-                        if emulator.on_pod_created:
-                            emulator.on_pod_created(body)
-                        emulator.start_containers(ns, body)
+                    if kind == "pods":
+                        emulator.schedule(ns, body)
                     if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
                         folder = emulator.volume_root / ns / new
                         folder.mkdir(parents=True)
@@ -535,11 +787,16 @@ class KubeEmulator:
                                 f"match the name on the URL ({name})",
                             ),
                         )
+                    if refused := invalid({**body, "apiVersion": api_version, "kind": kind_name}):
+                        return self._send(refused["code"], refused)
                     store[name] = {**body, "apiVersion": api_version, "kind": kind_name}
                     return self._send(200, store[name])
                 if method == "PATCH":  # a JSON merge patch; a strategic one is read as one too (lists replaced)
                     store[name] = merged(store[name], self._body())
-                    return self._send(200, store[name])
+                    self._send(200, store[name])
+                    if kind == "pods":  # its finalizers removed: a deleted pod goes
+                        emulator._released(ns, store[name])
+                    return None
                 return self._send(405, status(405, "MethodNotAllowed", method))
 
             def _grace(self, query: str) -> int | None:
@@ -552,9 +809,19 @@ class KubeEmulator:
 
             @staticmethod
             def _selected(obj: dict, query: str) -> bool:
+                """Whether obj's labels match the query's labelSelector (parsed by _check_selector first)."""
                 selector = parse_qs(query).get("labelSelector", [""])[0]
-                wanted = dict(p.split("=", 1) for p in selector.split(",") if "=" in p)
-                return all(obj["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+                return label_selector(selector)(obj["metadata"].get("labels") or {})
+
+            def _check_selector(self, query: str) -> bool:
+                """False, having answered 400 as a real server does, for a selector it cannot parse."""
+                selector = parse_qs(query).get("labelSelector", [""])[0]
+                try:
+                    label_selector(selector)
+                except ValueError as e:
+                    self._send(400, status(400, "BadRequest", f"unable to parse requirement: {e}"))
+                    return False
+                return True
 
             def _container(self, spec: dict, container: str) -> tuple[str | None, dict | None]:
                 """(the container named, or the only one; None) or (None, the 400 a real server gives)."""
@@ -774,7 +1041,10 @@ class KubeEmulator:
                         return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
                     return self._send(200, emulator.namespaces[ns])
                 if method == "POST":
-                    name = self._body()["metadata"]["name"]
+                    body = self._body()
+                    if refused := invalid({"apiVersion": "v1", "kind": "Namespace", **body}):
+                        return self._send(refused["code"], refused)
+                    name = body["metadata"]["name"]
                     if name in emulator.namespaces:
                         deleting = emulator.namespaces[name]["status"]["phase"] == "Terminating"
                         return self._send(

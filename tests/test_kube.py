@@ -12,7 +12,9 @@ import sys
 import time
 
 import pytest
+import requests
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from hubharness import values
 from hubharness.errors import HarnessError, WaitTimeout
@@ -20,6 +22,7 @@ from hubharness.targets import target_for
 from hubharness.targets.base import Footprint
 from hubharness.targets.kube import api as kube_api
 from hubharness.targets.kube import target as kube
+from hubharness.waiting import wait_until
 
 from .helpers import PROJECT_ROOT, run_invoke
 from .kube_emulator import CLUSTER
@@ -127,7 +130,7 @@ def test_cli_deploys_to_a_kube_context(cluster):
 
     cluster.add_pod("jh", "hub-abc", "hub")
     cluster.add_pod("jh", "proxy-abc", "proxy")
-    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh")  # bound: run_invoke's 120 s
     assert done.returncode == 0, done.stderr
     assert "deployed: release jupyterhub in namespace jh (context emulated)" in done.stdout
     assert "from-the-environment-123" not in done.stdout + done.stderr
@@ -478,11 +481,11 @@ def test_purge_of_a_namespace_already_terminating_waits_until_it_is_gone(cluster
 
 # ---- asynchronous deletion (issue 11, part 2) ----------------------------------------------
 def test_a_deleted_pod_terminates_then_goes_and_its_namespace_waits_for_it(cluster):
-    from kubernetes.client.exceptions import ApiException
-
-    cluster.pod_deletion_delay = 0.5
+    """The pod is held by a finalizer, so the namespace's wait for it is seen whatever the
+    machine's speed (no sleep against the emulator's delays)."""
     cluster.add_namespace("jh")
-    cluster.add_pod("jh", "web", "web", release="other")
+    pod = cluster.add_pod("jh", "web", "web", release="other")
+    pod["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
     core = target_for("emulated", "jh").core()
     core.delete_namespace("jh")
     assert core.read_namespaced_pod("web", "jh").metadata.deletion_timestamp is not None
@@ -493,9 +496,10 @@ def test_a_deleted_pod_terminates_then_goes_and_its_namespace_waits_for_it(clust
     assert json.loads(refused.value.body)["message"] == (
         'configmaps "late" is forbidden: unable to create new content in namespace jh because it is being terminated'
     )
-    time.sleep(0.4)  # the namespace's own delay (0.3 s) is over: its pod keeps it
-    assert "jh" in cluster.namespaces
-    time.sleep(0.4)
+    # the kubelet has stopped the pod and the namespace's own delay is over: only the pod keeps it
+    wait_until("the pod stopped and the namespace emptied", lambda: cluster._stopped and "jh" in cluster._emptied, 10)
+    assert core.read_namespace("jh").status.phase == "Terminating"
+    cluster.remove_finalizers("jh", "web")
     assert "jh" not in cluster.namespaces and cluster.get("jh", "pods", "web") is None
 
 
@@ -505,7 +509,7 @@ def test_deploy_into_a_namespace_being_deleted_is_one_clear_line(cluster):
     cluster.add_namespace("jh")
     cluster.add_pod("jh", "hub-abc", "hub")
     target_for("emulated", "jh").core().delete_namespace("jh")
-    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh", timeout=60)
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "jh")  # bound: run_invoke's 120 s
     assert done.returncode == 2
     assert done.stderr.strip() == "hubharness: namespace jh is terminating: wait until it is gone, or use another"
     assert not [c for c in cluster.helm_calls() if c[0] == "upgrade"]
@@ -536,3 +540,26 @@ def test_purge_waits_while_the_namespaces_pods_stop(cluster, monkeypatch):
     assert "jh" not in cluster.namespaces, "purge returned while the namespace was still there"
     assert time.monotonic() - started >= 2.0, "purge did not wait for the pods to stop"
     assert ("jh", "jupyter-ann", None) in cluster.deletions
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "says"),
+    [
+        (
+            {"metadata": {"name": "p"}, "spec": {}},
+            422,
+            "Pod \"p\" is invalid: spec: 'containers' is a required property",
+        ),
+        ({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": 7}]}}, 400, "cannot be handled"),
+    ],
+)
+def test_an_object_the_api_schema_refuses_fails_at_create_as_on_a_cluster(cluster, body, code, says):
+    """The emulator checks what it is sent against the API schema, as a server does (sent
+    raw: the kubernetes client checks its own models before sending), so an object made
+    wrongly fails at create in the project's tests, not first on a cluster."""
+    cluster.add_namespace("jh")
+    sent = requests.post(
+        f"{cluster.url}/api/v1/namespaces/jh/pods", json={"apiVersion": "v1", "kind": "Pod", **body}, timeout=30
+    )
+    assert sent.status_code == code and says in sent.json()["message"], sent.text
+    assert cluster.get("jh", "pods", "p") is None

@@ -9,6 +9,8 @@ import shutil
 import sqlite3
 import subprocess
 import tarfile
+import threading
+import time
 
 import pytest
 
@@ -17,6 +19,7 @@ from hubharness.errors import HarnessError
 from hubharness.targets import target_for
 from hubharness.targets.kube import backup as kube_backup
 from hubharness.targets.kube import pods as kube_pods
+from hubharness.waiting import wait_until
 
 from .helpers import run_invoke
 from .test_kube_verify import CHART_DEFAULTS, install_chart
@@ -163,6 +166,21 @@ def test_backup_takes_the_database_online_and_every_home(deployed, tmp_path):
             assert hashlib.sha256(restored).digest() == hashlib.sha256(data).digest(), f"{user}/{name}"
     assert backup.integrity(staging / "db" / "jupyterhub.sqlite") == "ok"
     assert not [n for n in checked.manifest["files"] if "lost+found" in n], "ext4's lost+found is no user data"
+
+
+def test_a_running_servers_home_is_read_where_its_pod_mounts_it(deployed, tmp_path):
+    """singleuser.storage.homeMountPath set elsewhere than the chart's /home/jovyan: the
+    server pod's own mount of the volume says where the home is."""
+    alice = deployed.get("jh", "pods", "jupyter-alice")
+    alice["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/srv/homes/alice"}]
+    staging = tmp_path / "staging"
+    result = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    checked = backup.check_and_stage(result.archive, "emulated", "jh", staging)
+    for name, data in ALICE.items():
+        assert (staging / "home" / "alice" / name).read_bytes() == data, name
+    created = [body["metadata"]["name"] for method, path, body in deployed.bodies if method == "POST"]
+    assert created == ["hubharness-backup-claim-ben"], "alice's home was read through her own server"
+    assert checked.manifest["changing_during_backup"] == []
 
 
 def test_a_home_without_a_server_is_read_by_a_helper_pod_that_is_removed(deployed, tmp_path):
@@ -414,35 +432,36 @@ def test_cli_restore_on_a_kube_context(deployed, archive, tmp_path):
 
 
 def test_helper_pods_that_take_a_while_to_start_are_waited_for(deployed, archive, tmp_path):
+    """Pending on no node, then ContainerCreating (exec refused), then Running: restore
+    execs into each helper only once it runs."""
     deployed.pod_start_delay = 0.5
     purge_and_deploy_again(deployed, tmp_path)
     assert target_for("emulated", "jh").restore(archive).integrity == "ok"
     assert (deployed.volumes[("jh", "claim-ben")] / "analysis.ipynb").read_bytes() == BEN["analysis.ipynb"]
+    helpers = {b["metadata"]["name"] for m, p, b in deployed.bodies if m == "POST" and p.endswith("/pods")}
+    seen = {
+        (e["involvedObject"]["name"], e["reason"])
+        for e in deployed.objects[("jh", "events")].values()
+        if e["involvedObject"]["name"] in helpers
+    }
+    assert helpers and seen == {(h, r) for h in helpers for r in ("Scheduled", "Pulled", "Created", "Started")}
 
 
-def test_a_helper_pod_that_cannot_start_is_one_clear_error_and_is_removed(deployed, tmp_path):
-    def cannot_pull(pod):
-        pod["status"] = {
-            "phase": "Pending",
-            "containerStatuses": [
-                {
-                    "name": "notebook",
-                    "ready": False,
-                    "restartCount": 0,
-                    "image": "x",
-                    "imageID": "",
-                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
-                }
-            ],
-        }
+def notebook_image() -> str:
+    image = values.load(values.values_files("kind"))["singleuser"]["image"]
+    return f"{image['name']}:{image['tag']}"
 
-    deployed.on_pod_created = cannot_pull
-    with pytest.raises(
-        HarnessError,
-        match=r"helper pod hubharness-backup-claim-ben is in ImagePullBackOff: "
-        r"Back-off pulling image \(kubectl -n jh describe pod ",
-    ):
+
+@pytest.mark.parametrize(("failure", "reason"), [("pull", "ImagePullBackOff"), ("crash", "CrashLoopBackOff")])
+def test_a_helper_pod_that_cannot_run_fails_at_once_naming_why_and_is_removed(deployed, tmp_path, failure, reason):
+    """Its image cannot be pulled, or its container keeps exiting: the kubelet's waiting
+    reason, not a 120 s timeout."""
+    deployed.pod_start_delay = 0.4
+    deployed.image_failures[notebook_image()] = failure
+    started = time.monotonic()
+    with pytest.raises(HarnessError, match=rf"helper pod hubharness-backup-claim-ben is in {reason}: .*describe pod"):
         target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
+    assert time.monotonic() - started < kube_pods.HELPER_TIMEOUT / 4
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
     assert list(tmp_path.glob("*.tar.gz*")) == []
 
@@ -628,14 +647,95 @@ def test_helper_pods_are_deleted_gracefully_and_waited_for_until_gone(deployed, 
     assert not [p for p in deployed.objects[("jh", "pods")] if p.startswith("hubharness-")]
 
 
-def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deployed, tmp_path):
-    deployed.pod_deletion_delay = 1.0
-    deployed.add_pod("jh", "hubharness-backup-claim-ben", "backup", release="", container="notebook")
-    target_for("emulated", "jh").core().delete_namespaced_pod("hubharness-backup-claim-ben", "jh")
+@pytest.mark.parametrize("goes", ["after backup deleted it", "before backup deleted it"])
+def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deployed, tmp_path, goes):
+    """The old helper is held (a finalizer) until backup's create of its name was refused,
+    and then until backup has deleted it too, or not: either way backup waits for it to go
+    and makes its own, whatever the machine's speed (no timing in this test)."""
+    name = "hubharness-backup-claim-ben"
+    old = deployed.add_pod("jh", name, "backup", release="", container="notebook")
+    old["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
+    target_for("emulated", "jh").core().delete_namespaced_pod(name, "jh")
+    assert deployed.get("jh", "pods", name)["metadata"]["deletionTimestamp"]
+    refused = []
+
+    def deleted_twice():
+        return [d for d in deployed.deletions if d[1] == name][1:]
+
+    def release_the_old_one(ns, kind, refused_name):
+        refused.append(refused_name)
+        if goes == "before backup deleted it":
+            deployed.remove_finalizers(ns, refused_name)
+        else:  # the emulator's handler thread must answer backup's DELETE first: release from another
+            threading.Thread(
+                target=lambda: (
+                    wait_until("backup to delete the old helper", deleted_twice, 30),
+                    deployed.remove_finalizers(ns, refused_name),
+                ),
+                daemon=True,
+            ).start()
+
+    deletions_when_made = []
+    deployed.on_conflict = release_the_old_one
+    deployed.on_pod_created = lambda pod: deletions_when_made.append(
+        len([d for d in deployed.deletions if d[1] == name])
+    )
     assert target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").users == ["admin", "alice", "ben"]
+    assert refused == [name]
+    assert deletions_when_made == [2 if goes == "after backup deleted it" else 1]
     created = [b for m, p, b in deployed.bodies if m == "POST" and b["metadata"]["name"].startswith("hubharness-")]
     assert len(created) == 2, "the helper was not made again once the old one had gone"
+    assert deployed.get("jh", "pods", name) is None
+
+
+def multi_attach_events(cluster, pod: str) -> list[str]:
+    return [
+        e["message"]
+        for e in cluster.objects.get(("jh", "events"), {}).values()
+        if e["involvedObject"]["name"] == pod and e["reason"] == "FailedAttachVolume"
+    ]
+
+
+def test_a_helper_waits_while_a_stopping_server_on_another_node_still_holds_the_volume(deployed, tmp_path):
+    """alice's server is stopping (held by a finalizer): her ReadWriteOnce volume is still
+    attached to its node, so the helper on another node stays ContainerCreating with a
+    Multi-Attach event until her pod has gone; backup waits for it, then reads her home."""
+    deployed.scheduled_node = "emulated-node-2"
+    deployed.get("jh", "pods", "jupyter-alice")["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
+    target_for("emulated", "jh").core().delete_namespaced_pod("jupyter-alice", "jh")
+    helper = "hubharness-backup-claim-alice"
+
+    def release_alice_once_the_helper_is_refused():
+        wait_until("the helper's Multi-Attach event", lambda: multi_attach_events(deployed, helper), 30)
+        deployed.remove_finalizers("jh", "jupyter-alice")
+
+    released = threading.Thread(target=release_alice_once_the_helper_is_refused, daemon=True)
+    released.start()
+    staging = tmp_path / "staging"
+    backup.check_and_stage(
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz").archive, "emulated", "jh", staging
+    )
+    released.join(5)
+    assert multi_attach_events(deployed, helper) == [
+        'Multi-Attach error for volume "pvc-alice-0a1b" Volume is already used by pod(s) jupyter-alice'
+    ]
+    for name, data in ALICE.items():
+        assert (staging / "home" / "alice" / name).read_bytes() == data, name
+
+
+def test_a_helper_whose_volume_another_pod_keeps_says_which_pod_when_it_gives_up(deployed, tmp_path, monkeypatch):
+    monkeypatch.setattr(kube_pods, "HELPER_TIMEOUT", 1.5)
+    deployed.scheduled_node = "emulated-node-2"
+    holder = deployed.add_pod("jh", "someone-elses-job", "job", release="", container="job")
+    mount(holder, "claim-ben", "/data")
+    with pytest.raises(
+        HarnessError,
+        match=r"timed out after 1.5s waiting for helper pod hubharness-backup-claim-ben to run: FailedAttachVolume: "
+        r'Multi-Attach error for volume "pvc-ben-0a1b" Volume is already used by pod\(s\) someone-elses-job',
+    ):
+        target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     assert deployed.get("jh", "pods", "hubharness-backup-claim-ben") is None
+    assert list(tmp_path.glob("*.tar.gz*")) == []
 
 
 def test_restore_waits_for_the_old_hub_pod_to_stop_before_writing(deployed, archive, tmp_path):

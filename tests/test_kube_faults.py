@@ -62,6 +62,39 @@ BREAK = {
 }
 
 
+# More of the ways a check's fault happens on a cluster (the list), each run through
+# `invoke verify` too: the catalogue names one fault per check, these are others, each
+# keyed by what the failed check must say (a missing NetworkPolicy, a password in a config
+# map or an event, a log the context may not read, a hub that restarted and runs again).
+MORE_BREAKS = {
+    ("NS.state_is_isolated", "no NetworkPolicy for singleuser"): lambda c: c.objects[("jh", "networkpolicies")].pop(
+        "singleuser"
+    ),
+    ("SEC.secrets_appear_nowhere_else", "configmap notes key pw"): lambda c: c.add(
+        "jh", "configmaps", "notes", data={"pw": f"password={PASSWORD}"}
+    ),
+    ("SEC.secrets_appear_nowhere_else", "event e1"): lambda c: c.add(
+        "jh", "events", "e1", message=f"pulled with {PASSWORD}", involvedObject={"kind": "Pod", "name": "hub-5d9c"}
+    ),
+    ("SEC.secrets_appear_nowhere_else", "cannot read the log of pod proxy-7f4b (chp): 403"): lambda c: c.forbidden.add(
+        ("GET", "/pods/proxy-7f4b/log")
+    ),
+    ("RDY.component_is_ready[hub]", "hub restarted 1 time(s)"): lambda c: _pod(c, "hub-5d9c")["status"].update(
+        containerStatuses=[
+            {
+                "name": "hub",
+                "ready": True,
+                "restartCount": 1,
+                "image": "example/image:1",
+                "imageID": "",
+                "state": {"running": {"startedAt": "2026-11-25T00:05:00Z"}},
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+            }
+        ]
+    ),
+}
+
+
 def verify(cluster, check_ids: list[str]) -> tuple[dict[str, str], str]:
     done = run_invoke(
         "verify",
@@ -95,3 +128,14 @@ def test_verify_fails_the_check_its_cluster_fault_breaks(chart, check_id):
     outcomes, output = verify(chart, [check_id])
     assert outcomes == {check_id: "failed"}, output[-3000:]
     assert f"failed checks: {check_id}" in output
+
+
+@pytest.mark.parametrize(("check_id", "says"), list(MORE_BREAKS))
+def test_verify_fails_the_check_on_another_way_its_fault_happens(chart, check_id, says):
+    MORE_BREAKS[(check_id, says)](chart)
+    outcomes, output = verify(chart, [check_id])
+    assert outcomes == {check_id: "failed"}, output[-3000:]
+    assert f"failed checks: {check_id}" in output
+    summary = json.loads((chart.tmp_path / "reports" / "latest" / "summary.json").read_text())
+    message = next(c["message"] for c in summary["checks"] if c["id"] == check_id)
+    assert says in message, message

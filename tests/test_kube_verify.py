@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
-from hubharness import values
+from hubharness import report, values
 from hubharness.errors import HarnessError
 from hubharness.targets import target_for
 from hubharness.targets.kube import access as kube_access
@@ -552,3 +553,61 @@ def test_load_says_hub_resources_are_not_available_where_the_cluster_has_no_metr
     it does not pretend."""
     usage = deployment().component_usage()
     assert isinstance(usage, str) and usage.startswith("not available: the metrics API answered 404"), usage
+
+
+@pytest.mark.parametrize(
+    ("selector", "names"),
+    [
+        ("component in (hub,proxy)", {"hub-5d9c", "proxy-7f4b"}),
+        ("release=jupyterhub,component notin (hub, proxy)", {"user-scheduler-a", "user-scheduler-b"}),
+        ("component!=user-scheduler", {"hub-5d9c", "proxy-7f4b", "stray"}),
+        ("!release", {"stray"}),
+        ("release", {"hub-5d9c", "proxy-7f4b", "user-scheduler-a", "user-scheduler-b"}),
+        ("release==jupyterhub,component=hub", {"hub-5d9c"}),
+    ],
+)
+def test_label_selectors_are_read_as_a_real_server_reads_them(chart, selector, names):
+    chart.add_pod("jh", "stray", "stray", release="")
+    core = target_for("emulated", "jh").core()
+    assert {p.metadata.name for p in core.list_namespaced_pod("jh", label_selector=selector).items} == names
+
+
+@pytest.mark.parametrize("selector", ["component in hub", "component in ()", "component ~ hub", "=hub"])
+def test_a_label_selector_the_server_cannot_parse_is_refused_not_read_as_everything(chart, selector):
+    core = target_for("emulated", "jh").core()
+    with pytest.raises(ApiException) as refused:
+        core.list_namespaced_pod("jh", label_selector=selector)
+    assert refused.value.status == 400 and "unable to parse requirement" in refused.value.body
+
+
+def test_sec_reads_the_secret_the_deployed_values_name_not_this_machines_files(cluster, ingress_controller):
+    """--values renamed the password's Secret at deploy: SEC looks at that one (helm's record),
+    not at the one values/ names, which holds another password here."""
+    config = values.load(values.values_files("kind"))
+    config["hub"]["extraEnv"][AUTH]["valueFrom"]["secretKeyRef"]["name"] = "team-secrets"
+    install_chart(cluster, config=config)
+    cluster.get("jh", "secrets", "urbalurba-secrets")["data"] = {AUTH: b64("not-the-deployed-password")}
+    cluster.add("jh", "secrets", "team-secrets", type="Opaque", data={AUTH: b64(PASSWORD)})
+    team = [{"name": AUTH, "valueFrom": {"secretKeyRef": {"name": "team-secrets", "key": AUTH}}}]
+    cluster.add_pod("jh", "hub-5d9c", "hub", env=team)
+    d = deployment()
+    assert d.auth_ref == ("team-secrets", AUTH)
+    for fact in (d.secret_has_key(), d.secret_is_private(), d.hub_reads_password_from_secret()):
+        assert fact, fact.detail
+    assert "team-secrets" in d.hub_reads_password_from_secret().detail
+    cluster.get("jh", "secrets", "team-secrets")["data"] = {}
+    missing = deployment().secret_has_key()
+    assert not missing and "secret team-secrets" in missing.detail, missing.detail
+
+
+def test_the_report_names_helms_record_of_the_values_and_the_charts_default_image(cluster, ingress_controller):
+    """The values files of this machine are not what was deployed: the report says it read
+    helm's record, and an image the values do not name is the chart's default."""
+    config = values.load(values.values_files("kind"))
+    del config["singleuser"]["image"]
+    install_chart(cluster, config=config)
+    facts = report.deployment_facts(deployment())
+    assert facts["values_files"] == []
+    assert facts["values_record"].startswith("helm release jupyterhub revision 1 in jh (its recorded values, sha256 ")
+    image = CHART_DEFAULTS["singleuser"]["image"]
+    assert facts["notebook_image"] == f"{image['name']}:{image['tag']}"

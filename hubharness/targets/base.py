@@ -71,6 +71,13 @@ class Deployment(abc.ABC):
 
     values: dict
     values_files: list[Path]
+    # where the values came from when no file of this machine holds them (kubernetes: helm's record)
+    values_record: str | None = None
+
+    @property
+    def rendered_values(self) -> dict:
+        """The values with the chart's defaults under them, where the target knows them."""
+        return self.values
 
     @property
     @abc.abstractmethod

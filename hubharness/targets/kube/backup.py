@@ -23,7 +23,7 @@ from ...errors import HarnessError
 from .api import HUB_DB, NOTEBOOK_CONTAINER, RELEASE, user_claims
 from .pods import PARALLEL_PODS, exec_in, helper_pod, inpod, last_line
 
-HOME = "/home/jovyan"  # singleuser.storage.homeMountPath
+HOME = "/home/jovyan"  # where a helper pod mounts a home (a user's server: its own mount, see _server_pod)
 TAR_ATTEMPTS = 3  # GNU tar exits 1 when a file changed while it read it: read again
 LOST_FOUND = "lost+found"  # ext4's, on block volumes: root's, and no user's data
 # What restore needs to make a user's volume again as KubeSpawner made it.
@@ -70,18 +70,30 @@ class HomeReader:
         self.core, self.namespace = target.core(), target.namespace  # a client per thread (pods.py)
         self.container, self.security = user_helper(values)
 
-    def _server_pod(self, claim: str):
+    def _server_pod(self, claim: str) -> tuple[str, str] | None:
+        """(pod, path) of the user's running server that mounts `claim` in its notebook
+        container, at the path it mounts it (the values' singleuser.storage.homeMountPath
+        as the spawner applied it, read from the pod, not assumed)."""
         for pod in self.core.list_namespaced_pod(
             self.namespace, label_selector=f"release={RELEASE},component=singleuser-server"
         ).items:
-            claims = {v.persistent_volume_claim.claim_name for v in pod.spec.volumes or [] if v.persistent_volume_claim}
-            if claim in claims and pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
-                return pod.metadata.name
+            if pod.status.phase != "Running" or pod.metadata.deletion_timestamp is not None:
+                continue
+            volumes = {
+                v.name
+                for v in pod.spec.volumes or []
+                if v.persistent_volume_claim and v.persistent_volume_claim.claim_name == claim
+            }
+            for container in pod.spec.containers:
+                for mount in container.volume_mounts or [] if container.name == NOTEBOOK_CONTAINER else []:
+                    if mount.name in volumes and not mount.sub_path:
+                        return pod.metadata.name, mount.mount_path
         return None
 
     def tar(self, claim: str, into: BinaryIO) -> bool:
         """The home as a tar stream into `into`; whether it held still while it was read."""
-        pod = self._server_pod(claim)
+        server = self._server_pod(claim)
+        pod, home = server if server else (None, HOME)
         with contextlib.ExitStack() as stack:
             if pod is None:
                 pod = stack.enter_context(
@@ -104,7 +116,7 @@ class HomeReader:
                     self.namespace,
                     pod,
                     NOTEBOOK_CONTAINER,
-                    ["tar", "-C", HOME, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."],
+                    ["tar", "-C", home, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."],
                     into,
                 )
                 if rc == 0:
@@ -182,7 +194,9 @@ def run_backup(target, to: Path | None = None) -> backup.BackupResult:
             homes = _user_homes(deployment.core, target.namespace)
             _archive_homes(target, deployment.rendered_values, homes, writer, tmp)
             writer.add_bytes("config/values.json", json.dumps(deployment.values, indent=2, sort_keys=True).encode())
-            refs = list(chart_values.secret_refs(chart_values.get(deployment.values, "hub.extraEnv", {})).values())
+            refs = list(
+                chart_values.secret_refs(chart_values.get(deployment.rendered_values, "hub.extraEnv", {})).values()
+            )
             manifest = backup.manifest_base(
                 target.context,
                 target.namespace,

@@ -76,10 +76,20 @@ class KubeDeployment(Deployment):
         self.release = release
         self.chart_version = release.chart_version
         self.values = release.config  # as installed: what a scratch deployment installs again
-        self.rendered_values = release.values  # with the chart's defaults: what the pods run with
-        self.values_files = chart_values.values_files(target.context)
-        self.auth_ref = chart_values.auth_secret_ref(self.values)
+        # Not this machine's values files for the context: what was deployed may have had others
+        self.values_files = []
+        digest = hashlib.sha256(json.dumps(release.config, sort_keys=True).encode()).hexdigest()
+        self.values_record = (
+            f"helm release {release.name} revision {release.revision} in {self.namespace} "
+            f"(its recorded values, sha256 {digest})"
+        )
+        self.auth_ref = chart_values.auth_secret_ref(self.rendered_values)
         self._forward: access.PortForward | None = None
+
+    @property
+    def rendered_values(self) -> dict:
+        """With the chart's defaults (helm's record of its values.yaml): what the pods run with."""
+        return self.release.values
 
     @property
     def expected_hub_version(self) -> str:

@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 from websocket import WebSocketBadStatusException, WebSocketException
 
-from ...errors import HarnessError
+from ...errors import HarnessError, WaitTimeout
 from ...waiting import wait_until
 from .api import HELPER_COMPONENT, RELEASE, fail_if_stuck, validated
 
@@ -206,12 +206,33 @@ def helper_pod(
                 )
             return phase == "Running"
 
-        wait_until(f"helper pod {name} to run", running, HELPER_TIMEOUT)
+        try:
+            wait_until(f"helper pod {name} to run", running, HELPER_TIMEOUT)
+        except WaitTimeout as e:  # why it did not run (a Multi-Attach names the pod holding the volume)
+            raise WaitTimeout(f"{e}: {_warnings(core, name, namespace)}") from None
         yield name
     finally:
         _delete(core, name, namespace)
 
 
+def _warnings(core, name: str, namespace: str) -> str:
+    """The pod's last warning events, or that there were none."""
+    try:
+        events = core.list_namespaced_event(namespace).items
+    except ApiException as e:
+        return f"its events could not be read ({e.status} {e.reason})"
+    said = [
+        f"{e.reason}: {e.message}"
+        for e in events
+        if e.type == "Warning" and e.involved_object and e.involved_object.name == name
+    ]
+    return "; ".join(dict.fromkeys(said[-3:])) or f"no warning events (kubectl -n {namespace} describe pod {name})"
+
+
 def _delete(core, name: str, namespace: str) -> None:
-    core.delete_namespaced_pod(name, namespace, grace_period_seconds=HELPER_GRACE_SECONDS)
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=HELPER_GRACE_SECONDS)
+    except ApiException as e:
+        if e.status != 404:  # 404: gone meanwhile (one left terminating by an earlier run)
+            raise
     wait_until(f"helper pod {name} to be deleted", lambda: _pod_gone(core, name, namespace), HELPER_GONE_TIMEOUT)

@@ -403,7 +403,7 @@ class KubeTarget(Target):
         """The Secret the deployed release reads (helm's record of its values); nothing
         listens on this machine for a cluster deployment."""
         release = helm_release.deployed(self.core(), self.namespace, RELEASE)
-        return Footprint(secret=chart_values.auth_secret_ref(release.config) if release else None)
+        return Footprint(secret=chart_values.auth_secret_ref(release.values) if release else None)
 
     def user_data_kept(self, username: str, footprint: Footprint) -> Fact:
         """The user's volume and the Secret (its files are on the volume: reading them back
