@@ -189,14 +189,14 @@ class Selftest:
         when the user's do not already (values/shared-password.yaml)."""
         if not check.authenticator or self._authenticator == check.authenticator:
             return tuple(self.values)
-        return (*self.values, str(VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]))
+        return (*self.values, str((VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]).resolve()))
 
     @staticmethod
     def _run_name(name: str, values: tuple[str, ...]) -> str:
         """A run on another authenticator's values says so in its name (and namespace)."""
-        extra = {str(VALUES_DIR / f): kind for kind, f in authenticators.VALUES_FILE.items()}
+        extra = {str((VALUES_DIR / f).resolve()): kind for kind, f in authenticators.VALUES_FILE.items()}
         kinds = [extra[v] for v in values if v in extra]
-        return "-".join([name, *kinds]) if kinds and not name.endswith(kinds[-1]) else name
+        return "-".join([name, *kinds])
 
     def _progress(self, run: Run) -> None:
         if run.fault is None:

@@ -40,7 +40,7 @@ def test_non_admin_is_kept_from_admin_page(deployment, alice):
     assert response.status_code == 403, f"{alice.name} got {response.status_code} on /hub/admin"
 
 
-def test_user_password_does_not_make_an_admin(deployment, password, admin_name):
+def test_user_password_does_not_make_an_admin(deployment, authenticator, password, admin_name):
     """SharedPasswordAuthenticator: admins log in with the admin password only, and the
     user password never makes anyone an admin."""
     as_admin = login(deployment.public_url, admin_name, password)

@@ -217,6 +217,7 @@ class LocalTarget(StateFolder, Target):
         self._require_hub_of_chart(chart_version)
         values, schema_note = chart_values.load_validated(values_files, chart_version)
         self._refuse_unusable_passwords(values)
+        self._password_notes = []
         self._require_java()
         image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
         state = self.read_state()
