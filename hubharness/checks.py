@@ -2,7 +2,8 @@
 the fault that breaks it.
 
 It is the one list of checks. verify orders and selects by it (`--check`), refuses a
-suite check that is not in it, and leaves out checks that do not apply to the target;
+suite check that is not in it, and leaves out checks that do not apply to the target or
+to the authenticator the hub says it runs;
 `invoke selftest` applies each check's fault and expects verify to fail that check.
 A check id is what summary.json records: `<GROUP>.<test name without test_>[param]`.
 """
