@@ -2,7 +2,8 @@
 the fault that breaks it.
 
 It is the one list of checks. verify orders and selects by it (`--check`), refuses a
-suite check that is not in it, and leaves out checks that do not apply to the target;
+suite check that is not in it, and leaves out checks that do not apply to the target or
+to the authenticator the hub says it runs;
 `invoke selftest` applies each check's fault and expects verify to fail that check.
 A check id is what summary.json records: `<GROUP>.<test name without test_>[param]`.
 """
@@ -43,6 +44,9 @@ class Check:
     guards: str
     fault: str  # the name of a fault in hubharness.faults
     targets: tuple[str, ...] = EVERYWHERE
+    # Where it applies only to a hub running this authenticator (hubharness.authenticators:
+    # "shared-password"): verify leaves it out when the hub says it runs another.
+    authenticator: str = ""
 
     @property
     def group(self) -> str:
@@ -52,8 +56,11 @@ class Check:
         return target_kind(context) in self.targets
 
 
-def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE) -> Check:
-    return Check(id, guards, fault, targets)
+def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE, authenticator: str = "") -> Check:
+    return Check(id, guards, fault, targets, authenticator)
+
+
+SHARED_PASSWORD = "shared-password"  # hubharness.authenticators.SHARED
 
 
 PUBLISHED = ("fallback-password", "SecretPassword2", "password", "admin", "jupyter")
@@ -80,6 +87,12 @@ CATALOGUE: tuple[Check, ...] = (
         "secret-world-readable",
     ),
     _c("SEC.hub_reads_password_from_secret", "the running hub's password is the Secret's", "secret-rotated-behind-hub"),
+    _c(
+        "SEC.hub_reads_admin_password_from_secret",
+        "the running hub's admin password is the Secret's (SharedPasswordAuthenticator)",
+        "admin-password-rotated-behind-hub",
+        authenticator=SHARED_PASSWORD,
+    ),
     _c(
         "SEC.password_is_not_a_published_one",
         "the Secret does not hold a password published in docs",
@@ -122,6 +135,18 @@ CATALOGUE: tuple[Check, ...] = (
     _c("AUTH.login_without_xsrf_is_refused", "a login form without its _xsrf token gets 403", "xsrf-not-enforced"),
     _c("AUTH.admin_reaches_admin_page", "an admin user exists and reaches /hub/admin", "no-admin-user"),
     _c("AUTH.non_admin_is_kept_from_admin_page", "a non-admin gets 403 on /hub/admin", "everyone-admin"),
+    _c(
+        "AUTH.user_password_does_not_make_an_admin",
+        "the admin user with the user password gets the hub's 403; a user who logs in with it is no admin",
+        "user-password-logs-admins-in",
+        authenticator=SHARED_PASSWORD,
+    ),
+    _c(
+        "AUTH.admin_password_is_refused_for_a_non_admin",
+        "a non-admin user with the admin password gets the hub's 403",
+        "admin-password-opens-a-group",
+        authenticator=SHARED_PASSWORD,
+    ),
     _c(
         "AUTH.user_cannot_reach_another_users_server",
         "alice gets 403 on bob's server, bob gets in",
@@ -307,6 +332,12 @@ KUBE_FAULTS = {
 
 def target_kind(context: str) -> str:
     return LOCAL if context == "local" else KUBE
+
+
+def for_authenticator(checks: list[Check], running: str | None) -> list[Check]:
+    """The checks for a hub running this authenticator; all of them when it is not known
+    (None: the hub could not say), so that those needing it fail saying why."""
+    return [c for c in checks if running is None or not c.authenticator or c.authenticator == running]
 
 
 def for_context(context: str) -> list[Check]:

@@ -76,8 +76,16 @@ def _chmod_hub_secret(target: LocalTarget) -> None:
 
 def _rotate_secret(target: LocalTarget) -> None:
     """The Secret changes and the hub is not redeployed: it still has the old password."""
-    path, key = _auth_secret(target)
-    path.write_text(json.dumps({key: secrets.token_urlsafe(18)}))
+    name, key = target.deployment().auth_ref
+    target.store.put(name, key, secrets.token_urlsafe(18))
+
+
+def _rotate_admin_password(target: LocalTarget) -> None:
+    """The admin password changes in its Secret and the hub is not redeployed."""
+    ref = target.deployment().admin_ref
+    if ref is None:
+        raise RuntimeError(f"namespace {target.namespace} routes no admin password from a Secret")
+    target.store.put(*ref, secrets.token_urlsafe(36))
 
 
 def _password_to_hub_log(target: LocalTarget) -> None:
@@ -143,21 +151,29 @@ FAULTS: tuple[Fault, ...] = (
         action=_rotate_secret,
     ),
     Fault(
+        "admin-password-rotated-behind-hub",
+        "the Secret gets a new admin password and the hub is not redeployed",
+        action=_rotate_admin_password,
+    ),
+    Fault(
         "published-password",
         "the Secret holds the password the seed's docs publish",
         env={"JUPYTERHUB_AUTH_PASSWORD": "SecretPassword2"},
     ),
     Fault(
         "backdoor-passwords",
-        "an authenticator that also accepts the published passwords",
+        "the authenticator (dummy or shared-password) also accepts the published passwords",
         overlay=extra_config(f"""
 from jupyterhub.auth import DummyAuthenticator
-class _BackdoorAuthenticator(DummyAuthenticator):
-    async def authenticate(self, handler, data):
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+def _with_backdoor(authenticate):
+    async def backdoor(self, handler, data):
         if data.get("password") in {PUBLISHED!r}:
             return data["username"]
-        return await super().authenticate(handler, data)
-c.JupyterHub.authenticator_class = _BackdoorAuthenticator
+        return await authenticate(self, handler, data)
+    return backdoor
+for _cls in (DummyAuthenticator, SharedPasswordAuthenticator):
+    _cls.authenticate = _with_backdoor(_cls.authenticate)
 """),
     ),
     Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
@@ -222,8 +238,38 @@ c.JupyterHub.proxy_class = _StickyProxy
     ),
     Fault(
         "any-password-logs-in",
-        "the shared password is empty: any password logs in",
-        overlay=extra_config('c.DummyAuthenticator.password = ""'),
+        "the authenticator (dummy or shared-password) takes any password, as a DummyAuthenticator without one",
+        overlay=extra_config("""
+from jupyterhub.auth import DummyAuthenticator
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+async def _any_password(self, handler, data):
+    return data["username"]
+DummyAuthenticator.authenticate = SharedPasswordAuthenticator.authenticate = _any_password
+"""),
+    ),
+    Fault(
+        "user-password-logs-admins-in",
+        "SharedPasswordAuthenticator also lets admin users in with the user password, as admins",
+        overlay=extra_config("""
+from secrets import compare_digest
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+_authenticate = SharedPasswordAuthenticator.authenticate
+async def _lax(self, handler, data):
+    if data["username"] in self.admin_users and compare_digest(data["password"], self.user_password or ""):
+        return {"name": data["username"], "admin": True}
+    return await _authenticate(self, handler, data)
+SharedPasswordAuthenticator.authenticate = _lax
+"""),
+    ),
+    Fault(
+        "admin-password-opens-a-group",
+        "the admin password is also a group password (SharedPasswordAuthenticator.password_groups): "
+        "it logs non-admins in",
+        overlay=extra_config("""
+import os
+c.Authenticator.manage_groups = True
+c.SharedPasswordAuthenticator.password_groups = {os.environ["JUPYTERHUB_ADMIN_PASSWORD"]: ["by-admin-password"]}
+"""),
     ),
     Fault(
         "xsrf-not-enforced",

@@ -16,7 +16,13 @@ from . import values as chart_values
 
 # os.environ.get("X", "default") / os.getenv("X", "default") with a non-empty default
 ENV_DEFAULT = re.compile(r"""os\.(?:environ\.get|getenv)\(\s*(['"])[^'"]+\1\s*,\s*(['"])(?!\2)[^'"]+\2""")
-LITERAL_PASSWORD = re.compile(r"""\.password\s*=\s*(['"])[^'"]+\1""")
+# DummyAuthenticator.password, SharedPasswordAuthenticator.user_password / .admin_password
+LITERAL_PASSWORD = re.compile(r"""\.(?:user_|admin_)?password\s*=\s*(['"])[^'"]+\1""")
+PASSWORD_TRAITS = (
+    "DummyAuthenticator.password",
+    "SharedPasswordAuthenticator.user_password",
+    "SharedPasswordAuthenticator.admin_password",
+)
 PACKAGE_INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|micromamba)\s+install\b|\bapt(?:-get)?\s+install\b")
 PINNED_PYSPARK = re.compile(r"pyspark==(\d+\.\d+\.\d+)")
 DEPRECATED_REGISTRY = re.compile(r"^(?:docker\.io/|registry\.hub\.docker\.com/)?jupyter/(?P<image>[^/]+)$")
@@ -51,13 +57,14 @@ def fallback_password(values: dict) -> Iterator[Finding]:
                 "who reads it whenever the Secret is missing",
                 "read the password from the Secret only, and refuse to start without it",
             )
-    if chart_values.get(values, "hub.config.DummyAuthenticator.password"):
-        yield Finding(
-            "fallback-password",
-            "hub.config.DummyAuthenticator.password",
-            "the shared password is written in the values",
-            "take it from a Secret through hub.extraEnv (valueFrom.secretKeyRef)",
-        )
+    for trait in PASSWORD_TRAITS:
+        if chart_values.get(values, f"hub.config.{trait}"):
+            yield Finding(
+                "fallback-password",
+                f"hub.config.{trait}",
+                "the password is written in the values",
+                "take it from a Secret through hub.extraEnv (valueFrom.secretKeyRef)",
+            )
 
 
 def deprecated_registry(values: dict) -> Iterator[Finding]:

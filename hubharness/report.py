@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from . import authenticators
 from . import checks as catalogue
 from . import values as chart_values
 from .errors import WaitTimeout
@@ -56,6 +57,10 @@ def pytest_addoption(parser):
     group.addoption("--report-dir", help="write summary.json and diagnostics/ here")
     group.addoption("--checks", help="run only these checks: checklist ids (NS,SEC) or check ids, comma-separated")
     group.addoption("--skip", help="skip these checks on purpose (recorded as skipped, with this reason)")
+    group.addoption(
+        "--authenticator",
+        help="the authenticator class the hub reported running: checks for another one are left out",
+    )
 
 
 def check_group(item) -> str:
@@ -82,7 +87,9 @@ def pytest_collection_modifyitems(config, items):
     if unknown:
         raise pytest.UsageError(f"checks missing from the catalogue (hubharness/checks.py): {', '.join(unknown)}")
     context = config.getoption("context", None) or "local"
-    wanted = {c.id for c in catalogue.select(config.getoption("checks"), context)}
+    running = config.getoption("authenticator", None)
+    chosen = catalogue.select(config.getoption("checks"), context)
+    wanted = {c.id for c in catalogue.for_authenticator(chosen, authenticators.kind_of(running) if running else None)}
     skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
     order = {cid: n for n, cid in enumerate(catalogue.CHECK_ORDER)}
     items.sort(key=lambda item: order.get(check_group(item), len(order)))  # stable within a check
@@ -169,6 +176,8 @@ def pytest_sessionfinish(session, exitstatus):
         "counts": counts,
         # what the run observed of the deployment or the deployment declares; no secret
         "deployment": deployment_facts(deployment) if deployment is not None else None,
+        # the authenticator class the hub reported before the run, which chose the checks
+        "authenticator": session.config.getoption("authenticator", None),
         # when the harness's background work (spawns, kernel cells, scratch deployments) ran
         "background": session.config.stash.get(BACKGROUND_KEY, []),
         # a harness fault planted by `invoke selftest`: this run proves a check can fail

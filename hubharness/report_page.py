@@ -196,6 +196,7 @@ chart {e(str(facts.get("chart")))}, started {e(str(summary.get("started")))}, to
 <div><b>public URL</b> {url_html}</div>
 {_fact("chart", facts.get("chart"))}
 {_fact("JupyterHub", hub_text)}
+{_fact("authenticator", summary.get("authenticator") or ("the hub did not say" if "authenticator" in summary else None))}
 {_fact("notebook image", facts.get("notebook_image"))}
 {_fact("PySpark", facts.get("pyspark"))}
 {_fact("Spark master", master)}

@@ -23,11 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import chart
+from . import authenticators, chart
 from . import checks as catalogue
+from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault
-from .paths import PROJECT_ROOT, state_home
+from .paths import PROJECT_ROOT, VALUES_DIR, state_home
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV, new_report_dir
 
@@ -39,9 +40,10 @@ COMMAND_TIMEOUT = 900  # one deploy or verify; a BAK run deploys three times and
 class Run:
     """One namespace: deployed (healthy or with one fault), verified, purged."""
 
-    name: str  # "healthy" or the fault's name
+    name: str  # "healthy" or the fault's name (each with the authenticator it needs, if any)
     checks: list[catalogue.Check]
     fault: Fault | None = None
+    values: tuple[str, ...] = ()  # --values files of its deployment
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     verify_output: str = ""
@@ -77,6 +79,10 @@ class Selftest:
             )
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
         self.values = [str(Path(v).resolve()) for v in values]
+        # the authenticator the user's values already run (their healthy run proves its checks)
+        self._authenticator = authenticators.configured(
+            chart_values.load(chart_values.values_files(context, [Path(v) for v in self.values]))
+        )
         self.jobs = max(1, jobs)
         self.say = say
         self.lock = threading.Lock()
@@ -99,10 +105,11 @@ class Selftest:
             if (state_home() / ns).exists():
                 self._invoke(["remove", "--namespace", ns, "--purge"], env)
 
-    def _prepare(self, fault: Fault | None, work: Path) -> tuple[list[str], dict[str, str]]:
-        """The fault's values overlay and files in its own folder, and its environment."""
-        env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_AUTH_PASSWORD", MUTANT_ENV)}
-        args = [arg for path in self.values for arg in ("--values", path)]
+    def _prepare(self, run: Run, work: Path) -> tuple[list[str], dict[str, str]]:
+        """The run's values, the fault's overlay and files in its own folder, and its environment."""
+        fault = run.fault
+        env = {k: v for k, v in os.environ.items() if k not in (*authenticators.GENERATED, MUTANT_ENV)}
+        args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
         password = secrets.token_urlsafe(18)  # for faults that write the password somewhere
@@ -126,7 +133,7 @@ class Selftest:
         namespace = f"{self.prefix}-{run.name}"[:50]
         work = work_root / run.name
         work.mkdir(parents=True)
-        values_args, env = self._prepare(run.fault, work)
+        values_args, env = self._prepare(run, work)
         env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
         deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV}
         deploy = [
@@ -177,6 +184,20 @@ class Selftest:
             run.seconds = time.monotonic() - started
             self._progress(run)
 
+    def _values_for(self, check: catalogue.Check) -> tuple[str, ...]:
+        """The user's values, then the values that make the hub run the check's authenticator
+        when the user's do not already (values/shared-password.yaml)."""
+        if not check.authenticator or self._authenticator == check.authenticator:
+            return tuple(self.values)
+        return (*self.values, str((VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]).resolve()))
+
+    @staticmethod
+    def _run_name(name: str, values: tuple[str, ...]) -> str:
+        """A run on another authenticator's values says so in its name (and namespace)."""
+        extra = {str((VALUES_DIR / f).resolve()): kind for kind, f in authenticators.VALUES_FILE.items()}
+        kinds = [extra[v] for v in values if v in extra]
+        return "-".join([name, *kinds])
+
     def _progress(self, run: Run) -> None:
         if run.fault is None:
             state = f"{sum(o == 'passed' for o in run.outcomes.values())}/{len(run.checks)} passed"
@@ -200,13 +221,29 @@ class Selftest:
         )
         if missing:
             raise HarnessError(f"no {self.context} fault named {', '.join(missing)} (hubharness/faults.py)")
-        runs = [Run(HEALTHY, chosen)] + [Run(name, found, BY_NAME[name]) for name, found in by_fault.items()]
+        # A check for one authenticator is proven on a deployment running it: its healthy
+        # baseline and its fault's run get that authenticator's values over the user's.
+        by_values: dict[tuple[str, ...], list[catalogue.Check]] = {}
+        for check in chosen:
+            by_values.setdefault(self._values_for(check), []).append(check)
+        healthy_runs = {
+            values: Run(self._run_name(HEALTHY, values), found, values=values) for values, found in by_values.items()
+        }
+        fault_runs: dict[tuple[str, tuple[str, ...]], Run] = {}
+        for check in chosen:
+            key = (check.fault, self._values_for(check))
+            if key not in fault_runs:
+                fault_runs[key] = Run(self._run_name(check.fault, key[1]), [], BY_NAME[check.fault], values=key[1])
+            fault_runs[key].checks.append(check)
+        runs = [*healthy_runs.values(), *fault_runs.values()]
         # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
         weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2}
-        runs[1:] = sorted(runs[1:], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks))
+        runs[len(healthy_runs) :] = sorted(
+            runs[len(healthy_runs) :], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks)
+        )
         report_dir = new_report_dir("selftest")
         self.say(
-            f"selftest: {len(chosen)} check(s), {len(runs) - 1} fault(s) and a healthy run, "
+            f"selftest: {len(chosen)} check(s), {len(fault_runs)} fault run(s) and {len(healthy_runs)} healthy, "
             f"{self.jobs} at a time; namespaces {self.prefix}-*"
         )
         with (
@@ -214,10 +251,10 @@ class Selftest:
             ThreadPoolExecutor(max_workers=self.jobs) as pool,
         ):
             done = list(pool.map(lambda r: self._run(r, Path(work_root), report_dir), runs))
-        healthy, fault_runs = done[0], {r.name: r for r in done[1:]}
         rows = []
         for check in chosen:
-            broken = fault_runs[check.fault]
+            values = self._values_for(check)
+            healthy, broken = healthy_runs[values], fault_runs[(check.fault, values)]
             healthy_outcome = healthy.outcomes.get(check.id, "not run")
             broken_outcome = broken.outcomes.get(check.id, "not run")
             named = check.id in broken.verify_output
@@ -227,6 +264,7 @@ class Selftest:
                     "guards": check.guards,
                     "fault": check.fault,
                     "fault_does": broken.fault.breaks if broken.fault else "",
+                    "healthy_run": healthy.name,
                     "healthy": healthy_outcome,
                     "broken": broken_outcome,
                     "named": named,
@@ -266,6 +304,7 @@ class Selftest:
                     "fault": r.fault.breaks if r.fault else None,
                     "mutant": r.fault.mutant if r.fault else "",
                     "checks": [c.id for c in r.checks],
+                    "values": list(r.values),
                     "verify_exit": r.verify_exit,
                     "error": r.error,
                     "seconds": round(r.seconds, 1),

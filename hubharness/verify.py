@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from . import authenticators, report_page
 from . import checks as catalogue
-from . import report_page
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
 from .targets import target_for
@@ -83,6 +83,18 @@ def record_scrub(report_dir: Path, secrets: list[str], found: list[Path]) -> Non
     summary_file.write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def running_authenticator(deployment: Deployment) -> str | None:
+    """The authenticator class the hub says it runs, which decides the checks that apply
+    to one authenticator only; None when it cannot say (they run, and fail saying why)."""
+    try:
+        return authenticators.running_class(deployment.public_url, deployment.service_token())
+    except HarnessError as e:
+        print(f"verify: {e}; the checks for one authenticator run, and need the hub's answer")
+        return None
+    finally:
+        deployment.close()  # what reaching it took (a port-forward): pytest reaches it again
+
+
 def run(
     context: str,
     namespace: str,
@@ -96,6 +108,7 @@ def run(
         catalogue.select(skip, context)
     deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
     secrets = [str(s) for s in deployment.secrets()]
+    authenticator = running_authenticator(deployment)
     report_dir = new_report_dir(context)
     args = [
         str(SUITES_DIR),
@@ -119,6 +132,8 @@ def run(
         args += [f"--checks={checks}"]
     if skip:
         args += [f"--skip={skip}"]
+    if authenticator:
+        args += [f"--authenticator={authenticator}"]
     if os.environ.get(MUTANT_ENV):
         args += ["-p", "hubharness.mutants"]
     if keyword:
@@ -136,5 +151,10 @@ def run(
     index = report_page.write_index(report_dir.parent)
     redact(report_dir, secrets, also=(index,))  # and the pages scrubbed once more
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}): see the names in suites/")
+        runs = (
+            f"; the hub runs {authenticator}, and checks for another authenticator are left out"
+            if authenticator
+            else ""
+        )
+        raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}){runs}: see the names in suites/")
     return VerifyResult(code, report_dir)

@@ -29,8 +29,8 @@ def test_login_without_xsrf_is_refused(deployment, password):
     assert result.response.status_code == 403, f"expected 403, got {result.response.status_code}"
 
 
-def test_admin_reaches_admin_page(deployment, password, admin_name):
-    session = UserSession(deployment.public_url, admin_name, password).session
+def test_admin_reaches_admin_page(deployment, admin_password, admin_name):
+    session = UserSession(deployment.public_url, admin_name, admin_password).session
     response = session.get(f"{deployment.public_url}/hub/admin", timeout=TIMEOUT, allow_redirects=False)
     assert response.status_code == 200, f"{admin_name} got {response.status_code} on /hub/admin"
 
@@ -38,6 +38,23 @@ def test_admin_reaches_admin_page(deployment, password, admin_name):
 def test_non_admin_is_kept_from_admin_page(deployment, alice):
     response = alice.login.session.get(f"{deployment.public_url}/hub/admin", timeout=TIMEOUT, allow_redirects=False)
     assert response.status_code == 403, f"{alice.name} got {response.status_code} on /hub/admin"
+
+
+def test_user_password_does_not_make_an_admin(deployment, authenticator, password, admin_name):
+    """SharedPasswordAuthenticator: admins log in with the admin password only, and the
+    user password never makes anyone an admin."""
+    as_admin = login(deployment.public_url, admin_name, password)
+    assert not as_admin.ok, f"{admin_name} logged in with the user password"
+    assert as_admin.response.status_code == 403, f"expected the hub's 403, got {as_admin.response.status_code}"
+    dana = UserSession(deployment.public_url, "verify-dana", password).api().request("GET", "/user")
+    assert dana.status_code == 200, f"/hub/api/user answered verify-dana {dana.status_code}"
+    assert dana.json()["admin"] is False, "verify-dana is an admin after logging in with the user password"
+
+
+def test_admin_password_is_refused_for_a_non_admin(deployment, admin_password):
+    result = login(deployment.public_url, "verify-dana", admin_password)
+    assert not result.ok, "verify-dana, no admin, logged in with the admin password"
+    assert result.response.status_code == 403, f"expected the hub's 403, got {result.response.status_code}"
 
 
 def test_user_cannot_reach_another_users_server(alice, bob):

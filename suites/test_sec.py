@@ -11,7 +11,7 @@ pytestmark = pytest.mark.check("SEC")
 
 # Passwords that must never open the hub: the seed's fallback and its documented example.
 PUBLISHED_PASSWORDS = PUBLISHED
-HUB_SECRET_VARIABLES = ("JUPYTERHUB_AUTH_PASSWORD", "CONFIGPROXY_AUTH_TOKEN")
+HUB_SECRET_VARIABLES = ("JUPYTERHUB_AUTH_PASSWORD", "JUPYTERHUB_ADMIN_PASSWORD", "CONFIGPROXY_AUTH_TOKEN")
 
 
 def test_secret_holds_the_password(deployment):
@@ -26,6 +26,13 @@ def test_secret_is_private(deployment):
 
 def test_hub_reads_password_from_secret(deployment):
     fact = deployment.hub_reads_password_from_secret()
+    assert fact, fact.detail
+
+
+def test_hub_reads_admin_password_from_secret(deployment, authenticator):
+    """SharedPasswordAuthenticator's admin password (the catalogue runs this check only
+    where the hub says it runs it; `authenticator` fails it where the hub cannot say)."""
+    fact = deployment.hub_reads_admin_password_from_secret()
     assert fact, fact.detail
 
 

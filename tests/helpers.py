@@ -78,7 +78,9 @@ class Harness:
     def __init__(self, home: Path, reports: Path):
         self.home = home
         self.reports = reports
-        self.env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_AUTH_PASSWORD"}
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_AUTH_PASSWORD", "JUPYTERHUB_ADMIN_PASSWORD")
+        }
         self.env.update(HUBHARNESS_HOME=str(home), HUBHARNESS_REPORTS=str(reports))
         if "HUBHARNESS_VALUES_SCHEMA" not in self.env and SHARED_SCHEMAS.is_dir():
             self.env["HUBHARNESS_VALUES_SCHEMA"] = str(SHARED_SCHEMAS)

@@ -48,9 +48,10 @@ def _check(check_id: str, outcome: str, start: float, duration: float, message: 
 
 
 def summary(failed: bool, started: str = "2026-11-27T04:00:00Z", duration: float = 182.4) -> dict:
-    """Every check verify runs on local; the failed run breaks two and skips RMV."""
+    """Every check verify runs on local with the default DummyAuthenticator; the failed run
+    breaks two and skips RMV."""
     records, clock = [], 0.5
-    for check in checks.for_context("local"):
+    for check in checks.for_authenticator(checks.for_context("local"), "dummy"):
         outcome, message = "passed", ""
         if failed and check.id == "RDY.hub_health_answers_through_the_proxy":
             outcome, message = "failed", FAILURE
@@ -72,6 +73,7 @@ def summary(failed: bool, started: str = "2026-11-27T04:00:00Z", duration: float
         "outcome": "failed" if failed else "passed",
         "counts": counts,
         "deployment": DEPLOYMENT,
+        "authenticator": "jupyterhub.auth.DummyAuthenticator",
         "background": [
             {"name": "spawn: verify-alice", "start": 0.2, "stop": 14.0},
             {"name": "spawn: verify-bob", "start": 0.2, "stop": 15.5},

@@ -81,6 +81,20 @@ def test_the_shipped_values_have_no_known_pitfall(target):
     assert lint.check(values.load(values.values_files(target))) == []
 
 
+def test_shared_password_values_have_no_pitfall_and_its_passwords_written_in_are_named():
+    shared = values.load([*values.values_files("local"), PROJECT_ROOT / "values" / "shared-password.yaml"])
+    assert lint.check(shared) == []
+    literal = 'c.SharedPasswordAuthenticator.admin_password = "written-in-the-values-0123456789"'
+    in_config = copy.deepcopy(shared)
+    in_config["hub"]["extraConfig"]["99-admin"] = literal
+    in_values = copy.deepcopy(shared)
+    in_values["hub"]["config"]["SharedPasswordAuthenticator"] = {"user_password": "written-in-the-values"}
+    assert [(f.rule, f.where) for f in lint.check(in_config)] == [("fallback-password", "hub.extraConfig.99-admin")]
+    assert [(f.rule, f.where) for f in lint.check(in_values)] == [
+        ("fallback-password", "hub.config.SharedPasswordAuthenticator.user_password")
+    ]
+
+
 def test_the_seeds_values_are_named_for_each_pitfall_they_carry():
     rules = [f.rule for f in lint.check(values.load([SEED]))]
     assert rules == ["fallback-password", "deprecated-image", "installs-at-start", "no-admin"]

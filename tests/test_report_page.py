@@ -42,7 +42,8 @@ def loads(page: str) -> list[str]:
 
 def test_a_failed_run_names_the_deployment_then_its_failures_first():
     page = report_page.render_report(summary(failed=True))
-    for fact in ("nightly", "http://127.0.0.1:41234", "4.4.0", "5.5.0", "spark-3.5.3", "values/base.yaml", "a3f1a3f1"):
+    facts = ("nightly", "http://127.0.0.1:41234", "4.4.0", "5.5.0", "spark-3.5.3", "values/base.yaml", "a3f1a3f1")
+    for fact in (*facts, "<b>authenticator</b> jupyterhub.auth.DummyAuthenticator"):
         assert fact in page, fact
     header, _, rest = page.partition('id="failures"')
     run = summary(failed=True)["counts"]

@@ -100,6 +100,13 @@ class Deployment(abc.ABC):
     def auth_password(self) -> Secret:
         """The shared login password, read from the Secret the values point at."""
 
+    admin_ref: tuple[str, str] | None  # (Secret, key) of the admin password, where the values route one
+
+    @abc.abstractmethod
+    def admin_password(self) -> Secret:
+        """The admin password (SharedPasswordAuthenticator), read from its Secret; an error
+        where the values route none to the hub."""
+
     @abc.abstractmethod
     def service_token(self) -> Secret:
         """The harness's own hub API token (hub.services.hubharness)."""
@@ -128,6 +135,10 @@ class Deployment(abc.ABC):
 
     @abc.abstractmethod
     def hub_reads_password_from_secret(self) -> Fact: ...
+
+    @abc.abstractmethod
+    def hub_reads_admin_password_from_secret(self) -> Fact:
+        """As the user password: the running hub's admin password is its Secret's now."""
 
     @abc.abstractmethod
     def leak_surfaces(self) -> Iterator[tuple[str, str]]:

@@ -25,7 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-from ... import chart
+from ... import authenticators, chart
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI
@@ -84,6 +84,7 @@ class KubeDeployment(Deployment):
             f"(its recorded values, sha256 {digest})"
         )
         self.auth_ref = chart_values.auth_secret_ref(self.rendered_values)
+        self.admin_ref = authenticators.admin_secret_ref(self.rendered_values)
         self._forward: access.PortForward | None = None
 
     @property
@@ -179,6 +180,15 @@ class KubeDeployment(Deployment):
             raise HarnessError(f"secret {name} in namespace {self.namespace} has no key {key}")
         return Secret(value)
 
+    def admin_password(self) -> Secret:
+        if self.admin_ref is None:
+            raise HarnessError(f"the installed values route no {authenticators.ADMIN_ENV} to the hub from a Secret")
+        name, key = self.admin_ref
+        value = self._secret_data(name).get(key)
+        if not value:
+            raise HarnessError(f"secret {name} in namespace {self.namespace} has no key {key}")
+        return Secret(value)
+
     def service_token(self) -> Secret:
         token = self._secret_data(HUB_SECRET).get("hub.services.hubharness.apiToken")
         if not token:
@@ -190,9 +200,9 @@ class KubeDeployment(Deployment):
 
     def secrets(self) -> list[Secret]:
         found = [Secret(v) for k, v in self._secret_data(HUB_SECRET).items() if k.startswith("hub.") and v]
-        name, key = self.auth_ref
-        if value := self._secret_data(name).get(key):
-            found.append(Secret(value))
+        for name, key in authenticators.password_refs(self.values).values():
+            if value := self._secret_data(name).get(key):
+                found.append(Secret(value))
         return found
 
     # ---- NS -------------------------------------------------------------------------------
@@ -227,8 +237,11 @@ class KubeDeployment(Deployment):
 
     # ---- SEC ------------------------------------------------------------------------------
     def secret_has_key(self) -> Fact:
-        name, key = self.auth_ref
-        return Fact(bool(self._secret_data(name).get(key)), f"secret {name} in {self.namespace}, key {key}")
+        """Every login password's key (the user one; the admin one where the values route it)."""
+        refs = authenticators.password_refs(self.values).values()
+        missing = [f"{name}/{key}" for name, key in refs if not self._secret_data(name).get(key)]
+        where = ", ".join(f"secret {name} in {self.namespace}, key {key}" for name, key in refs)
+        return Fact(not missing, f"missing {', '.join(missing)}: {where}" if missing else where)
 
     def secret_is_private(self) -> Fact:
         name, _ = self.auth_ref
@@ -242,42 +255,51 @@ class KubeDeployment(Deployment):
         )
 
     def hub_reads_password_from_secret(self) -> Fact:
+        return self._hub_env_is_secret(chart_values.AUTH_ENV, self.auth_ref)
+
+    def hub_reads_admin_password_from_secret(self) -> Fact:
+        if self.admin_ref is None:
+            return Fact(False, f"the installed values route no {authenticators.ADMIN_ENV} to the hub from a Secret")
+        return self._hub_env_is_secret(authenticators.ADMIN_ENV, self.admin_ref)
+
+    def _hub_env_is_secret(self, env_name: str, secret_ref: tuple[str, str]) -> Fact:
+        """The hub container's variable is a secretKeyRef to the Secret the values name, and
+        the hub process's value is that Secret's now (sha256 digests, computed in the pod)."""
         hubs = self.component_pods("hub")
         if not hubs:
             return Fact(False, f"no hub pod in {self.namespace}")
         hub = self.serving_pod("hub") or hubs[0]
         container = next((c for c in hub.spec.containers if c.name == "hub"), hub.spec.containers[0])
-        env = next((e for e in container.env or [] if e.name == chart_values.AUTH_ENV), None)
+        env = next((e for e in container.env or [] if e.name == env_name), None)
         if env is None:
-            return Fact(False, f"the hub container has no {chart_values.AUTH_ENV} in its environment")
+            return Fact(False, f"the hub container has no {env_name} in its environment")
         ref = env.value_from.secret_key_ref if env.value_from else None
         if ref is None:
-            return Fact(
-                False, f"the hub's {chart_values.AUTH_ENV} is a literal value in the pod spec, not a secretKeyRef"
-            )
-        if (ref.name, ref.key) != self.auth_ref:
+            return Fact(False, f"the hub's {env_name} is a literal value in the pod spec, not a secretKeyRef")
+        if (ref.name, ref.key) != secret_ref:
             return Fact(
                 False,
-                f"the hub's {chart_values.AUTH_ENV} comes from secret {ref.name}/{ref.key}, "
-                f"not {'/'.join(self.auth_ref)} as the values say",
+                f"the hub's {env_name} comes from secret {ref.name}/{ref.key}, "
+                f"not {'/'.join(secret_ref)} as the values say",
             )
         # What the hub process has, as a digest computed inside its container, against the
         # Secret's value now: a Secret changed under a running hub differs.
         pod = hub.metadata.name
         out = io.BytesIO()
         try:
-            rc, err = exec_in(
-                self.core, self.namespace, pod, container.name, inpod("env-digest", chart_values.AUTH_ENV), out
-            )
+            rc, err = exec_in(self.core, self.namespace, pod, container.name, inpod("env-digest", env_name), out)
         except HarnessError as e:
-            return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV}: {e}")
+            return Fact(False, f"could not read the hub's {env_name}: {e}")
         if rc != 0:
-            return Fact(False, f"could not read the hub's {chart_values.AUTH_ENV} in pod {pod}: {last_line(err)}")
+            return Fact(False, f"could not read the hub's {env_name} in pod {pod}: {last_line(err)}")
         found = out.getvalue().decode().strip()
-        wanted = hashlib.sha256(str(self.auth_password()).encode()).hexdigest()
+        value = self._secret_data(secret_ref[0]).get(secret_ref[1])
+        if not value:
+            return Fact(False, f"secret {'/'.join(secret_ref)} in {self.namespace} has no value to compare with")
+        wanted = hashlib.sha256(value.encode()).hexdigest()
         return Fact(
             hmac.compare_digest(found, wanted),
-            f"the hub process in pod {pod} has {chart_values.AUTH_ENV} "
+            f"the hub process in pod {pod} has {env_name} "
             + ("equal to" if found == wanted else "unset, not" if found == "unset" else "different from")
             + f" secret {ref.name}/{ref.key} (compared as sha256 digests)",
         )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import functools
 import os
-import secrets as pysecrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ... import chart, upgrades
+from ... import authenticators, chart, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
+from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import helm_release
@@ -40,6 +41,16 @@ AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
 POD_GONE_TIMEOUT = 120
 NAMESPACE_GONE_TIMEOUT = 300  # volumes are deleted with it
+
+
+@dataclass
+class PasswordPlan:
+    """What deploy will write of the login passwords, decided before any change."""
+
+    refs: dict[str, tuple[str, str]]  # env name -> (Secret, key)
+    secret_exists: dict[str, bool]  # Secret name -> whether it is there now
+    # env name -> (value, origin: stored | environment | generated); never in a repr
+    chosen: dict[str, tuple[str, str]] = field(repr=False)
 
 
 class KubeTarget(Target):
@@ -161,34 +172,72 @@ class KubeTarget(Target):
                     "to a free port (or proxy.service.type: ClusterIP)"
                 )
 
-    def _ensure_secret(self, core, name: str, key: str) -> str:
-        """The Secret the hub reads its password from; created with a generated (or the
-        environment's) password when missing, refused when it lacks the key."""
+    def _read_secret(self, core, name: str) -> dict[str, str] | None:
+        """A Secret's data, decoded; None when there is no such Secret."""
         try:
             secret = core.read_namespaced_secret(name, self.namespace)
         except ApiException as e:
             if e.status != 404:
                 raise HarnessError(f"reading secret {name} failed: {e.status} {e.reason}") from None
-            value = os.environ.get(AUTH_ENV) or pysecrets.token_urlsafe(24)
-            core.create_namespaced_secret(
-                self.namespace,
-                validated(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "type": "Opaque",
-                        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
-                        "data": {key: base64.b64encode(value.encode()).decode()},
-                    }
-                ),
-            )
-            return "generated" if not os.environ.get(AUTH_ENV) else "environment"
-        if not (secret.data or {}).get(key):
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    def _choose_passwords(self, core, values: dict) -> PasswordPlan:
+        """The Secret keys the hub's login passwords come from (the user one; the admin one
+        where the values route it), checked before anything is written: an existing Secret
+        lacking the user password is refused (it is the operator's), and so is a password
+        the authenticator would refuse. A missing key gets the environment's password or a
+        generated one; a stored one is kept."""
+        refs = authenticators.password_refs(values)
+        stored = {name: self._read_secret(core, name) for name, _ in refs.values()}
+        name, key = refs[AUTH_ENV]
+        auth_secret = stored[name]
+        if auth_secret is not None and not auth_secret.get(key):
             raise HarnessError(
                 f"secret {name} in namespace {self.namespace} has no key {key}: add it "
                 f"(kubectl -n {self.namespace} edit secret {name}) and deploy again"
             )
-        return "stored"
+        chosen: dict[str, tuple[str, str]] = {}  # env name -> (value, origin)
+        for env_name, (name, key) in refs.items():
+            if value := (stored[name] or {}).get(key):
+                chosen[env_name] = (Secret(value), "stored")
+            elif os.environ.get(env_name):
+                chosen[env_name] = (Secret(os.environ[env_name]), "environment")
+            else:
+                chosen[env_name] = (Secret(authenticators.GENERATED[env_name]()), "generated")
+        authenticators.refuse_passwords(
+            values,
+            {
+                env_name: (value, f"Secret {'/'.join(refs[env_name])}" if origin == "stored" else f"the {origin}")
+                for env_name, (value, origin) in chosen.items()
+                if origin != "generated"
+            },
+        )
+        return PasswordPlan(refs, {name: data is not None for name, data in stored.items()}, chosen)
+
+    def _write_passwords(self, core, plan: PasswordPlan) -> None:
+        """Create a missing Secret; add only the keys an existing one lacks."""
+        for name, exists in plan.secret_exists.items():
+            new = {
+                key: base64.b64encode(plan.chosen[env_name][0].encode()).decode()
+                for env_name, (secret, key) in plan.refs.items()
+                if secret == name and plan.chosen[env_name][1] != "stored"
+            }
+            if not exists:
+                core.create_namespaced_secret(
+                    self.namespace,
+                    validated(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Secret",
+                            "type": "Opaque",
+                            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+                            "data": new,
+                        }
+                    ),
+                )
+            elif new:  # what is there stays as it is
+                core.patch_namespaced_secret(name, self.namespace, {"data": new})
 
     def _apply_ingress(self, body: dict) -> None:
         api = self.networking()
@@ -226,6 +275,7 @@ class KubeTarget(Target):
         started = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, note = chart_values.load_validated(values_files, chart_version)
+        authenticators.require_hub_for(values, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self.require_tools()
         self.ensure_cluster()
@@ -235,10 +285,12 @@ class KubeTarget(Target):
         # (its hub refuses to start on an older one otherwise); a downgrade is refused here.
         move = upgrades.move(self.namespace, running.chart_version if running else None, chart_version, force)
         self._ensure_node_port_is_free(core, values)
+        passwords = self._choose_passwords(core, values)
         self._ensure_namespace(core)
         name, key = chart_values.auth_secret_ref(values)
+        origins = {env_name: origin for env_name, (_, origin) in passwords.chosen.items()}
         try:
-            origin = self._ensure_secret(core, name, key)
+            self._write_passwords(core, passwords)
         except ApiException as e:
             # deletion began after _ensure_namespace looked: the namespace lifecycle admission's 403
             if e.status == 403 and "being terminated" in (e.body or ""):
@@ -273,8 +325,14 @@ class KubeTarget(Target):
             self.namespace,
             what=f"release {RELEASE} in namespace {self.namespace}",
             url=None,
-            secret_origin=origin,
+            secret_origin=origins[AUTH_ENV],
             secret_place=f"Secret {name}/{key} (never printed)",
+            details=[
+                f"{env_name}: {origin}, in Secret {'/'.join(ref)} (never printed)"
+                for env_name, ref in authenticators.password_refs(values).items()
+                if env_name != AUTH_ENV
+                for origin in [origins[env_name]]
+            ],
             ready_note="hub and proxy are Ready",
             schema_note=note,
             action=move or "started",

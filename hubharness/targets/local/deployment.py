@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from ... import backup, chart, procs
+from ... import authenticators, backup, chart, procs
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...load.figures import Usage
@@ -36,6 +36,7 @@ class LocalDeployment(Deployment):
         self.values = json.loads((folder.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
         self.auth_ref = chart_values.auth_secret_ref(self.values)
+        self.admin_ref = authenticators.admin_secret_ref(self.values)
 
     def as_deployed(self, value: str) -> str:
         return images.local_path(value)
@@ -70,6 +71,11 @@ class LocalDeployment(Deployment):
     def auth_password(self) -> Secret:
         return self.folder.store.get(*self.auth_ref)
 
+    def admin_password(self) -> Secret:
+        if self.admin_ref is None:
+            raise HarnessError(f"the deployed values route no {authenticators.ADMIN_ENV} to the hub from a Secret")
+        return self.folder.store.get(*self.admin_ref)
+
     def service_token(self) -> Secret:
         return self.folder.store.get(HUB_SECRET, "hub.services.hubharness.apiToken")
 
@@ -101,9 +107,11 @@ class LocalDeployment(Deployment):
 
     # SEC
     def secret_has_key(self) -> Fact:
-        name, key = self.auth_ref
-        data = self.folder.store.read(name)
-        return Fact(bool(data.get(key)), f"secret {name} ({self.folder.store.path(name)}) key {key}")
+        """Every login password's key (the user one; the admin one where the values route it)."""
+        refs = authenticators.password_refs(self.values).values()
+        missing = [f"{name}/{key}" for name, key in refs if not self.folder.store.read(name).get(key)]
+        where = ", ".join(f"{name} ({self.folder.store.path(name)}) key {key}" for name, key in refs)
+        return Fact(not missing, f"{', '.join(missing)} of {where}" if missing else where)
 
     def secret_is_private(self) -> Fact:
         """Every Secret of the namespace (the password's and the chart's managed one) 0600,
@@ -123,14 +131,23 @@ class LocalDeployment(Deployment):
         )
 
     def hub_reads_password_from_secret(self) -> Fact:
+        return self._hub_env_is_secret(AUTH_ENV, self.auth_ref)
+
+    def hub_reads_admin_password_from_secret(self) -> Fact:
+        if self.admin_ref is None:
+            return Fact(False, f"the deployed values route no {authenticators.ADMIN_ENV} to the hub from a Secret")
+        return self._hub_env_is_secret(authenticators.ADMIN_ENV, self.admin_ref)
+
+    def _hub_env_is_secret(self, env_name: str, ref: tuple[str, str]) -> Fact:
+        """The running hub process's variable against the Secret's value now."""
         hub = self.folder.running("hub")
         if hub is None:
             return Fact(False, "hub process is not running")
-        env_value = hub.environ().get(AUTH_ENV)
+        env_value = hub.environ().get(env_name)
         if env_value is None:
-            return Fact(False, f"hub process has no {AUTH_ENV} in its environment")
-        same = hmac.compare_digest(env_value, str(self.auth_password()))
-        return Fact(same, f"hub's {AUTH_ENV} {'matches' if same else 'differs from'} secret {'/'.join(self.auth_ref)}")
+            return Fact(False, f"hub process has no {env_name} in its environment")
+        same = hmac.compare_digest(env_value, str(self.folder.store.get(*ref)))
+        return Fact(same, f"hub's {env_name} {'matches' if same else 'differs from'} secret {'/'.join(ref)}")
 
     def leak_surfaces(self) -> Iterator[tuple[str, str]]:
         d = self.folder.state_dir

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import requests
 
-from ... import backup, chart, procs, upgrades
+from ... import authenticators, backup, chart, procs, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -90,6 +90,7 @@ class LocalTarget(StateFolder, Target):
         super().__init__(namespace)
         self._proxy_log_offset = 0
         self._launched_at = 0.0
+        self._password_notes: list[str] = []  # deploy's lines on passwords other than the user one
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
@@ -151,9 +152,14 @@ class LocalTarget(StateFolder, Target):
         env: dict[str, str] = {}
         auth_file, origin = self.store.path("urbalurba-secrets"), "stored"
         for name, (secret, key) in chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {})).items():
-            if name == AUTH_ENV:
-                value, origin = self.store.ensure(secret, key, given=os.environ.get(AUTH_ENV) or None)
-                auth_file = self.store.path(secret)
+            if name in authenticators.GENERATED:  # the login passwords: the environment's, kept, or made
+                value, made = self.store.ensure(
+                    secret, key, given=os.environ.get(name) or None, generate=authenticators.GENERATED[name]
+                )
+                if name == AUTH_ENV:
+                    auth_file, origin = self.store.path(secret), made
+                else:
+                    self._password_notes.append(f"{name}: {made}, in {self.store.path(secret)} (key {key})")
             else:
                 value = self.store.get(secret, key)
             env[name] = str(value)
@@ -185,6 +191,18 @@ class LocalTarget(StateFolder, Target):
             )
         return env, auth_file, origin
 
+    def _refuse_unusable_passwords(self, values: dict) -> None:
+        """Before anything is written: the passwords this deploy would give the hub (the
+        environment's, else the stored ones; made ones always pass) must pass its
+        authenticator's own rules, or a running hub would be replaced by one that cannot start."""
+        candidates = {}
+        for name, (secret, key) in authenticators.password_refs(values).items():
+            if os.environ.get(name):
+                candidates[name] = (os.environ[name], "the environment")
+            elif stored := self.store.read(secret).get(key):
+                candidates[name] = (stored, f"{self.store.path(secret)}")
+        authenticators.refuse_passwords(values, candidates)
+
     def _fingerprint(self, values: dict, env: dict[str, str], ports: dict, hub_bin: Path) -> str:
         """Changes when anything the hub reads or runs on changes; keyed, so it reveals no secret."""
         key = self.store.read(HUB_SECRET)["hub.config.JupyterHub.cookie_secret"].encode()
@@ -203,6 +221,9 @@ class LocalTarget(StateFolder, Target):
         started_at = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, schema_note = chart_values.load_validated(values_files, chart_version)
+        authenticators.require_hub_for(values, chart_version)
+        self._refuse_unusable_passwords(values)
+        self._password_notes = []
         self._require_java()
         image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
         state = self.read_state()
@@ -261,7 +282,7 @@ class LocalTarget(StateFolder, Target):
             secret_origin=origin,
             secret_place=f"{auth_file} (key {AUTH_ENV})",
             action="unchanged",
-            details=[f"state: {self.state_dir}", image.note],
+            details=[*self._password_notes, f"state: {self.state_dir}", image.note],
             not_applicable=parity.not_applicable(values),
             not_enforced=parity.not_enforced(values),
             schema_note=schema_note,
