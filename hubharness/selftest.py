@@ -237,7 +237,7 @@ class Selftest:
             fault_runs[key].checks.append(check)
         runs = [*healthy_runs.values(), *fault_runs.values()]
         # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
-        weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2}
+        weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2, "RES": 2, "UPG": 2}
         runs[len(healthy_runs) :] = sorted(
             runs[len(healthy_runs) :], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks)
         )
