@@ -25,9 +25,10 @@ LONGEST_FIRST = "tests/test_selftest.py"  # two thirds of the run on its own
 
 
 def pytest_collection_modifyitems(items):
-    """The longest file first when the tests run in one process. Under xdist (README's
-    command) its scheduler orders the files itself; starting the selftest first there made
-    it overlap every other file, which a clean CI run showed slower and less steady."""
+    """The longest file first. Under xdist (README's command) --no-loadscope-reorder keeps
+    this order, and the selftest's file, of three tests, fills one worker while the other
+    takes the rest: xdist's own order (most tests first) started it a third into the run,
+    and the run took its length on top of that."""
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 
 
