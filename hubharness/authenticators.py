@@ -49,9 +49,12 @@ SINCE = {SHARED: "5.3.0"}
 
 def require_hub_for(values: dict, chart_version: str) -> None:
     """Refuse, before anything changes, values whose authenticator the chart's JupyterHub lacks."""
-    kind, hub = configured(values), chart.hub_version(chart_version)
+    kind = configured(values)
     since = SINCE.get(kind)
-    if since and tuple(map(int, hub.split("."))) < tuple(map(int, since.split("."))):
+    if not since:
+        return
+    hub = chart.hub_version(chart_version)
+    if tuple(map(int, hub.split("."))) < tuple(map(int, since.split("."))):
         raise HarnessError(
             f"the values select the {kind} authenticator, which JupyterHub {since} brought; chart "
             f"{chart_version} ships JupyterHub {hub}: deploy chart 4.2.0 or newer, or leave {VALUES_FILE[kind]} out"

@@ -10,6 +10,7 @@ Deploy, verify and remove run as the user runs them (`invoke …` in a subproces
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -130,7 +131,7 @@ class Selftest:
 
     def _run(self, run: Run, work_root: Path, report_dir: Path) -> Run:
         started = time.monotonic()
-        namespace = f"{self.prefix}-{run.name}"[:50]
+        namespace = self.namespace_of(run)
         work = work_root / run.name
         work.mkdir(parents=True)
         values_args, env = self._prepare(run, work)
@@ -197,6 +198,14 @@ class Selftest:
         extra = {str((VALUES_DIR / f).resolve()): kind for kind, f in authenticators.VALUES_FILE.items()}
         kinds = [extra[v] for v in values if v in extra]
         return "-".join([name, *kinds])
+
+    def namespace_of(self, run: Run) -> str:
+        """`<prefix>-<run>`, at most 50 characters (its scratch namespaces add up to 8 more,
+        under Kubernetes' 63): a longer one is cut and made unique again by a digest."""
+        name = f"{self.prefix}-{run.name}"
+        if len(name) <= 50:
+            return name
+        return f"{name[:41].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
     def _progress(self, run: Run) -> None:
         if run.fault is None:

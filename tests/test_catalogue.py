@@ -1,13 +1,15 @@
 """The check catalogue is the one list of checks, and every check has a fault."""
 
 import json
+import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from fixtures.resilience import STEPS
-from hubharness import checks, faults, mutants
+from hubharness import chart, checks, faults, mutants, selftest
 from hubharness.errors import HarnessError
 from hubharness.paths import PROJECT_ROOT
 
@@ -87,3 +89,14 @@ def test_every_res_check_has_the_steps_it_reads():
     see its step done."""
     named = {check for checks_of_step in STEPS.values() for check in checks_of_step}
     assert named == {c.id.split(".", 1)[1] for c in checks.CATALOGUE if c.group == "RES"}
+
+
+def test_every_selftest_run_gets_a_valid_namespace_of_its_own():
+    """Fault names and the authenticator's suffix can run past what a namespace allows:
+    cut, the name stays a valid one (no trailing '-') and unique."""
+    runner = selftest.Selftest("local", "selftest", [], chart.DEFAULT_CHART_VERSION, 2, say=lambda _: None)
+    names = [f"{f.name}{suffix}" for f in faults.FAULTS for suffix in ("", "-shared-password")] + ["healthy"]
+    namespaces = [runner.namespace_of(SimpleNamespace(name=n)) for n in names]
+    bad = [ns for ns in namespaces if len(ns) > 50 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", ns)]
+    assert bad == []
+    assert len(set(namespaces)) == len(namespaces)

@@ -220,6 +220,7 @@ class LocalTarget(StateFolder, Target):
     ) -> DeployResult:
         started_at = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
+        chart.hub_version(chart_version)  # an unknown chart is named before its schema is looked for
         values, schema_note = chart_values.load_validated(values_files, chart_version)
         authenticators.require_hub_for(values, chart_version)
         self._refuse_unusable_passwords(values)
