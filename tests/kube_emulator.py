@@ -376,14 +376,18 @@ class KubeEmulator:
         if not self.pod_start_delay:
             self._scheduled(ns, pod)
             self._started(ns, pod)
-        else:
-            for at, step in ((self.pod_start_delay / 2, self._scheduled), (self.pod_start_delay, self._started)):
-                timer = threading.Timer(at, self._step, (ns, pod["metadata"]["name"], pod["metadata"]["uid"], step))
-                timer.daemon = True
-                timer.start()
+        else:  # one thread takes the steps in order (two timers can fire out of order under load)
+            threading.Thread(
+                target=self._steps, args=(ns, pod["metadata"]["name"], pod["metadata"]["uid"]), daemon=True
+            ).start()
         if self.on_pod_created:
             self.on_pod_created(pod)
         self.start_containers(ns, pod)
+
+    def _steps(self, ns: str, name: str, uid: str) -> None:
+        for step in (self._scheduled, self._started):
+            time.sleep(self.pod_start_delay / 2)
+            self._step(ns, name, uid, step)
 
     def _step(self, ns: str, name: str, uid: str, step) -> None:
         with self.lock:
