@@ -311,11 +311,11 @@ CATALOGUE: tuple[Check, ...] = (
 
 BY_ID = {check.id: check for check in CATALOGUE}
 
-# On kubernetes, the checks the API server alone can prove, with the way their fault
-# happens on a cluster. The project's tests break an emulated API server so, and see
-# `invoke verify` fail each by name (tests/test_kube_faults.py). The other checks that
-# apply on kubernetes need a running hub and kubelet: they are proven on local (selftest)
-# and run for real by the nightly kind job.
+# On kubernetes every check is proven able to fail in one of three ways.
+#
+# The checks the API server alone can prove, with the way their fault happens on a cluster:
+# the project's tests break an emulated API server so, and see `invoke verify` fail each by
+# name (tests/test_kube_faults.py).
 KUBE_FAULTS = {
     "NS.namespace_exists": "namespace-terminating",
     "NS.state_is_isolated": "foreign-pod-in-namespace",
@@ -328,6 +328,66 @@ KUBE_FAULTS = {
     "RDY.component_is_ready[proxy]": "proxy-not-ready",
     "PRX.ingress_routes_its_host_to_proxy_public": "ingress-points-elsewhere",
 }
+
+# The checks that need a hub to answer: a real JupyterHub (the local target's, on 127.0.0.1)
+# serves the emulated cluster, its Secrets are the cluster's, its server processes are the
+# cluster's user pods; the fault is the check's own, done to that hub, or (KUBE_CLUSTER_FAULTS)
+# done to the cluster, as it happens there (tests/test_kube_hub_faults.py).
+KUBE_HUB_CHECKS = (
+    *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
+    "SEC.user_servers_do_not_inherit_hub_secrets",
+    "SEC.user_homes_hold_no_hub_secret",
+    "RDY.hub_health_answers_through_the_proxy",
+    "RDY.hub_runs_the_charts_jupyterhub",
+    "AUTH.right_password_logs_in",
+    "AUTH.wrong_password_is_refused[wrong]",
+    "AUTH.wrong_password_is_refused[empty]",
+    "AUTH.login_without_xsrf_is_refused",
+    "AUTH.admin_reaches_admin_page",
+    "AUTH.non_admin_is_kept_from_admin_page",
+    "AUTH.user_cannot_reach_another_users_server",
+    "AUTH.browser_with_wrong_password_stays_out",
+    "AUTH.browser_logs_in_to_jupyterlab",
+    "PRX.root_redirects_into_the_hub",
+    "PRX.login_page_is_served",
+    "PRX.user_route_appears_after_spawn",
+    "PRX.user_route_goes_after_stop",
+    "ADM.users_are_listed",
+    "ADM.active_sessions_are_listed",
+    "ADM.server_stops_through_the_api",
+    "SPK.server_spawns_through_the_hub",
+    "SPK.kernel_runs_code_over_the_proxy",
+)
+KUBE_CLUSTER_FAULTS = {
+    "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
+    "AUTH.right_password_logs_in": "secret-rotated-behind-hub",
+}
+
+# The rest need what only a cluster has. They are proven able to fail on local (`invoke
+# selftest`), and run for real on kind by the nightly workflow; what each needs:
+KUBE_NEEDS_A_CLUSTER = {
+    "SEC.hub_reads_admin_password_from_secret": "the SharedPasswordAuthenticator's values on a hub in a pod",
+    "AUTH.user_password_does_not_make_an_admin": "the SharedPasswordAuthenticator's values on a hub in a pod",
+    "AUTH.admin_password_is_refused_for_a_non_admin": "the SharedPasswordAuthenticator's values on a hub in a pod",
+    "SPK.servers_pyspark_python_imports_the_expected_pyspark": "an exec into the user's pod (kubectl exec)",
+    "PRX.route_table_holds_the_hub_route": "the hub behind its Service (the proxy's / goes to http://hub:8081)",
+    "SPK": "Spark in the notebook image, in a user pod a kubelet runs",
+    "RES": "pods deleted and made again by their Deployment and by KubeSpawner",
+    "UPG": "a scratch release installed by helm with another chart, then upgraded",
+    "BAK": "a scratch release installed and purged by helm, helper pods on its volumes",
+    "RMV": "a scratch release installed and uninstalled by helm",
+    "LOAD": "many user pods spawned at once, and the metrics API",
+}
+
+
+def kube_proof(check: Check) -> str:
+    """How the check is proven able to fail on kubernetes (see above)."""
+    if check.id in KUBE_FAULTS:
+        return "an emulated API server broken as a cluster breaks (tests/test_kube_faults.py)"
+    if check.id in KUBE_HUB_CHECKS:
+        return "a real hub serving an emulated cluster (tests/test_kube_hub_faults.py)"
+    needs = KUBE_NEEDS_A_CLUSTER.get(check.id) or KUBE_NEEDS_A_CLUSTER[check.group]
+    return f"needs {needs}: `invoke selftest` on local, verify on kind nightly"
 
 
 def target_kind(context: str) -> str:

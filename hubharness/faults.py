@@ -463,3 +463,22 @@ c.Spawner.start_timeout = 240
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}
+
+
+def materialise(fault: Fault, work: Path) -> tuple[list[str], dict[str, str]]:
+    """The fault's files and overlay written into its own folder `work`: the `--values`
+    arguments and the environment it adds to deploy (a password it writes somewhere is
+    a fresh one)."""
+    password = secrets.token_urlsafe(18)
+
+    def fill(text: str) -> str:
+        return text.replace("{dir}", str(work)).replace("{password}", password)
+
+    for name, text in fault.files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    args = []
+    if fault.overlay:
+        (work / "values.yaml").write_text(fill(fault.overlay))
+        args = ["--values", str(work / "values.yaml")]
+    return args, {k: fill(v) for k, v in fault.env.items()}

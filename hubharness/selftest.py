@@ -14,7 +14,6 @@ import hashlib
 import html
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from . import authenticators, chart
 from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError
-from .faults import BY_NAME, Fault
+from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR, state_home
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV, new_report_dir
@@ -113,21 +112,11 @@ class Selftest:
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
-        password = secrets.token_urlsafe(18)  # for faults that write the password somewhere
-
-        def fill(text: str) -> str:
-            return text.replace("{dir}", str(work)).replace("{password}", password)
-
-        for name, text in fault.files.items():
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            (work / name).write_text(text)
-        if fault.overlay:
-            (work / "values.yaml").write_text(fill(fault.overlay))
-            args += ["--values", str(work / "values.yaml")]
-        env.update({k: fill(v) for k, v in fault.env.items()})
+        fault_args, fault_env = materialise(fault, work)
+        env.update(fault_env)
         if fault.mutant:
             env[MUTANT_ENV] = fault.mutant
-        return args, env
+        return args + fault_args, env
 
     def _run(self, run: Run, work_root: Path, report_dir: Path) -> Run:
         started = time.monotonic()

@@ -191,6 +191,9 @@ class KubeEmulator:
         self._attach_waiting: dict[tuple[str, str], str] = {}  # (ns, pod) → uid, waiting on a Multi-Attach
         self.image_failures: dict[str, str] = {}  # image → "pull" (it cannot be pulled) or "crash" (it exits 1)
         self.on_conflict = None  # a test's hook: (ns, kind, name) after a create was refused 409
+        # a test's hook: (ns) before pods are read, to bring them in line with what runs (a
+        # kubelet whose containers are processes elsewhere, tests/test_kube_hub_faults.py)
+        self.kubelet = None
         self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
         self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
         self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
@@ -724,6 +727,8 @@ class KubeEmulator:
                     return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
                 # (a real server lists, and deletes collections, in a namespace that is not there:
                 # nothing; an object in it is not found)
+                if kind == "pods" and method == "GET" and emulator.kubelet:
+                    emulator.kubelet(ns)
                 store = emulator.objects.setdefault((ns, kind), {})
                 api_version, kind_name = COLLECTIONS[kind]
                 if method == "GET" and name is None:

@@ -95,7 +95,8 @@ MORE_BREAKS = {
 }
 
 
-def verify(cluster, check_ids: list[str]) -> tuple[dict[str, str], str]:
+def verify(cluster, check_ids: list[str], hub_url: str = "", timeout: float = 120) -> tuple[dict[str, str], str]:
+    """`invoke verify --context emulated` of these checks: their outcomes, and what it printed."""
     done = run_invoke(
         "verify",
         "--context",
@@ -104,8 +105,9 @@ def verify(cluster, check_ids: list[str]) -> tuple[dict[str, str], str]:
         "jh",
         "--check",
         ",".join(check_ids),
-        # no hub is emulated: the checks here must not need one, and reach nothing if they try
-        HUBHARNESS_PUBLIC_URL=f"http://127.0.0.1:{_closed_port()}",
+        timeout=timeout,
+        # without a hub_url no hub is there: the checks must not need one, and reach nothing if they try
+        HUBHARNESS_PUBLIC_URL=hub_url or f"http://127.0.0.1:{_closed_port()}",
     )
     summary = json.loads((cluster.tmp_path / "reports" / "latest" / "summary.json").read_text())
     return {c["id"]: c["outcome"] for c in summary["checks"]}, done.stdout + done.stderr

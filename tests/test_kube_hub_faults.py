@@ -1,0 +1,178 @@
+"""The checks that need a hub to answer (checks.KUBE_HUB_CHECKS), on kubernetes: a real
+JupyterHub serves the emulated cluster.
+
+It is the local target's hub, proxy and servers on 127.0.0.1. The cluster's Secrets hold
+its password and tokens, its server processes are the cluster's user pods (the emulator's
+kubelet hook), and HUBHARNESS_PUBLIC_URL sends verify to its proxy, as a NodePort would.
+`invoke verify --context emulated` passes every one of these checks on the healthy pair
+and fails each, by name, on its fault: the catalogue's own, done to the hub as selftest
+does it, or one done to the cluster (checks.KUBE_CLUSTER_FAULTS). What the kube target
+adds over local here is its own reading of Secrets, release and pods; the hub is real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import psutil
+import pytest
+
+from hubharness import checks, faults, values
+from hubharness.procs import processes_under
+from hubharness.targets.kube.api import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
+from hubharness.targets.local import LocalTarget
+
+from .helpers import Harness
+from .test_kube_faults import verify
+from .test_kube_verify import AUTH, b64, chart_release, install_chart
+
+NAMESPACE = "kubehub"  # the local deployment serving as the cluster's hub
+VERIFY_TIMEOUT = 600
+KILLED = ("failed", "timeout")  # as selftest counts a check its fault kills
+
+
+def _hub_checks() -> dict[str, list[str]]:
+    """fault → the hub checks the catalogue breaks with it (those with a cluster fault aside)."""
+    by_fault: dict[str, list[str]] = {}
+    for check_id in checks.KUBE_HUB_CHECKS:
+        if check_id not in checks.KUBE_CLUSTER_FAULTS:
+            by_fault.setdefault(checks.BY_ID[check_id].fault, []).append(check_id)
+    return by_fault
+
+
+HUB_FAULTS = _hub_checks()
+
+CLUSTER_BREAK = {
+    # helm's record says chart 4.2.0 (JupyterHub 5.3.0) while the hub in the pods is 5.5.0
+    "release-records-another-chart": lambda c: c.add_release(
+        "jh", chart_release(values.load(values.values_files("kind")), "4.2.0")
+    ),
+    # the Secret changes and the hub is not restarted: it still takes the old password
+    "secret-rotated-behind-hub": lambda c: c.get("jh", "secrets", "urbalurba-secrets")["data"].update(
+        {AUTH: b64("rotated-but-the-hub-was-not-restarted")}
+    ),
+}
+
+
+class LocalHub:
+    """A local deployment in its own home: deployed, broken, purged."""
+
+    def __init__(self, base: Path):
+        self.harness = Harness(base / "home", base / "reports")
+        self.state = self.harness.state_dir(NAMESPACE)
+
+        self.url = ""
+
+    def deploy(self, *args: str, env: dict | None = None) -> None:
+        ran = self.harness.deploy(NAMESPACE, *args, env=env)
+        assert ran.code == 0, ran.err
+        self.url = self.harness.status(NAMESPACE)["hub_url"]
+
+    def secret(self, name: str) -> dict[str, str]:
+        return json.loads((self.state / "secrets" / f"{name}.json").read_text())
+
+    def running_servers(self) -> set[str]:
+        homes = self.state / "home"
+        return {
+            home.name
+            for home in (homes.iterdir() if homes.is_dir() else [])
+            if any("jupyterhub-singleuser" in " ".join(p.cmdline()) for p in processes_under(home))
+        }
+
+    def apply(self, fault: faults.Fault, work: Path, monkeypatch) -> None:
+        """As selftest does: the fault's values and environment at deploy, then its action."""
+        args, env = faults.materialise(fault, work)
+        self.deploy(*args, env=env)
+        if fault.action is not None:
+            with monkeypatch.context() as m:
+                m.setenv("HUBHARNESS_HOME", str(self.harness.home))
+                fault.action(LocalTarget(NAMESPACE))
+        assert not fault.redeploy and not fault.mutant, f"{fault.name}: not a fault done to a running hub"
+
+
+def serve(cluster, hub: LocalHub) -> str:
+    """The chart installed in the emulated namespace jh, with the hub's Secrets and its
+    servers as user pods; the public URL verify is to use."""
+    install_chart(cluster)
+    for name in ("urbalurba-secrets", "hub"):
+        cluster.get("jh", "secrets", name)["data"] = {k: b64(v) for k, v in hub.secret(name).items()}
+
+    def kubelet(ns: str) -> None:
+        if ns != "jh":
+            return
+        running = hub.running_servers()
+        pods = cluster.objects[("jh", "pods")]
+        users = {}
+        for name, pod in list(pods.items()):
+            if pod["metadata"]["labels"].get("component") == "singleuser-server":
+                users[pod["metadata"]["annotations"][USERNAME_ANNOTATION]] = name
+        for user, name in users.items():
+            if user not in running:
+                del pods[name]
+        for user in running - set(users):
+            cluster.add_pod(
+                "jh",
+                f"jupyter-{user}",
+                "singleuser-server",
+                container=NOTEBOOK_CONTAINER,
+                annotations={USERNAME_ANNOTATION: user},
+            )
+
+    cluster.kubelet = kubelet
+    return hub.url
+
+
+@pytest.fixture(scope="module")
+def healthy_hub(tmp_path_factory):
+    hub = LocalHub(tmp_path_factory.mktemp("healthy-hub"))
+    hub.deploy()
+    yield hub
+    hub.harness.purge_all()
+
+
+@pytest.fixture
+def broken_hub(tmp_path):
+    hub = LocalHub(tmp_path / "broken-hub")
+    yield hub
+    for proc in processes_under(hub.state):  # a hung hub (SIGSTOP) goes on, to be removed at once
+        with contextlib.suppress(psutil.Error):
+            proc.resume()
+    hub.harness.purge_all()
+
+
+def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
+    kube = [c.id for c in checks.for_context("emulated")]
+    ways = [set(checks.KUBE_FAULTS), set(checks.KUBE_HUB_CHECKS)]
+    assert not ways[0] & ways[1]
+    assert set(checks.KUBE_CLUSTER_FAULTS) <= ways[1]
+    assert set(checks.KUBE_CLUSTER_FAULTS.values()) == set(CLUSTER_BREAK)
+    for check in checks.for_context("emulated"):
+        assert checks.kube_proof(check), check.id  # a group or check not listed raises KeyError
+    assert set(kube) >= ways[0] | ways[1]
+
+
+def test_a_healthy_hub_serving_the_cluster_passes_every_hub_check(cluster, healthy_hub):
+    outcomes, output = verify(cluster, list(checks.KUBE_HUB_CHECKS), serve(cluster, healthy_hub), VERIFY_TIMEOUT)
+    assert outcomes == dict.fromkeys(checks.KUBE_HUB_CHECKS, "passed"), output[-3000:]
+
+
+@pytest.mark.parametrize("fault", list(CLUSTER_BREAK))
+def test_verify_fails_the_hub_check_its_cluster_fault_breaks(cluster, healthy_hub, fault):
+    url = serve(cluster, healthy_hub)
+    CLUSTER_BREAK[fault](cluster)
+    broken = [c for c, f in checks.KUBE_CLUSTER_FAULTS.items() if f == fault]
+    outcomes, output = verify(cluster, broken, url, VERIFY_TIMEOUT)
+    assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(broken), output[-3000:]
+    assert f"failed checks: {', '.join(broken)}" in output
+
+
+@pytest.mark.parametrize("fault", list(HUB_FAULTS))
+def test_verify_fails_the_hub_checks_the_hubs_fault_breaks(cluster, broken_hub, fault, tmp_path, monkeypatch):
+    work = tmp_path / "fault"
+    work.mkdir()
+    broken_hub.apply(faults.BY_NAME[fault], work, monkeypatch)
+    outcomes, output = verify(cluster, HUB_FAULTS[fault], serve(cluster, broken_hub), VERIFY_TIMEOUT)
+    assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(HUB_FAULTS[fault]), output[-3000:]
+    assert f"failed checks: {', '.join(HUB_FAULTS[fault])}" in output
