@@ -334,6 +334,7 @@ KUBE_FAULTS = {
 # cluster's user pods; the fault is the check's own, done to that hub, or (KUBE_CLUSTER_FAULTS)
 # done to the cluster, as it happens there (tests/test_kube_hub_faults.py).
 KUBE_HUB_CHECKS = (
+    "SEC.hub_reads_admin_password_from_secret",
     *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
     "SEC.user_servers_do_not_inherit_hub_secrets",
     "SEC.user_homes_hold_no_hub_secret",
@@ -345,6 +346,8 @@ KUBE_HUB_CHECKS = (
     "AUTH.login_without_xsrf_is_refused",
     "AUTH.admin_reaches_admin_page",
     "AUTH.non_admin_is_kept_from_admin_page",
+    "AUTH.user_password_does_not_make_an_admin",
+    "AUTH.admin_password_is_refused_for_a_non_admin",
     "AUTH.user_cannot_reach_another_users_server",
     "AUTH.browser_with_wrong_password_stays_out",
     "AUTH.browser_logs_in_to_jupyterlab",
@@ -361,14 +364,12 @@ KUBE_HUB_CHECKS = (
 KUBE_CLUSTER_FAULTS = {
     "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
     "AUTH.right_password_logs_in": "secret-rotated-behind-hub",
+    "SEC.hub_reads_admin_password_from_secret": "admin-password-rotated-behind-hub",
 }
 
 # The rest need what only a cluster has. They are proven able to fail on local (`invoke
 # selftest`), and run for real on kind by the nightly workflow; what each needs:
 KUBE_NEEDS_A_CLUSTER = {
-    "SEC.hub_reads_admin_password_from_secret": "the SharedPasswordAuthenticator's values on a hub in a pod",
-    "AUTH.user_password_does_not_make_an_admin": "the SharedPasswordAuthenticator's values on a hub in a pod",
-    "AUTH.admin_password_is_refused_for_a_non_admin": "the SharedPasswordAuthenticator's values on a hub in a pod",
     "SPK.servers_pyspark_python_imports_the_expected_pyspark": "an exec into the user's pod (kubectl exec)",
     "PRX.route_table_holds_the_hub_route": "the hub behind its Service (the proxy's / goes to http://hub:8081)",
     "SPK": "Spark in the notebook image, in a user pod a kubelet runs",

@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hubharness import checks, faults, values
+from hubharness import authenticators, checks, faults, values
+from hubharness.paths import VALUES_DIR
 from hubharness.procs import processes_under
 from hubharness.targets.kube.api import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
@@ -33,6 +34,12 @@ VERIFY_TIMEOUT = 600
 KILLED = ("failed", "timeout")  # as selftest counts a check its fault kills
 
 
+def _authenticator_of(check_ids: list[str]) -> str:
+    """The authenticator the hub runs to prove these checks ("": the default, DummyAuthenticator)."""
+    (kind,) = {checks.BY_ID[c].authenticator for c in check_ids}
+    return kind
+
+
 def _hub_checks() -> dict[str, list[str]]:
     """fault → the hub checks the catalogue breaks with it (those with a cluster fault aside)."""
     by_fault: dict[str, list[str]] = {}
@@ -43,30 +50,37 @@ def _hub_checks() -> dict[str, list[str]]:
 
 
 HUB_FAULTS = _hub_checks()
+AUTHENTICATORS = sorted({checks.BY_ID[c].authenticator for c in checks.KUBE_HUB_CHECKS})
+
+
+def _rotate(key: str):
+    """The Secret's key changes and the hub is not restarted: its process keeps the old value."""
+    return lambda c: c.get("jh", "secrets", "urbalurba-secrets")["data"].update({key: b64("rotated-" + "x" * 40)})
+
 
 CLUSTER_BREAK = {
     # helm's record says chart 4.2.0 (JupyterHub 5.3.0) while the hub in the pods is 5.5.0
     "release-records-another-chart": lambda c: c.add_release(
         "jh", chart_release(values.load(values.values_files("kind")), "4.2.0")
     ),
-    # the Secret changes and the hub is not restarted: it still takes the old password
-    "secret-rotated-behind-hub": lambda c: c.get("jh", "secrets", "urbalurba-secrets")["data"].update(
-        {AUTH: b64("rotated-but-the-hub-was-not-restarted")}
-    ),
+    "secret-rotated-behind-hub": _rotate(AUTH),
+    "admin-password-rotated-behind-hub": _rotate(authenticators.ADMIN_ENV),
 }
 
 
 class LocalHub:
-    """A local deployment in its own home: deployed, broken, purged."""
+    """A local deployment in its own home, on the values of an authenticator: deployed,
+    broken, purged."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, authenticator: str = ""):
         self.harness = Harness(base / "home", base / "reports")
         self.state = self.harness.state_dir(NAMESPACE)
-
+        self.authenticator = authenticator
+        self.values = [str(VALUES_DIR / authenticators.VALUES_FILE[authenticator])] if authenticator else []
         self.url = ""
 
     def deploy(self, *args: str, env: dict | None = None) -> None:
-        ran = self.harness.deploy(NAMESPACE, *args, env=env)
+        ran = self.harness.deploy(NAMESPACE, *(a for v in self.values for a in ("--values", v)), *args, env=env)
         assert ran.code == 0, ran.err
         self.url = self.harness.status(NAMESPACE)["hub_url"]
 
@@ -91,13 +105,26 @@ class LocalHub:
                 fault.action(LocalTarget(NAMESPACE))
         assert not fault.redeploy and not fault.mutant, f"{fault.name}: not a fault done to a running hub"
 
+    def purge(self) -> None:
+        for proc in processes_under(self.state):  # a hung hub (SIGSTOP) goes on, to be removed at once
+            with contextlib.suppress(psutil.Error):
+                proc.resume()
+        self.harness.purge_all()
+
 
 def serve(cluster, hub: LocalHub) -> str:
-    """The chart installed in the emulated namespace jh, with the hub's Secrets and its
-    servers as user pods; the public URL verify is to use."""
-    install_chart(cluster)
+    """The chart installed in the emulated namespace jh with the hub's values, Secrets and
+    the hub pod's environment from them; its servers as user pods. The public URL verify is
+    to use."""
+    install_chart(cluster, config=values.load(values.values_files("kind", hub.values)))
     for name in ("urbalurba-secrets", "hub"):
         cluster.get("jh", "secrets", name)["data"] = {k: b64(v) for k, v in hub.secret(name).items()}
+    pod = cluster.get("jh", "pods", "hub-5d9c")
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": "urbalurba-secrets", "key": key}}}
+        for key in hub.secret("urbalurba-secrets")
+    ]
+    cluster.start_containers("jh", pod)  # the hub started with the Secret as it is now
 
     def kubelet(ns: str) -> None:
         if ns != "jh":
@@ -126,20 +153,20 @@ def serve(cluster, hub: LocalHub) -> str:
 
 @pytest.fixture(scope="module")
 def healthy_hub(tmp_path_factory):
-    hub = LocalHub(tmp_path_factory.mktemp("healthy-hub"))
-    hub.deploy()
-    yield hub
-    hub.harness.purge_all()
+    """authenticator → its healthy hub, deployed at first use."""
+    made: dict[str, LocalHub] = {}
 
+    def hub_for(authenticator: str) -> LocalHub:
+        if authenticator not in made:
+            made[authenticator] = LocalHub(
+                tmp_path_factory.mktemp(f"healthy-{authenticator or 'dummy'}"), authenticator
+            )
+            made[authenticator].deploy()
+        return made[authenticator]
 
-@pytest.fixture
-def broken_hub(tmp_path):
-    hub = LocalHub(tmp_path / "broken-hub")
-    yield hub
-    for proc in processes_under(hub.state):  # a hung hub (SIGSTOP) goes on, to be removed at once
-        with contextlib.suppress(psutil.Error):
-            proc.resume()
-    hub.harness.purge_all()
+    yield hub_for
+    for hub in made.values():
+        hub.purge()
 
 
 def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
@@ -153,26 +180,36 @@ def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
     assert set(kube) >= ways[0] | ways[1]
 
 
-def test_a_healthy_hub_serving_the_cluster_passes_every_hub_check(cluster, healthy_hub):
-    outcomes, output = verify(cluster, list(checks.KUBE_HUB_CHECKS), serve(cluster, healthy_hub), VERIFY_TIMEOUT)
-    assert outcomes == dict.fromkeys(checks.KUBE_HUB_CHECKS, "passed"), output[-3000:]
+@pytest.mark.parametrize("authenticator", AUTHENTICATORS)
+def test_a_healthy_hub_serving_the_cluster_passes_every_hub_check(cluster, healthy_hub, authenticator):
+    """On the default authenticator every hub check that is not another's; on another, its own."""
+    chosen = [c for c in checks.KUBE_HUB_CHECKS if checks.BY_ID[c].authenticator in ("", authenticator)]
+    if authenticator:
+        chosen = [c for c in chosen if checks.BY_ID[c].authenticator == authenticator]
+    outcomes, output = verify(cluster, chosen, serve(cluster, healthy_hub(authenticator)), VERIFY_TIMEOUT)
+    assert outcomes == dict.fromkeys(chosen, "passed"), output[-3000:]
 
 
 @pytest.mark.parametrize("fault", list(CLUSTER_BREAK))
 def test_verify_fails_the_hub_check_its_cluster_fault_breaks(cluster, healthy_hub, fault):
-    url = serve(cluster, healthy_hub)
-    CLUSTER_BREAK[fault](cluster)
     broken = [c for c, f in checks.KUBE_CLUSTER_FAULTS.items() if f == fault]
+    url = serve(cluster, healthy_hub(_authenticator_of(broken)))
+    CLUSTER_BREAK[fault](cluster)
     outcomes, output = verify(cluster, broken, url, VERIFY_TIMEOUT)
     assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(broken), output[-3000:]
     assert f"failed checks: {', '.join(broken)}" in output
 
 
 @pytest.mark.parametrize("fault", list(HUB_FAULTS))
-def test_verify_fails_the_hub_checks_the_hubs_fault_breaks(cluster, broken_hub, fault, tmp_path, monkeypatch):
-    work = tmp_path / "fault"
-    work.mkdir()
-    broken_hub.apply(faults.BY_NAME[fault], work, monkeypatch)
-    outcomes, output = verify(cluster, HUB_FAULTS[fault], serve(cluster, broken_hub), VERIFY_TIMEOUT)
-    assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(HUB_FAULTS[fault]), output[-3000:]
-    assert f"failed checks: {', '.join(HUB_FAULTS[fault])}" in output
+def test_verify_fails_the_hub_checks_the_hubs_fault_breaks(cluster, fault, tmp_path, monkeypatch):
+    broken = HUB_FAULTS[fault]
+    hub = LocalHub(tmp_path / "broken-hub", _authenticator_of(broken))
+    try:
+        work = tmp_path / "fault"
+        work.mkdir()
+        hub.apply(faults.BY_NAME[fault], work, monkeypatch)
+        outcomes, output = verify(cluster, broken, serve(cluster, hub), VERIFY_TIMEOUT)
+    finally:
+        hub.purge()
+    assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(broken), output[-3000:]
+    assert f"failed checks: {', '.join(broken)}" in output
