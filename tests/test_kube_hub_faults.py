@@ -13,7 +13,6 @@ adds over local here is its own reading of Secrets, release and pods; the hub is
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import psutil
@@ -70,39 +69,45 @@ CLUSTER_BREAK = {
 
 class LocalHub:
     """A local deployment in its own home, on the values of an authenticator: deployed,
-    broken, purged."""
+    broken, purged; read through its LocalTarget, as verify --context local reads it."""
 
     def __init__(self, base: Path, authenticator: str = ""):
         self.harness = Harness(base / "home", base / "reports")
         self.state = self.harness.state_dir(NAMESPACE)
         self.authenticator = authenticator
         self.values = [str(VALUES_DIR / authenticators.VALUES_FILE[authenticator])] if authenticator else []
+        self.target: LocalTarget | None = None
         self.url = ""
 
     def deploy(self, *args: str, env: dict | None = None) -> None:
         ran = self.harness.deploy(NAMESPACE, *(a for v in self.values for a in ("--values", v)), *args, env=env)
         assert ran.code == 0, ran.err
-        self.url = self.harness.status(NAMESPACE)["hub_url"]
+        with pytest.MonkeyPatch.context() as m:  # its state folder is fixed when it is made
+            m.setenv("HUBHARNESS_HOME", str(self.harness.home))
+            self.target = LocalTarget(NAMESPACE)
+        self.url = self.target.deployment().public_url
 
     def secret(self, name: str) -> dict[str, str]:
-        return json.loads((self.state / "secrets" / f"{name}.json").read_text())
+        assert self.target is not None
+        return self.target.store.read(name)
 
     def running_servers(self) -> set[str]:
+        assert self.target is not None
         homes = self.state / "home"
+        deployment = self.target.deployment()
         return {
             home.name
             for home in (homes.iterdir() if homes.is_dir() else [])
-            if any("jupyterhub-singleuser" in " ".join(p.cmdline()) for p in processes_under(home))
+            if deployment.user_server_running(home.name)
         }
 
-    def apply(self, fault: faults.Fault, work: Path, monkeypatch) -> None:
+    def apply(self, fault: faults.Fault, work: Path) -> None:
         """As selftest does: the fault's values and environment at deploy, then its action."""
         args, env = faults.materialise(fault, work)
         self.deploy(*args, env=env)
         if fault.action is not None:
-            with monkeypatch.context() as m:
-                m.setenv("HUBHARNESS_HOME", str(self.harness.home))
-                fault.action(LocalTarget(NAMESPACE))
+            assert self.target is not None
+            fault.action(self.target)
         assert not fault.redeploy and not fault.mutant, f"{fault.name}: not a fault done to a running hub"
 
     def purge(self) -> None:
@@ -201,13 +206,13 @@ def test_verify_fails_the_hub_check_its_cluster_fault_breaks(cluster, healthy_hu
 
 
 @pytest.mark.parametrize("fault", list(HUB_FAULTS))
-def test_verify_fails_the_hub_checks_the_hubs_fault_breaks(cluster, fault, tmp_path, monkeypatch):
+def test_verify_fails_the_hub_checks_the_hubs_fault_breaks(cluster, fault, tmp_path):
     broken = HUB_FAULTS[fault]
     hub = LocalHub(tmp_path / "broken-hub", _authenticator_of(broken))
     try:
         work = tmp_path / "fault"
         work.mkdir()
-        hub.apply(faults.BY_NAME[fault], work, monkeypatch)
+        hub.apply(faults.BY_NAME[fault], work)
         outcomes, output = verify(cluster, broken, serve(cluster, hub), VERIFY_TIMEOUT)
     finally:
         hub.purge()
