@@ -127,9 +127,18 @@ def exec_in(
             raise HarnessError(f"`{command[0]}` in pod {pod} did not finish within {EXEC_TIMEOUT}s")
         stdout.write(ws.read_stdout(timeout=0) or b"")  # what the last update buffered
         err += ws.read_stderr(timeout=0) or b""
-        return ws.returncode, bytes(err)
+        return _exit_code(ws), bytes(err)
     finally:
         ws.close()
+
+
+def _exit_code(ws) -> int | None:
+    """The exit code the stream's error channel gives; None when it closed with none (the
+    container ended under the command), which the client reads as a TypeError."""
+    try:
+        return ws.returncode
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
 
 
 def _pod_gone(core, name: str, namespace: str) -> bool:
