@@ -28,7 +28,13 @@ ImagePullBackOff or CrashLoopBackOff (`image_failures`), with the statuses and e
 kubelet gives, but pods put in by a test (add_pod) are as the test says. A created pod
 that mounts a ReadWriteOnce claim another pod on another node still has (set
 `scheduled_node`: there is no real scheduler, it is told where pods land) stays
-ContainerCreating with a Multi-Attach event until that pod is gone.
+ContainerCreating with a Multi-Attach event until that pod is gone. A namespace being
+deleted loses at once every object but pods and those held by finalizers (any kind: they
+keep a deletionTimestamp until their finalizers are removed, and the namespace stays
+Terminating). `kill 1` in a container (exec) ends its first process: the kubelet starts
+the container again and counts the restart; nothing is killed here.
+helm is not emulated: a test may take `/_emulator/helm` requests from a stand-in helm
+(`helm` below: what `upgrade --install`, `list` and `uninstall` leave in the namespace).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ from urllib.parse import parse_qs, urlparse
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"  # exec's channel protocols (v5: stdin can be closed)
+# an exec that ends a container's first process (never run here: PID 1 is this machine's init)
+ENDS_FIRST_PROCESS = re.compile(r"(sh -c )?kill( -(TERM|15|INT|2))? 1")
 COLLECTIONS = {
     "secrets": ("v1", "Secret"),
     "pods": ("v1", "Pod"),
@@ -191,6 +199,9 @@ class KubeEmulator:
         self._attach_waiting: dict[tuple[str, str], str] = {}  # (ns, pod) → uid, waiting on a Multi-Attach
         self.image_failures: dict[str, str] = {}  # image → "pull" (it cannot be pulled) or "crash" (it exits 1)
         self.on_conflict = None  # a test's hook: (ns, kind, name) after a create was refused 409
+        # a test's hook: (helm's arguments, the merged values of its -f files) → what helm prints;
+        # a stand-in helm on PATH sends its calls here (POST /_emulator/helm)
+        self.helm = None
         # a test's hook: (ns) before pods are read, to bring them in line with what runs (a
         # kubelet whose containers are processes elsewhere, tests/test_kube_hub_faults.py)
         self.kubelet = None
@@ -357,6 +368,21 @@ class KubeEmulator:
                 elif (data := (self.get(ns, "secrets", ref["name"]) or {}).get("data") or {}).get(ref["key"]):
                     env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
             self.started_env[(pod["metadata"]["uid"], spec["name"])] = env
+
+    def restart_container(self, ns: str, name: str, container: str) -> None:
+        """The container's first process ended (143, SIGTERM): the kubelet starts the container
+        again, with its environment read anew, and counts the restart."""
+        with self.lock:
+            pod = self.get(ns, "pods", name)
+            if pod is None:
+                return
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            for status in pod.get("status", {}).get("containerStatuses") or []:
+                if status["name"] == container:
+                    status["restartCount"] = status.get("restartCount", 0) + 1
+                    status["lastState"] = {"terminated": {"exitCode": 143, "reason": "Error", "finishedAt": now}}
+                    status["state"] = {"running": {"startedAt": now}}
+            self.start_containers(ns, pod)
 
     def container_env(self, ns: str, pod: dict, container: str) -> dict[str, str]:
         container = container or pod["spec"]["containers"][0]["name"]
@@ -592,11 +618,21 @@ class KubeEmulator:
             self._pod_gone(ns, pod["metadata"]["name"], pod["metadata"]["uid"])
 
     def delete_namespace(self, ns: str) -> None:
-        """Terminating at once; its pods deleted (gracefully); gone, with everything in it, when
-        `namespace_deletion_delay` is over and its last pod has gone."""
+        """Terminating at once; its pods deleted (gracefully), every other object gone at once
+        unless finalizers hold it; gone, with everything in it, when `namespace_deletion_delay`
+        is over, its last pod has gone and no finalizer holds anything."""
         with self.lock:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.namespaces[ns]["status"]["phase"] = "Terminating"
-            self.namespaces[ns]["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.namespaces[ns]["metadata"]["deletionTimestamp"] = now
+            for (where, kind), store in self.objects.items():
+                if where != ns or kind == "pods":
+                    continue
+                for name, obj in list(store.items()):
+                    if obj["metadata"].get("finalizers"):
+                        obj["metadata"].setdefault("deletionTimestamp", now)
+                    else:
+                        del store[name]
             for name in list(self.objects.get((ns, "pods"), {})):
                 self.delete_pod(ns, name)
         timer = threading.Timer(self.namespace_deletion_delay, self._emptied_after_delay, (ns,))
@@ -608,8 +644,21 @@ class KubeEmulator:
             self._emptied.add(ns)
             self._drop_if_empty(ns)
 
+    def _released_object(self, ns: str, kind: str, name: str) -> None:
+        """An object other than a pod whose finalizers are gone: removed now if it was deleted."""
+        obj = self.get(ns, kind, name)
+        if obj and "deletionTimestamp" in obj["metadata"] and not obj["metadata"].get("finalizers"):
+            del self.objects[(ns, kind)][name]
+            self._drop_if_empty(ns)
+
     def _drop_if_empty(self, ns: str) -> None:
-        if ns in self._emptied and not self.objects.get((ns, "pods")):
+        held = any(
+            o["metadata"].get("finalizers")
+            for (where, _), store in self.objects.items()
+            if where == ns
+            for o in store.values()
+        )
+        if ns in self._emptied and not self.objects.get((ns, "pods")) and not held:
             self._emptied.discard(ns)
             self.drop_namespace(ns)
 
@@ -688,6 +737,12 @@ class KubeEmulator:
                     if method == "DELETE":
                         del emulator.objects[(CLUSTER, kind)][name]
                     return self._send(200, found)
+                if url.path == "/_emulator/helm" and method == "POST" and emulator.helm:
+                    call = self._body()
+                    try:
+                        return self._send(200, {"stdout": emulator.helm(call["args"], call["values"])})
+                    except Exception as e:  # noqa: BLE001 — helm's error, as helm prints it
+                        return self._send(500, {"message": f"Error: {e}"})
                 match = ROUTE.match(url.path)
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))
@@ -805,6 +860,8 @@ class KubeEmulator:
                     self._send(200, store[name])
                     if kind == "pods":  # its finalizers removed: a deleted pod goes
                         emulator._released(ns, store[name])
+                    else:
+                        emulator._released_object(ns, kind, name)
                     return None
                 return self._send(405, status(405, "MethodNotAllowed", method))
 
@@ -935,19 +992,11 @@ class KubeEmulator:
                         f"requested protocol(s) are not supported: {offered}; supports {list(emulator.exec_protocols)}",
                     )
                 emulator.exec_protocols_used.append(protocol)
+                if ENDS_FIRST_PROCESS.fullmatch(" ".join(query.get("command", []))):
+                    return self._first_process_ended(ns, pod, container, protocol)
                 command = [emulator.local_path(ns, spec, arg) for arg in query.get("command", [])]
                 with_stdin = query.get("stdin", ["false"])[0] == "true"
-                key = self.headers["Sec-WebSocket-Key"]
-                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-                self.send_response_only(101, "Switching Protocols")
-                for header, value in (
-                    ("Upgrade", "websocket"),
-                    ("Connection", "Upgrade"),
-                    ("Sec-WebSocket-Accept", accept),
-                    ("Sec-WebSocket-Protocol", protocol),
-                ):
-                    self.send_header(header, value)
-                self.end_headers()
+                self._upgrade(protocol)
                 proc = subprocess.Popen(
                     command,
                     stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
@@ -989,6 +1038,27 @@ class KubeEmulator:
                 with lock:
                     self._frame(0x2, b"\x03" + json.dumps(result).encode())
                     self._frame(0x8, b"")
+                self.close_connection = True
+
+            def _upgrade(self, protocol: str) -> None:
+                key = self.headers["Sec-WebSocket-Key"]
+                accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+                self.send_response_only(101, "Switching Protocols")
+                for header, value in (
+                    ("Upgrade", "websocket"),
+                    ("Connection", "Upgrade"),
+                    ("Sec-WebSocket-Accept", accept),
+                    ("Sec-WebSocket-Protocol", protocol),
+                ):
+                    self.send_header(header, value)
+                self.end_headers()
+
+            def _first_process_ended(self, ns: str, pod: str, container: str, protocol: str) -> None:
+                """`kill 1`: the container ends with its first process, and the exec with it (the
+                stream closes with no exit status); the kubelet starts the container again."""
+                self._upgrade(protocol)
+                emulator.restart_container(ns, pod, container)
+                self._frame(0x8, b"")
                 self.close_connection = True
 
             def _feed(self, proc, protocol: str) -> None:
