@@ -381,6 +381,23 @@ KUBE_NEEDS_A_CLUSTER = {
 }
 
 
+# Where a check's own fault is done to local files or processes, the fault `invoke selftest
+# --context <kube context>` does on a cluster instead (hubharness.faults, through the API).
+FAULT_ON_KUBE = {
+    "NS.state_is_isolated": "foreign-pod-in-namespace",
+    "SEC.secret_is_private": "user-pod-mounts-the-secret",
+    "SEC.secrets_appear_nowhere_else": "password-in-an-event",
+    "RDY.component_is_ready[hub]": "hub-container-restarted",
+    "RDY.component_is_ready[proxy]": "proxy-container-restarted",
+    "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
+}
+
+
+def fault_of(check: Check, context: str) -> str:
+    """The name of the fault selftest does to break this check on this context."""
+    return FAULT_ON_KUBE.get(check.id, check.fault) if target_kind(context) == KUBE else check.fault
+
+
 def kube_proof(check: Check) -> str:
     """How the check is proven able to fail on kubernetes (see above)."""
     if check.id in KUBE_FAULTS:

@@ -169,9 +169,12 @@ def selftest(
             f"{row['id']:<62} {row['fault']:<34} {row['healthy']:<8} {row['broken']:<8} {row['failed_in']:<6} "
             f"{row['seconds']:6.1f}{mark}"
         )
+    for row in result.unproven:
+        say(f"{row['id']:<62} {row['fault']:<34} not proven here: {row['why']}")
     healthy = sum(r["healthy"] == "passed" for r in result.rows)
+    unproven = f", {len(result.unproven)} not proven on context {context}" if result.unproven else ""
     say(
-        f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed, "
+        f"selftest: killed {result.killed}/{len(result.rows)}, healthy {healthy}/{len(result.rows)} passed{unproven}, "
         f"in {result.seconds:.0f}s; report: {result.report_dir}"
     )
     return 0 if result.ok else 1

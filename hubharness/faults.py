@@ -9,11 +9,17 @@ expects verify to fail the checks that name it. It is one or more of:
 - `action`: done to the running deployment (kill, chmod, rewrite a file, add a route),
   then `redeploy` runs `invoke deploy` again, as a user would bring a hub back;
 - `mutant`: a fault in the harness's own operations (backup, restore, remove), planted
-  in verify's process by hubharness.mutants: BAK and RMV check those operations.
+  in verify's process by hubharness.mutants: BAK and RMV check those operations;
+- `cluster`: done to a kubernetes deployment through its API server (a function of
+  hubharness.cluster_faults, by name), where `action` is done to a local one.
+A fault applies on kubernetes when it has a `cluster` way, or is chart values (and an
+environment) alone: the chart reads them there as it does here, unless `local_only` says
+why not.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -23,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import yaml
 
 from . import chart
-from .checks import PUBLISHED
+from .checks import KUBE, LOCAL, PUBLISHED
 from .procs import free_port
 from .targets.local import HUB_SECRET, LocalTarget
 
@@ -40,7 +47,25 @@ class Fault:
     action: Callable[[LocalTarget], None] | None = None
     redeploy: bool = False
     mutant: str = ""
-    targets: tuple[str, ...] = ("local",)
+    cluster: str = ""  # the function of hubharness.cluster_faults that does it (loaded with the kubernetes client)
+    local_only: str = ""  # why its values do not break a chart deployment on kubernetes as they do here
+
+    def not_on(self, kind: str) -> str:
+        """Why the fault cannot be done on this kind of target ("local" or "kube"); "" when it can."""
+        values_alone = bool(self.overlay or self.env) and not (self.action or self.mutant)
+        if kind == LOCAL:
+            return "" if values_alone or self.action or self.mutant else "it is done to a cluster"
+        if self.cluster:
+            return ""
+        if self.mutant:
+            return "it is planted in the harness's own backup, restore or remove as they run on local"
+        if self.action:
+            return "it is done to local processes or files; there is no cluster way to do it yet"
+        return self.local_only
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(kind for kind in (LOCAL, KUBE) if not self.not_on(kind))
 
 
 def extra_config(snippet: str) -> str:
@@ -134,12 +159,35 @@ def _hijack_hub_route(target: LocalTarget) -> None:
 
 # ---- the faults -----------------------------------------------------------------------
 FAULTS: tuple[Fault, ...] = (
-    Fault("namespace-terminating", "the namespace is being deleted (Terminating)", targets=("kube",)),
-    Fault("ingress-points-elsewhere", "the ingress sends its host to another service", targets=("kube",)),
+    Fault(
+        "namespace-terminating",
+        "the namespace is being deleted (Terminating), held by a finalizer on helm's release record",
+        cluster="namespace_terminating",
+    ),
+    Fault(
+        "foreign-pod-in-namespace",
+        "a pod of another release runs in the namespace",
+        cluster="foreign_pod",
+    ),
+    Fault(
+        "ingress-points-elsewhere",
+        "the ingress sends its host to another service (the hub's)",
+        cluster="ingress_points_elsewhere",
+    ),
     Fault(
         "state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)", action=_chmod_state
     ),
-    Fault("secret-without-key", "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key", action=_drop_secret_key),
+    Fault(
+        "secret-without-key",
+        "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key",
+        action=_drop_secret_key,
+        cluster="drop_secret_key",
+    ),
+    Fault(
+        "user-pod-mounts-the-secret",
+        "a pod labelled as a user's server reads the password from the Secret",
+        cluster="user_pod_reads_the_secret",
+    ),
     Fault(
         "secret-world-readable",
         "the chart's managed Secret (cookie secret, proxy and service tokens) is readable by everyone (chmod 644)",
@@ -149,11 +197,13 @@ FAULTS: tuple[Fault, ...] = (
         "secret-rotated-behind-hub",
         "the Secret gets a new password and the hub is not redeployed",
         action=_rotate_secret,
+        cluster="rotate_auth_password",
     ),
     Fault(
         "admin-password-rotated-behind-hub",
         "the Secret gets a new admin password and the hub is not redeployed",
         action=_rotate_admin_password,
+        cluster="rotate_admin_password",
     ),
     Fault(
         "published-password",
@@ -178,6 +228,11 @@ for _cls in (DummyAuthenticator, SharedPasswordAuthenticator):
     ),
     Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
     Fault(
+        "password-in-an-event",
+        "an Event about the hub pod carries the password",
+        cluster="password_in_an_event",
+    ),
+    Fault(
         "user-servers-inherit-secret",
         "user servers keep the hub's JUPYTERHUB_AUTH_PASSWORD (Spawner.env_keep)",
         overlay=extra_config('c.Spawner.env_keep = [*c.Spawner.env_keep, "JUPYTERHUB_AUTH_PASSWORD"]'),
@@ -185,6 +240,8 @@ for _cls in (DummyAuthenticator, SharedPasswordAuthenticator):
     Fault(
         "credentials-file-in-homes",
         "a pre-spawn hook writes the hub's password into each user's home",
+        local_only="its pre-spawn hook writes into the home from the hub's own disk; on kubernetes a home is "
+        "a volume of the user's pod",
         overlay=extra_config("""
 import os
 def _write_credentials(spawner):
@@ -204,6 +261,16 @@ c.Spawner.pre_spawn_hook = _write_credentials
         "proxy-killed", "the proxy process is killed (its supervisor starts it again: a restart)", action=_kill("proxy")
     ),
     Fault(
+        "hub-container-restarted",
+        "the hub container's first process is ended (SIGTERM): the kubelet starts it again, a restart",
+        cluster="restart_hub",
+    ),
+    Fault(
+        "proxy-container-restarted",
+        "the proxy container's first process is ended (SIGTERM): the kubelet starts it again, a restart",
+        cluster="restart_proxy",
+    ),
+    Fault(
         "hub-hangs",
         "the hub stops answering, its process alive (SIGSTOP: what a liveness probe is for)",
         action=_signal("hub", signal.SIGSTOP),
@@ -212,6 +279,11 @@ c.Spawner.pre_spawn_hook = _write_credentials
         "hub-not-the-charts",
         "the deployment is recorded with a chart whose JupyterHub is not the one running",
         action=_record_another_chart,
+    ),
+    Fault(
+        "release-records-another-chart",
+        "helm's release record names a chart whose JupyterHub is not the one the hub runs",
+        cluster="record_another_chart",
     ),
     Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens", action=_hijack_hub_route),
     Fault(
@@ -366,6 +438,9 @@ hub:
         "the spawner reports a server stopped and leaves its process running",
         overlay=extra_config("""
 _Spawner = c.JupyterHub.spawner_class
+if isinstance(_Spawner, str):  # the chart's jupyterhub_config.py names KubeSpawner by its import string
+    from traitlets.utils.importstring import import_item
+    _Spawner = import_item(_Spawner)
 class _LeakySpawner(_Spawner):
     async def stop(self, now=False):
         self.log.warning("fault: %s's server process left running", self.user.name)
@@ -436,6 +511,9 @@ hub:
         overlay=extra_config("""
 import itertools
 _Spawner = c.JupyterHub.spawner_class
+if isinstance(_Spawner, str):  # the chart's jupyterhub_config.py names KubeSpawner by its import string
+    from traitlets.utils.importstring import import_item
+    _Spawner = import_item(_Spawner)
 _spawns = itertools.count(1)
 class _FlakySpawner(_Spawner):
     async def start(self):
@@ -451,6 +529,9 @@ c.JupyterHub.spawner_class = _FlakySpawner
         overlay=extra_config("""
 import asyncio
 _Spawner = c.JupyterHub.spawner_class
+if isinstance(_Spawner, str):  # the chart's jupyterhub_config.py names KubeSpawner by its import string
+    from traitlets.utils.importstring import import_item
+    _Spawner = import_item(_Spawner)
 class _SlowSpawner(_Spawner):
     async def start(self):
         self.log.warning("fault: %s's spawn waits 61 s", self.user.name)
@@ -465,20 +546,43 @@ c.Spawner.start_timeout = 240
 BY_NAME = {fault.name: fault for fault in FAULTS}
 
 
-def materialise(fault: Fault, work: Path) -> tuple[list[str], dict[str, str]]:
+IN_POD_DIR = "/tmp/hubharness-fault"  # where a user pod gets a fault's files, on kubernetes
+
+
+def _files_in_pod(files: dict[str, str]) -> str:
+    """An overlay whose postStart hook writes the fault's files into the user's pod, under
+    IN_POD_DIR (the notebook image's python3 writes them; their text travels base64)."""
+    encoded = {f"{IN_POD_DIR}/{name}": base64.b64encode(text.encode()).decode() for name, text in files.items()}
+    script = (
+        "import base64, os\n"
+        f"for path, data in {encoded!r}.items():\n"
+        "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+        "    open(path, 'wb').write(base64.b64decode(data))\n"
+    )
+    hook = {"postStart": {"exec": {"command": ["python3", "-c", script]}}}
+    return yaml.safe_dump({"singleuser": {"lifecycleHooks": hook}}, sort_keys=False)
+
+
+def materialise(fault: Fault, work: Path, kind: str = LOCAL) -> tuple[list[str], dict[str, str]]:
     """The fault's files and overlay written into its own folder `work`: the `--values`
     arguments and the environment it adds to deploy (a password it writes somewhere is
-    a fresh one)."""
+    a fresh one). On kubernetes its files are written in each user pod as it starts,
+    where `{dir}` then points."""
     password = secrets.token_urlsafe(18)
+    folder = IN_POD_DIR if kind == KUBE else str(work)
 
     def fill(text: str) -> str:
-        return text.replace("{dir}", str(work)).replace("{password}", password)
+        return text.replace("{dir}", folder).replace("{password}", password)
 
-    for name, text in fault.files.items():
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(text)
     args = []
+    if fault.files and kind == KUBE:
+        (work / "files-in-pod.yaml").write_text(_files_in_pod(fault.files))
+        args += ["--values", str(work / "files-in-pod.yaml")]
+    elif fault.files:
+        for name, text in fault.files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_text(text)
     if fault.overlay:
         (work / "values.yaml").write_text(fill(fault.overlay))
-        args = ["--values", str(work / "values.yaml")]
+        args += ["--values", str(work / "values.yaml")]
     return args, {k: fill(v) for k, v in fault.env.items()}

@@ -6,6 +6,10 @@ namespace stays healthy and must pass every selected check. A check is killed wh
 healthy run passed it and its fault's run failed it, naming it in verify's output.
 Deploy, verify and remove run as the user runs them (`invoke …` in a subprocess), up to
 `jobs` namespaces at once.
+
+On a kubernetes context the namespaces are the cluster's: a fault is chart values there as
+here, or done through the API server (hubharness.cluster_faults); a check whose fault cannot
+be done on a cluster is listed with why, not counted (`unproven`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR, state_home
+from .targets import target_for
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV, new_report_dir
 
@@ -59,6 +64,7 @@ class Result:
     rows: list[dict]
     runs: list[Run]
     seconds: float
+    unproven: list[dict] = field(default_factory=list)  # checks whose fault cannot be done here, with why
 
     @property
     def killed(self) -> int:
@@ -71,13 +77,8 @@ class Result:
 
 class Selftest:
     def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int, say=print):
-        if context != "local":
-            raise HarnessError(
-                f"selftest applies its faults to local deployments; context {context!r} has none yet "
-                "(kubernetes faults are proven against the emulated cluster in tests/): "
-                "use --context local"
-            )
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
+        self.kind = catalogue.target_kind(context)
         self.values = [str(Path(v).resolve()) for v in values]
         # the authenticator the user's values already run (their healthy run proves its checks)
         self._authenticator = authenticators.configured(
@@ -101,9 +102,26 @@ class Selftest:
         )
 
     def _purge(self, namespace: str, env: dict[str, str]) -> None:
+        if self.kind != catalogue.LOCAL:  # verify purges its scratch namespaces on a cluster itself
+            # a cluster the target makes (kind) stays for the next namespace
+            keep = ["--keep-cluster"] if "keep_cluster" in type(target_for(self.context, namespace)).OPTIONS else []
+            self._invoke(["remove", "--context", self.context, "--namespace", namespace, "--purge", *keep], env)
+            return
         for ns in (namespace, f"{namespace[:50]}-scratch"):
             if (state_home() / ns).exists():
                 self._invoke(["remove", "--namespace", ns, "--purge"], env)
+
+    def _break(self, fault: Fault, namespace: str):
+        """Do the fault to the running deployment; what undoes it before the purge, if anything."""
+        if self.kind == catalogue.LOCAL:
+            if fault.action is not None:
+                fault.action(LocalTarget(namespace))
+            return None
+        if fault.cluster:
+            from .cluster_faults import apply  # with the kubernetes client: for a cluster only
+
+            return apply(fault.cluster, target_for(self.context, namespace))
+        return None
 
     def _prepare(self, run: Run, work: Path) -> tuple[list[str], dict[str, str]]:
         """The run's values, the fault's overlay and files in its own folder, and its environment."""
@@ -112,7 +130,7 @@ class Selftest:
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
-        fault_args, fault_env = materialise(fault, work)
+        fault_args, fault_env = materialise(fault, work, self.kind)
         env.update(fault_env)
         if fault.mutant:
             env[MUTANT_ENV] = fault.mutant
@@ -132,20 +150,20 @@ class Selftest:
             self.context,
             "--namespace",
             namespace,
-            "--port",
-            "0",
+            *(["--port", "0"] if self.kind == catalogue.LOCAL else []),
             "--chart-version",
             self.chart_version,
             *values_args,
         ]
+        undo = None
         try:
             self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
             done = self._invoke(deploy, deploy_env)
             if done.returncode != 0:
                 run.error = f"deploy failed: {done.stderr.strip()[-400:]}"
                 return run
-            if run.fault is not None and run.fault.action is not None:
-                run.fault.action(LocalTarget(namespace))
+            if run.fault is not None:
+                undo = self._break(run.fault, namespace)
                 if run.fault.redeploy:
                     done = self._invoke(deploy, deploy_env)
                     if done.returncode != 0:
@@ -170,7 +188,11 @@ class Selftest:
             run.error = f"{type(e).__name__}: {e}"
             return run
         finally:
-            self._purge(namespace, deploy_env)
+            try:
+                if undo is not None:
+                    undo()
+            finally:
+                self._purge(namespace, deploy_env)
             run.seconds = time.monotonic() - started
             self._progress(run)
 
@@ -208,17 +230,25 @@ class Selftest:
     # ---- all of it ---------------------------------------------------------------
     def run(self, selection: str | None = None) -> Result:
         started = time.monotonic()
-        chosen = catalogue.select(selection, self.context)
+        selected = catalogue.select(selection, self.context)
+        fault_of = {check.id: catalogue.fault_of(check, self.context) for check in selected}
+        unknown = sorted({name for name in fault_of.values() if name not in BY_NAME})
+        if unknown:
+            raise HarnessError(f"no fault named {', '.join(unknown)} (hubharness/faults.py)")
+        unproven = [
+            {"id": check.id, "fault": fault_of[check.id], "why": BY_NAME[fault_of[check.id]].not_on(self.kind)}
+            for check in selected
+            if BY_NAME[fault_of[check.id]].not_on(self.kind)
+        ]
+        chosen = [check for check in selected if not BY_NAME[fault_of[check.id]].not_on(self.kind)]
+        if not chosen:
+            raise HarnessError(
+                f"none of the selected checks has a fault that can be done on context {self.context}: "
+                + "; ".join(f"{u['id']}: {u['why']}" for u in unproven[:3])
+            )
         by_fault: dict[str, list[catalogue.Check]] = {}
         for check in chosen:
-            by_fault.setdefault(check.fault, []).append(check)
-        missing = sorted(
-            name
-            for name in by_fault
-            if name not in BY_NAME or catalogue.target_kind(self.context) not in BY_NAME[name].targets
-        )
-        if missing:
-            raise HarnessError(f"no {self.context} fault named {', '.join(missing)} (hubharness/faults.py)")
+            by_fault.setdefault(fault_of[check.id], []).append(check)
         # A check for one authenticator is proven on a deployment running it: its healthy
         # baseline and its fault's run get that authenticator's values over the user's.
         by_values: dict[tuple[str, ...], list[catalogue.Check]] = {}
@@ -229,9 +259,9 @@ class Selftest:
         }
         fault_runs: dict[tuple[str, tuple[str, ...]], Run] = {}
         for check in chosen:
-            key = (check.fault, self._values_for(check))
+            key = (fault_of[check.id], self._values_for(check))
             if key not in fault_runs:
-                fault_runs[key] = Run(self._run_name(check.fault, key[1]), [], BY_NAME[check.fault], values=key[1])
+                fault_runs[key] = Run(self._run_name(key[0], key[1]), [], BY_NAME[key[0]], values=key[1])
             fault_runs[key].checks.append(check)
         runs = [*healthy_runs.values(), *fault_runs.values()]
         # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
@@ -239,10 +269,12 @@ class Selftest:
         runs[len(healthy_runs) :] = sorted(
             runs[len(healthy_runs) :], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks)
         )
+        target_for(self.context, self.prefix).prepare()  # a missing tool stops it before any deploy
         report_dir = new_report_dir("selftest")
         self.say(
             f"selftest: {len(chosen)} check(s), {len(fault_runs)} fault run(s) and {len(healthy_runs)} healthy, "
-            f"{self.jobs} at a time; namespaces {self.prefix}-*"
+            f"{self.jobs} at a time; namespaces {self.prefix}-* (context {self.context})"
+            + (f"; {len(unproven)} check(s) have no fault that can be done here" if unproven else "")
         )
         with (
             tempfile.TemporaryDirectory(prefix="hubharness-selftest-") as work_root,
@@ -252,7 +284,7 @@ class Selftest:
         rows = []
         for check in chosen:
             values = self._values_for(check)
-            healthy, broken = healthy_runs[values], fault_runs[(check.fault, values)]
+            healthy, broken = healthy_runs[values], fault_runs[(fault_of[check.id], values)]
             healthy_outcome = healthy.outcomes.get(check.id, "not run")
             broken_outcome = broken.outcomes.get(check.id, "not run")
             named = check.id in broken.verify_output
@@ -260,7 +292,7 @@ class Selftest:
                 {
                     "id": check.id,
                     "guards": check.guards,
-                    "fault": check.fault,
+                    "fault": fault_of[check.id],
                     "fault_does": broken.fault.breaks if broken.fault else "",
                     "healthy_run": healthy.name,
                     "healthy": healthy_outcome,
@@ -281,7 +313,7 @@ class Selftest:
                     or healthy.messages.get(check.id, ""),
                 }
             )
-        result = Result(report_dir, rows, done, time.monotonic() - started)
+        result = Result(report_dir, rows, done, time.monotonic() - started, unproven)
         self._write(result)
         return result
 
@@ -296,6 +328,7 @@ class Selftest:
             "killed": result.killed,
             "total": len(result.rows),
             "checks": result.rows,
+            "unproven": result.unproven,
             "runs": [
                 {
                     "name": r.name,
@@ -325,6 +358,11 @@ def render_html(data: dict) -> str:
         f"<td>{'killed' if r['killed'] else 'SURVIVED'}</td><td><small>{e(r['message'][:300])}</small></td></tr>"
         for r in sorted(data["checks"], key=lambda r: r["killed"])
     )
+    unproven = "".join(
+        f"<li>{e(u['id'])}: {e(u['fault'])} cannot be done here ({e(u['why'])})</li>" for u in data.get("unproven", [])
+    )
+    if unproven:
+        unproven = f"<h2>Not proven on this context</h2><ul>{unproven}</ul>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hubharness selftest: killed {data["killed"]}/{data["total"]}</title>
 <style>
@@ -340,7 +378,7 @@ fail it by name.</p>
 <table><tr><th>check</th><th>guards</th><th>fault</th><th>healthy</th><th>broken</th><th>s</th><th></th>
 <th>message</th></tr>
 {rows}
-</table></body></html>
+</table>{unproven}</body></html>
 """
 
 

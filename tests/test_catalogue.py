@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.resilience import STEPS
-from hubharness import chart, checks, faults, mutants, selftest
+from hubharness import chart, checks, cluster_faults, faults, mutants, selftest
 from hubharness.errors import HarnessError
 from hubharness.paths import PROJECT_ROOT
 
@@ -58,8 +58,20 @@ def test_every_check_has_a_fault_that_applies_where_the_check_does():
 
 
 def test_every_fault_breaks_some_check():
-    used = {check.fault for check in checks.CATALOGUE}
+    used = {check.fault for check in checks.CATALOGUE} | set(checks.FAULT_ON_KUBE.values())
     assert sorted(set(faults.BY_NAME) - used) == []
+
+
+def test_every_fault_says_where_it_can_be_done_and_a_cluster_way_is_there():
+    for fault in faults.FAULTS:
+        assert fault.targets, f"{fault.name} can be done nowhere"
+        assert not fault.cluster or fault.cluster in cluster_faults.BY_NAME, fault.name
+    for check in checks.for_context("kind"):
+        fault = faults.BY_NAME[checks.fault_of(check, "kind")]
+        assert bool(fault.not_on("kube")) != ("kube" in fault.targets), check.id
+    kube_faults = {checks.fault_of(c, "kind") for c in checks.for_context("kind")}
+    assert set(checks.FAULT_ON_KUBE.values()) <= kube_faults
+    assert all("kube" in faults.BY_NAME[f].targets for f in checks.FAULT_ON_KUBE.values())
 
 
 def test_every_mutant_can_be_planted_and_undone():

@@ -25,9 +25,11 @@ def deploy(harness, ns, tmp_path, overlay: str | None = None):
     return harness.state_dir(ns)
 
 
-def test_selftest_refuses_a_context_without_faults(harness):
-    ran = harness.invoke("selftest", "--context", "kind")
-    assert ran.code == 2 and len(ran.err_lines) == 1 and "use --context local" in ran.err
+def test_selftest_on_a_cluster_checks_its_tools_first_in_one_line(harness):
+    ran = harness.invoke("selftest", "--context", "kind", env={"PATH": "/usr/bin:/bin"})
+    assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
+    assert "not found" in ran.err and "install" in ran.err, ran.err
+    assert not list(harness.reports.glob("*selftest*")), "nothing ran"
 
 
 def test_a_check_that_cannot_run_fails_unless_skipped_on_request(harness, tmp_path):

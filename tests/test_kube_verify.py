@@ -51,12 +51,12 @@ CHART_DEFAULTS = {
 }
 
 
-def chart_release(config: dict, chart_version: str = "4.4.0") -> str:
+def chart_release(config: dict, chart_version: str = "4.4.0", ns: str = "jh") -> str:
     return helm_release.encode(
         {
             "name": "jupyterhub",
             "version": 1,
-            "namespace": "jh",
+            "namespace": ns,
             "config": config,
             "chart": {
                 "metadata": {"name": "jupyterhub", "version": chart_version, "appVersion": "5.5.0"},
@@ -70,6 +70,11 @@ def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
     """What `helm upgrade --install` of the chart leaves in a namespace, as far as verify reads it."""
     cluster.add_namespace(ns)
     cluster.add(ns, "secrets", "urbalurba-secrets", type="Opaque", data={AUTH: b64(PASSWORD)})
+    chart_objects(cluster, ns, config or values.load(values.values_files("kind")), hub_env=FROM_SECRET)
+
+
+def chart_objects(cluster, ns: str, config: dict, chart_version: str = "4.4.0", hub_env: list | None = None) -> None:
+    """The chart's own objects (the user's Secret is deploy's, made before helm runs)."""
     cluster.add(
         ns,
         "secrets",
@@ -81,8 +86,8 @@ def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
             "values.yaml": b64("hub: {}\n"),
         },
     )
-    cluster.add_release(ns, chart_release(config or values.load(values.values_files("kind"))))
-    cluster.add_pod(ns, "hub-5d9c", "hub", env=FROM_SECRET)
+    cluster.add_release(ns, chart_release(config, chart_version, ns))
+    cluster.add_pod(ns, "hub-5d9c", "hub", env=hub_env)
     cluster.add_pod(ns, "proxy-7f4b", "proxy", container="chp")
     cluster.add_pod(ns, "user-scheduler-a", "user-scheduler", container="kube-scheduler")
     cluster.add_pod(ns, "user-scheduler-b", "user-scheduler", container="kube-scheduler")

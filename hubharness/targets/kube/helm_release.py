@@ -27,6 +27,7 @@ class Release:
     app_version: str
     config: dict  # the values given at install (helm's "user-supplied values")
     defaults: dict = field(default_factory=dict)  # the chart's own values.yaml, as helm keeps it
+    record: str = ""  # the Secret helm keeps this revision in
 
     @property
     def values(self) -> dict:
@@ -72,6 +73,7 @@ def deployed(core, namespace: str, release: str) -> Release | None:
             meta.get("appVersion", ""),
             body.get("config") or {},
             body["chart"].get("values") or {},
+            newest.metadata.name,
         )
     except (KeyError, TypeError, ValueError) as e:
         raise HarnessError(

@@ -87,6 +87,10 @@ class KubeTarget(Target):
     def ensure_cluster(self) -> None:
         """Make the cluster, where the target makes its own."""
 
+    def prepare(self) -> None:
+        self.require_tools()
+        self.ensure_cluster()
+
     def node_address(self, port: int) -> str | None:
         """An address on this machine that reaches `port` on the cluster's nodes, where the
         cluster maps one (kind's extraPortMappings); None: reach it another way."""

@@ -1,0 +1,215 @@
+"""Faults done to a kubernetes deployment through its API server, the way they happen on a
+cluster: what `invoke selftest --context <kube context>` does to a namespace it deployed
+(hubharness.faults names them, beside the faults that are chart values and apply there as
+they are).
+
+Each is done to a namespace of selftest's own, which it purges afterwards. One that would
+keep the namespace from ever going (a finalizer) returns how to undo it; selftest undoes
+it before the purge. Passwords are read from the Secret inside this process and go only
+where the fault puts them, never to a command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+from collections.abc import Callable
+
+from kubernetes.client.exceptions import ApiException
+
+from . import chart
+from .errors import HarnessError
+from .targets.base import Target
+from .targets.kube import KubeTarget
+from .targets.kube.api import RELEASE, validated
+from .targets.kube.helm_release import decode, encode
+from .targets.kube.pods import exec_in
+from .waiting import wait_until
+
+Undo = Callable[[], None]
+ClusterFault = Callable[[KubeTarget], Undo | None]
+
+FINALIZER = "hubharness.io/selftest-hold"
+LABELS = {"app.kubernetes.io/managed-by": "hubharness-selftest"}
+RESTART_TIMEOUT = 120  # the kubelet notices the container ended and starts it again
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _pod(name: str, image: str, labels: dict, env: list[dict] | None = None) -> dict:
+    """A pod that only waits, in the hub's image (pulled already): a thing in the namespace."""
+    container = {"name": "main", "image": image, "command": ["sleep", "3600"], "env": env or []}
+    return validated(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {**LABELS, **labels}},
+            "spec": {"containers": [container], "restartPolicy": "Never", "terminationGracePeriodSeconds": 1},
+        }
+    )
+
+
+def _hub_image(target: KubeTarget) -> str:
+    pod = target.deployment().serving_pod("hub")
+    if pod is None:
+        raise HarnessError(f"no running hub pod in namespace {target.namespace}")
+    return pod.spec.containers[0].image
+
+
+# ---- the namespace -------------------------------------------------------------------
+def namespace_terminating(target: KubeTarget) -> Undo:
+    """The namespace is deleted while helm's release record carries a finalizer: it stays
+    Terminating (everything else in it goes), as one whose last object waits on a controller."""
+    core = target.core()
+    release = target.deployment().release
+    core.patch_namespaced_secret(release.record, target.namespace, {"metadata": {"finalizers": [FINALIZER]}})
+    core.delete_namespace(target.namespace)
+
+    def undo() -> None:
+        try:
+            core.patch_namespaced_secret(release.record, target.namespace, {"metadata": {"finalizers": None}})
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    return undo
+
+
+def foreign_pod(target: KubeTarget) -> None:
+    """A pod of another release shares the namespace."""
+    body = _pod("selftest-squatter", _hub_image(target), {"app": "squatter", "release": "selftest-squatter"})
+    target.core().create_namespaced_pod(target.namespace, body)
+
+
+# ---- the Secret ----------------------------------------------------------------------
+def drop_secret_key(target: KubeTarget) -> None:
+    """The Secret the hub's password comes from loses that key (it keeps another)."""
+    name, _ = target.deployment().auth_ref
+    core = target.core()
+    secret = core.read_namespaced_secret(name, target.namespace)
+    secret.data = {"SOMETHING_ELSE": _b64("x")}
+    core.replace_namespaced_secret(name, target.namespace, secret)
+
+
+def user_pod_reads_the_secret(target: KubeTarget) -> None:
+    """A pod labelled as a user's server takes the password from the Secret."""
+    deployment = target.deployment()
+    name, key = deployment.auth_ref
+    env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}]
+    labels = {"app": "jupyterhub", "component": "singleuser-server", "release": RELEASE}
+    target.core().create_namespaced_pod(target.namespace, _pod("jupyter-selftest-eve", _hub_image(target), labels, env))
+
+
+def _rotate(which: str) -> ClusterFault:
+    def rotate(target: KubeTarget) -> None:
+        """The Secret gets a new password; the hub pod is not restarted and keeps the old one."""
+        deployment = target.deployment()
+        ref = deployment.auth_ref if which == "auth" else deployment.admin_ref
+        if ref is None:
+            raise HarnessError(f"namespace {target.namespace} routes no {which} password from a Secret")
+        name, key = ref
+        target.core().patch_namespaced_secret(name, target.namespace, {"data": {key: _b64(secrets.token_urlsafe(36))}})
+
+    return rotate
+
+
+rotate_auth_password = _rotate("auth")
+rotate_admin_password = _rotate("admin")
+
+
+def password_in_an_event(target: KubeTarget) -> None:
+    """An Event about the hub pod carries the password (a controller that echoes what it read)."""
+    deployment = target.deployment()
+    hub = deployment.serving_pod("hub")
+    if hub is None:
+        raise HarnessError(f"no running hub pod in namespace {target.namespace}")
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "selftest-leak", "labels": LABELS},
+        "involvedObject": {"kind": "Pod", "name": hub.metadata.name, "namespace": target.namespace},
+        "reason": "SelftestFault",
+        "type": "Warning",
+        "message": f"login attempt with password={deployment.auth_password()}",
+    }
+    target.core().create_namespaced_event(target.namespace, validated(event))
+
+
+# ---- the pods ------------------------------------------------------------------------
+def _restart(component: str, container: str) -> ClusterFault:
+    def restart(target: KubeTarget) -> None:
+        """The container's first process is ended (SIGTERM): the kubelet starts it again, and
+        counts the restart."""
+        deployment = target.deployment()
+        pod = deployment.serving_pod(component)
+        if pod is None:
+            raise HarnessError(f"no running {component} pod in namespace {target.namespace}")
+        core = target.core()
+        try:
+            exec_in(core, target.namespace, pod.metadata.name, container, ["sh", "-c", "kill 1"], io.BytesIO())
+        except HarnessError as e:
+            if "refused" in str(e):
+                raise
+            # the stream ends with the container: how it ended is read from the pod below
+
+        def restarted() -> bool:
+            now = core.read_namespaced_pod(pod.metadata.name, target.namespace)
+            return any(s.name == container and s.restart_count > 0 for s in now.status.container_statuses or [])
+
+        wait_until(f"the {component} pod's {container} container to restart", restarted, RESTART_TIMEOUT)
+
+    return restart
+
+
+restart_hub = _restart("hub", "hub")
+restart_proxy = _restart("proxy", "chp")
+
+
+# ---- what else the chart made --------------------------------------------------------
+def record_another_chart(target: KubeTarget) -> None:
+    """helm's release record names a chart whose JupyterHub is not the one the hub runs."""
+    core = target.core()
+    release = target.deployment().release
+    secret = core.read_namespaced_secret(release.record, target.namespace)
+    body = decode(secret.data["release"])
+    running = chart.hub_version(release.chart_version)
+    body["chart"]["metadata"]["version"] = next(v for v, hub in chart.HUB_VERSION_OF_CHART.items() if hub != running)
+    core.patch_namespaced_secret(release.record, target.namespace, {"data": {"release": encode(body)}})
+
+
+def ingress_points_elsewhere(target: KubeTarget) -> None:
+    """The Ingress sends its host to the hub's Service instead of proxy-public."""
+    api = target.networking()
+    ingresses = api.list_namespaced_ingress(target.namespace).items
+    if not ingresses:
+        raise HarnessError(f"no Ingress in namespace {target.namespace}")
+    ingress = ingresses[0]
+    for rule in ingress.spec.rules or []:
+        for path in rule.http.paths:
+            path.backend.service.name = "hub"
+    api.replace_namespaced_ingress(ingress.metadata.name, target.namespace, ingress)
+
+
+BY_NAME: dict[str, ClusterFault] = {
+    "namespace_terminating": namespace_terminating,
+    "foreign_pod": foreign_pod,
+    "drop_secret_key": drop_secret_key,
+    "user_pod_reads_the_secret": user_pod_reads_the_secret,
+    "rotate_auth_password": rotate_auth_password,
+    "rotate_admin_password": rotate_admin_password,
+    "password_in_an_event": password_in_an_event,
+    "restart_hub": restart_hub,
+    "restart_proxy": restart_proxy,
+    "record_another_chart": record_another_chart,
+    "ingress_points_elsewhere": ingress_points_elsewhere,
+}
+
+
+def apply(name: str, target: Target) -> Undo | None:
+    """Do the fault named so (hubharness.faults' `cluster`) to the target's namespace."""
+    if not isinstance(target, KubeTarget):
+        raise HarnessError(f"{name} is done to a kubernetes namespace; context {target.context} is not one")
+    return BY_NAME[name](target)
