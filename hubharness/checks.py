@@ -311,11 +311,13 @@ CATALOGUE: tuple[Check, ...] = (
 
 BY_ID = {check.id: check for check in CATALOGUE}
 
-# On kubernetes every check is proven able to fail in one of three ways.
+# On kubernetes every check is proven able to fail in one of three ways. Where its fault can
+# be done on a cluster, the project's tests run `invoke selftest --context emulated` for it
+# (tests/test_kube_selftest.py): the fault is done by the product, as on a real cluster.
 #
-# The checks the API server alone can prove, with the way their fault happens on a cluster:
-# the project's tests break an emulated API server so, and see `invoke verify` fail each by
-# name (tests/test_kube_faults.py).
+# The checks the API server alone can prove; the project's tests also break an emulated API
+# server in the way named here (and others), and see `invoke verify` fail each by name
+# (tests/test_kube_faults.py).
 KUBE_FAULTS = {
     "NS.namespace_exists": "namespace-terminating",
     "NS.state_is_isolated": "foreign-pod-in-namespace",
@@ -330,9 +332,9 @@ KUBE_FAULTS = {
 }
 
 # The checks that need a hub to answer: a real JupyterHub (the local target's, on 127.0.0.1)
-# serves the emulated cluster, its Secrets are the cluster's, its server processes are the
-# cluster's user pods; the fault is the check's own, done to that hub, or (KUBE_CLUSTER_FAULTS)
-# done to the cluster, as it happens there (tests/test_kube_hub_faults.py).
+# serves each emulated namespace, its Secrets are the cluster's, its server processes are the
+# cluster's user pods. A fault that cannot be done on a cluster (to local processes or files)
+# is done to that hub as on local (tests/test_kube_hub_faults.py).
 KUBE_HUB_CHECKS = (
     "SEC.hub_reads_admin_password_from_secret",
     *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
@@ -361,11 +363,6 @@ KUBE_HUB_CHECKS = (
     "SPK.server_spawns_through_the_hub",
     "SPK.kernel_runs_code_over_the_proxy",
 )
-KUBE_CLUSTER_FAULTS = {
-    "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
-    "AUTH.right_password_logs_in": "secret-rotated-behind-hub",
-    "SEC.hub_reads_admin_password_from_secret": "admin-password-rotated-behind-hub",
-}
 
 # The rest need what only a cluster has. They are proven able to fail on local (`invoke
 # selftest`), and run for real on kind by the nightly workflow; what each needs:
@@ -401,9 +398,16 @@ def fault_of(check: Check, context: str) -> str:
 def kube_proof(check: Check) -> str:
     """How the check is proven able to fail on kubernetes (see above)."""
     if check.id in KUBE_FAULTS:
-        return "an emulated API server broken as a cluster breaks (tests/test_kube_faults.py)"
+        return (
+            "`invoke selftest --context emulated`, and an emulated API server broken as a cluster breaks "
+            "(tests/test_kube_selftest.py, tests/test_kube_faults.py)"
+        )
     if check.id in KUBE_HUB_CHECKS:
-        return "a real hub serving an emulated cluster (tests/test_kube_hub_faults.py)"
+        return (
+            "a real hub serving an emulated cluster: `invoke selftest --context emulated` where its fault can "
+            "be done on a cluster, else that fault done to the hub (tests/test_kube_selftest.py, "
+            "tests/test_kube_hub_faults.py)"
+        )
     needs = KUBE_NEEDS_A_CLUSTER.get(check.id) or KUBE_NEEDS_A_CLUSTER[check.group]
     return f"needs {needs}: `invoke selftest` on local, verify on kind nightly"
 

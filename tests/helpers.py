@@ -158,6 +158,20 @@ if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
 """
 
 
+KUBECTL = """#!{python}
+import os, sys, time
+import requests
+# the emulated cluster's test answers (tests/kube_emulator.py): port-forward names the port
+# that stands for the Service, then forwards until it is stopped
+answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=60)
+if not answer.ok:
+    sys.exit(answer.json()["message"])
+print(answer.json()["stdout"], flush=True)
+if sys.argv[1:2] == ["port-forward"]:
+    time.sleep(3600)
+"""
+
+
 def open_page(driver, path):
     """Load a page from disk; return (console messages, what was requested from the
     network, what the page itself requested)."""

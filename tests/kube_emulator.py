@@ -33,8 +33,8 @@ deleted loses at once every object but pods and those held by finalizers (any ki
 keep a deletionTimestamp until their finalizers are removed, and the namespace stays
 Terminating). `kill 1` in a container (exec) ends its first process: the kubelet starts
 the container again and counts the restart; nothing is killed here.
-helm is not emulated: a test may take `/_emulator/helm` requests from a stand-in helm
-(`helm` below: what `upgrade --install`, `list` and `uninstall` leave in the namespace).
+helm and kubectl are not emulated: a test may answer the calls of stand-ins on PATH
+(`/_emulator/helm`, `/_emulator/kubectl`; see `helm` and `kubectl` below).
 """
 
 from __future__ import annotations
@@ -199,9 +199,10 @@ class KubeEmulator:
         self._attach_waiting: dict[tuple[str, str], str] = {}  # (ns, pod) → uid, waiting on a Multi-Attach
         self.image_failures: dict[str, str] = {}  # image → "pull" (it cannot be pulled) or "crash" (it exits 1)
         self.on_conflict = None  # a test's hook: (ns, kind, name) after a create was refused 409
-        # a test's hook: (helm's arguments, the merged values of its -f files) → what helm prints;
-        # a stand-in helm on PATH sends its calls here (POST /_emulator/helm)
+        # a test's hooks: (a tool's arguments, for helm the merged values of its -f files) → what
+        # it prints; stand-ins on PATH send their calls here (POST /_emulator/helm, …/kubectl)
         self.helm = None
+        self.kubectl = None
         # a test's hook: (ns) before pods are read, to bring them in line with what runs (a
         # kubelet whose containers are processes elsewhere, tests/test_kube_hub_faults.py)
         self.kubelet = None
@@ -697,10 +698,26 @@ class KubeEmulator:
                 return body
 
             def _route(self, method: str) -> None:
-                if urlparse(self.path).path.endswith("/exec"):  # a stream: it takes the lock to look only
+                path = urlparse(self.path).path
+                if path.startswith("/_emulator/"):  # a stand-in tool's call: its hook locks what it touches
+                    return self._tool(path.removeprefix("/_emulator/"))
+                if path.endswith("/exec"):  # a stream: it takes the lock to look only
                     return self._dispatch(method)
                 with emulator.lock:
                     return self._dispatch(method)
+
+            def _tool(self, tool: str) -> None:
+                """A stand-in tool's call (POST /_emulator/helm, /_emulator/kubectl: its arguments,
+                and for helm the merged values of its -f files) to the test's hook of that name:
+                what the tool prints, or its error."""
+                hook = getattr(emulator, tool, None) if tool in ("helm", "kubectl") else None
+                if hook is None:
+                    return self._send(404, status(404, "NotFound", f"no stand-in for {tool}"))
+                call = self._body()
+                try:
+                    return self._send(200, {"stdout": hook(call["args"], call.get("values") or {})})
+                except Exception as e:  # noqa: BLE001 — the tool's error, as it prints it
+                    return self._send(500, {"message": f"Error: {e}"})
 
             def _dispatch(self, method: str) -> None:
                 url = urlparse(self.path)
@@ -737,12 +754,6 @@ class KubeEmulator:
                     if method == "DELETE":
                         del emulator.objects[(CLUSTER, kind)][name]
                     return self._send(200, found)
-                if url.path == "/_emulator/helm" and method == "POST" and emulator.helm:
-                    call = self._body()
-                    try:
-                        return self._send(200, {"stdout": emulator.helm(call["args"], call["values"])})
-                    except Exception as e:  # noqa: BLE001 — helm's error, as helm prints it
-                        return self._send(500, {"message": f"Error: {e}"})
                 match = ROUTE.match(url.path)
                 if not match:
                     return self._send(404, status(404, "NotFound", f"no route {url.path}"))

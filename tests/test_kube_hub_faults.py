@@ -1,13 +1,13 @@
-"""The checks that need a hub to answer (checks.KUBE_HUB_CHECKS), on kubernetes: a real
-JupyterHub serves the emulated cluster.
+"""The checks that need a hub to answer whose fault cannot be done on a cluster (it is done to
+local processes or files: a hung hub, a hijacked proxy route, a credentials file written from
+the hub's disk), on kubernetes: a real JupyterHub serves the emulated cluster.
 
 It is the local target's hub, proxy and servers on 127.0.0.1. The cluster's Secrets hold
 its password and tokens, its server processes are the cluster's user pods (the emulator's
 kubelet hook), and HUBHARNESS_PUBLIC_URL sends verify to its proxy, as a NodePort would.
-`invoke verify --context emulated` passes every one of these checks on the healthy pair
-and fails each, by name, on its fault: the catalogue's own, done to the hub as selftest
-does it, or one done to the cluster (checks.KUBE_CLUSTER_FAULTS). What the kube target
-adds over local here is its own reading of Secrets, release and pods; the hub is real.
+`invoke verify --context emulated` passes these checks on the healthy pair and fails each,
+by name, on its fault, done to the hub as selftest does it on local. The other hub checks
+are proven by `invoke selftest --context emulated` itself (test_kube_selftest.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hubharness.targets.local import LocalTarget
 
 from .helpers import Harness
 from .test_kube_faults import verify
-from .test_kube_verify import AUTH, b64, chart_release, install_chart
+from .test_kube_verify import b64, install_chart
 
 NAMESPACE = "kubehub"  # the local deployment serving as the cluster's hub
 VERIFY_TIMEOUT = 600
@@ -40,31 +40,18 @@ def _authenticator_of(check_ids: list[str]) -> str:
 
 
 def _hub_checks() -> dict[str, list[str]]:
-    """fault → the hub checks the catalogue breaks with it (those with a cluster fault aside)."""
+    """fault → the hub checks the catalogue breaks with it, where selftest cannot do it on a cluster."""
     by_fault: dict[str, list[str]] = {}
     for check_id in checks.KUBE_HUB_CHECKS:
-        if check_id not in checks.KUBE_CLUSTER_FAULTS:
-            by_fault.setdefault(checks.BY_ID[check_id].fault, []).append(check_id)
+        fault = faults.BY_NAME[checks.fault_of(checks.BY_ID[check_id], "emulated")]
+        if fault.not_on(checks.KUBE):
+            by_fault.setdefault(fault.name, []).append(check_id)
     return by_fault
 
 
 HUB_FAULTS = _hub_checks()
-AUTHENTICATORS = sorted({checks.BY_ID[c].authenticator for c in checks.KUBE_HUB_CHECKS})
-
-
-def _rotate(key: str):
-    """The Secret's key changes and the hub is not restarted: its process keeps the old value."""
-    return lambda c: c.get("jh", "secrets", "urbalurba-secrets")["data"].update({key: b64("rotated-" + "x" * 40)})
-
-
-CLUSTER_BREAK = {
-    # helm's record says chart 4.2.0 (JupyterHub 5.3.0) while the hub in the pods is 5.5.0
-    "release-records-another-chart": lambda c: c.add_release(
-        "jh", chart_release(values.load(values.values_files("kind")), "4.2.0")
-    ),
-    "secret-rotated-behind-hub": _rotate(AUTH),
-    "admin-password-rotated-behind-hub": _rotate(authenticators.ADMIN_ENV),
-}
+HUB_CHECKS = [c for broken in HUB_FAULTS.values() for c in broken]
+AUTHENTICATORS = sorted({checks.BY_ID[c].authenticator for c in HUB_CHECKS})
 
 
 class LocalHub:
@@ -174,35 +161,11 @@ def healthy_hub(tmp_path_factory):
         hub.purge()
 
 
-def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
-    kube = [c.id for c in checks.for_context("emulated")]
-    ways = [set(checks.KUBE_FAULTS), set(checks.KUBE_HUB_CHECKS)]
-    assert not ways[0] & ways[1]
-    assert set(checks.KUBE_CLUSTER_FAULTS) <= ways[1]
-    assert set(checks.KUBE_CLUSTER_FAULTS.values()) == set(CLUSTER_BREAK)
-    for check in checks.for_context("emulated"):
-        assert checks.kube_proof(check), check.id  # a group or check not listed raises KeyError
-    assert set(kube) >= ways[0] | ways[1]
-
-
 @pytest.mark.parametrize("authenticator", AUTHENTICATORS)
-def test_a_healthy_hub_serving_the_cluster_passes_every_hub_check(cluster, healthy_hub, authenticator):
-    """On the default authenticator every hub check that is not another's; on another, its own."""
-    chosen = [c for c in checks.KUBE_HUB_CHECKS if checks.BY_ID[c].authenticator in ("", authenticator)]
-    if authenticator:
-        chosen = [c for c in chosen if checks.BY_ID[c].authenticator == authenticator]
+def test_a_healthy_hub_serving_the_cluster_passes_the_hub_checks(cluster, healthy_hub, authenticator):
+    chosen = [c for c in HUB_CHECKS if checks.BY_ID[c].authenticator == authenticator]
     outcomes, output = verify(cluster, chosen, serve(cluster, healthy_hub(authenticator)), VERIFY_TIMEOUT)
     assert outcomes == dict.fromkeys(chosen, "passed"), output[-3000:]
-
-
-@pytest.mark.parametrize("fault", list(CLUSTER_BREAK))
-def test_verify_fails_the_hub_check_its_cluster_fault_breaks(cluster, healthy_hub, fault):
-    broken = [c for c, f in checks.KUBE_CLUSTER_FAULTS.items() if f == fault]
-    url = serve(cluster, healthy_hub(_authenticator_of(broken)))
-    CLUSTER_BREAK[fault](cluster)
-    outcomes, output = verify(cluster, broken, url, VERIFY_TIMEOUT)
-    assert {c for c, outcome in outcomes.items() if outcome in KILLED} == set(broken), output[-3000:]
-    assert f"failed checks: {', '.join(broken)}" in output
 
 
 @pytest.mark.parametrize("fault", list(HUB_FAULTS))

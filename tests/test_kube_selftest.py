@@ -1,31 +1,47 @@
 """`invoke selftest --context emulated`: each check's fault done to an emulated cluster the
-way selftest does it to a real one (the product's own hubharness.cluster_faults, through the
-API server; chart values through helm), every namespace deployed by `invoke deploy` through
-a stand-in helm that leaves the chart's objects in the emulator and purged by `invoke remove`.
+way selftest does it to a real one (the product's own hubharness.cluster_faults through the
+API server; chart values through helm), every namespace deployed by `invoke deploy` and
+purged by `invoke remove`, as on a cluster.
 
-No hub runs here, so the checks are those the API server alone can prove (checks.KUBE_FAULTS);
-the others are proven with a real hub behind the emulator (test_kube_hub_faults.py), on local
-(test_selftest.py) and on kind by the nightly workflow.
+Stand-ins answer for helm and kubectl. helm's `upgrade --install` leaves the chart's objects
+in the emulated namespace and starts a real hub for it: the local target's, on 127.0.0.1, on
+the values helm was given, with the passwords of the Secret deploy wrote. Its Secrets are
+the cluster's, its hub pod's environment comes from them as a kubelet's would, its user
+servers are the namespace's user pods (the emulator's kubelet hook), and `kubectl
+port-forward svc/proxy-public` reaches its proxy. What the kube target does is its own:
+deploy, verify, remove, and the faults; the hub behind the namespace is real.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hubharness import checks, faults
 from hubharness.faults import BY_NAME
+from hubharness.targets.kube.api import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
+from hubharness.targets.local import LocalTarget
 
 from . import test_kube_verify as emulated
-from .helpers import outcomes, run_invoke
-from .test_kube_verify import _closed_port
+from .helpers import KUBECTL, Harness, outcomes, run_invoke
 
 ingress_controller = emulated.ingress_controller
-SELFTEST_TIMEOUT = 600
-RELEASE_SELECTOR = {"owner": "helm", "name": "jupyterhub"}
+SELFTEST_TIMEOUT = 1800
+RELEASE_RECORD = {"owner": "helm", "name": "jupyterhub"}
+# every check the emulated cluster proves through selftest: those the API server alone proves,
+# and those a hub answers, whose fault can be done on a cluster
+CHECKS = [
+    c
+    for c in (*checks.KUBE_FAULTS, *checks.KUBE_HUB_CHECKS)
+    if not BY_NAME[checks.fault_of(checks.BY_ID[c], "emulated")].not_on(checks.KUBE)
+]
 
 
 def _arg(args: list[str], flag: str) -> str:
@@ -34,53 +50,125 @@ def _arg(args: list[str], flag: str) -> str:
 
 def _is_release_record(secret: dict) -> bool:
     labels = secret["metadata"].get("labels") or {}
-    return all(labels.get(k) == v for k, v in RELEASE_SELECTOR.items())
+    return all(labels.get(k) == v for k, v in RELEASE_RECORD.items())
 
 
-def helm_on(cluster):
-    """What helm's `upgrade --install`, `list` and `uninstall` of the chart do to a namespace,
-    as far as the harness reads it: the hub pod's environment is the values' hub.extraEnv,
-    rendered as the chart renders it."""
+class Hubs:
+    """The local deployments that answer for the emulated namespaces helm installed, one each,
+    in a home of their own."""
 
-    def helm(args: list[str], config: dict) -> str:
+    def __init__(self, cluster, base: Path):
+        self.cluster, self.base = cluster, base
+        base.mkdir(parents=True)
+        self.harness = Harness(base / "home", base / "reports")
+        self.targets: dict[str, LocalTarget] = {}
+        self.env_lock = threading.Lock()  # LocalTarget reads its home from the environment
+
+    # ---- helm -------------------------------------------------------------------------
+    def helm(self, args: list[str], config: dict) -> str:
         ns = _arg(args, "--namespace")
         if args[0] == "upgrade":
-            extra = (config.get("hub") or {}).get("extraEnv") or {}
-            env = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "value": str(v)} for k, v in extra.items()]
-            emulated.chart_objects(cluster, ns, config, _arg(args, "--version"), hub_env=env)
+            self.install(ns, config, _arg(args, "--version"))
             return ""
         if args[0] == "list":
-            every = "--all-namespaces" in args
-            found = {
-                where
-                for (where, kind), store in cluster.objects.items()
-                if kind == "secrets" and (every or where == ns)
-                for secret in store.values()
-                if _is_release_record(secret) and "deletionTimestamp" not in secret["metadata"]
-            }
+            with self.cluster.lock:
+                found = {
+                    where
+                    for (where, kind), store in self.cluster.objects.items()
+                    if kind == "secrets" and ("--all-namespaces" in args or where == ns)
+                    for secret in store.values()
+                    if _is_release_record(secret) and "deletionTimestamp" not in secret["metadata"]
+                }
             return "jupyterhub\n" * len(found)
         if args[0] == "uninstall":
-            secrets = cluster.objects.get((ns, "secrets"), {})
-            for name in [n for n, s in secrets.items() if _is_release_record(s) or n == "hub"]:
-                secrets.pop(name)
-            for kind in ("networkpolicies", "configmaps"):
-                cluster.objects.pop((ns, kind), None)
-            for name, pod in list(cluster.objects.get((ns, "pods"), {}).items()):
-                if (pod["metadata"].get("labels") or {}).get("release") == "jupyterhub":
-                    cluster.delete_pod(ns, name)
+            self.uninstall(ns)
             return 'release "jupyterhub" uninstalled\n'
         return ""  # repo add, repo update
 
-    return helm
+    def install(self, ns: str, config: dict, chart_version: str) -> None:
+        with self.cluster.lock:  # deploy's Secret, written before helm runs
+            data = (self.cluster.get(ns, "secrets", "urbalurba-secrets") or {}).get("data") or {}
+        passwords = {k: base64.b64decode(v).decode() for k, v in data.items()}
+        values = self.base / f"{ns}.yaml"
+        values.write_text(yaml.safe_dump(config, sort_keys=False))
+        ran = self.harness.deploy(ns, "--values", str(values), "--chart-version", chart_version, env=passwords)
+        if ran.code != 0:
+            raise RuntimeError((ran.err.strip().splitlines() or ["no output"])[-1])
+        with self.env_lock, pytest.MonkeyPatch.context() as m:
+            m.setenv("HUBHARNESS_HOME", str(self.harness.home))
+            target = LocalTarget(ns)
+        extra = (config.get("hub") or {}).get("extraEnv") or {}
+        env = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "value": str(v)} for k, v in extra.items()]
+        with self.cluster.lock:
+            emulated.chart_objects(self.cluster, ns, config, chart_version, hub_env=env)
+            hub_secret = self.cluster.get(ns, "secrets", "hub")
+            hub_secret["data"] = {k: emulated.b64(v) for k, v in target.store.read("hub").items()}
+            self.targets[ns] = target
+
+    def uninstall(self, ns: str) -> None:
+        self.targets.pop(ns, None)
+        self.harness.invoke("remove", "--namespace", ns, "--purge")
+        with self.cluster.lock:
+            secrets = self.cluster.objects.get((ns, "secrets"), {})
+            for name in [n for n, s in secrets.items() if _is_release_record(s) or n == "hub"]:
+                secrets.pop(name)
+            for kind in ("networkpolicies", "configmaps"):
+                self.cluster.objects.pop((ns, kind), None)
+            for name, pod in list(self.cluster.objects.get((ns, "pods"), {}).items()):
+                if (pod["metadata"].get("labels") or {}).get("release") == "jupyterhub":
+                    self.cluster.delete_pod(ns, name)
+
+    # ---- kubectl port-forward, and the kubelet -----------------------------------------
+    def kubectl(self, args: list[str], _values: dict) -> str:
+        ns = _arg(args, "--namespace")
+        if args[0] != "port-forward" or ns not in self.targets:
+            raise RuntimeError(f"no stand-in for kubectl {' '.join(args[:2])} in namespace {ns}")
+        port = self.targets[ns].deployment().public_url.rsplit(":", 1)[1]
+        return f"Forwarding from 127.0.0.1:{port} -> 8000"
+
+    def kubelet(self, ns: str) -> None:
+        """The hub's running servers are the namespace's user pods (called with the lock held)."""
+        target = self.targets.get(ns)
+        if target is None:
+            return
+        homes = target.state_dir / "home"
+        deployment = target.deployment()
+        running = {
+            h.name for h in (homes.iterdir() if homes.is_dir() else []) if deployment.user_server_running(h.name)
+        }
+        pods = self.cluster.objects.setdefault((ns, "pods"), {})
+        users = {
+            pod["metadata"]["annotations"][USERNAME_ANNOTATION]: name
+            for name, pod in pods.items()
+            if pod["metadata"]["labels"].get("component") == "singleuser-server"
+            and USERNAME_ANNOTATION in (pod["metadata"].get("annotations") or {})
+        }
+        for user, name in users.items():
+            if user not in running:
+                del pods[name]
+        for user in running - set(users):
+            self.cluster.add_pod(
+                ns,
+                f"jupyter-{user}",
+                "singleuser-server",
+                container=NOTEBOOK_CONTAINER,
+                annotations={USERNAME_ANNOTATION: user},
+            )
 
 
 @pytest.fixture
-def helm_cluster(cluster, ingress_controller, monkeypatch):
-    cluster.helm = helm_on(cluster)
+def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
+    hubs = Hubs(cluster, tmp_path / "hubs")
+    cluster.helm, cluster.kubectl, cluster.kubelet = hubs.helm, hubs.kubectl, hubs.kubelet
+    kubectl = cluster.bin_dir / "kubectl"
+    kubectl.write_text(KUBECTL.format(python=sys.executable))
+    kubectl.chmod(0o755)
     monkeypatch.setenv("HELM_EMULATOR", f"{cluster.url}/_emulator/helm")
-    # no hub answers: the checks must not need one, and reach nothing if they try
-    monkeypatch.setenv("HUBHARNESS_PUBLIC_URL", f"http://127.0.0.1:{_closed_port()}")
-    return cluster
+    monkeypatch.setenv("KUBECTL_EMULATOR", f"{cluster.url}/_emulator/kubectl")
+    monkeypatch.delenv("HUBHARNESS_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_AUTH_PASSWORD")  # each namespace's deploy makes its own
+    yield cluster
+    hubs.harness.purge_all()
 
 
 def _selftest_report(cluster) -> dict:
@@ -89,21 +177,34 @@ def _selftest_report(cluster) -> dict:
     return json.loads(found[-1].read_text())
 
 
-def test_selftest_on_the_emulated_cluster_kills_every_check_the_api_server_proves(helm_cluster):
-    ids = list(checks.KUBE_FAULTS)
-    done = run_invoke("selftest", "--context", "emulated", "--check", ",".join(ids), timeout=SELFTEST_TIMEOUT)
-    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
-    assert f"selftest: killed {len(ids)}/{len(ids)}, healthy {len(ids)}/{len(ids)} passed" in done.stdout
-    data = _selftest_report(helm_cluster)
-    faults = {row["id"]: row["fault"] for row in data["checks"]}
-    assert faults == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in ids}
-    # each done as on a cluster: through the API server or helm values, none to local files
-    assert all(BY_NAME[f].cluster or BY_NAME[f].overlay or BY_NAME[f].env for f in faults.values())
+def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(hub_cluster):
+    done = run_invoke(
+        "selftest", "--context", "emulated", "--check", ",".join(CHECKS), "--jobs", "2", timeout=SELFTEST_TIMEOUT
+    )
+    n = len(CHECKS)
+    assert f"selftest: killed {n}/{n}, healthy {n}/{n} passed" in done.stdout, done.stdout[-6000:] + done.stderr[-2000:]
+    assert done.returncode == 0
+    data = _selftest_report(hub_cluster)
+    faults_done = {row["id"]: row["fault"] for row in data["checks"]}
+    assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in CHECKS}
+    # each done as on a cluster: through the API server or helm values, none to local files or processes
+    assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
     assert data["unproven"] == []
-    assert set(helm_cluster.namespaces) == set(), "selftest left namespaces behind"
+    assert set(hub_cluster.namespaces) == set(), "selftest left namespaces behind"
 
 
-def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(helm_cluster):
+def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
+    from .test_kube_hub_faults import HUB_CHECKS
+
+    by_selftest, by_hub_faults = set(CHECKS), set(HUB_CHECKS)
+    assert not by_selftest & by_hub_faults
+    assert by_selftest | by_hub_faults == set(checks.KUBE_FAULTS) | set(checks.KUBE_HUB_CHECKS)
+    assert not set(checks.KUBE_FAULTS) & set(checks.KUBE_HUB_CHECKS)
+    for check in checks.for_context("emulated"):
+        assert checks.kube_proof(check), check.id  # a group or check not listed raises KeyError
+
+
+def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(cluster):
     done = run_invoke(
         "selftest",
         "--context",
@@ -117,7 +218,7 @@ def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(helm
         done.stderr
     )
     assert "there is no cluster way to do it yet" in done.stderr
-    assert helm_cluster.helm_calls() == [], "nothing was deployed"
+    assert cluster.helm_calls() == [], "nothing was deployed"
 
 
 @pytest.fixture
