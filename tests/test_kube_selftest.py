@@ -169,6 +169,7 @@ def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     monkeypatch.delenv("JUPYTERHUB_AUTH_PASSWORD")  # each namespace's deploy makes its own
     yield cluster
     hubs.harness.purge_all()
+    shutil.rmtree(faults.IN_POD_DIR, ignore_errors=True)  # what postStart hooks wrote for the "pods"
 
 
 def _selftest_report(cluster) -> dict:
