@@ -32,7 +32,7 @@ from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault, materialise
-from .paths import PROJECT_ROOT, VALUES_DIR, state_home
+from .paths import PROJECT_ROOT, VALUES_DIR
 from .targets import target_for
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV, new_report_dir
@@ -102,14 +102,14 @@ class Selftest:
         )
 
     def _purge(self, namespace: str, env: dict[str, str]) -> None:
-        if self.kind != catalogue.LOCAL:  # verify purges its scratch namespaces on a cluster itself
-            # a cluster the target makes (kind) stays for the next namespace
-            keep = ["--keep-cluster"] if "keep_cluster" in type(target_for(self.context, namespace)).OPTIONS else []
-            self._invoke(["remove", "--context", self.context, "--namespace", namespace, "--purge", *keep], env)
-            return
-        for ns in (namespace, f"{namespace[:50]}-scratch"):
-            if (state_home() / ns).exists():
-                self._invoke(["remove", "--namespace", ns, "--purge"], env)
+        # on a cluster verify purges its scratch namespaces itself
+        scratch = [f"{namespace[:50]}-scratch"] if self.kind == catalogue.LOCAL else []
+        for ns in (namespace, *scratch):
+            target = target_for(self.context, ns)
+            if target.exists():
+                # a cluster the target makes (kind) stays for the next namespace
+                keep = ["--keep-cluster"] if "keep_cluster" in type(target).OPTIONS else []
+                self._invoke(["remove", "--context", self.context, "--namespace", ns, "--purge", *keep], env)
 
     def _break(self, fault: Fault, namespace: str):
         """Do the fault to the running deployment; what undoes it before the purge, if anything."""

@@ -338,6 +338,10 @@ class Target(abc.ABC):
         one (verify's scratch): leave out what must be unique in a cluster (the ingress
         host)."""
 
+    @abc.abstractmethod
+    def exists(self) -> bool:
+        """Whether the namespace is there (local: its state folder; kubernetes: the namespace)."""
+
     def prepare(self) -> None:
         """What deploy needs before it changes anything (its tools, a cluster the target
         makes), for work that deploys many namespaces (selftest); nothing by default."""

@@ -91,6 +91,9 @@ class KubeTarget(Target):
         self.require_tools()
         self.ensure_cluster()
 
+    def exists(self) -> bool:
+        return self.cluster_missing() is None and self._namespace_phase(self.core()) is not None
+
     def node_address(self, port: int) -> str | None:
         """An address on this machine that reaches `port` on the cluster's nodes, where the
         cluster maps one (kind's extraPortMappings); None: reach it another way."""

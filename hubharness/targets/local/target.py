@@ -96,6 +96,9 @@ class LocalTarget(StateFolder, Target):
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
         return cls(namespace)
 
+    def exists(self) -> bool:
+        return self.state_dir.exists()
+
     # ---- prerequisites ------------------------------------------------------------
     @staticmethod
     def _require_java() -> None:
