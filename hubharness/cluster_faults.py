@@ -148,6 +148,12 @@ def _restart(component: str, container: str) -> ClusterFault:
         if pod is None:
             raise HarnessError(f"no running {component} pod in namespace {target.namespace}")
         core = target.core()
+
+        def restarts() -> int:
+            now = core.read_namespaced_pod(pod.metadata.name, target.namespace)
+            return sum(s.restart_count for s in now.status.container_statuses or [] if s.name == container)
+
+        before = restarts()
         try:
             exec_in(core, target.namespace, pod.metadata.name, container, ["sh", "-c", "kill 1"], io.BytesIO())
         except HarnessError as e:
@@ -156,8 +162,7 @@ def _restart(component: str, container: str) -> ClusterFault:
             # the stream ends with the container: how it ended is read from the pod below
 
         def restarted() -> bool:
-            now = core.read_namespaced_pod(pod.metadata.name, target.namespace)
-            return any(s.name == container and s.restart_count > 0 for s in now.status.container_statuses or [])
+            return restarts() > before
 
         wait_until(f"the {component} pod's {container} container to restart", restarted, RESTART_TIMEOUT)
 

@@ -106,7 +106,11 @@ class Selftest:
         scratch = [f"{namespace[:50]}-scratch"] if self.kind == catalogue.LOCAL else []
         for ns in (namespace, *scratch):
             target = target_for(self.context, ns)
-            if target.exists():
+            try:
+                there = target.exists()
+            except HarnessError:  # the cluster did not say: remove finds out, and says why
+                there = True
+            if there:
                 # a cluster the target makes (kind) stays for the next namespace
                 keep = ["--keep-cluster"] if "keep_cluster" in type(target).OPTIONS else []
                 self._invoke(["remove", "--context", self.context, "--namespace", ns, "--purge", *keep], env)
@@ -188,11 +192,12 @@ class Selftest:
             run.error = f"{type(e).__name__}: {e}"
             return run
         finally:
-            try:
-                if undo is not None:
+            if undo is not None:
+                try:
                     undo()
-            finally:
-                self._purge(namespace, deploy_env)
+                except Exception as e:  # noqa: BLE001 — said in the run's row; the purge still goes
+                    run.error = run.error or f"undoing the fault failed: {type(e).__name__}: {e}"
+            self._purge(namespace, deploy_env)
             run.seconds = time.monotonic() - started
             self._progress(run)
 
