@@ -52,19 +52,24 @@ def _pod(name: str, image: str, labels: dict, env: list[dict] | None = None) -> 
     )
 
 
-def _hub_image(target: KubeTarget) -> str:
-    pod = target.deployment().serving_pod("hub")
+def _running_pod(deployment, component: str):
+    """The component's pod that runs now (not one being replaced)."""
+    pod = deployment.serving_pod(component)
     if pod is None:
-        raise HarnessError(f"no running hub pod in namespace {target.namespace}")
-    return pod.spec.containers[0].image
+        raise HarnessError(f"no running {component} pod in namespace {deployment.namespace}")
+    return pod
+
+
+def _hub_image(deployment) -> str:
+    return _running_pod(deployment, "hub").spec.containers[0].image
 
 
 # ---- the namespace -------------------------------------------------------------------
 def namespace_terminating(target: KubeTarget) -> Undo:
     """The namespace is deleted while helm's release record carries a finalizer: it stays
     Terminating (everything else in it goes), as one whose last object waits on a controller."""
-    core = target.core()
-    release = target.deployment().release
+    deployment = target.deployment()
+    core, release = deployment.core, deployment.release
     core.patch_namespaced_secret(release.record, target.namespace, {"metadata": {"finalizers": [FINALIZER]}})
     core.delete_namespace(target.namespace)
 
@@ -80,18 +85,19 @@ def namespace_terminating(target: KubeTarget) -> Undo:
 
 def foreign_pod(target: KubeTarget) -> None:
     """A pod of another release shares the namespace."""
-    body = _pod("selftest-squatter", _hub_image(target), {"app": "squatter", "release": "selftest-squatter"})
-    target.core().create_namespaced_pod(target.namespace, body)
+    deployment = target.deployment()
+    body = _pod("selftest-squatter", _hub_image(deployment), {"app": "squatter", "release": "selftest-squatter"})
+    deployment.core.create_namespaced_pod(target.namespace, body)
 
 
 # ---- the Secret ----------------------------------------------------------------------
 def drop_secret_key(target: KubeTarget) -> None:
     """The Secret the hub's password comes from loses that key (it keeps another)."""
-    name, _ = target.deployment().auth_ref
-    core = target.core()
-    secret = core.read_namespaced_secret(name, target.namespace)
+    deployment = target.deployment()
+    name, _ = deployment.auth_ref
+    secret = deployment.core.read_namespaced_secret(name, target.namespace)
     secret.data = {"SOMETHING_ELSE": _b64("x")}
-    core.replace_namespaced_secret(name, target.namespace, secret)
+    deployment.core.replace_namespaced_secret(name, target.namespace, secret)
 
 
 def user_pod_reads_the_secret(target: KubeTarget) -> None:
@@ -100,7 +106,8 @@ def user_pod_reads_the_secret(target: KubeTarget) -> None:
     name, key = deployment.auth_ref
     env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}]
     labels = {"app": "jupyterhub", "component": "singleuser-server", "release": RELEASE}
-    target.core().create_namespaced_pod(target.namespace, _pod("jupyter-selftest-eve", _hub_image(target), labels, env))
+    body = _pod("jupyter-selftest-eve", _hub_image(deployment), labels, env)
+    deployment.core.create_namespaced_pod(target.namespace, body)
 
 
 def _rotate(which: str) -> ClusterFault:
@@ -111,7 +118,9 @@ def _rotate(which: str) -> ClusterFault:
         if ref is None:
             raise HarnessError(f"namespace {target.namespace} routes no {which} password from a Secret")
         name, key = ref
-        target.core().patch_namespaced_secret(name, target.namespace, {"data": {key: _b64(secrets.token_urlsafe(36))}})
+        deployment.core.patch_namespaced_secret(
+            name, target.namespace, {"data": {key: _b64(secrets.token_urlsafe(36))}}
+        )
 
     return rotate
 
@@ -123,9 +132,7 @@ rotate_admin_password = _rotate("admin")
 def password_in_an_event(target: KubeTarget) -> None:
     """An Event about the hub pod carries the password (a controller that echoes what it read)."""
     deployment = target.deployment()
-    hub = deployment.serving_pod("hub")
-    if hub is None:
-        raise HarnessError(f"no running hub pod in namespace {target.namespace}")
+    hub = _running_pod(deployment, "hub")
     event = {
         "apiVersion": "v1",
         "kind": "Event",
@@ -135,7 +142,7 @@ def password_in_an_event(target: KubeTarget) -> None:
         "type": "Warning",
         "message": f"login attempt with password={deployment.auth_password()}",
     }
-    target.core().create_namespaced_event(target.namespace, validated(event))
+    deployment.core.create_namespaced_event(target.namespace, validated(event))
 
 
 # ---- the pods ------------------------------------------------------------------------
@@ -144,10 +151,8 @@ def _restart(component: str, container: str) -> ClusterFault:
         """The container's first process is ended (SIGTERM): the kubelet starts it again, and
         counts the restart."""
         deployment = target.deployment()
-        pod = deployment.serving_pod(component)
-        if pod is None:
-            raise HarnessError(f"no running {component} pod in namespace {target.namespace}")
-        core = target.core()
+        pod = _running_pod(deployment, component)
+        core = deployment.core
 
         def restarts() -> int:
             now = core.read_namespaced_pod(pod.metadata.name, target.namespace)
@@ -176,8 +181,8 @@ restart_proxy = _restart("proxy", "chp")
 # ---- what else the chart made --------------------------------------------------------
 def record_another_chart(target: KubeTarget) -> None:
     """helm's release record names a chart whose JupyterHub is not the one the hub runs."""
-    core = target.core()
-    release = target.deployment().release
+    deployment = target.deployment()
+    core, release = deployment.core, deployment.release
     secret = core.read_namespaced_secret(release.record, target.namespace)
     body = decode(secret.data["release"])
     running = chart.hub_version(release.chart_version)
