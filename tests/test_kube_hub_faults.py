@@ -78,16 +78,6 @@ class LocalHub:
         assert self.target is not None
         return self.target.store.read(name)
 
-    def running_servers(self) -> set[str]:
-        assert self.target is not None
-        homes = self.state / "home"
-        deployment = self.target.deployment()
-        return {
-            home.name
-            for home in (homes.iterdir() if homes.is_dir() else [])
-            if deployment.user_server_running(home.name)
-        }
-
     def apply(self, fault: faults.Fault, work: Path) -> None:
         """As selftest does: the fault's values and environment at deploy, then its action."""
         args, env = faults.materialise(fault, work)
@@ -119,28 +109,37 @@ def serve(cluster, hub: LocalHub) -> str:
     cluster.start_containers("jh", pod)  # the hub started with the Secret as it is now
 
     def kubelet(ns: str) -> None:
-        if ns != "jh":
-            return
-        running = hub.running_servers()
-        pods = cluster.objects[("jh", "pods")]
-        users = {}
-        for name, pod in list(pods.items()):
-            if pod["metadata"]["labels"].get("component") == "singleuser-server":
-                users[pod["metadata"]["annotations"][USERNAME_ANNOTATION]] = name
-        for user, name in users.items():
-            if user not in running:
-                del pods[name]
-        for user in running - set(users):
-            cluster.add_pod(
-                "jh",
-                f"jupyter-{user}",
-                "singleuser-server",
-                container=NOTEBOOK_CONTAINER,
-                annotations={USERNAME_ANNOTATION: user},
-            )
+        if ns == "jh" and hub.target is not None:
+            mirror_servers(cluster, ns, hub.target)
 
     cluster.kubelet = kubelet
     return hub.url
+
+
+def mirror_servers(cluster, ns: str, target: LocalTarget) -> None:
+    """The local hub's running servers are the namespace's user pods, with KubeSpawner's
+    username annotation (an emulator kubelet hook: called with its lock held)."""
+    homes = target.state_dir / "home"
+    deployment = target.deployment()
+    running = {h.name for h in (homes.iterdir() if homes.is_dir() else []) if deployment.user_server_running(h.name)}
+    pods = cluster.objects.setdefault((ns, "pods"), {})
+    users = {
+        pod["metadata"]["annotations"][USERNAME_ANNOTATION]: name
+        for name, pod in pods.items()
+        if pod["metadata"]["labels"].get("component") == "singleuser-server"
+        and USERNAME_ANNOTATION in (pod["metadata"].get("annotations") or {})
+    }
+    for user, name in users.items():
+        if user not in running:
+            del pods[name]
+    for user in running - set(users):
+        cluster.add_pod(
+            ns,
+            f"jupyter-{user}",
+            "singleuser-server",
+            container=NOTEBOOK_CONTAINER,
+            annotations={USERNAME_ANNOTATION: user},
+        )
 
 
 @pytest.fixture(scope="module")

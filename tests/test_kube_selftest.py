@@ -26,11 +26,11 @@ import yaml
 
 from hubharness import checks, faults
 from hubharness.faults import BY_NAME
-from hubharness.targets.kube.api import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
 
 from . import test_kube_verify as emulated
 from .helpers import KUBECTL, Harness, outcomes, run_invoke
+from .test_kube_hub_faults import HUB_CHECKS, mirror_servers
 
 ingress_controller = emulated.ingress_controller
 SELFTEST_TIMEOUT = 1800
@@ -128,32 +128,8 @@ class Hubs:
 
     def kubelet(self, ns: str) -> None:
         """The hub's running servers are the namespace's user pods (called with the lock held)."""
-        target = self.targets.get(ns)
-        if target is None:
-            return
-        homes = target.state_dir / "home"
-        deployment = target.deployment()
-        running = {
-            h.name for h in (homes.iterdir() if homes.is_dir() else []) if deployment.user_server_running(h.name)
-        }
-        pods = self.cluster.objects.setdefault((ns, "pods"), {})
-        users = {
-            pod["metadata"]["annotations"][USERNAME_ANNOTATION]: name
-            for name, pod in pods.items()
-            if pod["metadata"]["labels"].get("component") == "singleuser-server"
-            and USERNAME_ANNOTATION in (pod["metadata"].get("annotations") or {})
-        }
-        for user, name in users.items():
-            if user not in running:
-                del pods[name]
-        for user in running - set(users):
-            self.cluster.add_pod(
-                ns,
-                f"jupyter-{user}",
-                "singleuser-server",
-                container=NOTEBOOK_CONTAINER,
-                annotations={USERNAME_ANNOTATION: user},
-            )
+        if ns in self.targets:
+            mirror_servers(self.cluster, ns, self.targets[ns])
 
 
 @pytest.fixture
@@ -195,8 +171,6 @@ def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(h
 
 
 def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
-    from .test_kube_hub_faults import HUB_CHECKS
-
     by_selftest, by_hub_faults = set(CHECKS), set(HUB_CHECKS)
     assert not by_selftest & by_hub_faults
     assert by_selftest | by_hub_faults == set(checks.KUBE_FAULTS) | set(checks.KUBE_HUB_CHECKS)
