@@ -61,7 +61,7 @@ def require(tool: str, how: str) -> str:
 
 def validated(body: dict) -> dict:
     """An object about to be created, checked (strictly) against the Kubernetes schema."""
-    import kubernetes_validate  # on first use: its import takes 2.8 s (jsonschema's format checkers)
+    import kubernetes_validate  # on first use (the package imported jsonschema: __init__.py)
 
     try:
         kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=True)
