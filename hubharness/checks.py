@@ -362,14 +362,23 @@ KUBE_HUB_CHECKS = (
     "ADM.server_stops_through_the_api",
     "SPK.server_spawns_through_the_hub",
     "SPK.kernel_runs_code_over_the_proxy",
+    "SPK.pyspark_is_the_expected_version",
+    "SPK.servers_pyspark_python_imports_the_expected_pyspark",
+    "SPK.spark_job_gives_the_known_answer",
+    "SPK.csv_aggregate_to_pandas",
+    "SPK.ml_pipeline_trains_with_a_good_auc",
+    "SPK.json_aggregate_written_as_csv",
 )
 
 # The rest need what only a cluster has. They are proven able to fail on local (`invoke
 # selftest`), and run for real on kind by the nightly workflow; what each needs:
 KUBE_NEEDS_A_CLUSTER = {
-    "SPK.servers_pyspark_python_imports_the_expected_pyspark": "an exec into the user's pod (kubectl exec)",
     "PRX.route_table_holds_the_hub_route": "the hub behind its Service (the proxy's / goes to http://hub:8081)",
-    "SPK": "Spark in the notebook image, in a user pod a kubelet runs",
+    **{
+        f"SPK.spark_python_is_set_and_is_the_kernels[{name}]": "the notebook image's own paths (/opt/conda/bin/python) "
+        "in a user pod; a hub on this machine runs its servers' python from the harness's virtualenv"
+        for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
+    },
     "RES": "pods deleted and made again by their Deployment and by KubeSpawner",
     "UPG": "a scratch release installed by helm with another chart, then upgraded",
     "BAK": "a scratch release installed and purged by helm, helper pods on its volumes",

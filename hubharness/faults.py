@@ -549,10 +549,10 @@ BY_NAME = {fault.name: fault for fault in FAULTS}
 IN_POD_DIR = "/tmp/hubharness-fault"  # where a user pod gets a fault's files, on kubernetes
 
 
-def _files_in_pod(files: dict[str, str]) -> str:
+def _files_in_pod(files: dict[str, str], folder: str) -> str:
     """An overlay whose postStart hook writes the fault's files into the user's pod, under
-    IN_POD_DIR (the notebook image's python3 writes them; their text travels base64)."""
-    encoded = {f"{IN_POD_DIR}/{name}": base64.b64encode(text.encode()).decode() for name, text in files.items()}
+    folder (the notebook image's python3 writes them; their text travels base64)."""
+    encoded = {f"{folder}/{name}": base64.b64encode(text.encode()).decode() for name, text in files.items()}
     script = (
         "import base64, os\n"
         f"for path, data in {encoded!r}.items():\n"
@@ -569,14 +569,16 @@ def materialise(fault: Fault, work: Path, kind: str = LOCAL) -> tuple[list[str],
     a fresh one). On kubernetes its files are written in each user pod as it starts,
     where `{dir}` then points."""
     password = secrets.token_urlsafe(18)
-    folder = IN_POD_DIR if kind == KUBE else str(work)
+    # a folder of the fault's own: a pod's /tmp is its own, but servers that stand in for
+    # pods on one machine (the project's emulated cluster) share one
+    folder = f"{IN_POD_DIR}/{fault.name}" if kind == KUBE else str(work)
 
     def fill(text: str) -> str:
         return text.replace("{dir}", folder).replace("{password}", password)
 
     args = []
     if fault.files and kind == KUBE:
-        (work / "files-in-pod.yaml").write_text(_files_in_pod(fault.files))
+        (work / "files-in-pod.yaml").write_text(_files_in_pod(fault.files, folder))
         args += ["--values", str(work / "files-in-pod.yaml")]
     elif fault.files:
         for name, text in fault.files.items():

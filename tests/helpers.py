@@ -162,11 +162,16 @@ KUBECTL = """#!{python}
 import os, sys, time
 import requests
 # the emulated cluster's test answers (tests/kube_emulator.py): port-forward names the port
-# that stands for the Service, then forwards until it is stopped
-answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=60)
+# that stands for the Service, then forwards until it is stopped; exec gives the command's
+# output and exit code
+answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=300)
 if not answer.ok:
     sys.exit(answer.json()["message"])
-print(answer.json()["stdout"], flush=True)
+done = answer.json()
+if "exit_code" in done:
+    sys.stdout.write(done["stdout"]), sys.stderr.write(done["stderr"])
+    sys.exit(done["exit_code"])
+print(done["stdout"], flush=True)
 if sys.argv[1:2] == ["port-forward"]:
     time.sleep(3600)
 """

@@ -709,13 +709,14 @@ class KubeEmulator:
             def _tool(self, tool: str) -> None:
                 """A stand-in tool's call (POST /_emulator/helm, /_emulator/kubectl: its arguments,
                 and for helm the merged values of its -f files) to the test's hook of that name:
-                what the tool prints, or its error."""
+                what the tool prints (or a dict of stdout, stderr and exit_code), or its error."""
                 hook = getattr(emulator, tool, None) if tool in ("helm", "kubectl") else None
                 if hook is None:
                     return self._send(404, status(404, "NotFound", f"no stand-in for {tool}"))
                 call = self._body()
                 try:
-                    return self._send(200, {"stdout": hook(call["args"], call.get("values") or {})})
+                    done = hook(call["args"], call.get("values") or {})
+                    return self._send(200, done if isinstance(done, dict) else {"stdout": done})
                 except Exception as e:  # noqa: BLE001 — the tool's error, as it prints it
                     return self._send(500, {"message": f"Error: {e}"})
 
