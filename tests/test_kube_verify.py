@@ -24,6 +24,7 @@ from hubharness.targets.kube import access as kube_access
 from hubharness.targets.kube import api as kube
 from hubharness.targets.kube import helm_release
 from hubharness.targets.kube.deployment import NETWORK_POLICIES
+from hubharness.waiting import wait_until
 
 from .helpers import PROJECT_ROOT, run_invoke
 
@@ -379,8 +380,10 @@ def test_the_kind_config_maps_the_node_port_of_the_kind_values():
 
 KUBECTL = """#!{python}
 import os, sys, time
-with open(os.environ["KUBECTL_RECORD"], "w") as f:
-    f.write(" ".join(sys.argv[1:]))
+record = os.environ["KUBECTL_RECORD"]
+first = not os.path.exists(record)
+with open(record, "a") as f:
+    f.write(" ".join(sys.argv[1:]) + "\\n")
 if "exec" in sys.argv:  # run the command here, as if in the pod
     command = sys.argv[sys.argv.index("--") + 1:]
     os.execvp(command[0], command)
@@ -390,6 +393,9 @@ if os.environ.get("KUBECTL_FAIL"):
     print('error: services "proxy-public" not found', flush=True)
     sys.exit(1)
 print("Forwarding from 127.0.0.1:{port} -> 8000", flush=True)
+if os.environ.get("KUBECTL_LOSE_POD") and first:  # the pod it forwarded to has gone
+    print("E1127 17:00:00.000000 portforward.go:413] lost connection to pod", flush=True)
+    sys.exit(1)
 time.sleep(60)
 """
 
@@ -405,12 +411,31 @@ def test_elsewhere_a_port_forward_is_opened_and_closed(chart, monkeypatch):
     fake_kubectl(chart, 45678)
     d = deployment()
     assert d.public_url == "http://127.0.0.1:45678"
-    assert (chart.tmp_path / "kubectl.txt").read_text() == (
+    assert (chart.tmp_path / "kubectl.txt").read_text().splitlines() == [
         "port-forward --namespace jh --context emulated --address 127.0.0.1 svc/proxy-public :80"
-    )
+    ]
     forward = d._forward.proc
     d.close()
     assert forward.poll() is not None, "kubectl port-forward outlived the deployment"
+
+
+def test_a_port_forward_that_loses_its_pod_is_started_again_on_the_same_port(chart, monkeypatch):
+    """kubectl forwards to the one pod it picked; when that pod goes (the proxy restarted)
+    the URL verify already holds must reach proxy-public again, as a Service's would."""
+    record = chart.tmp_path / "kubectl.txt"
+    monkeypatch.setenv("KUBECTL_RECORD", str(record))
+    monkeypatch.setenv("KUBECTL_LOSE_POD", "1")
+    fake_kubectl(chart, 45679)
+    d = deployment()
+    assert d.public_url == "http://127.0.0.1:45679"
+    lost = d._forward.proc
+    wait_until("kubectl started again", lambda: d._forward.proc is not lost, 10)
+    first, again = record.read_text().splitlines()
+    assert first.endswith("svc/proxy-public :80") and again.endswith("svc/proxy-public 45679:80")
+    again_proc = d._forward.proc
+    assert again_proc.poll() is None and d._forward.restarts == 1
+    d.close()
+    assert again_proc.poll() is not None, "the forward started again outlived the deployment"
 
 
 def test_a_port_forward_that_fails_says_why(chart, monkeypatch):
@@ -436,7 +461,8 @@ def test_commands_in_a_users_pod_go_through_testinfras_kubectl_backend(chart, mo
     )
     found = d.run_in_server("verify-alice", "echo $((6 * 7))")
     assert (found.rc, found.stdout) == (0, "42\n")
-    assert (chart.tmp_path / "kubectl.txt").read_text() == (
+    (called,) = (chart.tmp_path / "kubectl.txt").read_text().splitlines()
+    assert called == (
         f"--kubeconfig={os.environ['KUBECONFIG']} --context=emulated -n jh -c notebook "
         "exec jupyter-verify-2dalice -- /bin/sh -c echo $((6 * 7))"
     )

@@ -25,6 +25,9 @@ PUBLIC_URL_ENV = "HUBHARNESS_PUBLIC_URL"
 INGRESS_URL_ENV = "HUBHARNESS_INGRESS_URL"  # where the ingress controller answers, if not in the Ingress status
 FORWARD_TIMEOUT = 20
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
+# what kubectl says when the pod it forwards to has gone (it exits, or fails every connection)
+LOST = re.compile(r"lost connection to pod|error forwarding port|an error occurred forwarding")
+RESTARTS = 20  # times a forward is started again on its port, at most
 
 
 def kind_host_port(kind_config: Path, node_port: int) -> int:
@@ -55,12 +58,18 @@ def _pump(stream, lines: queue.Queue) -> None:
 
 
 class PortForward:
-    """`kubectl port-forward svc/proxy-public :80`, started on first use, stopped on close."""
+    """`kubectl port-forward svc/proxy-public` on one local port for as long as the harness
+    runs, as a Service's address is stable. kubectl forwards to the one pod it picked as it
+    started; when that pod goes (the proxy restarted, a rollout) kubectl exits or fails every
+    connection ("lost connection to pod"), so it is started again on the same port, to the
+    Service's pod of the moment. Callers keep the URL they were given."""
 
     def __init__(self, namespace: str, kube_context: str, kubeconfig: str):
         self.namespace, self.kube_context, self.kubeconfig = namespace, kube_context, kubeconfig
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.restarts = 0
+        self.closed = False
         self.lock = threading.Lock()
 
     def url(self) -> str:
@@ -70,13 +79,14 @@ class PortForward:
             return f"http://127.0.0.1:{self.port}"
 
     def _start(self) -> None:
+        """kubectl on this forward's port (the first time a free one kubectl chooses)."""
         kubectl = shutil.which("kubectl")
         if kubectl is None:
             raise HarnessError(
                 f"kubectl not found: install it to reach proxy-public through a port-forward, "
                 f"or set {PUBLIC_URL_ENV} to the hub's URL (for example its ingress host)"
             )
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [
                 kubectl,
                 "port-forward",
@@ -87,7 +97,7 @@ class PortForward:
                 "--address",
                 "127.0.0.1",
                 "svc/proxy-public",
-                ":80",
+                f"{self.port or ''}:80",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -98,7 +108,7 @@ class PortForward:
         lines: queue.Queue = queue.Queue()
         # One reader for kubectl's whole life: it names the port first, and a pipe
         # nobody drains would block it later.
-        threading.Thread(target=_pump, args=(self.proc.stdout, lines), daemon=True).start()
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         deadline = time.monotonic() + FORWARD_TIMEOUT
         seen, exited = [], False
         while (left := deadline - time.monotonic()) > 0:
@@ -111,20 +121,46 @@ class PortForward:
                 break
             seen.append(line.strip())
             if match := FORWARDING.search(line):
-                self.port = int(match[1])
+                self.proc, self.port = proc, int(match[1])
+                threading.Thread(target=self._follow, args=(proc, lines), daemon=True).start()
                 return
-        self.close()
+        _stop(proc)
         how = "failed" if exited else f"did not start within {FORWARD_TIMEOUT}s"
         raise HarnessError(
             f"kubectl port-forward to svc/proxy-public in {self.namespace} {how}: {(seen or ['no output'])[-1]}"
         )
 
+    def _follow(self, proc: subprocess.Popen, lines: queue.Queue) -> None:
+        """When this kubectl loses its pod, start one again on the same port: at most
+        RESTARTS times in the forward's life, a second apart while the new pod starts."""
+        while (line := lines.get()) is not None and not LOST.search(line):
+            pass
+        while True:
+            with self.lock:
+                if self.closed or self.proc is not proc or self.restarts >= RESTARTS:
+                    return
+                _stop(proc)
+                self.restarts += 1
+                try:
+                    self._start()
+                    return
+                except HarnessError:
+                    pass
+            time.sleep(1)
+
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+        with self.lock:
+            self.closed = True
+            if self.proc is not None:
+                _stop(self.proc)
+            self.proc = None
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
