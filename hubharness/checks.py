@@ -368,6 +368,11 @@ KUBE_HUB_CHECKS = (
     "SPK.csv_aggregate_to_pandas",
     "SPK.ml_pipeline_trains_with_a_good_auc",
     "SPK.json_aggregate_written_as_csv",
+    "RES.servers_survive_a_hub_restart",
+    "RES.kernels_keep_their_state_across_a_hub_restart",
+    "RES.users_stay_logged_in_across_a_hub_restart",
+    "RES.routes_come_back_after_a_proxy_restart",
+    "RES.a_dead_server_is_noticed_and_starts_again_with_its_home",
 )
 
 # The rest need what only a cluster has. They are proven able to fail on local (`invoke
@@ -379,7 +384,6 @@ KUBE_NEEDS_A_CLUSTER = {
         "in a user pod; a hub on this machine runs its servers' python from the harness's virtualenv"
         for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
     },
-    "RES": "pods deleted and made again by their Deployment and by KubeSpawner",
     "UPG": "a scratch release installed by helm with another chart, then upgraded",
     "BAK": "a scratch release installed and purged by helm, helper pods on its volumes",
     "RMV": "a scratch release installed and uninstalled by helm",

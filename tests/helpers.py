@@ -159,11 +159,12 @@ if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
 
 
 KUBECTL = """#!{python}
-import os, sys, time
+import os, socket, sys, threading, time
 import requests
-# the emulated cluster's test answers (tests/kube_emulator.py): port-forward names the port
-# that stands for the Service, then forwards until it is stopped; exec gives the command's
-# output and exit code
+# the emulated cluster's test answers (tests/kube_emulator.py). exec: the command's output and
+# exit code. port-forward: the port of what stands for the Service's pod of the moment, and
+# that pod; as kubectl, a relay on the asked local port (":80": a free one) that ends when
+# the pod goes ("lost connection to pod")
 answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=300)
 if not answer.ok:
     sys.exit(answer.json()["message"])
@@ -171,9 +172,43 @@ done = answer.json()
 if "exit_code" in done:
     sys.stdout.write(done["stdout"]), sys.stderr.write(done["stderr"])
     sys.exit(done["exit_code"])
-print(done["stdout"], flush=True)
-if sys.argv[1:2] == ["port-forward"]:
-    time.sleep(3600)
+if "forward_to" not in done:
+    print(done["stdout"], flush=True)
+    sys.exit(0)
+
+
+def pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def relay(server):
+    while True:
+        conn, _ = server.accept()
+        try:
+            pod = socket.create_connection(("127.0.0.1", done["forward_to"]), timeout=10)
+            pod.settimeout(None)
+        except OSError as e:
+            print(f"E portforward.go: an error occurred forwarding: {{e}}", flush=True)
+            conn.close()
+            continue
+        threading.Thread(target=pipe, args=(conn, pod), daemon=True).start()
+        threading.Thread(target=pipe, args=(pod, conn), daemon=True).start()
+
+
+server = socket.create_server(("127.0.0.1", int(sys.argv[-1].split(":")[0] or 0)))
+print(f"Forwarding from 127.0.0.1:{{server.getsockname()[1]}} -> 8000", flush=True)
+threading.Thread(target=relay, args=(server,), daemon=True).start()
+for _ in range(7200):  # an hour at most
+    time.sleep(0.5)
+    pod = requests.get(done["pod_url"], timeout=10)
+    if pod.status_code == 404 or "deletionTimestamp" in pod.json()["metadata"]:
+        print("E portforward.go: lost connection to pod", flush=True)
+        sys.exit(1)
 """
 
 

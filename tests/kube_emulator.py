@@ -8,7 +8,10 @@ release records are put in by the test: nothing here runs a container. `exec` ru
 command as a local process, with the pod's volume mounts pointing at folders the test
 gave (`volumes`), or made for a claim the client created, so that bytes really travel
 the websocket stream, both ways. Scaling a Deployment deletes its pods, or makes one,
-Running and Ready at once: the one piece of a controller the hub's restore needs.
+Running and Ready at once, and a deleted pod of a Deployment that wants replicas is made
+again at once (its ReplicaSet): the pieces of a controller the hub's restore and RES need.
+A test may be told when a deleted pod's containers stop (`stop_containers`: their
+processes run elsewhere); the pod then goes when they have stopped.
 
 Where the product depends on it, it answers as a real API server does: status codes
 (404 for an update of a missing object, 409 for a namespace that exists or is already
@@ -40,6 +43,7 @@ helm and kubectl are not emulated: a test may answer the calls of stand-ins on P
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -206,6 +210,9 @@ class KubeEmulator:
         # a test's hook: (ns) before pods are read, to bring them in line with what runs (a
         # kubelet whose containers are processes elsewhere, tests/test_kube_hub_faults.py)
         self.kubelet = None
+        # a test's hook: (ns, pod) when a deleted pod's containers stop (processes elsewhere,
+        # tests/test_kube_selftest.py); a pod deleted with a grace goes when it returns
+        self.stop_containers = None
         self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
         self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
         self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
@@ -576,17 +583,46 @@ class KubeEmulator:
             self.deletions.append((ns, name, grace))
             phase = (pod.get("status") or {}).get("phase")
             at_once = grace == 0 or not pod["spec"].get("nodeName") or phase in ("Succeeded", "Failed")
+            gone = functools.partial(self._pod_gone, ns, name, pod["metadata"]["uid"])
             if at_once and not pod["metadata"].get("finalizers"):
-                self._pod_gone(ns, name, pod["metadata"]["uid"])
+                gone()
+                self._stop_containers(ns, pod)
+                self._replace(ns, pod)
                 return pod
             if "deletionTimestamp" not in pod["metadata"]:
                 pod["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 pod["metadata"]["deletionGracePeriodSeconds"] = 30 if grace is None else grace
-                delay = 0 if at_once else self.pod_deletion_delay
-                timer = threading.Timer(delay, self._pod_gone, (ns, name, pod["metadata"]["uid"]))
-                timer.daemon = True
-                timer.start()
+                if self.stop_containers is not None and not at_once:
+                    self._stop_containers(ns, pod, then=gone)
+                else:
+                    timer = threading.Timer(0 if at_once else self.pod_deletion_delay, gone)
+                    timer.daemon = True
+                    timer.start()
+                self._replace(ns, pod)
             return pod
+
+    def _stop_containers(self, ns: str, pod: dict, then=None) -> None:
+        """The test's stop_containers hook for a deleted pod, on a thread of its own (stopping
+        takes a while), then what follows (the pod goes)."""
+        hook, snapshot = self.stop_containers, json.loads(json.dumps(pod))
+
+        def stop() -> None:
+            try:
+                if hook is not None:
+                    hook(ns, snapshot)
+            finally:
+                if then is not None:
+                    then()
+
+        threading.Thread(target=stop, daemon=True).start()
+
+    def _replace(self, ns: str, pod: dict) -> None:
+        """A Deployment's ReplicaSet makes a deleted pod again at once, while it wants replicas."""
+        labels = pod["metadata"].get("labels") or {}
+        for name, deployment in list(self.objects.get((ns, "deployments"), {}).items()):
+            wanted = (deployment["spec"].get("selector") or {}).get("matchLabels") or {}
+            if deployment["spec"].get("replicas") and wanted and all(labels.get(k) == v for k, v in wanted.items()):
+                self.scale(ns, name, deployment["spec"]["replicas"])
 
     def _pod_gone(self, ns: str, name: str, uid: str) -> None:
         """The kubelet has stopped the pod: it goes, unless finalizers hold it (then it goes

@@ -103,6 +103,23 @@ class Hubs:
         env = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "value": str(v)} for k, v in extra.items()]
         with self.cluster.lock:
             emulated.chart_objects(self.cluster, ns, config, chart_version, hub_env=env)
+            for component in ("hub", "proxy"):  # their Deployments make a deleted pod again
+                pod = next(
+                    p
+                    for p in self.cluster.objects[(ns, "pods")].values()
+                    if p["metadata"]["labels"]["component"] == component
+                )
+                labels = pod["metadata"]["labels"]
+                self.cluster.add(
+                    ns,
+                    "deployments",
+                    component,
+                    spec={
+                        "replicas": 1,
+                        "selector": {"matchLabels": labels},
+                        "template": {"metadata": {"labels": labels}, "spec": pod["spec"]},
+                    },
+                )
             hub_secret = self.cluster.get(ns, "secrets", "hub")
             hub_secret["data"] = {k: emulated.b64(v) for k, v in target.store.read("hub").items()}
             self.targets[ns] = target
@@ -114,7 +131,7 @@ class Hubs:
             secrets = self.cluster.objects.get((ns, "secrets"), {})
             for name in [n for n, s in secrets.items() if _is_release_record(s) or n == "hub"]:
                 secrets.pop(name)
-            for kind in ("networkpolicies", "configmaps"):
+            for kind in ("networkpolicies", "configmaps", "deployments"):
                 self.cluster.objects.pop((ns, kind), None)
             for name, pod in list(self.cluster.objects.get((ns, "pods"), {}).items()):
                 if (pod["metadata"].get("labels") or {}).get("release") == "jupyterhub":
@@ -127,8 +144,23 @@ class Hubs:
             raise RuntimeError(f"no stand-in for kubectl {' '.join(args)} in namespace {ns}")
         if "exec" in args:  # testinfra's kubectl://: … exec POD -- /bin/sh -c COMMAND
             return self.exec_in_server(ns, _arg(args, "exec"), _arg(args, "-c"), args[-1])
-        port = self.targets[ns].deployment().public_url.rsplit(":", 1)[1]
-        return f"Forwarding from 127.0.0.1:{port} -> 8000"
+        return self.forward(ns)
+
+    def forward(self, ns: str) -> dict:
+        """svc/proxy-public: a proxy pod that runs (else kubectl's error), and the local proxy."""
+        with self.cluster.lock:
+            pods = self.cluster.objects.get((ns, "pods"), {}).values()
+            running = [
+                p["metadata"]["name"]
+                for p in pods
+                if p["metadata"]["labels"].get("component") == "proxy"
+                and p["status"].get("phase") == "Running"
+                and "deletionTimestamp" not in p["metadata"]
+            ]
+        if not running:
+            raise RuntimeError("unable to forward port because pod is not running")
+        port = int(self.targets[ns].deployment().public_url.rsplit(":", 1)[1])
+        return {"forward_to": port, "pod_url": f"{self.cluster.url}/api/v1/namespaces/{ns}/pods/{running[0]}"}
 
     def exec_in_server(self, ns: str, pod: str, container: str, command: str) -> dict:
         """A command in a user pod runs where the local hub runs that user's server, in its
@@ -148,11 +180,25 @@ class Hubs:
         if ns in self.targets:
             mirror_servers(self.cluster, ns, self.targets[ns])
 
+    def stop_containers(self, ns: str, pod: dict) -> None:
+        """A deleted pod's containers stop: the local hub's or proxy's process as a pod
+        deletion stops it (its supervisor starts it again, as the new pod the Deployment
+        makes), a user's server killed (KubeSpawner must notice)."""
+        target = self.targets.get(ns)
+        component = pod["metadata"]["labels"].get("component")
+        if target is None:
+            return
+        if component in ("hub", "proxy"):
+            target.deployment().stop_component(component)
+        elif component == "singleuser-server":
+            target.deployment().kill_user_server(pod["metadata"]["annotations"][USERNAME_ANNOTATION])
+
 
 @pytest.fixture
 def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     hubs = Hubs(cluster, tmp_path / "hubs")
     cluster.helm, cluster.kubectl, cluster.kubelet = hubs.helm, hubs.kubectl, hubs.kubelet
+    cluster.stop_containers = hubs.stop_containers
     kubectl = cluster.bin_dir / "kubectl"
     kubectl.write_text(KUBECTL.format(python=sys.executable))
     kubectl.chmod(0o755)
