@@ -15,7 +15,7 @@ processes run elsewhere); the pod then goes when they have stopped.
 
 Where the product depends on it, it answers as a real API server does: status codes
 (404 for an update of a missing object, 409 for a namespace that exists or is already
-being deleted), logs (empty, not an error, for a container that wrote nothing), exec
+being deleted, 403 for deleting default, kube-system or kube-public), logs (empty, not an error, for a container that wrote nothing), exec
 (the container named, the pod on a node and running; the v5 or v4 channel protocol),
 and deletion, which takes time: a deleted pod keeps its deletionTimestamp for
 `pod_deletion_delay`, a namespace stays Terminating while it has pods and refuses new
@@ -58,6 +58,7 @@ from urllib.parse import parse_qs, urlparse
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")  # a real server refuses to delete them
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"  # exec's channel protocols (v5: stdin can be closed)
 # an exec that ends a container's first process (never run here: PID 1 is this machine's init)
 ENDS_FIRST_PROCESS = re.compile(r"(sh -c )?kill( -(TERM|15|INT|2))? 1")
@@ -230,11 +231,11 @@ class KubeEmulator:
         self.server.server_close()
 
     # ---- what tests put in ---------------------------------------------------------------
-    def add_namespace(self, name: str, phase: str = "Active") -> None:
+    def add_namespace(self, name: str, phase: str = "Active", labels: dict | None = None) -> None:
         self.namespaces[name] = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": labels or {}},
             "status": {"phase": phase},
         }
 
@@ -1182,10 +1183,15 @@ class KubeEmulator:
                                 f'{"object is being deleted: " if deleting else ""}namespaces "{name}" already exists',
                             ),
                         )
-                    emulator.add_namespace(name)
+                    emulator.add_namespace(name, labels=body["metadata"].get("labels"))
                     return self._send(201, emulator.namespaces[name])
                 if method == "DELETE" and ns not in emulator.namespaces:
                     return self._send(404, status(404, "NotFound", f'namespaces "{ns}" not found'))
+                if method == "DELETE" and ns in IMMORTAL_NAMESPACES:  # the NamespaceLifecycle admission plugin
+                    return self._send(
+                        403,
+                        status(403, "Forbidden", f'namespaces "{ns}" is forbidden: this namespace may not be deleted'),
+                    )
                 if method == "DELETE" and emulator.namespaces[ns]["status"]["phase"] == "Terminating":
                     return self._send(
                         409,

@@ -193,10 +193,39 @@ def test_remove_without_a_release_says_nothing_is_deployed(cluster):
 
 
 def test_purge_deletes_the_namespace_and_waits_until_it_is_gone(cluster, monkeypatch):
-    cluster.add_namespace("jh")
+    cluster.add_namespace("jh", labels=kube.MANAGED_BY)  # as deploy made it
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     assert "and namespace jh" in target_for("emulated", "jh").remove(purge=True).message
     assert "jh" not in cluster.namespaces, "remove --purge returned while the namespace was still there"
+
+
+def test_purge_in_a_namespace_deploy_did_not_make_keeps_it_and_all_that_is_not_the_deployments(cluster, monkeypatch):
+    """kind's deployment goes to namespace default, which no one may delete (a real server's
+    403); a namespace of the user's own holds more than the hub. Purge deletes what the
+    deployment put there: its users' volumes, the Secret and the Ingress deploy made."""
+    cluster.add_namespace("default")
+    with pytest.raises(ApiException) as refused:
+        target_for("emulated", "default").core().delete_namespace("default")
+    assert refused.value.status == 403
+    cluster.add_pod("default", "hub-abc", "hub")
+    cluster.add_pod("default", "proxy-abc", "proxy")
+    deploy("default")
+    cluster.objects[("default", "pods")].clear()  # as helm uninstall --wait leaves it
+    for claim, user, release in (("claim-ann", "ann", "jupyterhub"), ("claim-bo", "bo", "another-hub")):
+        made = cluster.add("default", "persistentvolumeclaims", claim, spec={"accessModes": ["ReadWriteOnce"]})
+        made["metadata"] |= {"annotations": {"hub.jupyter.org/username": user}, "labels": {"release": release}}
+    cluster.add("default", "persistentvolumeclaims", "postgres-data", spec={"accessModes": ["ReadWriteOnce"]})
+    cluster.add("default", "secrets", "postgres", type="Opaque", data={})
+    monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    said = target_for("emulated", "default").remove(purge=True).message
+    assert "kept namespace default and all else in it: deploy did not make it" in said
+    assert cluster.namespaces["default"]["status"]["phase"] == "Active"
+    left = {kind: set(cluster.objects.get(("default", kind), {})) for kind in ("persistentvolumeclaims", "secrets")}
+    assert left == {"persistentvolumeclaims": {"claim-bo", "postgres-data"}, "secrets": {"postgres"}}
+    assert not cluster.objects.get(("default", "ingresses")), "the Ingress deploy made outlived purge"
+    monkeypatch.setenv("HELM_RELEASES", "")
+    again = target_for("emulated", "default").remove(purge=True)
+    assert again.message.startswith("nothing deployed in namespace default") and not again.removed
 
 
 def test_purge_of_what_is_gone_says_nothing_is_deployed(cluster):
@@ -530,7 +559,7 @@ def test_a_namespace_that_begins_terminating_during_deploy_is_one_clear_error(cl
 
 def test_purge_waits_while_the_namespaces_pods_stop(cluster, monkeypatch):
     cluster.pod_deletion_delay = 1.0
-    cluster.add_namespace("jh")
+    cluster.add_namespace("jh", labels=kube.MANAGED_BY)  # as deploy made it
     cluster.add_pod("jh", "jupyter-ann", "singleuser-server", container="notebook")  # stopped by remove itself
     cluster.add_pod("jh", "web", "web", release="other")  # stopped by the namespace's deletion
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")

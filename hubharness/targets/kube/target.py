@@ -41,6 +41,12 @@ AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
 POD_GONE_TIMEOUT = 120
 NAMESPACE_GONE_TIMEOUT = 300  # volumes are deleted with it
+# what deploy makes carries it: the namespace (when it was not there), the Secret, the Ingress
+MANAGED_BY = {"app.kubernetes.io/managed-by": "hubharness"}
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
 @dataclass
@@ -145,7 +151,7 @@ class KubeTarget(Target):
                             "kind": "Namespace",
                             "metadata": {
                                 "name": self.namespace,
-                                "labels": {"app.kubernetes.io/managed-by": "hubharness"},
+                                "labels": MANAGED_BY,
                             },
                         }
                     )
@@ -238,7 +244,7 @@ class KubeTarget(Target):
                             "apiVersion": "v1",
                             "kind": "Secret",
                             "type": "Opaque",
-                            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "hubharness"}},
+                            "metadata": {"name": name, "labels": MANAGED_BY},
                             "data": new,
                         }
                     ),
@@ -349,8 +355,10 @@ class KubeTarget(Target):
 
     def remove(self, purge: bool = False) -> RemoveResult:
         """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
-        --purge, which deletes the namespace (and waits until it is gone, so that a deploy
-        can follow), and what purge_cluster adds."""
+        --purge, which deletes the namespace deploy made (and waits until it is gone, so that
+        a deploy can follow), and what purge_cluster adds. A namespace that was there before
+        (default, which no one may delete, or one of yours) stays: purge deletes what the
+        deployment put in it."""
         missing = self.cluster_missing()
         if missing:
             return RemoveResult(f"{missing}: nothing to remove", removed=False)
@@ -370,6 +378,13 @@ class KubeTarget(Target):
                 f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "
                 "(--purge deletes them)"
             )
+        if not self._namespace_is_ours(core):
+            if RELEASE not in releases and not self._secrets_of_deploy(core):
+                return RemoveResult(
+                    f"nothing deployed in namespace {self.namespace} (context {self.context}): nothing to remove",
+                    removed=False,
+                )
+            return RemoveResult(self._purge_in_place(core) + self.purge_cluster())
         try:
             core.delete_namespace(self.namespace)
         except ApiException as e:
@@ -382,20 +397,76 @@ class KubeTarget(Target):
             NAMESPACE_GONE_TIMEOUT,
         )
         said = f"removed release {RELEASE} and namespace {self.namespace} with its volumes and secrets"
-        # Volumes whose reclaim policy is Retain outlive their claims, holding user data.
-        retained = [pv.metadata.name for pv in self._volumes_of_namespace(core)]
+        return RemoveResult(said + self._delete_retained(core, self._volumes_of_namespace(core)) + self.purge_cluster())
+
+    def _namespace_is_ours(self, core) -> bool:
+        """Made by deploy (its label), or already being deleted (an earlier purge)."""
+        try:
+            namespace = core.read_namespace(self.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return True  # gone: nothing of anyone's to keep
+            raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
+        labels = namespace.metadata.labels or {}
+        return namespace.status.phase == "Terminating" or all(labels.get(k) == v for k, v in MANAGED_BY.items())
+
+    def _purge_in_place(self, core) -> str:
+        """In a namespace deploy did not make: the users' volumes, and the Secrets and the
+        Ingress deploy made; the namespace and whatever else is in it stay."""
+        claims = [claim.metadata.name for claim in self._user_claims_of_release(core)]
+        volumes = [pv for pv in self._volumes_of_namespace(core) if pv.spec.claim_ref.name in claims]
+        secrets = self._secrets_of_deploy(core)
+        networking = self.networking()
+        ingresses = networking.list_namespaced_ingress(self.namespace, label_selector=_selector(MANAGED_BY)).items
+        try:
+            for name in claims:
+                core.delete_namespaced_persistent_volume_claim(name, self.namespace)
+            for name in secrets:
+                core.delete_namespaced_secret(name, self.namespace)
+            for ingress in ingresses:
+                networking.delete_namespaced_ingress(ingress.metadata.name, self.namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise HarnessError(f"purging {self.namespace} failed: {e.status} {e.reason}") from None
+        wait_until(
+            f"the users' volumes in {self.namespace} to be deleted",
+            lambda: not self._user_claims_of_release(core),
+            NAMESPACE_GONE_TIMEOUT,
+        )
+        said = (
+            f"removed release {RELEASE}, and from namespace {self.namespace} its users' volumes ({len(claims)}), "
+            f"the Secret(s) deploy made ({', '.join(secrets) or 'none'}) and its Ingress; kept namespace "
+            f"{self.namespace} and all else in it: deploy did not make it"
+        )
+        return said + self._delete_retained(core, volumes)
+
+    def _secrets_of_deploy(self, core) -> list[str]:
+        listed = core.list_namespaced_secret(self.namespace, label_selector=_selector(MANAGED_BY)).items
+        return [secret.metadata.name for secret in listed]
+
+    def _user_claims_of_release(self, core) -> list:
+        """KubeSpawner's volumes for this release's users (its release label, where it set one)."""
+        return [
+            claim
+            for _, claim in user_claims(core, self.namespace)
+            if (claim.metadata.labels or {}).get("release", RELEASE) == RELEASE
+        ]
+
+    def _delete_retained(self, core, volumes: list) -> str:
+        """Volumes whose reclaim policy is Retain outlive their claims, holding user data."""
+        retained = [pv.metadata.name for pv in volumes]
         for name in retained:
             try:
                 core.delete_persistent_volume(name)
             except ApiException as e:
                 if e.status != 404:
                     raise HarnessError(f"deleting persistent volume {name} failed: {e.status} {e.reason}") from None
-        if retained:
-            said += (
-                f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
-                "Retain the storage behind them stays: delete it where your storage lives)"
-            )
-        return RemoveResult(said + self.purge_cluster())
+        if not retained:
+            return ""
+        return (
+            f"; deleted the retained persistent volume(s) {', '.join(retained)} (with reclaim policy "
+            "Retain the storage behind them stays: delete it where your storage lives)"
+        )
 
     def _namespace_phase(self, core) -> str | None:
         """Active, Terminating, or None when there is no such namespace."""
