@@ -127,14 +127,15 @@ def load(
         "prefix": "namespaces are <prefix>-healthy and <prefix>-<fault>, purged afterwards",
         "values": "extra values file under every deployment (repeatable)",
         "chart_version": "zero-to-jupyterhub chart version",
-        "jobs": "namespaces deployed and verified at once",
+        "jobs": "namespaces deployed and verified at once (default 2; 1 where each would claim the values' NodePort)",
     },
 )
 def selftest(
-    c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION, jobs=2
+    c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION, jobs=None
 ):
     """Break a deployment once per check's fault; verify must fail that check and pass it when healthy."""
-    _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, int(jobs)))
+    chosen = None if jobs is None else int(jobs)
+    _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, chosen))
 
 
 @task(

@@ -158,7 +158,7 @@ def load_lines(report: dict) -> list[str]:
 
 
 def selftest(
-    context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int
+    context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int | None
 ) -> int:
     result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
     say()

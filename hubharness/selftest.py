@@ -76,17 +76,33 @@ class Result:
 
 
 class Selftest:
-    def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int, say=print):
+    def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int | None, say=print):
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
         self.kind = catalogue.target_kind(context)
         self.values = [str(Path(v).resolve()) for v in values]
+        merged = chart_values.load(chart_values.values_files(context, [Path(v) for v in self.values]))
         # the authenticator the user's values already run (their healthy run proves its checks)
-        self._authenticator = authenticators.configured(
-            chart_values.load(chart_values.values_files(context, [Path(v) for v in self.values]))
-        )
-        self.jobs = max(1, jobs)
+        self._authenticator = authenticators.configured(merged)
+        self.jobs = self._jobs(jobs, merged)
         self.say = say
         self.lock = threading.Lock()
+
+    def _jobs(self, asked: int | None, values: dict) -> int:
+        """2 at a time unless asked; 1 on a cluster where each namespace's proxy-public would
+        claim the values' NodePort (kind's), which only one Service may have."""
+        port = chart_values.get(values, "proxy.service.nodePorts.http")
+        shared = (
+            bool(port) and self.kind == catalogue.KUBE and chart_values.get(values, "proxy.service.type") == "NodePort"
+        )
+        if asked is None:
+            return 1 if shared else 2
+        if shared and asked > 1:
+            raise HarnessError(
+                f"selftest --jobs {asked} on context {self.context}: every namespace's proxy-public would claim "
+                f"NodePort {port} (proxy.service.nodePorts.http in the values), which one Service may have: "
+                "use --jobs 1"
+            )
+        return max(1, asked)
 
     # ---- one namespace -------------------------------------------------------------
     def _invoke(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -393,7 +409,7 @@ def run(
     values: list[str],
     chart_version: str = chart.DEFAULT_CHART_VERSION,
     checks: str | None = None,
-    jobs: int = 2,
+    jobs: int | None = None,
     say=print,
 ) -> Result:
     return Selftest(context, prefix, values, chart_version, jobs, say).run(checks)

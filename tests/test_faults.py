@@ -9,6 +9,7 @@ import textwrap
 
 import psutil
 
+from hubharness.selftest import Selftest
 from hubharness.waiting import wait_until
 
 from .helpers import failed, outcomes
@@ -30,6 +31,15 @@ def test_selftest_on_a_cluster_checks_its_tools_first_in_one_line(harness):
     assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
     assert "not found" in ran.err and "install" in ran.err, ran.err
     assert not list(harness.reports.glob("*selftest*")), "nothing ran"
+
+
+def test_selftest_on_kind_runs_one_namespace_at_a_time_and_refuses_more_in_one_line(harness):
+    """Each namespace's proxy-public would claim kind's NodePort: a second would be refused."""
+    ran = harness.invoke("selftest", "--context", "kind", "--jobs", "2", env={"PATH": "/usr/bin:/bin"})
+    assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
+    assert "claim NodePort 30080" in ran.err and "use --jobs 1" in ran.err, ran.err
+    assert Selftest("kind", "s", [], "4.4.0", None).jobs == 1
+    assert Selftest("emulated", "s", [], "4.4.0", None).jobs == 2  # its proxy-public: a ClusterIP
 
 
 def test_a_check_that_cannot_run_fails_unless_skipped_on_request(harness, tmp_path):
