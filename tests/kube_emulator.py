@@ -195,6 +195,7 @@ class KubeEmulator:
         self._emptied: set[str] = set()  # Terminating namespaces whose delay is over: gone with their last pod
         self.volumes: dict[tuple[str, str], Path] = {}  # (ns, claim) → the folder exec sees mounted
         self.volume_root: Path | None = None  # where folders for claims that clients create go
+        self.claim_folder = None  # a test's hook: (ns, claim) → the folder of a claim a client creates
         self.pod_start_delay = 0.0  # seconds a created pod stays Pending (a kubelet pulling, starting)
         self.started_env: dict[tuple[str, str], dict[str, str]] = {}  # (pod uid, container) → environment
         self.on_pod_created = None  # a test's hook: change what a created pod looks like
@@ -863,10 +864,13 @@ class KubeEmulator:
                     body["metadata"]["uid"] = str(uuid.uuid4())
                     if kind == "pods":
                         emulator.schedule(ns, body)
-                    if kind == "persistentvolumeclaims" and emulator.volume_root:  # provisioned at once
-                        folder = emulator.volume_root / ns / new
-                        folder.mkdir(parents=True)
-                        emulator.volumes[(ns, new)] = folder
+                    if kind == "persistentvolumeclaims":  # provisioned at once, where the test says
+                        folder = emulator.claim_folder(ns, body) if emulator.claim_folder else None
+                        if folder is None and emulator.volume_root:
+                            folder = emulator.volume_root / ns / new
+                        if folder is not None:
+                            folder.mkdir(parents=True, exist_ok=True)
+                            emulator.volumes[(ns, new)] = folder
                     store[new] = body
                     return self._send(201, body)
                 if method == "DELETE" and name:  # answers with the object, as the API does

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from hubharness import checks, faults, values
@@ -46,6 +47,13 @@ CHECKS = [
 ]
 
 
+def _answers(target: LocalTarget) -> bool:
+    try:
+        return requests.get(f"{target.deployment().public_url}/hub/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1] if flag in args else ""
 
@@ -64,6 +72,9 @@ class Hubs:
         base.mkdir(parents=True)
         self.harness = Harness(base / "home", base / "reports")
         self.targets: dict[str, LocalTarget] = {}
+        self.installed: dict[str, tuple[list[str], dict[str, str]]] = {}  # ns → deploy's arguments, environment
+        self.held_down: set[str] = set()  # namespaces whose hub Deployment is scaled to 0
+        self.ready: set[str] = set()  # uids of hub pods the readiness probe has passed
         self.env_lock = threading.Lock()  # LocalTarget reads its home from the environment
 
     # ---- helm -------------------------------------------------------------------------
@@ -93,7 +104,8 @@ class Hubs:
         passwords = {k: base64.b64decode(v).decode() for k, v in data.items()}
         values = self.base / f"{ns}.yaml"
         values.write_text(yaml.safe_dump(config, sort_keys=False))
-        ran = self.harness.deploy(ns, "--values", str(values), "--chart-version", chart_version, env=passwords)
+        self.installed[ns] = (["--values", str(values), "--chart-version", chart_version], passwords)
+        ran = self.harness.deploy(ns, *self.installed[ns][0], env=passwords)
         if ran.code != 0:
             raise RuntimeError((ran.err.strip().splitlines() or ["no output"])[-1])
         with self.env_lock, pytest.MonkeyPatch.context() as m:
@@ -109,6 +121,10 @@ class Hubs:
                     for p in self.cluster.objects[(ns, "pods")].values()
                     if p["metadata"]["labels"]["component"] == component
                 )
+                if component == "hub":  # the chart's hub-db-dir claim: the folder of the hub's database
+                    pod["spec"]["volumes"] = [{"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}]
+                    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "pvc", "mountPath": "/srv/jupyterhub"}]
+                    self.cluster.volumes[(ns, "hub-db-dir")] = target.state_dir  # holds jupyterhub.sqlite
                 labels = pod["metadata"]["labels"]
                 self.cluster.add(
                     ns,
@@ -126,6 +142,8 @@ class Hubs:
 
     def uninstall(self, ns: str) -> None:
         self.targets.pop(ns, None)
+        self.held_down.discard(ns)
+        self.cluster.volumes.pop((ns, "hub-db-dir"), None)
         self.harness.invoke("remove", "--namespace", ns, "--purge")
         with self.cluster.lock:
             secrets = self.cluster.objects.get((ns, "secrets"), {})
@@ -176,19 +194,69 @@ class Hubs:
         return {"stdout": ran.stdout, "stderr": ran.stderr, "exit_code": ran.rc}
 
     def kubelet(self, ns: str) -> None:
-        """The hub's running servers are the namespace's user pods (called with the lock held)."""
-        if ns in self.targets:
-            mirror_servers(self.cluster, ns, self.targets[ns])
+        """The hub's running servers are the namespace's user pods, its users' homes their
+        volumes; its hub pod is Ready when the hub answers (called with the lock held)."""
+        target = self.targets.get(ns)
+        if target is None:
+            return
+        mirror_servers(self.cluster, ns, target)
+        homes = target.state_dir / "home"
+        claims = self.cluster.objects.setdefault((ns, "persistentvolumeclaims"), {})
+        for home in [h for h in (homes.iterdir() if homes.is_dir() else []) if f"claim-{h.name}" not in claims]:
+            claim = self.cluster.add(
+                ns,
+                "persistentvolumeclaims",
+                f"claim-{home.name}",
+                spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
+                status={"phase": "Bound"},
+            )
+            claim["metadata"] |= {
+                "labels": {"app": "jupyterhub", "component": "singleuser-storage", "release": "jupyterhub"},
+                "annotations": {USERNAME_ANNOTATION: home.name},
+            }
+            self.cluster.volumes[(ns, claim["metadata"]["name"])] = home
+        self._probe_hub(ns, target)
+
+    def _probe_hub(self, ns: str, target: LocalTarget) -> None:
+        """The hub pod's readiness probe; a hub held down starts again when its Deployment
+        wants a pod again (restore scales it back)."""
+        deployment = self.cluster.get(ns, "deployments", "hub")
+        if ns in self.held_down and deployment and deployment["spec"]["replicas"]:
+            self.held_down.discard(ns)
+            args, env = self.installed[ns]
+            threading.Thread(target=self.harness.deploy, args=(ns, *args), kwargs={"env": env}, daemon=True).start()
+        for pod in self.cluster.objects.get((ns, "pods"), {}).values():
+            uid = pod["metadata"]["uid"]
+            if pod["metadata"]["labels"].get("component") != "hub" or uid in self.ready:
+                continue
+            ready = ns not in self.held_down and _answers(target)
+            for condition in pod["status"].get("conditions") or []:
+                if condition["type"] == "Ready":
+                    condition["status"] = "True" if ready else "False"
+            if ready:
+                self.ready.add(uid)
+
+    def claim_folder(self, ns: str, claim: dict) -> Path | None:
+        """A user's volume restore makes again is that user's home of the local hub."""
+        user = (claim["metadata"].get("annotations") or {}).get(USERNAME_ANNOTATION)
+        target = self.targets.get(ns)
+        return target.state_dir / "home" / user if target and user else None
 
     def stop_containers(self, ns: str, pod: dict) -> None:
         """A deleted pod's containers stop: the local hub's or proxy's process as a pod
         deletion stops it (its supervisor starts it again, as the new pod the Deployment
-        makes), a user's server killed (KubeSpawner must notice)."""
+        makes; with the Deployment at 0 the hub stays down), a user's server killed
+        (KubeSpawner must notice)."""
         target = self.targets.get(ns)
         component = pod["metadata"]["labels"].get("component")
         if target is None:
             return
-        if component in ("hub", "proxy"):
+        with self.cluster.lock:
+            deployment = self.cluster.get(ns, "deployments", "hub")
+        if component == "hub" and deployment and not deployment["spec"]["replicas"]:
+            self.held_down.add(ns)
+            target._stop_supervisors(["hub"])
+        elif component in ("hub", "proxy"):
             target.deployment().stop_component(component)
         elif component == "singleuser-server":
             target.deployment().kill_user_server(pod["metadata"]["annotations"][USERNAME_ANNOTATION])
@@ -198,7 +266,7 @@ class Hubs:
 def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     hubs = Hubs(cluster, tmp_path / "hubs")
     cluster.helm, cluster.kubectl, cluster.kubelet = hubs.helm, hubs.kubectl, hubs.kubelet
-    cluster.stop_containers = hubs.stop_containers
+    cluster.stop_containers, cluster.claim_folder = hubs.stop_containers, hubs.claim_folder
     kubectl = cluster.bin_dir / "kubectl"
     kubectl.write_text(KUBECTL.format(python=sys.executable))
     kubectl.chmod(0o755)
