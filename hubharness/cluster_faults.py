@@ -22,7 +22,7 @@ from . import chart
 from .errors import HarnessError
 from .targets.base import Target
 from .targets.kube import KubeTarget
-from .targets.kube.api import RELEASE, validated
+from .targets.kube.api import HUB_DB, RELEASE, user_claims, validated
 from .targets.kube.helm_release import decode, encode
 from .targets.kube.pods import exec_in
 from .waiting import wait_until
@@ -223,3 +223,26 @@ def apply(name: str, target: Target) -> Undo | None:
     if not isinstance(target, KubeTarget):
         raise HarnessError(f"{name} is done to a kubernetes namespace; context {target.context} is not one")
     return BY_NAME[name](target)
+
+
+# ---- the harness's own operations broken on a cluster (hubharness.mutants plants them) ------
+def damage_hub_database(target: KubeTarget, script: str) -> None:
+    """`python3 -c script HUB_DB` in the running hub's container, where the database lies."""
+    deployment = target.deployment()
+    pod = deployment.serving_pod("hub")
+    if pod is None:
+        raise HarnessError(f"no running hub pod in {target.namespace} to damage the database in")
+    command = ["python3", "-c", script, HUB_DB]
+    rc, err = exec_in(deployment.core, target.namespace, pod.metadata.name, "hub", command, io.BytesIO())
+    if rc != 0:
+        raise HarnessError(f"damaging {HUB_DB} failed: {err.decode(errors='replace')[-300:]}")
+
+
+def delete_user_volumes(target: KubeTarget) -> None:
+    core = target.core()
+    for _, claim in user_claims(core, target.namespace):
+        core.delete_namespaced_persistent_volume_claim(claim.metadata.name, target.namespace)
+
+
+def nothing_running_on(target: KubeTarget) -> bool:
+    return RELEASE not in target._releases()

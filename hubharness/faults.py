@@ -9,13 +9,13 @@ expects verify to fail the checks that name it. It is one or more of:
 - `action`: done to the running deployment (kill, chmod, rewrite a file, add a route),
   then `redeploy` runs `invoke deploy` again, as a user would bring a hub back;
 - `mutant`: a fault in the harness's own operations (backup, restore, remove), planted
-  in verify's process by hubharness.mutants: BAK and RMV check those operations (on
-  kubernetes too where it breaks code every target runs: `mutant_everywhere`);
+  in verify's process by hubharness.mutants, in the operations of the target verify
+  runs on: BAK and RMV check those operations;
 - `cluster`: done to a kubernetes deployment through its API server (a function of
   hubharness.cluster_faults, by name), where `action` is done to a local one.
-A fault applies on kubernetes when it has a `cluster` way, is a mutant everywhere, or is
-chart values (and an environment) alone: the chart reads them there as it does here, unless `local_only` says
-why not.
+A fault applies on kubernetes when it has a `cluster` way, is a mutant, or is chart
+values (and an environment) alone: the chart reads them there as it does here, unless
+`local_only` says why not.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class Fault:
     action: Callable[[LocalTarget], None] | None = None
     redeploy: bool = False
     mutant: str = ""
-    mutant_everywhere: bool = False  # the mutant breaks code every target runs (hubharness.backup's)
     cluster: str = ""  # the function of hubharness.cluster_faults that does it (loaded with the kubernetes client)
     local_only: str = ""  # why its values do not break a chart deployment on kubernetes as they do here
 
@@ -60,11 +59,7 @@ class Fault:
         if self.cluster:
             return ""
         if self.mutant:
-            return (
-                ""
-                if self.mutant_everywhere
-                else "it is planted in the harness's own restore or remove as they run on local"
-            )
+            return ""  # planted in the kube target's operations as in the local one's (hubharness.mutants)
         if self.action:
             return "it is done to local processes or files; there is no cluster way to do it yet"
         return self.local_only
@@ -493,7 +488,6 @@ hub:
         "backup-lies-about-checksums",
         "backup writes checksums that are not its files'",
         mutant="backup-lies-about-checksums",
-        mutant_everywhere=True,
     ),
     Fault(
         "restore-corrupts-database", "restore leaves a damaged hub database behind", mutant="restore-corrupts-database"
@@ -502,13 +496,11 @@ hub:
         "backup-tears-files",
         "backup archives only the first half of larger files",
         mutant="backup-tears-files",
-        mutant_everywhere=True,
     ),
     Fault(
         "restore-skips-archive-check",
         "restore extracts an archive without checking it",
         mutant="restore-skips-archive-check",
-        mutant_everywhere=True,
     ),
     Fault("remove-deletes-homes", "remove without --purge deletes the homes", mutant="remove-deletes-homes"),
     Fault("remove-twice-fails", "remove fails when nothing is running", mutant="remove-twice-fails"),

@@ -3,25 +3,32 @@
 BAK and RMV check the harness's own operations (backup, restore, remove) on a scratch
 namespace inside verify's process. To show that those checks can fail, selftest runs
 verify with HUBHARNESS_MUTANT naming one of the faults below: the operation is replaced,
-for that run only, by a broken one. summary.json records the mutant, so such a run is
+for that run only, by a broken one, in the target verify runs on (local, or kubernetes:
+a restore that damages the database in the hub's pod, a remove that deletes the users'
+volumes …). summary.json records the mutant, so such a run is
 never mistaken for a real one. Nothing outside selftest sets it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
-import sqlite3
+import subprocess
+import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from . import backup
+from .checks import KUBE, LOCAL, target_kind
 from .errors import HarnessError
-from .targets.base import RemoveResult
+from .targets.base import RemoveResult, Target
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV
 
@@ -59,35 +66,46 @@ def _unchecked_stage(archive: Path, context: str, namespace: str, staging: Path)
     return backup.Checked(json.loads((staging / backup.MANIFEST).read_text()), staging)
 
 
-def _corrupting_restore(original):
-    """The restored database gets pages that no table owns: integrity_check fails on
-    them, while the hub, which never reads them, works on."""
+# Pages that no table owns: integrity_check fails on them, while the hub, which never
+# reads them, works on. Python, so that it runs in the hub's pod as it runs here.
+ORPHAN_PAGES = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30)
+conn.execute("CREATE TABLE fault_orphan (x)")
+conn.executemany("INSERT INTO fault_orphan VALUES (?)", [(b"x" * 3000,)] * 10)
+conn.commit()
+conn.execute("PRAGMA writable_schema=ON")
+conn.execute("DELETE FROM sqlite_master WHERE name = 'fault_orphan'")
+conn.commit()
+conn.close()
+"""
+
+
+def _local_corrupt(target) -> None:
+    subprocess.run([sys.executable, "-c", ORPHAN_PAGES, str(target.state_dir / "jupyterhub.sqlite")], check=True)
+
+
+def _corrupting_restore(original, corrupt):
+    """The restored database is damaged after restore checked it (by `corrupt`)."""
 
     def restore(target, archive, force=False):
         result = original(target, archive, force=force)
-        conn = sqlite3.connect(target.state_dir / "jupyterhub.sqlite", timeout=30)
-        try:
-            conn.execute("CREATE TABLE fault_orphan (x)")
-            conn.executemany("INSERT INTO fault_orphan VALUES (?)", [(b"x" * 3000,)] * 10)
-            conn.commit()
-            conn.execute("PRAGMA writable_schema=ON")
-            conn.execute("DELETE FROM sqlite_master WHERE name = 'fault_orphan'")
-            conn.commit()
-        finally:
-            conn.close()
+        corrupt(target)
         return result
 
     return restore
 
 
-def _remove_mutant(name: str, original):
+def _remove_mutant(name: str, original, delete_homes, nothing_running):
+    """`delete_homes(target)` and `nothing_running(target)` as the target has them."""
+
     def remove(self, purge: bool = False) -> RemoveResult:
         if name == "remove-deletes-homes":
             said = original(self, purge=purge)
-            shutil.rmtree(self.state_dir / "home", ignore_errors=True)
+            delete_homes(self)
             return said
         if name == "remove-twice-fails":
-            if self.state_dir.exists() and self.running("hub") is None and not purge:
+            if nothing_running(self) and not purge:
                 raise HarnessError(f"namespace {self.namespace} is not running")
             return original(self, purge=purge)
         if name == "purge-keeps-state":
@@ -99,7 +117,28 @@ def _remove_mutant(name: str, original):
     return remove
 
 
-def plant(name: str, patch: pytest.MonkeyPatch) -> None:
+def _local_delete_homes(target) -> None:
+    shutil.rmtree(target.state_dir / "home", ignore_errors=True)
+
+
+def _local_nothing_running(target) -> bool:
+    return target.state_dir.exists() and target.running("hub") is None
+
+
+def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
+    """The mutant in the operations of this kind of target (a kube one only on a cluster:
+    a local run never loads the kubernetes client)."""
+    target_cls: type[Target]
+    corrupt: Callable[[Any], None]
+    if kind == KUBE:
+        # with the kubernetes client: for a cluster only
+        from .cluster_faults import KubeTarget, damage_hub_database, delete_user_volumes, nothing_running_on
+
+        target_cls, corrupt = KubeTarget, functools.partial(damage_hub_database, script=ORPHAN_PAGES)
+        delete_homes, nothing_running = delete_user_volumes, nothing_running_on
+    else:
+        target_cls, corrupt = LocalTarget, _local_corrupt
+        delete_homes, nothing_running = _local_delete_homes, _local_nothing_running
     if name == "backup-lies-about-checksums":
         patch.setattr(backup.ArchiveWriter, "finish", _lying_finish(backup.ArchiveWriter.finish))
     elif name == "backup-tears-files":
@@ -107,21 +146,21 @@ def plant(name: str, patch: pytest.MonkeyPatch) -> None:
     elif name == "restore-skips-archive-check":
         patch.setattr(backup, "check_and_stage", _unchecked_stage)
     elif name == "restore-corrupts-database":
-        patch.setattr(LocalTarget, "restore", _corrupting_restore(LocalTarget.restore))
+        patch.setattr(target_cls, "restore", _corrupting_restore(target_cls.restore, corrupt))
     elif name in (
         "remove-deletes-homes",
         "remove-twice-fails",
         "purge-keeps-state",
         "remove-quiet-when-nothing-deployed",
     ):
-        patch.setattr(LocalTarget, "remove", _remove_mutant(name, LocalTarget.remove))
+        patch.setattr(target_cls, "remove", _remove_mutant(name, target_cls.remove, delete_homes, nothing_running))
     else:
         raise pytest.UsageError(f"{MUTANT_ENV}={name}: no such harness fault")
 
 
 def pytest_configure(config):
     patch = pytest.MonkeyPatch()
-    plant(os.environ[MUTANT_ENV], patch)
+    plant(os.environ[MUTANT_ENV], patch, target_kind(config.getoption("context")))
     config.stash[_PATCH] = patch
 
 
