@@ -20,7 +20,7 @@ def test_remove_keeps_user_data(scratch, footprint):
     scratch.remove()
     kept = scratch.user_data_kept(RMV_USER, footprint)
     assert kept, kept.detail
-    running = [left for left in scratch.leftovers(footprint) if not left.startswith("state dir")]
+    running = [left for left in scratch.leftovers(footprint) if not left.startswith(("state dir", "state:"))]
     assert not running, f"still running after remove: {running}"
 
 

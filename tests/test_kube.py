@@ -216,14 +216,17 @@ def test_purge_in_a_namespace_deploy_did_not_make_keeps_it_and_all_that_is_not_t
         made["metadata"] |= {"annotations": {"hub.jupyter.org/username": user}, "labels": {"release": release}}
     cluster.add("default", "persistentvolumeclaims", "postgres-data", spec={"accessModes": ["ReadWriteOnce"]})
     cluster.add("default", "secrets", "postgres", type="Opaque", data={})
+    target = target_for("emulated", "default")
+    assert target.leftovers(Footprint()) == ["state: volume claim claim-ann", "state: secret urbalurba-secrets"]
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
-    said = target_for("emulated", "default").remove(purge=True).message
+    said = target.remove(purge=True).message
     assert "kept namespace default and all else in it: deploy did not make it" in said
+    monkeypatch.setenv("HELM_RELEASES", "")  # uninstalled
+    assert target.leftovers(Footprint()) == []
     assert cluster.namespaces["default"]["status"]["phase"] == "Active"
     left = {kind: set(cluster.objects.get(("default", kind), {})) for kind in ("persistentvolumeclaims", "secrets")}
     assert left == {"persistentvolumeclaims": {"claim-bo", "postgres-data"}, "secrets": {"postgres"}}
     assert not cluster.objects.get(("default", "ingresses")), "the Ingress deploy made outlived purge"
-    monkeypatch.setenv("HELM_RELEASES", "")
     again = target_for("emulated", "default").remove(purge=True)
     assert again.message.startswith("nothing deployed in namespace default") and not again.removed
 
@@ -249,12 +252,12 @@ def test_remove_keeps_user_volumes_and_secret_and_leaves_no_pod(cluster, monkeyp
     cluster.add_release("jh", chart_release(values.load(values.values_files("emulated"))))  # as helm leaves it
     target = target_for("emulated", "jh")
     footprint = target.footprint()
-    assert target.leftovers(footprint) == ["pod hub-abc", "pod proxy-abc"]
+    assert target.leftovers(footprint) == ["pod hub-abc", "pod proxy-abc", "state: namespace jh (Active)"]
     cluster.objects[("jh", "pods")].clear()  # as helm uninstall --wait leaves it
     cluster.objects[("jh", "secrets")].pop("sh.helm.release.v1.jupyterhub.v1")  # and its record
     assert target.user_data_kept("rmv-cat", footprint), target.user_data_kept("rmv-cat", footprint).detail
     assert not target.user_data_kept("someone-else", footprint)
-    assert target.leftovers(footprint) == []
+    assert target.leftovers(footprint) == ["state: namespace jh (Active)"], "what remove keeps, and no more"
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
     target.remove(purge=True)
     assert not target.user_data_kept("rmv-cat", footprint)

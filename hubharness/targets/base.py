@@ -373,4 +373,5 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def leftovers(self, footprint: Footprint) -> list[str]:
-        """What is still there after remove --purge: its processes, pods, listeners, state."""
+        """What is still there after remove --purge: its processes, pods, listeners, state
+        (the data remove keeps: "state dir …", "state: …")."""

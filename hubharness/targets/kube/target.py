@@ -592,6 +592,12 @@ class KubeTarget(Target):
         ]
         if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
+        # the data remove keeps, which purge deletes: the namespace deploy made, else what it put there
+        if self._namespace_is_ours(core):
+            left.append(f"state: namespace {self.namespace} ({self._namespace_phase(core)})")
+        else:
+            left += [f"state: volume claim {claim.metadata.name}" for claim in self._user_claims_of_release(core)]
+            left += [f"state: secret {name}" for name in self._secrets_of_deploy(core)]
         return left
 
     def _volumes_of_namespace(self, core) -> list:
