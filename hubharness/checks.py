@@ -378,7 +378,7 @@ KUBE_HUB_CHECKS = (
     "UPG.a_running_server_survives_an_upgrade_or_starts_again_with_its_files",
     "LOAD.users_complete_the_journey",
     "LOAD.p95_spawn_within_bound",
-    *(c.id for c in CATALOGUE if c.group == "BAK" and c.fault != "restore-corrupts-database"),
+    *(c.id for c in CATALOGUE if c.group in ("BAK", "RMV")),
 )
 
 # The rest are not proven on the emulated cluster, each for the reason given: they are proven
@@ -393,9 +393,6 @@ KUBE_NOT_EMULATED = {
         "harness's virtualenv"
         for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
     },
-    "BAK.restored_database_passes_integrity_check": "its fault, a restore that damages the database it wrote, "
-    "is planted in the local target's restore",
-    "RMV": "its faults are planted in the local target's remove",
 }
 
 
