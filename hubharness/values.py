@@ -90,19 +90,6 @@ def _dotted(path: Iterable) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def import_jsonschema():
-    """jsonschema without its optional rfc3987_syntax: that one compiles a grammar on
-    import (1.1 to 2.9 s here) for "format" checks (iri) neither the chart's schema nor
-    the Kubernetes API's uses."""
-    import sys
-
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
-    import jsonschema
-
-    return jsonschema
-
-
 def _unexpected_key(instance: dict, schema: dict) -> str:
     known = schema.get("properties", {})
     patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
@@ -114,7 +101,8 @@ def _unexpected_key(instance: dict, schema: dict) -> str:
 
 def validate(values: dict, schema: dict, chart_version: str) -> None:
     """Raise one HarnessError naming the first offending key path."""
-    jsonschema = import_jsonschema()
+    import jsonschema  # on first use
+
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = validator_cls(_without_required(schema))
     errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))

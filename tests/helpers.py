@@ -143,8 +143,9 @@ if os.environ.get("HELM_EMULATOR"):  # the emulated cluster answers for the char
     from hubharness import values
     args = sys.argv[1:]
     files = [Path(args[i + 1]) for i, a in enumerate(args) if a == "-f"]
+    # as long as helm may take: an install can start the hub of another chart, installed once from PyPI
     answer = requests.post(
-        os.environ["HELM_EMULATOR"], json={{"args": args, "values": values.load(files)}}, timeout=60
+        os.environ["HELM_EMULATOR"], json={{"args": args, "values": values.load(files)}}, timeout=900
     )
     if not answer.ok:
         sys.exit(answer.json()["message"])

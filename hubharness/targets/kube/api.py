@@ -61,7 +61,7 @@ def require(tool: str, how: str) -> str:
 
 def validated(body: dict) -> dict:
     """An object about to be created, checked (strictly) against the Kubernetes schema."""
-    import kubernetes_validate  # on first use (the package imported jsonschema: __init__.py)
+    import kubernetes_validate  # on first use
 
     try:
         kubernetes_validate.validate(body, KUBE_SCHEMA_VERSION, strict=True)
