@@ -36,7 +36,7 @@ from .helpers import KUBECTL, Harness, run_invoke
 from .test_kube_hub_faults import HUB_CHECKS, mirror_servers
 
 ingress_controller = emulated.ingress_controller
-SELFTEST_TIMEOUT = 3000  # about 25 minutes on 2 cores beside the other tests; this bounds a hung run
+SELFTEST_TIMEOUT = 3000  # about 30 minutes on 2 cores beside the other tests; this bounds a hung run
 RELEASE_RECORD = {"owner": "helm", "name": "jupyterhub"}
 # every check the emulated cluster proves through selftest: those the API server alone proves,
 # and those a hub answers, whose fault can be done on a cluster
