@@ -5,8 +5,8 @@ namespace inside verify's process. To show that those checks can fail, selftest 
 verify with HUBHARNESS_MUTANT naming one of the faults below: the operation is replaced,
 for that run only, by a broken one, in the target verify runs on (local, or kubernetes:
 a restore that damages the database in the hub's pod, a remove that deletes the users'
-volumes …). summary.json records the mutant, so such a run is
-never mistaken for a real one. Nothing outside selftest sets it.
+volumes …). summary.json records the mutant, so such a run is never mistaken for a real
+one. Nothing outside selftest sets it.
 """
 
 from __future__ import annotations
