@@ -23,7 +23,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
 from hubharness import checks, faults, values
@@ -45,13 +44,6 @@ CHECKS = [
     for c in (*checks.KUBE_FAULTS, *checks.KUBE_HUB_CHECKS)
     if not BY_NAME[checks.fault_of(checks.BY_ID[c], "emulated")].not_on(checks.KUBE)
 ]
-
-
-def _answers(target: LocalTarget) -> bool:
-    try:
-        return requests.get(f"{target.deployment().public_url}/hub/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _arg(args: list[str], flag: str) -> str:
@@ -229,7 +221,7 @@ class Hubs:
             uid = pod["metadata"]["uid"]
             if pod["metadata"]["labels"].get("component") != "hub" or uid in self.ready:
                 continue
-            ready = ns not in self.held_down and _answers(target)
+            ready = ns not in self.held_down and target._healthy(target.deployment().public_url)
             for condition in pod["status"].get("conditions") or []:
                 if condition["type"] == "Ready":
                     condition["status"] = "True" if ready else "False"

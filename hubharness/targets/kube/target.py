@@ -49,6 +49,15 @@ def _selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
+def _made_by_deploy(namespace) -> bool:
+    """Made by deploy (its label), already being deleted (an earlier purge), or gone
+    (None): nothing of anyone else's to keep in it."""
+    if namespace is None:
+        return True
+    labels = namespace.metadata.labels or {}
+    return namespace.status.phase == "Terminating" or all(labels.get(k) == v for k, v in MANAGED_BY.items())
+
+
 @dataclass
 class PasswordPlan:
     """What deploy will write of the login passwords, decided before any change."""
@@ -400,15 +409,7 @@ class KubeTarget(Target):
         return RemoveResult(said + self._delete_retained(core, self._volumes_of_namespace(core)) + self.purge_cluster())
 
     def _namespace_is_ours(self, core) -> bool:
-        """Made by deploy (its label), or already being deleted (an earlier purge)."""
-        try:
-            namespace = core.read_namespace(self.namespace)
-        except ApiException as e:
-            if e.status == 404:
-                return True  # gone: nothing of anyone's to keep
-            raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
-        labels = namespace.metadata.labels or {}
-        return namespace.status.phase == "Terminating" or all(labels.get(k) == v for k, v in MANAGED_BY.items())
+        return _made_by_deploy(self._namespace(core))
 
     def _purge_in_place(self, core) -> str:
         """In a namespace deploy did not make: the users' volumes, and the Secrets and the
@@ -468,14 +469,19 @@ class KubeTarget(Target):
             "Retain the storage behind them stays: delete it where your storage lives)"
         )
 
-    def _namespace_phase(self, core) -> str | None:
-        """Active, Terminating, or None when there is no such namespace."""
+    def _namespace(self, core):
+        """The namespace as the API has it; None when there is no such namespace."""
         try:
-            return core.read_namespace(self.namespace).status.phase
+            return core.read_namespace(self.namespace)
         except ApiException as e:
             if e.status == 404:
                 return None
             raise HarnessError(f"reading namespace {self.namespace} failed: {e.status} {e.reason}") from None
+
+    def _namespace_phase(self, core) -> str | None:
+        """Active, Terminating, or None when there is no such namespace."""
+        namespace = self._namespace(core)
+        return namespace.status.phase if namespace is not None else None
 
     def stop_user_pods(self, core, until_gone: tuple[str, ...] | None = None) -> None:
         """User servers are KubeSpawner's pods, not helm's: delete them, and wait until no
@@ -584,7 +590,8 @@ class KubeTarget(Target):
                 for o in listed
                 if (o.metadata.annotations or {}).get("meta.helm.sh/release-namespace") == self.namespace
             ]
-        if self._namespace_phase(core) is None:
+        namespace = self._namespace(core)
+        if namespace is None:
             return left
         left += [
             f"pod {p.metadata.name}"
@@ -593,8 +600,8 @@ class KubeTarget(Target):
         if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
         # the data remove keeps, which purge deletes: the namespace deploy made, else what it put there
-        if self._namespace_is_ours(core):
-            left.append(f"state: namespace {self.namespace} ({self._namespace_phase(core)})")
+        if _made_by_deploy(namespace):
+            left.append(f"state: namespace {self.namespace} ({namespace.status.phase})")
         else:
             left += [f"state: volume claim {claim.metadata.name}" for claim in self._user_claims_of_release(core)]
             left += [f"state: secret {name}" for name in self._secrets_of_deploy(core)]
