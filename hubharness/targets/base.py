@@ -19,6 +19,7 @@ from ..backup import BackupResult, RestoreResult
 from ..load.figures import Usage
 from ..load.hub import Hub
 from ..secretstore import Secret
+from ..sparkcluster import ClusterView
 
 __all__ = [
     "BackupResult",
@@ -208,6 +209,17 @@ class Deployment(abc.ABC):
     @abc.abstractmethod
     def kill_user_server(self, username: str) -> None:
         """End a user's server behind the hub's back (its process killed, its pod deleted)."""
+
+    # SPK with a Spark cluster
+    def spark_cluster(self) -> ClusterView | None:
+        """The Spark cluster deployed beside the hub, as the harness reaches it; None
+        where the deployment has none (notebooks then run Spark in local mode)."""
+        return None
+
+    def spark_executor_processes(self, app_id: str) -> list[str]:
+        """This Spark application's executors still running, each said in a few words
+        (processes here, pods on a cluster), whatever Spark says of them."""
+        raise NotImplementedError(f"{type(self).__name__} runs no Spark cluster")
 
     # diagnostics
     @abc.abstractmethod

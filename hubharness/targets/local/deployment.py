@@ -14,11 +14,12 @@ from pathlib import Path
 import psutil
 import requests
 
-from ... import authenticators, backup, chart, procs
+from ... import authenticators, backup, chart, procs, sparkcluster
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...load.figures import Usage
 from ...secretstore import Secret
+from ...sparkcluster import ClusterView
 from ..base import Component, Deployment, Fact
 from . import images
 from .state import AUTH_ENV, HUB_SECRET, PORTS, StateFolder
@@ -262,6 +263,24 @@ class LocalDeployment(Deployment):
         except sqlite3.Error as e:
             result = f"unreadable ({e})"
         return Fact(result == "ok", f"PRAGMA integrity_check of {db}: {result}")
+
+    # SPK with a Spark cluster
+    def spark_cluster(self) -> ClusterView | None:
+        settings = sparkcluster.settings(self.values)
+        spark_state = self.folder.read_state().get("spark")
+        if settings is None or not spark_state:
+            return None
+        return ClusterView(
+            f"spark://{sparkcluster.SERVICE_ADDRESS}", f"http://127.0.0.1:{spark_state['master_ui_port']}", settings
+        )
+
+    def spark_executor_processes(self, app_id: str) -> list[str]:
+        found = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info.get("cmdline") or []
+            if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline and app_id in cmdline:
+                found.append(f"executor process {proc.info['pid']} of {app_id}")
+        return found
 
     def write_diagnostics(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

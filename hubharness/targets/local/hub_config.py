@@ -150,6 +150,8 @@ home_mount = str(get_config("singleuser.storage.homeMountPath") or "/home/jovyan
 
 def in_this_machine(value):
     value = local_path(str(value))
+    for service, address in runtime.get("services", {}).items():  # a Service's name, as a pod resolves it
+        value = value.replace(f"//{service}", f"//{address}")
     if value != home_mount and not value.startswith(home_mount + "/"):
         return value
     return lambda spawner: spawner.home_dir + value[len(home_mount) :]  # the chart's mount, per user
@@ -175,6 +177,9 @@ if runtime.get("pyspark_path"):
         )
     else:
         environment["PYTHONPATH"] = os.pathsep.join(p for p in (given, runtime["pyspark_path"]) if p)
+if runtime.get("services"):
+    # A pod's own address is where its Spark driver listens for executors; here, loopback.
+    environment.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 c.Spawner.environment = environment
 
 if "cmd" in (get_config("singleuser") or {}):

@@ -49,6 +49,7 @@ APPLIED = {
     "singleuser.storage.homeMountPath": "each user's home stands for it",
     "cull": "jupyterhub-idle-culler as a hub service, the chart's defaults under the values'",
     "debug.enabled": "DEBUG logs for hub and spawner",
+    "custom.sparkCluster": "a Spark standalone master and workers as supervised processes (hubharness.sparkcluster)",
 }
 
 NOT_ENFORCED = {

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import requests
 
-from ... import authenticators, backup, chart, procs, upgrades
+from ... import authenticators, backup, chart, procs, sparkcluster, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -33,7 +33,7 @@ from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
 from . import backup as local_backup
-from . import hub_venv, images, parity, supervisor
+from . import hub_venv, images, parity, spark, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -75,6 +75,10 @@ def hub_runtime(ports: dict, pyspark_path: Path | None) -> dict:
     of the harness (it imports none of it, so that any JupyterHub's virtualenv runs it)."""
     return {
         **ports,
+        # the Spark master's Service as the servers' environment names it, and where it is here
+        "services": {sparkcluster.SERVICE_ADDRESS: f"127.0.0.1:{ports['spark_master_port']}"}
+        if ports.get("spark_master_port")
+        else {},
         "pyspark_path": str(pyspark_path) if pyspark_path else None,
         "image_bin": str(Path(sys.executable).parent),
         "image_bin_in_image": images.IMAGE_BIN,
@@ -225,6 +229,7 @@ class LocalTarget(StateFolder, Target):
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         chart.hub_version(chart_version)  # an unknown chart is named before its schema is looked for
         values, schema_note = chart_values.load_validated(values_files, chart_version)
+        cluster = sparkcluster.refuse_unusable(values)
         authenticators.require_hub_for(values, chart_version)
         self._refuse_unusable_passwords(values)
         self._password_notes = []
@@ -260,6 +265,7 @@ class LocalTarget(StateFolder, Target):
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
 
+        spark_started = self._ensure_spark(state, cluster, image.path)
         # What died keeps its address, as a pod behind its Service does: user servers and the
         # proxy still call the hub there after it came back.
         kept = {
@@ -275,6 +281,7 @@ class LocalTarget(StateFolder, Target):
             "proxy_api_port": state.get("proxy_api_port")
             if proxy
             else (kept.get("proxy_api_port") or procs.free_port()),
+            "spark_master_port": (state.get("spark") or {}).get("master_port"),
         }
         fingerprint = self._fingerprint(values, hub_env, ports, hub_bin)
         url = f"http://127.0.0.1:{ports['public_port']}"
@@ -291,7 +298,13 @@ class LocalTarget(StateFolder, Target):
             not_enforced=parity.not_enforced(values),
             schema_note=schema_note,
         )
+        if cluster is not None:
+            result.details.append(
+                f"Spark cluster: master {sparkcluster.SERVICE_ADDRESS} at 127.0.0.1:{ports['spark_master_port']}, "
+                f"{cluster.workers} worker(s) of {cluster.worker_cores} core(s) and {cluster.worker_memory}"
+            )
         if hub and proxy and state.get("fingerprint") == fingerprint and self._healthy(url):
+            self._wait_spark(spark_started)
             result.seconds = time.monotonic() - started_at
             return result
 
@@ -341,6 +354,7 @@ class LocalTarget(StateFolder, Target):
             except HarnessError:
                 self._give_up(["hub"] if proxy else ["hub", "proxy"])
                 raise
+        self._wait_spark(spark_started)
         if move:
             result.moved = (
                 f"chart {plan.chart_before} → {chart_version}, JupyterHub {chart.hub_version(plan.chart_before)} → "
@@ -350,6 +364,49 @@ class LocalTarget(StateFolder, Target):
             result.details.append(f"database: {plan.moved}")
         result.seconds = time.monotonic() - started_at
         return result
+
+    def _ensure_spark(self, state: dict, cluster: sparkcluster.Settings | None, pyspark_path: Path | None) -> float:
+        """Start the Spark cluster the values turn on (unless it runs as they say), or stop
+        the one they no longer do; records it in `state` and state.json. When it started
+        (0.0: nothing was started), for _wait_spark."""
+        cluster_of = spark.LocalSparkCluster(self)
+        home = spark.spark_home(pyspark_path) if cluster is not None else Path()
+        if cluster is not None and cluster_of.running_as(cluster, home):
+            return 0.0
+        if cluster is None:
+            names = spark.component_names(state)
+            if names:
+                self._stop_supervisors(names)
+                self._forget(state, names + ["spark"])
+            return 0.0
+        started = time.time()
+        restarts = {name: self.restarts(name) for name in spark.component_names(state)}
+
+        def supervise(name: str, cmd: list[str], env: dict[str, str]) -> dict:
+            return self._supervise(name, cmd, env, restarts.get(name, 0))
+
+        state.update(cluster_of.start(cluster, home, supervise, self._stop_supervisors))
+        self.write_json(self.state_file, state)
+        return started
+
+    def _wait_spark(self, started: float) -> None:
+        """Until the cluster this deploy started has every worker registered; one that
+        cannot start is stopped (nothing keeps restarting behind the error)."""
+        if not started:
+            return
+        try:
+            spark.LocalSparkCluster(self).wait_ready(started)
+        except HarnessError:
+            names = spark.component_names(self.read_state())
+            self._stop_supervisors(names)
+            self._forget(self.read_state(), names)
+            raise
+
+    def _forget(self, state: dict, names: list[str]) -> None:
+        for name in names:
+            state.pop(name, None)
+            (self.state_dir / "pods" / f"{name}.json").unlink(missing_ok=True)
+        self.write_json(self.state_file, state)
 
     @staticmethod
     def _port_still_ours(port: int | None) -> bool:
@@ -390,7 +447,9 @@ class LocalTarget(StateFolder, Target):
                 "--error-target",
                 f"http://127.0.0.1:{ports['hub_port']}/hub/error",
             ]
-            state["proxy"] = self._supervise("proxy", cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, plan)
+            state["proxy"] = self._supervise(
+                "proxy", cmd, {**base_env, "CONFIGPROXY_AUTH_TOKEN": proxy_token}, plan.restarts["proxy"]
+            )
         if plan.hub:
             procs.stop(plan.hub, timeout=supervisor.GRACE + 5)
         if not plan.moved:
@@ -402,7 +461,7 @@ class LocalTarget(StateFolder, Target):
             "HUBHARNESS_STATE_DIR": str(self.state_dir),
         }
         cmd = [str(plan.hub_bin / "jupyterhub"), "-f", str(HUB_CONFIG)]
-        state["hub"] = self._supervise("hub", cmd, env, plan)
+        state["hub"] = self._supervise("hub", cmd, env, plan.restarts["hub"])
         state["deployed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.write_json(self.state_file, state)
         self._wait_healthy(f"http://127.0.0.1:{ports['public_port']}")
@@ -446,7 +505,7 @@ class LocalTarget(StateFolder, Target):
             raise HarnessError(f"jupyterhub upgrade-db failed ({last}); the database before it is {copy}")
         return f"{moved}; schema {have} → {head} (jupyterhub upgrade-db)"
 
-    def _supervise(self, name: str, cmd: list[str], env: dict[str, str], plan: LaunchPlan) -> dict:
+    def _supervise(self, name: str, cmd: list[str], env: dict[str, str], restarts: int) -> dict:
         """Start `name` under a supervisor of its own (the local kubelet: restartPolicy
         Always), carrying over the restarts counted so far."""
         (self.state_dir / "pods").mkdir(mode=0o700, exist_ok=True)
@@ -462,7 +521,7 @@ class LocalTarget(StateFolder, Target):
             "--log",
             str(self.log(name)),
             "--restarts",
-            str(plan.restarts[name]),
+            str(restarts),
             "--backoff",
             os.environ.get("HUBHARNESS_RESTART_BACKOFF", str(supervisor.BACKOFF_START)),
             "--",
@@ -530,7 +589,7 @@ class LocalTarget(StateFolder, Target):
         if hub is not None:
             stopped_servers = self._stop_user_servers()
         # the supervisors first, or they would start again what remove stops
-        self._stop_supervisors(["hub", "proxy"])
+        self._stop_supervisors(["hub", "proxy", *spark.component_names(self.read_state())])
         # user servers the hub no longer knew about, and anything they started
         procs.stop_all(self.processes_of_namespace())
         if purge:
@@ -538,9 +597,8 @@ class LocalTarget(StateFolder, Target):
             return RemoveResult(f"removed namespace {self.namespace} and all its data ({self.state_dir})")
         state = self.read_state()
         if state:
-            state.pop("hub", None)
-            state.pop("proxy", None)
-            state.pop("fingerprint", None)
+            for key in ("hub", "proxy", "fingerprint", "spark", *spark.component_names(state)):
+                state.pop(key, None)
             self.write_json(self.state_file, state)
         shutil.rmtree(self.state_dir / "pods", ignore_errors=True)  # restart counts start again
         servers = f"stopped {len(stopped_servers)} user server(s); " if stopped_servers else ""
@@ -604,6 +662,7 @@ class LocalTarget(StateFolder, Target):
             restarts = self.restarts(name)
             detail = f"pid {proc.pid}, {restarts} restart(s)" if proc else self.waiting(name)
             components.append(Component(name, proc is not None, ready, restarts, detail))
+        components += spark_components(self)
         status = Status(
             self.context,
             self.namespace,
@@ -711,6 +770,27 @@ class LocalTarget(StateFolder, Target):
                 f"nothing deployed in namespace {self.namespace} (context local): run `invoke deploy` first"
             )
         return LocalDeployment(self, state)
+
+
+def spark_components(folder: StateFolder) -> list[Component]:
+    """The Spark cluster's master and workers, Ready as the master sees them."""
+    names = spark.component_names(folder.read_state())
+    if not names:
+        return []
+    status = spark.LocalSparkCluster(folder).master_status() or {}
+    alive = {
+        w.get("webuiaddress", "").rsplit(":", 1)[-1] for w in status.get("workers", []) if w.get("state") == "ALIVE"
+    }
+    ports = folder.read_state()["spark"]["worker_ui_ports"]
+    out = []
+    for n, name in enumerate(names):
+        proc = folder.running(name)
+        ready = status.get("status") == "ALIVE" if n == 0 else str(ports[n - 1]) in alive
+        restarts = folder.restarts(name)
+        seen = "ALIVE" if ready else "not registered" if n else f"master {status.get('status', 'not answering')}"
+        detail = f"pid {proc.pid}, {seen}, {restarts} restart(s)" if proc else folder.waiting(name)
+        out.append(Component(name, proc is not None, proc is not None and ready, restarts, detail))
+    return out
 
 
 def users_servers(users: list[dict], name: str) -> list[str]:

@@ -1,0 +1,191 @@
+"""The local Spark standalone cluster: a master and N workers from the notebook image's own
+Spark (pyspark's jars, `spark-class …deploy.master.Master` / `…deploy.worker.Worker`),
+each a component under the local kubelet (hubharness/targets/local/supervisor.py) as the
+hub is: restarted and counted, on the same ports, shown by status, stopped by remove.
+
+The master's RPC port stands for the Service `spark-master:7077`: the hub's config maps that
+address in the servers' environment to this one, as a Service name resolves in a pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import requests
+
+from ... import authenticators, procs
+from ...errors import HarnessError
+from ...sparkcluster import Settings
+from ...waiting import wait_until
+from .state import StateFolder
+
+MASTER = "spark-master"
+READY_TIMEOUT = 180  # three JVMs starting on a small, busy machine
+MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+
+Supervise = Callable[[str, list[str], dict[str, str]], dict]
+
+
+def worker(n: int) -> str:
+    return f"spark-worker-{n}"
+
+
+def spark_home(pyspark_path: Path | None) -> Path:
+    """The notebook image's Spark: the mirrored pyspark, else the harness's own."""
+    if pyspark_path is not None:
+        return pyspark_path / "pyspark"
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        raise HarnessError("pyspark is not installed in the harness's virtualenv: run ./bootstrap.sh")
+    return Path(spec.origin).parent
+
+
+def component_names(state: dict) -> list[str]:
+    """The cluster's components deploy recorded, master first."""
+    spark = state.get("spark") or {}
+    return [MASTER, *(worker(n) for n in range(1, int(spark.get("workers", 0)) + 1))] if spark else []
+
+
+class LocalSparkCluster:
+    """Starts, waits for and stops one namespace's cluster; its record is state.json's "spark"."""
+
+    def __init__(self, folder: StateFolder):
+        self.folder = folder
+
+    def _fingerprint(self, settings: Settings, home: Path) -> str:
+        return hashlib.sha256(json.dumps([asdict(settings), str(home)], sort_keys=True).encode()).hexdigest()
+
+    def running_as(self, settings: Settings | None, home: Path) -> bool:
+        """The cluster recorded runs with these settings, every component supervised."""
+        state = self.folder.read_state()
+        spark = state.get("spark")
+        if settings is None or not spark:
+            return False
+        return spark.get("fingerprint") == self._fingerprint(settings, home) and all(
+            self.folder.supervisor(name) is not None for name in component_names(state)
+        )
+
+    def start(self, settings: Settings, home: Path, supervise: Supervise, stop: Callable[[list[str]], None]) -> dict:
+        """Start master and workers (the running ones stopped first); the record to keep in
+        state.json. Ports are kept from the last start while nothing else holds them."""
+        state = self.folder.read_state()
+        stop(component_names(state))
+        before = state.get("spark") or {}
+
+        def port(key: str) -> int:
+            kept = before.get(key)
+            return kept if kept and not procs.port_in_use(kept) else procs.free_port()
+
+        kept_ui = list(before.get("worker_ui_ports") or [])
+        worker_ui_ports = [
+            kept_ui[n] if n < len(kept_ui) and not procs.port_in_use(kept_ui[n]) else procs.free_port()
+            for n in range(settings.workers)
+        ]
+        record = {
+            "workers": settings.workers,
+            "fingerprint": self._fingerprint(settings, home),
+            "master_port": port("master_port"),
+            "master_ui_port": port("master_ui_port"),
+            "worker_ui_ports": worker_ui_ports,
+            "settings": asdict(settings),
+        }
+        env = self._environment(home)
+        spark_class = str(home / "bin" / "spark-class")
+        master_url = f"spark://127.0.0.1:{record['master_port']}"
+        records = {
+            MASTER: supervise(
+                MASTER,
+                [
+                    spark_class,
+                    MASTER_CLASS,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(record["master_port"]),
+                    "--webui-port",
+                    str(record["master_ui_port"]),
+                ],
+                env,
+            )
+        }
+        for n in range(1, settings.workers + 1):
+            work = self.folder.state_dir / "spark" / worker(n)
+            work.mkdir(parents=True, exist_ok=True)
+            os.chmod(work, 0o700)
+            records[worker(n)] = supervise(
+                worker(n),
+                [
+                    spark_class,
+                    WORKER_CLASS,
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    str(settings.worker_cores),
+                    "--memory",
+                    settings.worker_memory,
+                    "--webui-port",
+                    str(worker_ui_ports[n - 1]),
+                    "--work-dir",
+                    str(work),
+                    master_url,
+                ],
+                env,
+            )
+        return {"spark": record, **records}
+
+    @staticmethod
+    def _environment(home: Path) -> dict[str, str]:
+        """The image's environment for its Spark daemons: its python first on PATH, every
+        address on loopback; no hub secret."""
+        env = {k: v for k, v in os.environ.items() if k not in authenticators.GENERATED}
+        env.update(
+            SPARK_HOME=str(home),
+            SPARK_LOCAL_IP="127.0.0.1",
+            SPARK_PUBLIC_DNS="127.0.0.1",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        )
+        return env
+
+    def master_ui(self) -> str:
+        return f"http://127.0.0.1:{self.folder.read_state()['spark']['master_ui_port']}"
+
+    def master_status(self) -> dict | None:
+        """The master's own view (its web UI's /json/), or None when it does not answer."""
+        try:
+            response = requests.get(f"{self.master_ui()}/json/", timeout=5)
+            return response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, KeyError):
+            return None
+
+    def wait_ready(self, started_at: float) -> dict:
+        """Until the master is ALIVE with every worker registered; fails fast on a component
+        that exited since `started_at`."""
+        state = self.folder.read_state()
+        wanted = int(state["spark"]["workers"])
+
+        def dead() -> None:
+            for name in component_names(state):
+                exited = (self.folder.pod(name).get("last_exit") or {}).get("at", 0) >= started_at
+                if exited or self.folder.supervisor(name) is None:
+                    last = procs.last_meaningful_line(self.folder.log(name))
+                    raise HarnessError(f"{name} exited during start: {last} (full log: {self.folder.log(name)})")
+
+        def ready() -> dict:
+            status = self.master_status() or {}
+            alive = [w for w in status.get("workers", []) if w.get("state") == "ALIVE"]
+            return status if status.get("status") == "ALIVE" and len(alive) >= wanted else {}
+
+        return wait_until(
+            f"the Spark master at {self.master_ui()} with {wanted} worker(s) registered",
+            ready,
+            READY_TIMEOUT,
+            fail_fast=dead,
+        )
