@@ -47,6 +47,9 @@ class Check:
     # Where it applies only to a hub running this authenticator (hubharness.authenticators:
     # "shared-password"): verify leaves it out when the hub says it runs another.
     authenticator: str = ""
+    # What the deployment must have for it to apply (SPARK_CLUSTER): verify leaves it out of
+    # a deployment without, selftest proves it on one deployed with NEEDS_VALUES over the user's.
+    needs: str = ""
 
     @property
     def group(self) -> str:
@@ -61,6 +64,14 @@ def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE, 
 
 
 SHARED_PASSWORD = "shared-password"  # hubharness.authenticators.SHARED
+SPARK_CLUSTER = "spark-cluster"
+NEEDS_VALUES = {SPARK_CLUSTER: "spark-cluster.yaml"}  # in values/: what gives a deployment what a check needs
+
+
+def _cluster(id: str, guards: str, fault: str) -> Check:
+    """A check of the Spark cluster deployed beside the hub (local for now: the kubernetes
+    target does not deploy one yet)."""
+    return Check(id, guards, fault, (LOCAL,), needs=SPARK_CLUSTER)
 
 
 PUBLISHED = ("fallback-password", "SecretPassword2", "password", "admin", "jupyter")
@@ -217,6 +228,32 @@ CATALOGUE: tuple[Check, ...] = (
     _c("SPK.csv_aggregate_to_pandas", "the seed's CSV → aggregate → pandas workload", "numpy-broken"),
     _c("SPK.ml_pipeline_trains_with_a_good_auc", "the seed's Spark ML pipeline reaches AUC > 0.9", "numpy-broken"),
     _c("SPK.json_aggregate_written_as_csv", "the seed's JSON aggregate is written as one CSV", "spark-splits-output"),
+    _cluster(
+        "SPK.spark_cluster_has_every_worker",
+        "the Spark master is ALIVE with every worker registered, with the cores and memory the values give",
+        "spark-worker-down",
+    ),
+    _cluster(
+        "SPK.spark_job_runs_on_executors_of_two_workers",
+        "a notebook's job runs its tasks on executors of at least two workers (Spark's own account) "
+        "and gives the known answer",
+        "spark-worker-down",
+    ),
+    _cluster(
+        "SPK.executors_run_the_notebooks_python",
+        "the executors' Python is the notebook's and imports the same pyspark",
+        "image-python-paths",
+    ),
+    _cluster(
+        "SPK.two_users_run_spark_at_once",
+        "a second user's application gets executors while the first holds its own, and finishes in time",
+        "spark-apps-take-every-core",
+    ),
+    _cluster(
+        "SPK.no_executor_is_left_after_stop",
+        "after spark.stop() and after the user's server stops, no executor of theirs runs",
+        "spark-stop-does-nothing",
+    ),
     # RES
     _c(
         "RES.servers_survive_a_hub_restart",
@@ -438,6 +475,12 @@ def for_authenticator(checks: list[Check], running: str | None) -> list[Check]:
     """The checks for a hub running this authenticator; all of them when it is not known
     (None: the hub could not say), so that those needing it fail saying why."""
     return [c for c in checks if running is None or not c.authenticator or c.authenticator == running]
+
+
+def for_deployment(checks: list[Check], has: set[str] | None) -> list[Check]:
+    """The checks for a deployment that has these (SPARK_CLUSTER); all of them when it is
+    not known (None)."""
+    return [c for c in checks if has is None or not c.needs or c.needs in has]
 
 
 def for_context(context: str) -> list[Check]:

@@ -32,7 +32,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from . import chart
+from . import chart, procs
 from .checks import KUBE, LOCAL, PUBLISHED
 from .procs import free_port
 from .targets.local import HUB_SECRET, LocalTarget
@@ -134,6 +134,16 @@ def _signal(name: str, signum: int) -> Callable[[LocalTarget], None]:
 
 def _kill(name: str) -> Callable[[LocalTarget], None]:
     return _signal(name, signal.SIGKILL)
+
+
+def _stop_spark_worker(target: LocalTarget) -> None:
+    """A Spark worker goes for good, as a node that is lost: its supervisor stops it and
+    nothing starts it again."""
+    name = f"spark-worker-{target.read_state().get('spark', {}).get('workers', 0)}"
+    sup = target.supervisor(name)
+    if sup is None:
+        raise RuntimeError(f"no {name} in namespace {target.namespace}: is the Spark cluster deployed?")
+    procs.stop(sup, timeout=20)
 
 
 def _record_another_chart(target: LocalTarget) -> None:
@@ -423,6 +433,42 @@ singleuser:
         "Spark writes at most one record per file (spark.sql.files.maxRecordsPerFile)",
         overlay=user_env(SPARK_CONF_DIR="{dir}/spark-conf"),
         files={"spark-conf/spark-defaults.conf": "spark.sql.files.maxRecordsPerFile 1\n"},
+    ),
+    Fault(
+        "spark-worker-down",
+        "the last Spark worker is stopped for good, as a lost node (its supervisor too)",
+        action=_stop_spark_worker,
+    ),
+    Fault(
+        "spark-apps-take-every-core",
+        "notebooks ask for no spark.cores.max: the first application takes every core of the cluster",
+        overlay=user_env(
+            PYSPARK_SUBMIT_ARGS="--master spark://spark-master:7077 --conf spark.executor.cores=1 "
+            "--conf spark.executor.memory=512m pyspark-shell"
+        ),
+    ),
+    Fault(
+        "spark-stop-does-nothing",
+        "a library in the image turns SparkSession.stop() into nothing: applications and executors stay",
+        overlay=user_env(PYTHONPATH="{dir}/site"),
+        files={
+            "site/sitecustomize.py": """
+import importlib.abc, importlib.util, sys
+class _KeepSessions(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "pyspark.sql.session":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            module.SparkSession.stop = lambda self: None
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, _KeepSessions())
+"""
+        },
     ),
     Fault(
         "users-hidden-from-harness",

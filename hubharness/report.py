@@ -58,6 +58,10 @@ def pytest_addoption(parser):
     group.addoption("--checks", help="run only these checks: checklist ids (NS,SEC) or check ids, comma-separated")
     group.addoption("--skip", help="skip these checks on purpose (recorded as skipped, with this reason)")
     group.addoption(
+        "--deployment-has",
+        help="what the deployment has (spark-cluster), comma-separated: checks that need more are left out",
+    )
+    group.addoption(
         "--authenticator",
         help="the authenticator class the hub reported running: checks for another one are left out",
     )
@@ -89,6 +93,8 @@ def pytest_collection_modifyitems(config, items):
     context = config.getoption("context", None) or "local"
     running = config.getoption("authenticator", None)
     chosen = catalogue.select(config.getoption("checks"), context)
+    has = config.getoption("deployment_has", None)
+    chosen = catalogue.for_deployment(chosen, None if has is None else {h for h in has.split(",") if h})
     wanted = {c.id for c in catalogue.for_authenticator(chosen, authenticators.kind_of(running) if running else None)}
     skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
     order = {cid: n for n, cid in enumerate(catalogue.CHECK_ORDER)}

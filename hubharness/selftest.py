@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import authenticators, chart
+from . import authenticators, chart, sparkcluster
 from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError
@@ -83,6 +83,8 @@ class Selftest:
         merged = chart_values.load(chart_values.values_files(context, [Path(v) for v in self.values]))
         # the authenticator the user's values already run (their healthy run proves its checks)
         self._authenticator = authenticators.configured(merged)
+        # what the user's values already give the deployment (their healthy run proves its checks)
+        self._has = {catalogue.SPARK_CLUSTER} if sparkcluster.settings(merged) else set()
         self.jobs = self._jobs(jobs, merged)
         self.say = say
         self.lock = threading.Lock()
@@ -219,15 +221,23 @@ class Selftest:
 
     def _values_for(self, check: catalogue.Check) -> tuple[str, ...]:
         """The user's values, then the values that make the hub run the check's authenticator
-        when the user's do not already (values/shared-password.yaml)."""
-        if not check.authenticator or self._authenticator == check.authenticator:
-            return tuple(self.values)
-        return (*self.values, str((VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]).resolve()))
+        when the user's do not already (values/shared-password.yaml), and those that give the
+        deployment what the check needs (values/spark-cluster.yaml)."""
+        values = tuple(self.values)
+        if check.authenticator and self._authenticator != check.authenticator:
+            values += (str((VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]).resolve()),)
+        if check.needs and check.needs not in self._has:
+            values += (str((VALUES_DIR / catalogue.NEEDS_VALUES[check.needs]).resolve()),)
+        return values
 
     @staticmethod
     def _run_name(name: str, values: tuple[str, ...]) -> str:
-        """A run on another authenticator's values says so in its name (and namespace)."""
-        extra = {str((VALUES_DIR / f).resolve()): kind for kind, f in authenticators.VALUES_FILE.items()}
+        """A run on another authenticator's values, or on values that give the deployment
+        what a check needs, says so in its name (and namespace)."""
+        extra = {
+            str((VALUES_DIR / f).resolve()): kind
+            for kind, f in (*authenticators.VALUES_FILE.items(), *catalogue.NEEDS_VALUES.items())
+        }
         kinds = [extra[v] for v in values if v in extra]
         return "-".join([name, *kinds])
 

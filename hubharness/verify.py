@@ -109,6 +109,7 @@ def run(
     deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
     secrets = [str(s) for s in deployment.secrets()]
     authenticator = running_authenticator(deployment)
+    has = [catalogue.SPARK_CLUSTER] if deployment.spark_cluster() is not None else []
     report_dir = new_report_dir(context)
     args = [
         str(SUITES_DIR),
@@ -134,6 +135,7 @@ def run(
         args += [f"--skip={skip}"]
     if authenticator:
         args += [f"--authenticator={authenticator}"]
+    args += [f"--deployment-has={','.join(has)}"]
     if os.environ.get(MUTANT_ENV):
         args += ["-p", "hubharness.mutants"]
     if keyword:
@@ -156,5 +158,7 @@ def run(
             if authenticator
             else ""
         )
+        if not has:
+            runs += "; checks that need a Spark cluster are left out of a deployment without one"
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}){runs}: see the names in suites/")
     return VerifyResult(code, report_dir)

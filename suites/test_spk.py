@@ -3,21 +3,22 @@
 Every cell runs in one kernel of one user server, reached through the proxy and
 sharing one SparkSession, as a notebook does. Cells are queued when the session
 starts (see fixtures/users.py) and each check reads its own cell's output.
+
+The session is built as a notebook builds it: `getOrCreate()` with the deployment's own
+Spark settings (its environment, PYSPARK_SUBMIT_ARGS, spark-defaults.conf), so the jobs
+run where the deployment sends notebooks: local mode where it names no master, its Spark
+cluster where it has one (suites/test_spk_cluster.py checks that cluster).
 """
 
 import pytest
 import requests
 
+from fixtures.users import SPARK
 from hubharness.hubapi import TIMEOUT
 from hubharness.values import env_entries, expected_pyspark_version, get
 
 pytestmark = pytest.mark.check("SPK")
 
-SPARK = (
-    "from pyspark.sql import SparkSession\n"
-    "spark = SparkSession.builder.master('local[2]').appName('hubharness-verify')"
-    ".config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', '2').getOrCreate()\n"
-)
 
 SPARK_ENV = (
     "import os, shutil, sys, json\n"
@@ -32,7 +33,7 @@ KNOWN_ANSWER = SPARK + (
     "import json\n"
     "total = spark.range(1, 1001).selectExpr('sum(id)').first()[0]\n"
     "squares = spark.sparkContext.parallelize(range(100), 2).map(lambda x: x * x).sum()\n"
-    "print(json.dumps([total, squares]))"
+    "print(json.dumps([total, squares, spark.sparkContext.master]))"
 )
 
 CSV_TO_PANDAS = SPARK + (
@@ -144,7 +145,8 @@ def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
 
 @pytest.mark.cell(KNOWN_ANSWER)
 def test_spark_job_gives_the_known_answer(cell):
-    assert cell.last_json() == [500500, 328350]
+    total, squares, master = cell.last_json()
+    assert [total, squares] == [500500, 328350], f"Spark on {master} answered {[total, squares]}"
 
 
 @pytest.mark.cell(CSV_TO_PANDAS)
