@@ -1,4 +1,8 @@
-"""Invoke tasks: parse arguments, call hubharness.commands, exit with its code."""
+"""Invoke tasks: parse arguments, call hubharness.commands, exit with its code.
+
+Numeric options reach commands.run as typed (`numbers=`), which checks them
+(hubharness.options) before the command starts.
+"""
 
 from invoke import Exit, task
 
@@ -20,7 +24,7 @@ def _exit(code: int) -> None:
         "context": CONTEXT,
         "namespace": NAMESPACE,
         "values": "extra values file, overlaid like helm -f (repeatable)",
-        "port": "proxy-public port on 127.0.0.1 for the local target (0: any free port)",
+        "port": "proxy-public port on 127.0.0.1 for the local target (default 8000; 0: any free port)",
         "chart_version": "zero-to-jupyterhub chart version, 4.0.0 … 4.4.0; another than the running one upgrades it",
         "force": "allow a move to an older chart (JupyterHub cannot run on a database a newer one upgraded)",
     },
@@ -30,12 +34,12 @@ def deploy(
     context="local",
     namespace="default",
     values=None,
-    port=8000,
+    port=None,
     chart_version=chart.DEFAULT_CHART_VERSION,
     force=False,
 ):
     """Deploy JupyterHub + PySpark notebooks; returns when /hub/health answers."""
-    _exit(commands.run(commands.deploy, context, namespace, values or [], int(port), chart_version, force))
+    _exit(commands.run(commands.deploy, context, namespace, values or [], chart_version, force, numbers={"port": port}))
 
 
 @task(
@@ -104,19 +108,8 @@ def load(
     max_p95_spawn=None,
 ):
     """N simulated users: login, spawn, kernel, a known answer, hold, stop; load.json and a page of plots."""
-    _exit(
-        commands.run(
-            commands.load,
-            context,
-            namespace,
-            None if users is None else int(users),
-            None if ramp is None else float(ramp),
-            None if hold is None else float(hold),
-            spark,
-            None if max_failures is None else int(max_failures),
-            None if max_p95_spawn is None else float(max_p95_spawn),
-        )
-    )
+    numbers = {"users": users, "ramp": ramp, "hold": hold, "max_failures": max_failures, "max_p95_spawn": max_p95_spawn}
+    _exit(commands.run(commands.load, context, namespace, spark, numbers=numbers))
 
 
 @task(
@@ -134,8 +127,7 @@ def selftest(
     c, context="local", check=None, prefix="selftest", values=None, chart_version=chart.DEFAULT_CHART_VERSION, jobs=None
 ):
     """Break a deployment once per check's fault; verify must fail that check and pass it when healthy."""
-    chosen = None if jobs is None else int(jobs)
-    _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, chosen))
+    _exit(commands.run(commands.selftest, context, prefix, values or [], chart_version, check, numbers={"jobs": jobs}))
 
 
 @task(

@@ -8,7 +8,7 @@ import webbrowser
 from pathlib import Path
 
 from . import lint as lint_values
-from . import report_page
+from . import options, report_page
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
@@ -24,13 +24,22 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
+DEFAULT_PORT = 8000
+
+
 def deploy(
-    context: str, namespace: str, values_files: list[str], port: int, chart_version: str, force: bool = False
+    context: str,
+    namespace: str,
+    values_files: list[str],
+    chart_version: str,
+    force: bool = False,
+    port: int | None = None,
 ) -> int:
     target = target_for(context, namespace)
     files = chart_values.values_files(context, values_files)
     for finding in lint_values.check(chart_values.load(files)):
         print(f"warning: {finding.line()} (invoke lint)", file=sys.stderr)
+    port = DEFAULT_PORT if port is None else port
     result = target.deploy(files, port=port, chart_version=chart_version, force=force)
     if result.schema_note:
         print(f"note: {result.schema_note}", file=sys.stderr)
@@ -87,16 +96,14 @@ def report(folder: str | None, open_page: bool) -> int:
 def load(
     context: str,
     namespace: str,
-    users: int | None,
-    ramp: float | None,
-    hold: float | None,
     spark: bool,
-    max_failures: int | None,
-    max_p95_spawn: float | None,
+    users: int | None = None,
+    ramp: float | None = None,
+    hold: float | None = None,
+    max_failures: int | None = None,
+    max_p95_spawn: float | None = None,
 ) -> int:
     """Run a load; exit 1 naming each threshold it crossed."""
-    if users is not None and users < 1:
-        raise HarnessError(f"--users {users}: a load needs at least one user")
     deployment = target_for(context, namespace).deployment()
     try:
         chosen = load_options(
@@ -158,7 +165,7 @@ def load_lines(report: dict) -> list[str]:
 
 
 def selftest(
-    context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int | None
+    context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int | None = None
 ) -> int:
     result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
     say()
@@ -248,11 +255,12 @@ def kube_api_error(error: Exception) -> str | None:
     )
 
 
-def run(action, *args) -> int:
+def run(action, *args, numbers: dict[str, object] | None = None) -> int:
     """Run a command; a HarnessError, or the kubernetes API's refusal, becomes one line on
-    stderr and exit code 2."""
+    stderr and exit code 2. `numbers` are the numeric options as typed (None: not
+    given), checked before the command starts and passed to it by name."""
     try:
-        return action(*args)
+        return action(*args, **options.numbers(**(numbers or {})))
     except HarnessError as e:
         print(f"hubharness: {e}", file=sys.stderr)
         return 2

@@ -3,9 +3,14 @@
 import os
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from invoke import Collection
+
+import tasks
+from hubharness import options
 
 from .helpers import chart_schemas_or_skip
 
@@ -139,3 +144,78 @@ def test_a_chart_whose_jupyterhub_pip_cannot_install(harness, existing, tmp_path
 
 def test_unknown_chart_version(harness):
     assert_refused(harness.deploy("keep", "--chart-version", "9.9.9"), "unknown chart version")
+
+
+# Every option of every task that is not a number, by its parameter's name: a new option
+# is a number (hubharness.options.NUMBERS) or named here, or the test below says so.
+TEXT_OPTIONS = {"context", "namespace", "values", "chart_version", "check", "skip", "k", "prefix", "dir", "to", "from_"}
+# what a required option gets while another is tried with a bad number
+REQUIRED_TEXT = "/nonexistent/hubharness-bad-input"
+
+
+def task_options():
+    """(task, its invoke Arguments) for every task in tasks.py, as `invoke` sees them."""
+    collection = Collection.from_module(tasks)
+    return [(name, task.get_arguments()) for name, task in sorted(collection.tasks.items())]
+
+
+def bad_numbers(number: options.Number) -> list[str]:
+    """Not a number, negative, a fraction for a whole one, and one past the bound."""
+    bad = ["abc", "-1"]
+    bad.append("1.5" if number.whole else "nan")
+    if number.high is not None:
+        bad.append(str(int(number.high) + 1) if number.whole else f"{number.high * 10:g}")
+    return bad
+
+
+def test_every_option_of_every_task_is_a_number_or_text():
+    unknown = [
+        f"{task} --{arg.name}"
+        for task, arguments in task_options()
+        for arg in arguments
+        if arg.kind is not bool and arg.name not in options.NUMBERS and arg.name not in TEXT_OPTIONS
+    ]
+    assert not unknown, f"options neither a number (hubharness.options.NUMBERS) nor text (TEXT_OPTIONS here): {unknown}"
+
+
+def test_every_bad_number_of_every_task_is_one_line_and_exit_2(harness):
+    """Each numeric option of each task with each bad value, run as a user runs it: one
+    line naming the option and the value, exit 2, no traceback, nothing deployed."""
+    cases = []
+    for task, arguments in task_options():
+        required = [a for a in arguments if a.default is None and a.positional]
+        for arg in arguments:
+            if arg.name not in options.NUMBERS:
+                continue
+            for value in bad_numbers(options.NUMBERS[arg.name]):
+                given = [REQUIRED_TEXT for _ in required]
+                cases.append((task, options.flag(arg.name), value, [task, *given, f"{options.flag(arg.name)}={value}"]))
+    assert len(cases) >= 7 * 3, f"expected every numeric option to be tried: {cases}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ran = list(pool.map(lambda case: harness.invoke(*case[3], timeout=60), cases))
+    wrong = []
+    for (task, flag, value, argv), r in zip(cases, ran, strict=True):
+        line = r.err_lines[0] if r.err_lines else ""
+        if (
+            r.code != 2
+            or "Traceback" in r.err
+            or len(r.err_lines) != 1
+            or r.out.strip()
+            or not line.startswith(f"hubharness: {flag} {value or repr(value)} is not ")
+            or ": give " not in line
+        ):
+            wrong.append(f"invoke {' '.join(argv)!r}: exit {r.code}, stdout {r.out!r}, stderr {r.err[-600:]!r}")
+    assert not wrong, "\n".join(wrong)
+    assert not harness.home.exists(), f"a refused command made state: {sorted(harness.home.rglob('*'))}"
+    assert not harness.reports.exists(), f"a refused command wrote reports: {sorted(harness.reports.rglob('*'))}"
+
+
+def test_good_numbers_pass_the_check():
+    assert options.numbers(port="0", users="3", ramp="1.5", jobs=None) == {
+        "port": 0,
+        "users": 3,
+        "ramp": 1.5,
+        "jobs": None,
+    }
+    assert options.number("port", " 65535 ") == 65535
