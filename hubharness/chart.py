@@ -1,7 +1,8 @@
 """The zero-to-jupyterhub chart this harness deploys, and where its values schema is.
 
-The schema is not vendored: it is found where a user has it (the chart pulled by
-helm, or a path in HUBHARNESS_VALUES_SCHEMA), so validation follows the chart
+The schema is not vendored: it is found where a user has it (a path in
+HUBHARNESS_VALUES_SCHEMA, or the chart helm keeps in its cache), else fetched once from
+the chart's published package into the project cache, so validation follows the chart
 actually deployed.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from . import chart_package
 from .errors import HarnessError
 
 CHART_NAME = "jupyterhub"
@@ -113,7 +115,13 @@ def find_values_schema(chart_version: str) -> tuple[dict | None, str]:
             schema = _schema_from_chart_archive(archive)
             if schema is not None:
                 return schema, str(archive)
+    try:
+        return chart_package.schema(CHART_NAME, chart_version, CHART_REPO)
+    except chart_package.FetchFailed as e:
+        why = str(e)
     return None, (
-        f"no values schema for chart {chart_version} found (run `helm pull jupyterhub/jupyterhub "
-        f"--version {chart_version}` or set HUBHARNESS_VALUES_SCHEMA); values not validated"
+        f"no values schema for chart {chart_version} (HUBHARNESS_VALUES_SCHEMA is not set, helm's cache has no "
+        f"{CHART_NAME}-{chart_version}.tgz, and {why}): set HUBHARNESS_VALUES_SCHEMA to a folder holding the "
+        f"chart's values.schema.json (with helm, `helm pull jupyterhub/jupyterhub --version {chart_version} "
+        "--untar` puts it in ./jupyterhub/)"
     )

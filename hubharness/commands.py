@@ -42,7 +42,7 @@ def deploy(
     port = DEFAULT_PORT if port is None else port
     result = target.deploy(files, port=port, chart_version=chart_version, force=force)
     if result.schema_note:
-        print(f"note: {result.schema_note}", file=sys.stderr)
+        print(f"warning: {result.schema_note}", file=sys.stderr)
     for line in result.lines():
         say(line)
     return 0
@@ -71,6 +71,9 @@ def verify(context: str, namespace: str, keyword: str | None, checks: str | None
     skipped = [c["id"] for c in summary["checks"] if c["outcome"] == "skipped"]
     if skipped:
         say(f"  skipped on request: {', '.join(skipped)}")
+    unvalidated = report_page.not_validated(report_page.deployment_of(summary))
+    if unvalidated is not None:
+        say(f"  values NOT validated against the chart's schema at deploy: {unvalidated}")
     return result.exit_code
 
 

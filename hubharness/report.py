@@ -256,5 +256,6 @@ def deployment_facts(deployment) -> dict:
         "spark_master": master if isinstance(master, str) else None,
         "values_files": [_values_file(Path(f)) for f in getattr(deployment, "values_files", [])],
         "values_record": _ask(deployment, "values_record"),
+        "values_schema": _ask(deployment, "values_schema"),
         "harness": harness,
     }

@@ -40,6 +40,8 @@ header.run { padding: .8em 1.5em; color: #fff; }
 header.passed { background: var(--ok); }
 header.failed { background: var(--bad); }
 header.run p { margin: .1em 0; }
+header.run p.unvalidated { background: #fff8c5; color: #1f2328; border-left: 6px solid var(--slow);
+  padding: .3em .6em; margin: .4em 0; }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: .1em 1.5em;
   margin: .8em 0; }
 .facts div { padding: .15em 0; border-bottom: 1px dotted var(--line); overflow-wrap: anywhere; }
@@ -150,8 +152,27 @@ def _fact(label: str, value) -> str:
     return f"<div><b>{e(label)}</b> {shown}</div>"
 
 
+def not_validated(facts: dict) -> str | None:
+    """Why the deployment's values were not validated against the chart's schema; None
+    when they were, or when the run recorded nothing about it (an older summary)."""
+    record = facts.get("values_schema")
+    if isinstance(record, dict) and record.get("validated") is False:
+        return str(record.get("schema") or "no reason recorded")
+    return None
+
+
+def _values_schema_fact(facts: dict) -> str:
+    record = facts.get("values_schema")
+    if not isinstance(record, dict):
+        return _fact("values schema", None)
+    why = not_validated(facts)
+    shown = f"NOT validated: {why}" if why is not None else f"validated against {record.get('schema')}"
+    return _fact("values schema", shown)
+
+
 def _header(summary: dict) -> str:
     facts = deployment_of(summary)
+    unvalidated = not_validated(facts)
     outcome = outcome_of(summary)
     hub = facts.get("jupyterhub")
     expected = facts.get("jupyterhub_expected")
@@ -188,6 +209,7 @@ def _header(summary: dict) -> str:
 <p>namespace <b>{e(str(facts.get("namespace")))}</b> on context <b>{e(str(facts.get("context")))}</b>,
 chart {e(str(facts.get("chart")))}, started {e(str(summary.get("started")))}, took {e(_seconds(summary.get("duration")))}
 {f" — a selftest run with the harness fault <b>{e(mutant)}</b> planted" if mutant else ""}</p>
+{f'<p class="unvalidated"><b>The values were NOT validated</b> against the chart&#x27;s schema at deploy: {e(unvalidated)}</p>' if unvalidated is not None else ""}
 </div></header>
 <main class="wrap">
 <section id="deployment" class="facts" aria-label="deployment">
@@ -204,6 +226,7 @@ chart {e(str(facts.get("chart")))}, started {e(str(summary.get("started")))}, to
 {_fact("started", summary.get("started"))}
 {_fact("duration", _seconds(summary.get("duration")))}
 {_fact("outcome", f"{outcome}: {_headline(summary)}")}
+{_values_schema_fact(facts)}
 <div style="grid-column: 1 / -1; display: flex"><b>values files</b> <span>{values_html}</span></div>
 {_secrets_fact(summary)}
 </section>"""
@@ -486,6 +509,7 @@ def render_index(runs: list[tuple[str, dict]]) -> str:
         rows.append(
             f'<tr class="{outcome}"><td><a href="{e(name)}/report.html">{e(name)}</a>'
             + (f'<br><small class="muted">selftest fault {e(str(mutant))}</small>' if mutant else "")
+            + ("<br><small><b>values NOT validated</b></small>" if not_validated(facts) is not None else "")
             + f'</td><td><span class="badge">{e(outcome)}</span></td>'
             + "".join(_count_cell(counts[k], k) for k in ("passed", "failed", "timeout", "skipped"))
             + f'<td class="num">{e(_seconds(s.get("duration")))}</td><td>{e(str(facts.get("chart")))}</td>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -161,12 +162,29 @@ def auth_secret_ref(values: dict) -> tuple[str, str]:
     return secret_refs(get(values, "hub.extraEnv", {})).get(AUTH_ENV, ("urbalurba-secrets", AUTH_ENV))
 
 
-def load_validated(files: Iterable[Path], chart_version: str) -> tuple[dict, str]:
-    """Merged values, validated against the chart's schema when one is found.
-    Returns (values, note): the note says why nothing was validated, else it is empty."""
+@dataclass(frozen=True)
+class SchemaCheck:
+    """Whether deploy validated the values against the chart's schema: where the schema
+    came from, or why there was none and how to get one. Recorded with the deployment,
+    so that a report never passes unvalidated values off as validated."""
+
+    validated: bool
+    schema: str
+
+    def record(self) -> dict[str, Any]:
+        return {"validated": self.validated, "schema": self.schema}
+
+    def warning(self) -> str:
+        """One line for deploy's output; empty when the values were validated."""
+        return "" if self.validated else f"values NOT validated against the chart's schema: {self.schema}"
+
+
+def load_validated(files: Iterable[Path], chart_version: str) -> tuple[dict, SchemaCheck]:
+    """Merged values, validated against the chart's schema when one can be had (an
+    invalid key raises), and how they were checked."""
     values = load(files)
     schema, where = find_values_schema(chart_version)
     if schema is None:
-        return values, where
+        return values, SchemaCheck(False, where)
     validate(values, schema, chart_version)
-    return values, ""
+    return values, SchemaCheck(True, f"chart {chart_version} schema from {where}")

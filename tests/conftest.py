@@ -16,10 +16,15 @@ import pytest
 import yaml
 
 from fixtures.browser import headless_chromium
-from hubharness.procs import processes_under, stop_all
+from hubharness.chart_package import REPO_ENV
+from hubharness.procs import free_port, processes_under, stop_all
 
 from .helpers import HELM, Harness
 from .kube_emulator import KubeEmulator
+
+# No test fetches the chart's schema from the internet: where one unsets
+# HUBHARNESS_VALUES_SCHEMA, the chart repository is a local port nothing listens on.
+os.environ.setdefault(REPO_ENV, f"http://127.0.0.1:{free_port()}/")
 
 # the two longest files: the local selftest (over half the run on its own), then the
 # emulated cluster's

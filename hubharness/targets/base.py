@@ -74,6 +74,9 @@ class Deployment(abc.ABC):
     values_files: list[Path]
     # where the values came from when no file of this machine holds them (kubernetes: helm's record)
     values_record: str | None = None
+    # whether deploy validated the values against the chart's schema ({"validated", "schema"}:
+    # where the schema came from, or why there was none); None where not recorded
+    values_schema: dict | None = None
 
     @property
     def rendered_values(self) -> dict:

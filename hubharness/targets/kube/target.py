@@ -296,7 +296,7 @@ class KubeTarget(Target):
     ) -> DeployResult:
         started = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
-        values, note = chart_values.load_validated(values_files, chart_version)
+        values, schema_check = chart_values.load_validated(values_files, chart_version)
         authenticators.require_hub_for(values, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self.require_tools()
@@ -356,7 +356,7 @@ class KubeTarget(Target):
                 for origin in [origins[env_name]]
             ],
             ready_note="hub and proxy are Ready",
-            schema_note=note,
+            schema_note=schema_check.warning(),
             action=move or "started",
             moved=f"chart {running.chart_version} → {chart_version} (helm upgrade)" if move and running else "",
             seconds=time.monotonic() - started,

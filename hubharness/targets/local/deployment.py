@@ -36,6 +36,7 @@ class LocalDeployment(Deployment):
         self.chart_version = state.get("chart", chart.DEFAULT_CHART_VERSION)
         self.values = json.loads((folder.state_dir / "values.json").read_text())
         self.values_files = [Path(f) for f in state.get("values_files", [])]
+        self.values_schema = state.get("values_schema")
         self.auth_ref = chart_values.auth_secret_ref(self.values)
         self.admin_ref = authenticators.admin_secret_ref(self.values)
 

@@ -228,7 +228,7 @@ class LocalTarget(StateFolder, Target):
         started_at = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         chart.hub_version(chart_version)  # an unknown chart is named before its schema is looked for
-        values, schema_note = chart_values.load_validated(values_files, chart_version)
+        values, schema_check = chart_values.load_validated(values_files, chart_version)
         cluster = sparkcluster.refuse_unusable(values)
         authenticators.require_hub_for(values, chart_version)
         self._refuse_unusable_passwords(values)
@@ -296,7 +296,7 @@ class LocalTarget(StateFolder, Target):
             details=[*self._password_notes, f"state: {self.state_dir}", image.note],
             not_applicable=parity.not_applicable(values),
             not_enforced=parity.not_enforced(values),
-            schema_note=schema_note,
+            schema_note=schema_check.warning(),
         )
         if cluster is not None:
             result.details.append(
@@ -304,9 +304,13 @@ class LocalTarget(StateFolder, Target):
                 f"{cluster.workers} worker(s) of {cluster.worker_cores} core(s) and {cluster.worker_memory}"
             )
         if hub and proxy and state.get("fingerprint") == fingerprint and self._healthy(url):
+            if state.get("values_schema") != schema_check.record():  # the schema was had since
+                state["values_schema"] = schema_check.record()
+                self.write_json(self.state_file, state)
             self._wait_spark(spark_started)
             result.seconds = time.monotonic() - started_at
             return result
+        state["values_schema"] = schema_check.record()
 
         result.action = (
             "started" if not hub else "restarted" if state.get("fingerprint") != fingerprint else "unhealthy"
