@@ -39,6 +39,7 @@ def timeout_types() -> tuple[type[BaseException], ...]:
 RECORDS_KEY = pytest.StashKey[dict]()
 STARTED_KEY = pytest.StashKey[float]()
 BACKGROUND_KEY = pytest.StashKey[list]()
+NOTE_KEY = pytest.StashKey[str]()
 VERSION_TIMEOUT = 5  # seconds for the hub's /hub/api when the run ends
 
 
@@ -50,6 +51,11 @@ def record_background(config, name: str, start: float, stop: float) -> None:
         return
     spans = config.stash.setdefault(BACKGROUND_KEY, [])
     spans.append({"name": name, "start": round(start - began, 3), "stop": round(stop - began, 3)})
+
+
+def note(item, text: str) -> None:
+    """What a passing check observed, as its message in summary.json and the report."""
+    item.stash[NOTE_KEY] = text
 
 
 def pytest_addoption(parser):
@@ -137,6 +143,8 @@ def pytest_runtest_makereport(item, call):
     began = item.config.stash[STARTED_KEY]
     record["start"] = round(min(record.get("start", call.start - began), call.start - began), 3)
     record["stop"] = round(max(record.get("stop", 0.0), call.stop - began), 3)
+    if report.when == "call" and report.passed:
+        record["message"] = item.stash.get(NOTE_KEY, "")[:1000]
     if report.skipped and record["outcome"] == "passed":
         record["outcome"] = "skipped"
         record["message"] = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)

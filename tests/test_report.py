@@ -108,3 +108,27 @@ def test_a_failed_check_makes_the_run_failed(pytester, tmp_path):
     pytester.makepyfile(test_checks=CHECKS)
     _, summary = run(pytester, tmp_path)
     assert summary["outcome"] == "failed"
+
+
+NOTED = """
+import pytest
+from hubharness.report import note
+
+pytestmark = pytest.mark.check("SEC")
+
+def test_secret_holds_the_password(request):
+    note(request.node, "the Secret holds 1 key")
+
+def test_secret_is_private(request):
+    note(request.node, "noted before it failed")
+    assert False, "it is not private"
+"""
+
+
+def test_a_passing_check_says_what_it_observed_a_failing_one_why_it_failed(pytester, tmp_path):
+    pytester.makepyfile(test_checks=NOTED)
+    _, summary = run(pytester, tmp_path)
+    messages = {c["id"]: c["message"] for c in summary["checks"]}
+    assert messages["SEC.secret_holds_the_password"] == "the Secret holds 1 key"
+    assert "it is not private" in messages["SEC.secret_is_private"]
+    assert "noted before" not in messages["SEC.secret_is_private"]
