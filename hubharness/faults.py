@@ -75,6 +75,11 @@ def extra_config(snippet: str) -> str:
     return f"hub:\n  extraConfig:\n    99-fault: |\n{body}\n"
 
 
+def user_role_with(scope: str) -> str:
+    """An overlay redefining JupyterHub's default `user` role: its own `self`, and `scope`."""
+    return f'hub:\n  loadRoles:\n    user:\n      scopes: [self, "{scope}"]\n'
+
+
 def user_env(**variables: str) -> str:
     """An overlay setting environment variables of user servers (singleuser.extraEnv)."""
     return "singleuser:\n  extraEnv:\n" + "".join(f'    {name}: "{value}"\n' for name, value in variables.items())
@@ -383,6 +388,17 @@ hub:
     user:
       scopes: [self, "access:servers"]
 """,
+    ),
+    # the `user` role widened by one line of values, as a user's own values would widen it
+    *(
+        Fault(name, f"{does} (the user role: [self, {scope}])", overlay=user_role_with(scope))
+        for name, scope, does in (
+            ("users-may-read-every-user", "read:users", "every user may read every user's model"),
+            ("users-may-administer-users", "admin:users", "every user may list, create, change and delete users"),
+            ("users-may-administer-servers", "admin:servers", "every user may start and stop every user's server"),
+            ("users-may-manage-every-token", "tokens", "every user may read, make and revoke every user's tokens"),
+            ("users-may-shut-the-hub-down", "shutdown", "every user may shut the hub down"),
+        )
     ),
     Fault(
         "jupyterlab-cannot-render",

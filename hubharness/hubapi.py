@@ -72,6 +72,12 @@ class HubAPI:
             return existing
         return self._ok(self.request("POST", f"/users/{quote(name)}")).json()
 
+    def delete_user(self, name: str) -> None:
+        """Delete a user (the hub stops a running server first); one already gone is no error."""
+        response = self.request("DELETE", f"/users/{quote(name)}", timeout=HELD_TIMEOUT)
+        if response.status_code != 404:
+            self._ok(response)
+
     def set_admin(self, name: str, admin: bool = True) -> dict:
         """Only an admin may grant admin (a service's admin:users scope is not enough)."""
         return self._ok(self.request("PATCH", f"/users/{quote(name)}", json={"admin": admin})).json()
