@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ... import authenticators, chart, upgrades
+from ... import authenticators, chart, sparkcluster, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -297,6 +297,11 @@ class KubeTarget(Target):
         started = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, schema_check = chart_values.load_validated(values_files, chart_version)
+        if sparkcluster.settings(values) is not None:
+            raise HarnessError(
+                f"custom.sparkCluster: the {self.context} target does not deploy a Spark cluster yet (the local "
+                "target does); leave values/spark-cluster.yaml out, or point PYSPARK_SUBMIT_ARGS at a master you run"
+            )
         authenticators.require_hub_for(values, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self.require_tools()

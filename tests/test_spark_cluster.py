@@ -1,0 +1,99 @@
+"""The Spark cluster of a deployment: its settings, what notebooks ask of it, and the
+settings deploy refuses in one line before anything starts."""
+
+import socket
+
+import pytest
+import yaml
+
+from hubharness import sparkcluster, values
+from hubharness.errors import HarnessError
+from hubharness.paths import VALUES_DIR
+
+from .test_bad_input import assert_refused, assert_untouched, existing  # noqa: F401 — a fixture
+
+CLUSTER = values.load([VALUES_DIR / "base.yaml", VALUES_DIR / "local.yaml", VALUES_DIR / "spark-cluster.yaml"])
+
+
+def with_(**changes) -> dict:
+    """The shipped cluster values with custom.sparkCluster keys or the submit args changed."""
+    submit = changes.pop("submit", None)
+    overlay: dict = {"custom": {"sparkCluster": changes}}
+    if submit is not None:
+        overlay["singleuser"] = {"extraEnv": {sparkcluster.SUBMIT_ARGS: submit}}
+    return values.merge(CLUSTER, overlay)
+
+
+def test_the_shipped_values_turn_on_two_workers_and_send_notebooks_to_them():
+    cluster = sparkcluster.refuse_unusable(CLUSTER)
+    assert cluster == sparkcluster.Settings(workers=2, worker_cores=2, worker_memory="1g")
+    asked = sparkcluster.request(CLUSTER)
+    assert asked.master == f"spark://{sparkcluster.SERVICE_ADDRESS}"
+    assert (asked.executor_memory, asked.executor_cores, asked.cores_max) == ("512m", 1, 2)
+
+
+def test_values_without_the_section_have_no_cluster():
+    assert sparkcluster.refuse_unusable(values.load([VALUES_DIR / "base.yaml"])) is None
+
+
+@pytest.mark.parametrize(("text", "mib"), [("512m", 512), ("1g", 1024), ("2G", 2048), ("1024", 1024), ("1536mb", 1536)])
+def test_memory_sizes_are_read_as_spark_reads_them(text, mib):
+    assert sparkcluster.mebibytes(text, "x") == mib
+
+
+@pytest.mark.parametrize(
+    ("overlay", "words"),
+    [
+        ({"workers": 0}, "custom.sparkCluster.workers is 0"),
+        ({"workers": "two"}, "custom.sparkCluster.workers is 'two'"),
+        ({"workerCores": -1}, "workerCores is -1"),
+        ({"workerMemory": "lots"}, "is not a memory size"),
+        ({"workerMemory": "256m"}, "executors ask for 512m"),
+        ({"worker": 3}, "unknown values key custom.sparkCluster.worker"),
+        ({"submit": "--master spark://spark-master:7077 --executor-cores 4 pyspark-shell"}, "4 cores"),
+        ({"submit": "--master local[2] pyspark-shell"}, "notebooks are not sent to it"),
+        ({"submit": "--master spark://spark-master:7077 --conf spark.cores.max=x pyspark-shell"}, "spark.cores.max=x"),
+    ],
+)
+def test_settings_that_could_never_run_a_job_are_one_line(overlay, words):
+    with pytest.raises(HarnessError, match=None) as refused:
+        sparkcluster.refuse_unusable(with_(**overlay))
+    assert words in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_master_that_does_not_answer_is_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing answers there
+    plain = values.load([VALUES_DIR / "base.yaml"])
+    notebooks = values.merge(
+        plain,
+        {"singleuser": {"extraEnv": {sparkcluster.SUBMIT_ARGS: f"--master spark://127.0.0.1:{port} pyspark-shell"}}},
+    )
+    with pytest.raises(HarnessError, match="does not answer"):
+        sparkcluster.refuse_unusable(notebooks)
+    without = values.merge(
+        plain, {"singleuser": {"extraEnv": {sparkcluster.SUBMIT_ARGS: "--master spark://spark-master:7077"}}}
+    )
+    with pytest.raises(HarnessError, match="no Spark cluster is deployed"):
+        sparkcluster.refuse_unusable(without)
+
+
+def test_deploy_refuses_workers_too_small_in_one_line_and_starts_nothing(harness, existing, tmp_path):  # noqa: F811
+    small = tmp_path / "small.yaml"
+    small.write_text(yaml.safe_dump({"custom": {"sparkCluster": {"workerMemory": "256m"}}}))
+    ran = harness.invoke(
+        "deploy",
+        "--namespace",
+        "keep",
+        "--port",
+        "0",
+        "--values",
+        str(VALUES_DIR / "spark-cluster.yaml"),
+        "--values",
+        str(small),
+    )
+    assert_refused(ran, "executors ask for 512m", "256m")
+    assert_untouched(existing)
+    assert not (existing / "state.json").exists()
