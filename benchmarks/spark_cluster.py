@@ -13,7 +13,6 @@ checks with and without the cluster's five.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
