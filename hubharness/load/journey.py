@@ -42,12 +42,15 @@ STOP_TIMEOUT = 60
 SAMPLE_INTERVAL = 1.0
 
 PLAIN_CELL = ("print(sum(range(1, 1001)))", "500500")
+# As a notebook runs Spark: the deployment's master (local mode, or the cluster the users
+# share, where a user's job waits for cores the others hold), stopped when done.
 SPARK_CELL = (
     (
         "from pyspark.sql import SparkSession\n"
-        "spark = SparkSession.builder.master('local[1]').appName('hubharness-load')"
+        "spark = SparkSession.builder.appName('hubharness-load')"
         ".config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', '1').getOrCreate()\n"
-        "print(spark.range(1, 1001).selectExpr('sum(id)').first()[0])"
+        "print(spark.range(1, 1001).selectExpr('sum(id)').first()[0])\n"
+        "spark.stop()"
     ),
     "500500",
 )
