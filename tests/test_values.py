@@ -2,7 +2,7 @@
 
 import pytest
 
-from hubharness import chart, values
+from hubharness import chart, sparkcluster, values
 from hubharness.errors import HarnessError
 
 from .helpers import chart_schemas_or_skip
@@ -25,6 +25,15 @@ def test_scratch_overlay_validates_and_leaves_no_node_port(schema):
     values.validate(merged, *schema)
     assert merged["proxy"]["service"] == {"type": "ClusterIP", "nodePorts": {}}
     assert merged["scheduling"]["userScheduler"]["enabled"] is False
+
+
+def test_the_spark_cluster_values_validate_and_scratch_namespaces_go_without_it(schema):
+    with_cluster = values.values_files("local", [values.VALUES_DIR / "spark-cluster.yaml"])
+    values.validate(values.load(with_cluster), *schema)
+    scratch = values.load([*with_cluster, values.VALUES_DIR / "scratch-without-spark.yaml"])
+    values.validate(scratch, *schema)
+    assert sparkcluster.refuse_unusable(scratch) is None
+    assert "PYSPARK_SUBMIT_ARGS" not in scratch["singleuser"]["extraEnv"]
 
 
 def test_unknown_key_is_named_by_its_path(schema):

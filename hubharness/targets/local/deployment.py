@@ -18,6 +18,7 @@ from ... import authenticators, backup, chart, procs, sparkcluster
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...load.figures import Usage
+from ...paths import VALUES_DIR
 from ...secretstore import Secret
 from ...sparkcluster import ClusterView
 from ..base import Component, Deployment, Fact
@@ -39,6 +40,13 @@ class LocalDeployment(Deployment):
         self.values_schema = state.get("values_schema")
         self.auth_ref = chart_values.auth_secret_ref(self.values)
         self.admin_ref = authenticators.admin_secret_ref(self.values)
+
+    def scratch_values_files(self) -> list[Path]:
+        """The deployment's values, without its Spark cluster: the scratch namespaces' checks
+        never run Spark, and three more clusters would only slow the run."""
+        if sparkcluster.settings(self.values) is None:
+            return self.values_files
+        return [*self.values_files, VALUES_DIR / "scratch-without-spark.yaml"]
 
     def as_deployed(self, value: str) -> str:
         return images.local_path(value)
