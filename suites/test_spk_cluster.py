@@ -90,7 +90,10 @@ def _free(workers: list[dict]) -> str:
     return ", ".join(f"{w['id']}: {w.get('coresfree')} core(s) and {w.get('memoryfree')} MiB free" for w in workers)
 
 
-def test_spark_cluster_has_every_worker(spark_cluster):
+def test_spark_cluster_has_every_worker(spark_cluster, deployment):
+    for component in deployment.spark_components():  # as RDY holds hub and proxy
+        assert component.running and component.ready, f"{component.name} is not ready: {component.detail}"
+        assert component.restarts == 0, f"{component.name} restarted {component.restarts} time(s): {component.detail}"
     status = spark_cluster.master_status()
     assert status.get("status") == "ALIVE", f"the Spark master at {spark_cluster.master_ui} is {status.get('status')}"
     wanted = spark_cluster.settings

@@ -219,6 +219,11 @@ class Deployment(abc.ABC):
         where the deployment has none (notebooks then run Spark in local mode)."""
         return None
 
+    def spark_components(self) -> list[Component]:
+        """The Spark cluster's master and workers (processes or pods): running, Ready,
+        restarts counted as the hub's are."""
+        return []
+
     def spark_executor_processes(self, app_id: str) -> list[str]:
         """This Spark application's executors still running, each said in a few words
         (processes here, pods on a cluster), whatever Spark says of them."""

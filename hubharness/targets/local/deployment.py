@@ -22,7 +22,7 @@ from ...paths import VALUES_DIR
 from ...secretstore import Secret
 from ...sparkcluster import ClusterView
 from ..base import Component, Deployment, Fact
-from . import images
+from . import images, spark
 from .state import AUTH_ENV, HUB_SECRET, PORTS, StateFolder
 
 
@@ -282,6 +282,9 @@ class LocalDeployment(Deployment):
         return ClusterView(
             f"spark://{sparkcluster.SERVICE_ADDRESS}", f"http://127.0.0.1:{spark_state['master_ui_port']}", settings
         )
+
+    def spark_components(self) -> list[Component]:
+        return spark.components(self.folder)
 
     def spark_executor_processes(self, app_id: str) -> list[str]:
         found = []

@@ -24,6 +24,7 @@ from ... import authenticators, procs
 from ...errors import HarnessError
 from ...sparkcluster import Settings
 from ...waiting import wait_until
+from ..base import Component
 from .state import StateFolder
 
 MASTER = "spark-master"
@@ -189,3 +190,24 @@ class LocalSparkCluster:
             READY_TIMEOUT,
             fail_fast=dead,
         )
+
+
+def components(folder: StateFolder) -> list[Component]:
+    """The Spark cluster's master and workers, Ready as the master sees them."""
+    names = component_names(folder.read_state())
+    if not names:
+        return []
+    status = LocalSparkCluster(folder).master_status() or {}
+    alive = {
+        w.get("webuiaddress", "").rsplit(":", 1)[-1] for w in status.get("workers", []) if w.get("state") == "ALIVE"
+    }
+    ports = folder.read_state()["spark"]["worker_ui_ports"]
+    out = []
+    for n, name in enumerate(names):
+        proc = folder.running(name)
+        ready = status.get("status") == "ALIVE" if n == 0 else str(ports[n - 1]) in alive
+        restarts = folder.restarts(name)
+        seen = "ALIVE" if ready else "not registered" if n else f"master {status.get('status', 'not answering')}"
+        detail = f"pid {proc.pid}, {seen}, {restarts} restart(s)" if proc else folder.waiting(name)
+        out.append(Component(name, proc is not None, proc is not None and ready, restarts, detail))
+    return out

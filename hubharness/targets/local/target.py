@@ -666,7 +666,7 @@ class LocalTarget(StateFolder, Target):
             restarts = self.restarts(name)
             detail = f"pid {proc.pid}, {restarts} restart(s)" if proc else self.waiting(name)
             components.append(Component(name, proc is not None, ready, restarts, detail))
-        components += spark_components(self)
+        components += spark.components(self)
         status = Status(
             self.context,
             self.namespace,
@@ -774,27 +774,6 @@ class LocalTarget(StateFolder, Target):
                 f"nothing deployed in namespace {self.namespace} (context local): run `invoke deploy` first"
             )
         return LocalDeployment(self, state)
-
-
-def spark_components(folder: StateFolder) -> list[Component]:
-    """The Spark cluster's master and workers, Ready as the master sees them."""
-    names = spark.component_names(folder.read_state())
-    if not names:
-        return []
-    status = spark.LocalSparkCluster(folder).master_status() or {}
-    alive = {
-        w.get("webuiaddress", "").rsplit(":", 1)[-1] for w in status.get("workers", []) if w.get("state") == "ALIVE"
-    }
-    ports = folder.read_state()["spark"]["worker_ui_ports"]
-    out = []
-    for n, name in enumerate(names):
-        proc = folder.running(name)
-        ready = status.get("status") == "ALIVE" if n == 0 else str(ports[n - 1]) in alive
-        restarts = folder.restarts(name)
-        seen = "ALIVE" if ready else "not registered" if n else f"master {status.get('status', 'not answering')}"
-        detail = f"pid {proc.pid}, {seen}, {restarts} restart(s)" if proc else folder.waiting(name)
-        out.append(Component(name, proc is not None, proc is not None and ready, restarts, detail))
-    return out
 
 
 def users_servers(users: list[dict], name: str) -> list[str]:
