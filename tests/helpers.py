@@ -165,7 +165,8 @@ import requests
 # the emulated cluster's test answers (tests/kube_emulator.py). exec: the command's output and
 # exit code. port-forward: the port of what stands for the Service's pod of the moment, and
 # that pod; as kubectl, a relay on the asked local port (":80": a free one) that ends when
-# the pod goes ("lost connection to pod")
+# the pod goes ("lost connection to pod"), and only then: a slow or failing API server is
+# not a lost pod
 answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=300)
 if not answer.ok:
     sys.exit(answer.json()["message"])
@@ -204,10 +205,15 @@ def relay(server):
 server = socket.create_server(("127.0.0.1", int(sys.argv[-1].split(":")[0] or 0)))
 print(f"Forwarding from 127.0.0.1:{{server.getsockname()[1]}} -> 8000", flush=True)
 threading.Thread(target=relay, args=(server,), daemon=True).start()
-for _ in range(7200):  # an hour at most
+deadline = time.monotonic() + 3600  # an hour at most
+while time.monotonic() < deadline:
     time.sleep(0.5)
-    pod = requests.get(done["pod_url"], timeout=10)
-    if pod.status_code == 404 or "deletionTimestamp" in pod.json()["metadata"]:
+    try:
+        pod = requests.get(done["pod_url"], timeout=10)
+        gone = pod.status_code == 404 or "deletionTimestamp" in pod.json()["metadata"]
+    except (requests.RequestException, ValueError, KeyError):
+        continue  # no answer about the pod: it is still there as far as anyone knows
+    if gone:
         print("E portforward.go: lost connection to pod", flush=True)
         sys.exit(1)
 """

@@ -20,13 +20,16 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from hubharness import checks, faults, values
 from hubharness.faults import BY_NAME
+from hubharness.targets import target_for
 from hubharness.targets.kube.api import USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
 
@@ -37,6 +40,11 @@ from .test_kube_hub_faults import HUB_CHECKS, mirror_servers
 ingress_controller = emulated.ingress_controller
 SELFTEST_TIMEOUT = 3000  # about 30 minutes on 2 cores beside the other tests; this bounds a hung run
 RELEASE_RECORD = {"owner": "helm", "name": "jupyterhub"}
+# seconds the neighbour's first pod read holds the emulated API server: longer than the
+# kubectl stand-in's 10 s wait for its pod, as CI's load made it (the kubelet hook runs
+# under the emulator's one lock on every pod read)
+SLOW_READ = 12
+DISTURBANCE_TIMEOUT = 300  # the neighbour's proxy deleted, its namespace purged and deployed again
 # every check the emulated cluster proves through selftest: those the API server alone proves,
 # and those a hub answers, whose fault can be done on a cluster
 CHECKS = [
@@ -291,6 +299,60 @@ def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(h
     assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
     assert data["unproven"] == []
     assert set(hub_cluster.namespaces) == set(), "selftest left namespaces behind"
+
+
+def _poll_until(url: str, stop: threading.Event, failures: list[str]) -> None:
+    """GET url every 0.2 s until stopped (or DISTURBANCE_TIMEOUT), each failure recorded."""
+    started = time.monotonic()
+    while not stop.is_set() and time.monotonic() - started < DISTURBANCE_TIMEOUT:
+        try:
+            requests.get(url, timeout=10).raise_for_status()
+        except requests.RequestException as e:
+            failures.append(f"{time.monotonic() - started:.1f}s {e}")
+        stop.wait(0.2)
+
+
+def test_a_neighbours_disturbance_leaves_the_forward_under_test_answering(hub_cluster):
+    """What RES, UPG and BAK do beside the deployment verify reaches through kubectl
+    port-forward: the neighbour's proxy pod deleted, its namespace purged and deployed again,
+    while the API server is slow to answer. The deployment under test answers on its
+    forwarded port all along, through the kubectl it started with."""
+    for ns in ("fwd-main", "fwd-nbr"):
+        done = run_invoke("deploy", "--context", "emulated", "--namespace", ns, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    main, neighbour = target_for("emulated", "fwd-main").deployment(), target_for("emulated", "fwd-nbr").deployment()
+    stop, failures = threading.Event(), []
+    kubelet, slowed = hub_cluster.kubelet, threading.Event()
+
+    def slow_first_read(ns: str) -> None:
+        if ns == "fwd-nbr" and not slowed.is_set():
+            slowed.set()
+            time.sleep(SLOW_READ)
+        kubelet(ns)
+
+    try:
+        poller = threading.Thread(target=_poll_until, args=(f"{main.public_url}/hub/api/", stop, failures))
+        assert main._forward is not None
+        kubectl = main._forward.proc
+        _ = neighbour.public_url  # a forward of its own, as verify holds to a scratch namespace
+        poller.start()
+        hub_cluster.kubelet = slow_first_read
+        neighbour.stop_component("proxy")
+        neighbour.close()
+        for command in (["remove", "--purge"], ["deploy"]):
+            done = run_invoke(command[0], "--context", "emulated", "--namespace", "fwd-nbr", *command[1:], timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+        stop.set()
+        poller.join(30)
+        restarts, same = main._forward.restarts, main._forward.proc is kubectl
+    finally:
+        stop.set()
+        hub_cluster.kubelet = kubelet
+        main.close()
+        neighbour.close()
+    assert slowed.is_set(), "the neighbour's pods were never read"
+    assert failures == [], f"the deployment under test's forward failed {len(failures)} time(s): {failures[:5]}"
+    assert same and restarts == 0, f"its kubectl was started again {restarts} time(s)"
 
 
 def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
