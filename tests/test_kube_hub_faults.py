@@ -118,10 +118,15 @@ def serve(cluster, hub: LocalHub) -> str:
 
 def mirror_servers(cluster, ns: str, target: LocalTarget) -> None:
     """The local hub's running servers are the namespace's user pods, with KubeSpawner's
-    username annotation (an emulator kubelet hook: called with its lock held)."""
-    homes = target.state_dir / "home"
-    deployment = target.deployment()
-    running = {h.name for h in (homes.iterdir() if homes.is_dir() else []) if deployment.user_server_running(h.name)}
+    username annotation (an emulator kubelet hook: called with its lock held, on every pod
+    read, so one pass over the machine's processes, not one per home)."""
+    homes = (target.state_dir / "home").resolve()
+    running = set()
+    for proc in processes_under(homes) if homes.is_dir() and any(homes.iterdir()) else []:
+        with contextlib.suppress(psutil.Error, ValueError):
+            where = Path(proc.cwd()).relative_to(homes)
+            if where.parts and "jupyterhub-singleuser" in " ".join(proc.cmdline()):
+                running.add(where.parts[0])  # as the deployment's user_server_running finds it
     pods = cluster.objects.setdefault((ns, "pods"), {})
     users = {
         pod["metadata"]["annotations"][USERNAME_ANNOTATION]: name
