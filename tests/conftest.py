@@ -1,7 +1,8 @@
 """Fixtures for the project's own tests: real deployments on 127.0.0.1, random ports.
 
 Every deployment lives in a temporary HUBHARNESS_HOME, so tests never touch a
-user's .hubharness/ or reports/, and every one is purged at the end. The helpers they
+user's .hubharness/ or reports/ (but a failed emulated selftest's reports, copied to
+reports/kept-by-tests/), and every one is purged at the end. The helpers they
 use are in helpers.py.
 """
 

@@ -15,12 +15,14 @@ deploy, verify, remove, and the faults; the hub behind the namespace is real.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ from hubharness.targets.kube.api import USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
 
 from . import test_kube_verify as emulated
-from .helpers import KUBECTL, Harness, run_invoke
+from .helpers import KUBECTL, PROJECT_ROOT, Harness, run_invoke
 from .test_kube_hub_faults import HUB_CHECKS, mirror_servers
 
 ingress_controller = emulated.ingress_controller
@@ -45,6 +47,9 @@ RELEASE_RECORD = {"owner": "helm", "name": "jupyterhub"}
 # under the emulator's one lock on every pod read)
 SLOW_READ = 12
 DISTURBANCE_TIMEOUT = 300  # the neighbour's proxy deleted, its namespace purged and deployed again
+# where a failed selftest's reports are copied: its temporary folder is not kept (git-ignored;
+# the one place of the checkout tests write to)
+KEPT_REPORTS = PROJECT_ROOT / "reports" / "kept-by-tests"
 # every check the emulated cluster proves through selftest: those the API server alone proves,
 # and those a hub answers, whose fault can be done on a cluster
 CHECKS = [
@@ -285,20 +290,48 @@ def _selftest_report(cluster) -> dict:
     return json.loads(found[-1].read_text())
 
 
+@contextlib.contextmanager
+def _reports_kept_on_failure(reports: Path, name: str) -> Iterator[None]:
+    """On failure, `reports` copied to KEPT_REPORTS/<UTC>-<name>, named in the failure."""
+    try:
+        yield
+    except (AssertionError, subprocess.TimeoutExpired) as e:
+        if reports.is_dir():
+            kept = KEPT_REPORTS / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{name}"
+            shutil.copytree(reports, kept, symlinks=True, dirs_exist_ok=True)
+            e.add_note(f"the selftest's reports are kept in {kept}")
+        raise
+
+
 def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(hub_cluster):
-    done = run_invoke(
-        "selftest", "--context", "emulated", "--check", ",".join(CHECKS), "--jobs", "2", timeout=SELFTEST_TIMEOUT
-    )
-    n = len(CHECKS)
-    assert f"selftest: killed {n}/{n}, healthy {n}/{n} passed" in done.stdout, done.stdout[-6000:] + done.stderr[-2000:]
-    assert done.returncode == 0
-    data = _selftest_report(hub_cluster)
-    faults_done = {row["id"]: row["fault"] for row in data["checks"]}
-    assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in CHECKS}
-    # each done as on a cluster: through the API server or helm values, none to local files or processes
-    assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
-    assert data["unproven"] == []
-    assert set(hub_cluster.namespaces) == set(), "selftest left namespaces behind"
+    with _reports_kept_on_failure(hub_cluster.tmp_path / "reports", "emulated-selftest"):
+        done = run_invoke(
+            "selftest", "--context", "emulated", "--check", ",".join(CHECKS), "--jobs", "2", timeout=SELFTEST_TIMEOUT
+        )
+        n = len(CHECKS)
+        said = done.stdout[-6000:] + done.stderr[-2000:]
+        assert f"selftest: killed {n}/{n}, healthy {n}/{n} passed" in done.stdout, said
+        assert done.returncode == 0
+        data = _selftest_report(hub_cluster)
+        faults_done = {row["id"]: row["fault"] for row in data["checks"]}
+        assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in CHECKS}
+        # each done as on a cluster: through the API server or helm values, none to local files or processes
+        assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
+        assert data["unproven"] == []
+        assert set(hub_cluster.namespaces) == set(), "selftest left namespaces behind"
+
+
+def test_a_failed_selftests_reports_are_kept_and_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "KEPT_REPORTS", tmp_path / "kept")
+    run = tmp_path / "reports" / "20261206T000000Z-selftest"
+    run.mkdir(parents=True)
+    (run / "selftest.json").write_text("{}")
+    with pytest.raises(AssertionError) as failed, _reports_kept_on_failure(tmp_path / "reports", "emulated-selftest"):
+        raise AssertionError("selftest: killed 62/63, healthy 62/63 passed")
+    (kept,) = (tmp_path / "kept").iterdir()
+    assert kept.name.endswith("-emulated-selftest")
+    assert (kept / run.name / "selftest.json").read_text() == "{}"
+    assert failed.value.__notes__ == [f"the selftest's reports are kept in {kept}"]
 
 
 def _poll_until(url: str, stop: threading.Event, failures: list[str]) -> None:
