@@ -1,12 +1,14 @@
 """The Spark cluster of a deployment: its settings, what notebooks ask of it, and the
 settings deploy refuses in one line before anything starts."""
 
+import json
 import socket
 
+import psutil
 import pytest
 import yaml
 
-from hubharness import sparkcluster, values
+from hubharness import procs, sparkcluster, values
 from hubharness.errors import HarnessError
 from hubharness.paths import VALUES_DIR
 
@@ -97,3 +99,34 @@ def test_deploy_refuses_workers_too_small_in_one_line_and_starts_nothing(harness
     assert_refused(ran, "executors ask for 512m", "256m")
     assert_untouched(existing)
     assert not (existing / "state.json").exists()
+
+
+def _spark(status: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in status["components"] if c["name"].startswith("spark-")}
+
+
+def test_the_cluster_runs_under_the_local_kubelet_shown_by_status_and_stopped_by_remove(harness):
+    ran = harness.deploy("spk", "--values", str(VALUES_DIR / "spark-cluster.yaml"))
+    assert ran.code == 0, ran.err
+    assert "Spark cluster: master spark-master:7077 at 127.0.0.1:" in ran.out
+    spark = _spark(harness.status("spk"))
+    assert sorted(spark) == ["spark-master", "spark-worker-1", "spark-worker-2"]
+    assert all(c["ready"] and c["restarts"] == 0 for c in spark.values()), spark
+
+    # a worker lost for good (its supervisor too) is started again by the next deploy, counted
+    state = harness.state_dir("spk")
+    supervisor = psutil.Process(json.loads((state / "state.json").read_text())["spark-worker-2"]["pid"])
+    supervisor.terminate()
+    supervisor.wait(30)
+    assert not _spark(harness.status("spk"))["spark-worker-2"]["running"]
+    ran = harness.deploy("spk", "--values", str(VALUES_DIR / "spark-cluster.yaml"))
+    assert ran.code == 0, ran.err
+    assert "started again (spark-worker-2 had stopped; restart counted)" in ran.out
+    spark = _spark(harness.status("spk"))
+    assert spark["spark-worker-2"]["ready"] and spark["spark-worker-2"]["restarts"] == 1, spark
+    assert spark["spark-master"]["restarts"] == 0, "the rest of the cluster was kept"
+
+    assert harness.invoke("remove", "--namespace", "spk").code == 0
+    jvms = [p for p in procs.processes_under(state) if "org.apache.spark" in " ".join(p.cmdline())]
+    assert jvms == [], f"remove left Spark running: {[p.pid for p in jvms]}"
+    assert "spark" not in json.loads((state / "state.json").read_text())

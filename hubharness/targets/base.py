@@ -247,7 +247,7 @@ class DeployResult:
     url: str | None  # None where the address is found later (a cluster's port-forward)
     secret_origin: str  # how the password came: generated | environment | stored
     secret_place: str  # where it is kept (a file, a Secret), never the password itself
-    action: str = "started"  # started | restarted | unhealthy | unchanged | revived | upgrade | downgrade
+    action: str = "started"  # started | restarted | unhealthy | unchanged | spark | revived | upgrade | downgrade
     revived: list[str] = field(default_factory=list)  # what had died and was started again
     ready_note: str = ""  # what deploy waited for
     details: list[str] = field(default_factory=list)  # the target's own lines (its state folder)
@@ -263,6 +263,7 @@ class DeployResult:
             "restarted": "redeployed (hub restarted: config changed)",
             "unhealthy": "redeployed (hub restarted: it did not answer its health check)",
             "unchanged": "already deployed, nothing changed",
+            "spark": "Spark cluster (re)started for its settings, the hub unchanged",
             "revived": f"started again ({' and '.join(self.revived)} had stopped; restart counted)",
             "upgrade": f"upgraded ({self.moved})",
             "downgrade": f"downgraded, forced ({self.moved})",

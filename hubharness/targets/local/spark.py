@@ -64,19 +64,25 @@ class LocalSparkCluster:
     def _fingerprint(self, settings: Settings, home: Path) -> str:
         return hashlib.sha256(json.dumps([asdict(settings), str(home)], sort_keys=True).encode()).hexdigest()
 
-    def running_as(self, settings: Settings | None, home: Path) -> bool:
-        """The cluster recorded runs with these settings, every component supervised."""
+    def missing(self, settings: Settings, home: Path) -> list[str] | None:
+        """The components of the cluster recorded with these settings whose supervisor is
+        gone ([] when all run); None when no cluster with these settings is recorded."""
         state = self.folder.read_state()
         spark = state.get("spark")
-        if settings is None or not spark:
-            return False
-        return spark.get("fingerprint") == self._fingerprint(settings, home) and all(
-            self.folder.supervisor(name) is not None for name in component_names(state)
-        )
+        if not spark or "commands" not in spark or spark.get("fingerprint") != self._fingerprint(settings, home):
+            return None
+        return [name for name in component_names(state) if self.folder.supervisor(name) is None]
+
+    def revive(self, names: list[str], home: Path, supervise: Supervise) -> dict:
+        """Start these components again as recorded (same command, same ports), as the
+        kubelet starts a pod's lost container; the records to keep in state.json."""
+        commands = self.folder.read_state()["spark"]["commands"]
+        env = self._environment(home)
+        return {name: supervise(name, commands[name], env) for name in names}
 
     def start(self, settings: Settings, home: Path, supervise: Supervise, stop: Callable[[list[str]], None]) -> dict:
-        """Start master and workers (the running ones stopped first); the record to keep in
-        state.json. Ports are kept from the last start while nothing else holds them."""
+        """Start master and workers (the running ones stopped first); the records to keep
+        in state.json. Ports are kept from the last start while nothing else holds them."""
         state = self.folder.read_state()
         stop(component_names(state))
         before = state.get("spark") or {}
@@ -90,57 +96,50 @@ class LocalSparkCluster:
             kept_ui[n] if n < len(kept_ui) and not procs.port_in_use(kept_ui[n]) else procs.free_port()
             for n in range(settings.workers)
         ]
-        record = {
-            "workers": settings.workers,
-            "fingerprint": self._fingerprint(settings, home),
-            "master_port": port("master_port"),
-            "master_ui_port": port("master_ui_port"),
-            "worker_ui_ports": worker_ui_ports,
-            "settings": asdict(settings),
-        }
-        env = self._environment(home)
+        master_port, master_ui_port = port("master_port"), port("master_ui_port")
         spark_class = str(home / "bin" / "spark-class")
-        master_url = f"spark://127.0.0.1:{record['master_port']}"
-        records = {
-            MASTER: supervise(
-                MASTER,
-                [
-                    spark_class,
-                    MASTER_CLASS,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(record["master_port"]),
-                    "--webui-port",
-                    str(record["master_ui_port"]),
-                ],
-                env,
-            )
+        commands = {
+            MASTER: [
+                spark_class,
+                MASTER_CLASS,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(master_port),
+                "--webui-port",
+                str(master_ui_port),
+            ]
         }
         for n in range(1, settings.workers + 1):
             work = self.folder.state_dir / "spark" / worker(n)
             work.mkdir(parents=True, exist_ok=True)
             os.chmod(work, 0o700)
-            records[worker(n)] = supervise(
-                worker(n),
-                [
-                    spark_class,
-                    WORKER_CLASS,
-                    "--host",
-                    "127.0.0.1",
-                    "--cores",
-                    str(settings.worker_cores),
-                    "--memory",
-                    settings.worker_memory,
-                    "--webui-port",
-                    str(worker_ui_ports[n - 1]),
-                    "--work-dir",
-                    str(work),
-                    master_url,
-                ],
-                env,
-            )
-        return {"spark": record, **records}
+            commands[worker(n)] = [
+                spark_class,
+                WORKER_CLASS,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                str(settings.worker_cores),
+                "--memory",
+                settings.worker_memory,
+                "--webui-port",
+                str(worker_ui_ports[n - 1]),
+                "--work-dir",
+                str(work),
+                f"spark://127.0.0.1:{master_port}",
+            ]
+        record = {
+            "workers": settings.workers,
+            "fingerprint": self._fingerprint(settings, home),
+            "master_port": master_port,
+            "master_ui_port": master_ui_port,
+            "worker_ui_ports": worker_ui_ports,
+            "settings": asdict(settings),
+            "commands": commands,
+        }
+        env = self._environment(home)
+        return {"spark": record, **{name: supervise(name, command, env) for name, command in commands.items()}}
 
     @staticmethod
     def _environment(home: Path) -> dict[str, str]:

@@ -95,6 +95,7 @@ class LocalTarget(StateFolder, Target):
         self._proxy_log_offset = 0
         self._launched_at = 0.0
         self._password_notes: list[str] = []  # deploy's lines on passwords other than the user one
+        self._spark_revived: list[str] = []  # the Spark cluster's components deploy started again
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
@@ -303,6 +304,10 @@ class LocalTarget(StateFolder, Target):
                 f"Spark cluster: master {sparkcluster.SERVICE_ADDRESS} at 127.0.0.1:{ports['spark_master_port']}, "
                 f"{cluster.workers} worker(s) of {cluster.worker_cores} core(s) and {cluster.worker_memory}"
             )
+        if self._spark_revived:
+            result.action, result.revived = "revived", list(self._spark_revived)
+        elif spark_started:
+            result.action = "spark"
         if hub and proxy and state.get("fingerprint") == fingerprint and self._healthy(url):
             if state.get("values_schema") != schema_check.record():  # the schema was had since
                 state["values_schema"] = schema_check.record()
@@ -315,8 +320,8 @@ class LocalTarget(StateFolder, Target):
         result.action = (
             "started" if not hub else "restarted" if state.get("fingerprint") != fingerprint else "unhealthy"
         )
-        result.revived = died
-        if died:
+        result.revived = died + self._spark_revived
+        if result.revived:
             result.action = "revived"
         if move:
             result.action = move
@@ -374,22 +379,30 @@ class LocalTarget(StateFolder, Target):
         the one they no longer do; records it in `state` and state.json. When it started
         (0.0: nothing was started), for _wait_spark."""
         cluster_of = spark.LocalSparkCluster(self)
-        home = spark.spark_home(pyspark_path) if cluster is not None else Path()
-        if cluster is not None and cluster_of.running_as(cluster, home):
-            return 0.0
+        self._spark_revived = []
         if cluster is None:
             names = spark.component_names(state)
             if names:
                 self._stop_supervisors(names)
                 self._forget(state, names + ["spark"])
             return 0.0
+        home = spark.spark_home(pyspark_path)
+        missing = cluster_of.missing(cluster, home)
+        if missing == []:
+            return 0.0
         started = time.time()
-        restarts = {name: self.restarts(name) for name in spark.component_names(state)}
+        # Recorded as started, gone without `remove` (its supervisor died, or was stopped):
+        # started again is a restart, as for the hub and proxy.
+        restarts = {name: self.restarts(name) + (name in (missing or [])) for name in spark.component_names(state)}
 
         def supervise(name: str, cmd: list[str], env: dict[str, str]) -> dict:
             return self._supervise(name, cmd, env, restarts.get(name, 0))
 
-        state.update(cluster_of.start(cluster, home, supervise, self._stop_supervisors))
+        if missing:
+            self._spark_revived = missing
+            state.update(cluster_of.revive(missing, home, supervise))
+        else:
+            state.update(cluster_of.start(cluster, home, supervise, self._stop_supervisors))
         self.write_json(self.state_file, state)
         return started
 
