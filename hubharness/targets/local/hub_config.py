@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
@@ -53,6 +54,31 @@ def local_path(value):
     return image_bin + value[len(image) :] if value == image or value.startswith(image + "/") else value
 
 
+BIND_ATTEMPTS = 3
+
+
+def _listens(pid, port):
+    """The process holds a listening TCP socket on the port (its fds against /proc/net/tcp*)."""
+    try:
+        inodes = {
+            os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+            for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+        }
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                return True
+    return False
+
+
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
     """One log per user server (logs/user-<name>.log), as a pod has its own log; and
     singleuser.lifecycleHooks run as the kubelet runs them: postStart after the server
@@ -64,13 +90,25 @@ class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
         return state / "logs" / f"user-{self.user.name}.log"
 
     async def start(self):
-        log = open(self.log_path, "ab")  # noqa: ASYNC230, SIM115 — the server process inherits it
-        os.chmod(log.name, 0o600)
-        self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
-        try:
-            address = await super().start()
-        finally:
-            log.close()  # the child keeps its own copy of the descriptor
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            log = open(self.log_path, "ab")  # noqa: ASYNC230, SIM115 — the server process inherits it
+            os.chmod(log.name, 0o600)
+            offset = log.tell()
+            self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
+            try:
+                address = await super().start()
+            finally:
+                log.close()  # the child keeps its own copy of the descriptor
+            if not await self._port_was_taken(offset):
+                break
+            # Another process took the port between JupyterHub's pick and the server's bind
+            # (a busy machine): pick again, as a pod never meets another's port.
+            self.log.warning(
+                "port %s was taken before %s's server bound it (try %d)", self.port, self.user.name, attempt
+            )
+            self.port = 0
+            if attempt == BIND_ATTEMPTS:
+                raise RuntimeError(f"{BIND_ATTEMPTS} ports in a row were taken before the server bound them")
         failed = await self._run_hook("postStart")
         if failed:
             await super().stop(now=True)
@@ -79,6 +117,19 @@ class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
                 f"container is (its output: logs/user-{self.user.name}.log)"
             )
         return address
+
+    async def _port_was_taken(self, offset):
+        """Until the server listens on its port or exits (bounded by http_timeout): True when
+        it exited because something else held the port."""
+        deadline = time.monotonic() + self.http_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                said = self.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+                return "already in use" in said or "no available port" in said
+            if _listens(self.proc.pid, self.port):
+                return False
+            await asyncio.sleep(0.1)
+        return False  # the hub's own wait for the server says what happened
 
     async def stop(self, now=False):
         await self._run_hook("preStop")  # its failure is logged, and the server stops anyway
