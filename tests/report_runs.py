@@ -48,10 +48,10 @@ def _check(check_id: str, outcome: str, start: float, duration: float, message: 
 
 
 def summary(failed: bool, started: str = "2026-11-27T04:00:00Z", duration: float = 182.4) -> dict:
-    """Every check verify runs on local with the default DummyAuthenticator; the failed run
-    breaks two and skips RMV."""
+    """Every check verify runs on local with the default DummyAuthenticator and no Spark
+    cluster; the failed run breaks two and skips RMV."""
     records, clock = [], 0.5
-    for check in checks.for_authenticator(checks.for_context("local"), "dummy"):
+    for check in checks.for_deployment(checks.for_authenticator(checks.for_context("local"), "dummy"), set()):
         outcome, message = "passed", ""
         if failed and check.id == "RDY.hub_health_answers_through_the_proxy":
             outcome, message = "failed", FAILURE

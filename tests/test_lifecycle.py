@@ -22,7 +22,7 @@ def listening(port: int) -> bool:
 
 # what verify runs on local with the seed's DummyAuthenticator (the shared-password checks
 # are left out there: the hub says it runs another)
-CHECKS = {c.id for c in checks.for_authenticator(checks.for_context("local"), "dummy")}
+CHECKS = {c.id for c in checks.for_deployment(checks.for_authenticator(checks.for_context("local"), "dummy"), set())}
 
 
 @pytest.fixture(scope="module")
