@@ -348,7 +348,7 @@ class LocalTarget(StateFolder, Target):
                 break
             except PortTaken:
                 if attempt == PORT_ATTEMPTS:
-                    self._give_up(["hub"] if proxy else ["hub", "proxy"])
+                    self._give_up(["hub"] if proxy else ["hub", "proxy"], spark_started)
                     raise
                 # Another process took a port we had picked free: pick again (ours only).
                 self._stop_supervisors(["hub"] if proxy else ["hub", "proxy"])
@@ -361,7 +361,7 @@ class LocalTarget(StateFolder, Target):
                 plan.fingerprint = self._fingerprint(values, hub_env, ports, hub_bin)
                 result.url = f"http://127.0.0.1:{ports['public_port']}"
             except HarnessError:
-                self._give_up(["hub"] if proxy else ["hub", "proxy"])
+                self._give_up(["hub"] if proxy else ["hub", "proxy"], spark_started)
                 raise
         self._wait_spark(spark_started)
         if move:
@@ -381,10 +381,7 @@ class LocalTarget(StateFolder, Target):
         cluster_of = spark.LocalSparkCluster(self)
         self._spark_revived = []
         if cluster is None:
-            names = spark.component_names(state)
-            if names:
-                self._stop_supervisors(names)
-                self._forget(state, names + ["spark"])
+            self._stop_spark(state)
             return 0.0
         home = spark.spark_home(pyspark_path)
         missing = cluster_of.missing(cluster, home)
@@ -414,13 +411,16 @@ class LocalTarget(StateFolder, Target):
         try:
             spark.LocalSparkCluster(self).wait_ready(started)
         except HarnessError:
-            names = spark.component_names(self.read_state())
-            self._stop_supervisors(names)
-            self._forget(self.read_state(), names)
+            self._stop_spark(self.read_state())
             raise
 
-    def _forget(self, state: dict, names: list[str]) -> None:
-        for name in names:
+    def _stop_spark(self, state: dict) -> None:
+        """Stop the cluster's components and forget it (`state` and state.json)."""
+        names = spark.component_names(state)
+        if not names:
+            return
+        self._stop_supervisors(names)
+        for name in [*names, "spark"]:
             state.pop(name, None)
             (self.state_dir / "pods" / f"{name}.json").unlink(missing_ok=True)
         self.write_json(self.state_file, state)
@@ -546,9 +546,12 @@ class LocalTarget(StateFolder, Target):
         ]
         return procs.start(command, env, self.state_dir, self.log(f"supervisor-{name}")).to_json()
 
-    def _give_up(self, names: list[str]) -> None:
+    def _give_up(self, names: list[str], spark_started: float = 0.0) -> None:
         """A start that failed leaves nothing restarting in a loop behind it (the error
-        said why), and no record that would count the next start as a restart."""
+        said why), and no record that would count the next start as a restart; nor a Spark
+        cluster this deploy started."""
+        if spark_started:
+            self._stop_spark(self.read_state())
         self._stop_supervisors(names)
         state = self.read_state()
         for name in names:
