@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from . import authenticators
+from . import authenticators, sparkcluster
 from . import checks as catalogue
 from . import values as chart_values
-from .errors import WaitTimeout
+from .errors import HarnessError, WaitTimeout
 from .paths import PROJECT_ROOT
 from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
@@ -240,13 +240,23 @@ def _ask(deployment, name: str):
         return None
 
 
+def _spark_master(values: dict) -> str | None:
+    """The master the deployment sends notebooks to (PYSPARK_SUBMIT_ARGS), with the workers
+    of the cluster it runs; None: local mode."""
+    try:
+        master, cluster = sparkcluster.request(values).master, sparkcluster.settings(values)
+    except HarnessError:
+        return None
+    if master and cluster:
+        return f"{master} ({cluster.workers} worker(s) of {cluster.worker_cores} core(s), {cluster.worker_memory})"
+    return master
+
+
 def deployment_facts(deployment) -> dict:
     """Which hub was verified, as the run observed it or the deployment declares it.
     Never a secret: versions, names, paths and digests only."""
     values = _ask(deployment, "rendered_values") or {}  # the chart's defaults under the values given
     image = chart_values.get(values, "singleuser.image", {}) or {}
-    env = chart_values.env_entries(chart_values.get(values, "singleuser.extraEnv", {}))
-    master = env.get("SPARK_MASTER")
     url = resolved_url(deployment)
     try:
         harness = metadata.version("hubharness")
@@ -261,7 +271,7 @@ def deployment_facts(deployment) -> dict:
         "jupyterhub_expected": _ask(deployment, "expected_hub_version"),
         "notebook_image": f"{image.get('name', '')}:{image.get('tag', '')}" if image.get("name") else None,
         "pyspark": chart_values.expected_pyspark_version(values),
-        "spark_master": master if isinstance(master, str) else None,
+        "spark_master": _spark_master(values),
         "values_files": [_values_file(Path(f)) for f in getattr(deployment, "values_files", [])],
         "values_record": _ask(deployment, "values_record"),
         "values_schema": _ask(deployment, "values_schema"),

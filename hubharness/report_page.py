@@ -183,7 +183,7 @@ def _header(summary: dict) -> str:
         why = "the hub did not answer /hub/api" if facts.get("public_url") else "the run did not reach the hub"
         hub_text = f"{expected} (the chart's; {why})"
     master = facts.get("spark_master") or (
-        "local (no SPARK_MASTER in singleuser.extraEnv)" if summary.get("deployment") else None
+        "local mode (the notebooks' Spark settings name no master)" if summary.get("deployment") else None
     )
     values = facts.get("values_files") or []
     values_html = (
