@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -51,9 +52,15 @@ def _tearing_add_file(original):
     saved looks like. The hub database is archived as it should be."""
 
     def add_file(self, name: str, path: Path, live: bool = True):
-        if not name.startswith("home/") or path.stat().st_size <= 64 * 1024:
+        if not name.startswith("home/"):
             return original(self, name, path, live)
-        data = path.read_bytes()
+        # the version backup would archive, read as backup reads it: a file being saved can
+        # be empty or short for a moment, and would slip past a look at its size
+        spool = io.BytesIO()
+        backup._stable_copy(path, spool, live)
+        data = spool.getvalue()
+        if len(data) <= 64 * 1024:
+            return self.add_bytes(name, data)
         return self.add_bytes(name, data[: len(data) // 2])
 
     return add_file

@@ -139,8 +139,9 @@ def test_spark_job_runs_on_executors_of_two_workers(cell, spark_cluster, request
 
 @pytest.mark.cell(CLUSTER_JOB)
 def test_executors_run_the_notebooks_python(cell):
-    why = next((line.strip() for line in cell.error.splitlines() if "Cannot run program" in line), cell.error[-600:])
-    assert not cell.error, f"the executors could not run the notebook's Python: {why}"
+    if cell.error:
+        why = next((line.strip() for line in cell.error.splitlines() if "Cannot run program" in line), None)
+        pytest.fail(f"the executors could not run the notebook's Python: {why or cell.error[-600:]}")
     seen = cell.last_json()
     kernel = seen["kernel"]
     others = [python for python in seen["python"] if list(python) != kernel]
