@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from . import backup
+from . import backup, stable
 from .checks import KUBE, LOCAL, target_kind
 from .errors import HarnessError
 from .targets.base import RemoveResult, Target
@@ -57,7 +57,7 @@ def _tearing_add_file(original):
         # the version backup would archive, read as backup reads it: a file being saved can
         # be empty or short for a moment, and would slip past a look at its size
         spool = io.BytesIO()
-        backup._stable_copy(path, spool, live)
+        stable.stable_copy(path, spool, live)
         data = spool.getvalue()
         if len(data) <= 64 * 1024:
             return self.add_bytes(name, data)

@@ -223,10 +223,14 @@ def test_cli_backup_on_a_kube_context(deployed, tmp_path):
 
 
 def test_a_home_that_keeps_changing_is_read_three_times_and_named_in_the_manifest(deployed, tmp_path):
-    """GNU tar exits 1 when a file changed while it read it; this tar always says so."""
-    real_tar = shutil.which("tar")
-    fake = deployed.bin_dir / "tar"
-    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/tar-calls\n{real_tar} "$@"\nexit 1\n')
+    """The pod's reader of homes exits 1 when a file did not settle while it read it (as GNU
+    tar does when a file changed); this pod's python3 always says so for it."""
+    real = shutil.which("python3")
+    fake = deployed.bin_dir / "python3"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$3" = tar-home ]; then echo tar-home >> {tmp_path}/tar-calls; {real} "$@"; exit 1; fi\n'
+        f'exec {real} "$@"\n'
+    )
     fake.chmod(0o755)
     result = target_for("emulated", "jh").backup(tmp_path / "kube.tar.gz")
     checked = backup.check_and_stage(result.archive, "emulated", "jh", tmp_path / "staging")

@@ -116,7 +116,7 @@ class HomeReader:
                     self.namespace,
                     pod,
                     NOTEBOOK_CONTAINER,
-                    ["tar", "-C", home, f"--exclude=./{LOST_FOUND}", "-cf", "-", "."],
+                    inpod("tar-home", home, LOST_FOUND),
                     into,
                 )
                 if rc == 0:

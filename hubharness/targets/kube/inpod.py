@@ -1,6 +1,7 @@
 """Runs inside a pod, as `python3 -c <this file's text> <mode> <args…>`, for backup and
-restore on kubernetes. Standard library only: the hub and notebook images are all it
-may count on.
+restore on kubernetes, with hubharness/stable.py's text ahead of it (homes are read as
+backup reads them here: each file one whole version). Standard library only: the hub and
+notebook images are all it may count on.
 
 Data to restore comes in on stdin with its size and sha256 given first, so the end of
 the stream needs no stdin close (only the v5 exec protocol has one) and a torn or
@@ -14,6 +15,7 @@ import os
 import sqlite3
 import sys
 import tarfile
+from pathlib import Path
 
 CHUNK = 1 << 20
 INCOMING = ".hubharness-restoring"
@@ -97,6 +99,35 @@ def env_digest(name):
     print("unset" if value is None else hashlib.sha256(value.encode()).hexdigest())
 
 
+def tar_home(home, exclude):
+    """The home as a tar stream on stdout, each file one whole version of it (stable_copy,
+    sent ahead of this text); exit 1 when a file did not settle, as GNU tar exits when a
+    file changed while it read it."""
+    import tempfile
+
+    settled = True
+    with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as out:
+        for root, dirs, files in os.walk(home):
+            dirs[:] = sorted(d for d in dirs if not (root == home and d == exclude))
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+                    try:
+                        _, size, ok = stable_copy(Path(path), spool, True)  # noqa: F821 — stable.py's, sent ahead
+                        mtime = os.stat(path).st_mtime
+                    except FileNotFoundError:
+                        continue  # deleted while the home was read
+                    settled = settled and ok
+                    info = tarfile.TarInfo(os.path.relpath(path, home))
+                    info.size, info.mtime, info.mode = size, mtime, 0o600
+                    spool.seek(0)
+                    out.addfile(info, spool)
+    sys.stdout.buffer.flush()
+    sys.exit(0 if settled else 1)
+
+
 def main(argv):
     mode, args = argv[0], argv[1:]
     if mode == "env-digest":
@@ -107,6 +138,8 @@ def main(argv):
         snapshot(args[0])
     elif mode == "restore-db":
         restore_db(args[0], int(args[1]), args[2], args[3])
+    elif mode == "tar-home":
+        tar_home(args[0], args[1])
     elif mode == "restore-home":
         restore_home(args[0], int(args[1]), args[2], args[3])
     else:
