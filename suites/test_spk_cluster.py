@@ -19,8 +19,8 @@ from hubharness.kernel import Kernel
 pytestmark = pytest.mark.check("SPK")
 
 SECOND_USER_BOUND = 180  # seconds for the second user's session and job, executors' start included
-WAITING_NAMED_AFTER = 45  # an application without executors this long is named as Spark names it
-GONE_WITHIN = 45  # seconds for executors to go after their application ends
+WAITING_NAMED_AFTER = 30  # an application without executors this long is named as Spark names it (it warns at 15 s)
+GONE_WITHIN = 30  # seconds for executors to go after their application ends (a worker kills them at once)
 
 CLUSTER_JOB = SPARK + (
     "import json, os, sys, pyspark\n"
