@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import webbrowser
 from pathlib import Path
 
+from . import checks as catalogue
 from . import lint as lint_values
 from . import options, report_page
 from . import selftest as runner
@@ -21,7 +23,11 @@ from .verify import run as run_verify
 
 
 def say(line: str = "") -> None:
-    print(line, flush=True)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # the reader went (`| head -1`): the command still finishes; what it would say goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 DEFAULT_PORT = 8000
@@ -57,8 +63,12 @@ def lint(context: str, values_files: list[str], strict: bool) -> int:
     return 1 if strict and findings else 0
 
 
-def verify(context: str, namespace: str, keyword: str | None, checks: str | None, skip: str | None = None) -> int:
-    result = run_verify(context, namespace, keyword, checks, skip=skip)
+def verify(
+    context: str, namespace: str, keyword: str | None, checks: str | None, skip: str | None = None, smoke: bool = False
+) -> int:
+    if smoke and (checks or keyword):
+        raise HarnessError("--smoke is a selection of its own: give it alone, or --check/-k without it")
+    result = run_verify(context, namespace, keyword, ",".join(catalogue.SMOKE) if smoke else checks, skip=skip)
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
