@@ -65,11 +65,12 @@ CHECKS = "checklist ids ({}) or check ids as in summary.json, comma-separated".f
         "k": "only checks matching this pytest -k expression",
         "check": f"only these: {CHECKS}",
         "skip": f"skip these on purpose (recorded in the report): {CHECKS}",
+        "smoke": "only: can a user log in, reach their server and run Spark, and is the secret safe",
     }
 )
-def verify(c, context="local", namespace="default", k=None, check=None, skip=None):
+def verify(c, context="local", namespace="default", k=None, check=None, skip=None, smoke=False):
     """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
-    _exit(commands.run(commands.verify, context, namespace, k, check, skip))
+    _exit(commands.run(commands.verify, context, namespace, k, check, skip, smoke))
 
 
 @task(

@@ -383,6 +383,21 @@ CATALOGUE: tuple[Check, ...] = (
 
 BY_ID = {check.id: check for check in CATALOGUE}
 
+# `invoke verify --smoke`: can a user log in, reach their server and run Spark, and is the
+# secret safe. The rest of the catalogue stays for the full verify (CI and the nightly).
+SMOKE = (
+    "SEC.secret_holds_the_password",
+    "SEC.secret_is_private",
+    "SEC.hub_reads_password_from_secret",
+    "SEC.secrets_appear_nowhere_else",
+    "RDY.hub_health_answers_through_the_proxy",
+    "AUTH.right_password_logs_in",
+    "AUTH.wrong_password_is_refused[wrong]",
+    "SPK.server_spawns_through_the_hub",
+    "SPK.kernel_runs_code_over_the_proxy",
+    "SPK.spark_job_gives_the_known_answer",
+)
+
 # On kubernetes every check is proven able to fail in one of three ways. Where its fault can
 # be done on a cluster, the project's tests run `invoke selftest --context emulated` for it
 # (tests/test_kube_selftest.py): the fault is done by the product, as on a real cluster.

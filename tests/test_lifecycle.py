@@ -68,6 +68,17 @@ def test_changed_values_restart_the_hub_only(deployed, tmp_path):
     assert after["proxy"]["pid"] == before["proxy"]["pid"]
 
 
+def test_smoke_verify_runs_only_its_checks_and_spawns_one_user(deployed):
+    ran = deployed.invoke("verify", "--namespace", "life", "--smoke")
+    assert ran.code == 0, ran.out[-3000:]
+    summary = json.loads((deployed.reports / "latest" / "summary.json").read_text())
+    assert [c["id"] for c in summary["checks"]] == [c.id for c in checks.CATALOGUE if c.id in checks.SMOKE]
+    assert {c["outcome"] for c in summary["checks"]} == {"passed"}
+    assert [b["name"] for b in summary["background"] if b["name"].startswith("spawn:")] == ["spawn: verify-alice"]
+    refused = deployed.invoke("verify", "--namespace", "life", "--smoke", "--check", "SEC")
+    assert refused.code != 0 and "--smoke is a selection of its own" in refused.err
+
+
 def test_full_verify_passes_with_every_check_reported(deployed):
     ran, summary = deployed.verify("life")
     assert ran.code == 0, ran.out[-3000:]
