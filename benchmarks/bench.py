@@ -1,6 +1,9 @@
 """Benchmark the local target: deploy, verify against its floor, peak RSS.
 
-    .venv/bin/python benchmarks/bench.py [--runs 3]
+    .venv/bin/python benchmarks/bench.py [--runs 3] [--smoke-only]
+
+`verify --smoke` is timed in every run beside the floor; --smoke-only leaves out the
+full verify and NS..SPK.
 
 The floor is what verify cannot beat: one user logs in, spawns, starts a kernel
 and runs a SparkSession job, done by the minimal script below in the same run.
@@ -93,6 +96,7 @@ def floor(user: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke-only", action="store_true", help="time verify --smoke only, beside the floor")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="hubharness-bench-")
     env = {**os.environ, "HUBHARNESS_HOME": f"{home}/home", "HUBHARNESS_REPORTS": f"{home}/reports"}
@@ -104,6 +108,7 @@ def main() -> int:
             "deploy_again_s",
             "deploy_rss_mib",
             "floor_s",
+            "verify_smoke_s",
             "verify_core_s",
             "verify_s",
             "verify_rss_mib",
@@ -123,6 +128,13 @@ def main() -> int:
             marks = floor(f"floor-{run}")
             floors.append(marks)
             results["floor_s"].append(marks["spark"])
+            s, _, code, out = timed_invoke("verify", "--namespace", NS, "--smoke", env=env)
+            assert code == 0, out[-3000:]
+            results["verify_smoke_s"].append(s)
+            if args.smoke_only:
+                s, _, code, out = timed_invoke("remove", "--namespace", NS, "--purge", env=env)
+                results["remove_purge_s"].append(s)
+                continue
             s, _, code, out = timed_invoke("verify", "--namespace", NS, "--check", CORE, env=env)
             assert code == 0, out[-3000:]
             results["verify_core_s"].append(s)
@@ -143,17 +155,21 @@ def main() -> int:
         if v
     }
     floor_s = statistics.median(results["floor_s"])
-    summary["verify_core_over_floor"] = round(statistics.median(results["verify_core_s"]) / floor_s, 2)
-    summary["verify_over_floor"] = round(statistics.median(results["verify_s"]) / floor_s, 2)
+    summary["verify_smoke_over_floor"] = round(statistics.median(results["verify_smoke_s"]) / floor_s, 2)
+    if not args.smoke_only:
+        summary["verify_core_over_floor"] = round(statistics.median(results["verify_core_s"]) / floor_s, 2)
+        summary["verify_over_floor"] = round(statistics.median(results["verify_s"]) / floor_s, 2)
     summary["floor_steps_s"] = {k: round(statistics.median(m[k] for m in floors), 2) for k in floors[0]}
     print(json.dumps(summary, indent=2))
     for name, stats in summary.items():
         if isinstance(stats, dict) and "median" in stats:
             print(f"{name:16} median {stats['median']:7.2f}  (min {stats['min']:.2f}, max {stats['max']:.2f})")
-    print(
-        f"verify (NS..SPK) / floor {summary['verify_core_over_floor']:.2f}×, full verify / floor "
-        f"{summary['verify_over_floor']:.2f}×; floor steps: {summary['floor_steps_s']}"
-    )
+    print(f"verify --smoke / floor {summary['verify_smoke_over_floor']:.2f}×; floor steps: {summary['floor_steps_s']}")
+    if not args.smoke_only:
+        print(
+            f"verify (NS..SPK) / floor {summary['verify_core_over_floor']:.2f}×, full verify / floor "
+            f"{summary['verify_over_floor']:.2f}×"
+        )
     return 0
 
 
