@@ -95,28 +95,36 @@ def request(values: dict) -> Request:
     raw = env.get(SUBMIT_ARGS)
     if isinstance(raw, dict):
         raw = raw.get("value")
-    args = shlex.split(str(raw)) if raw else []
-    master, memory, cores, cores_max = None, SPARK_EXECUTOR_MEMORY_DEFAULT, None, None
+    try:
+        given = shlex.split(str(raw)) if raw else []
+    except ValueError as e:
+        raise HarnessError(f"singleuser.extraEnv.{SUBMIT_ARGS} cannot be read as spark-submit would: {e}") from None
+    args = [part for arg in given for part in (arg.split("=", 1) if arg.startswith("--") and "=" in arg else [arg])]
     conf: dict[str, str] = {}
+    flags: dict[str, str] = {}  # spark-submit's own flags win over --conf, as spark-submit has it
     for flag, value in zip(args, [*args[1:], ""]):
-        if flag == "--master":
-            master = value
-        elif flag == "--executor-memory":
-            conf["spark.executor.memory"] = value
-        elif flag == "--executor-cores":
-            conf["spark.executor.cores"] = value
-        elif flag == "--total-executor-cores":
-            conf["spark.cores.max"] = value
+        if flag in _FLAGS:
+            flags[_FLAGS[flag]] = value
         elif flag == "--conf" and "=" in value:
             key, _, setting = value.partition("=")
             conf[key.strip()] = setting.strip()
-    master = conf.get("spark.master", master)
-    memory = conf.get("spark.executor.memory", memory)
+    conf.update(flags)
+    master = conf.get("spark.master")
+    memory = conf.get("spark.executor.memory", SPARK_EXECUTOR_MEMORY_DEFAULT)
+    cores = cores_max = None
     if "spark.executor.cores" in conf:
         cores = _int_setting(conf["spark.executor.cores"], "spark.executor.cores")
     if "spark.cores.max" in conf:
         cores_max = _int_setting(conf["spark.cores.max"], "spark.cores.max")
     return Request(master, memory, cores, cores_max)
+
+
+_FLAGS = {
+    "--master": "spark.master",
+    "--executor-memory": "spark.executor.memory",
+    "--executor-cores": "spark.executor.cores",
+    "--total-executor-cores": "spark.cores.max",
+}
 
 
 def _int_setting(text: str, key: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from . import authenticators, report_page
+from . import authenticators, report_page, sparkcluster
 from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
@@ -109,7 +109,8 @@ def run(
     deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
     secrets = [str(s) for s in deployment.secrets()]
     authenticator = running_authenticator(deployment)
-    has = [catalogue.SPARK_CLUSTER] if deployment.spark_cluster() is not None else []
+    # from the values: a cluster they turn on that is not there fails its checks, by name
+    has = [catalogue.SPARK_CLUSTER] if sparkcluster.settings(deployment.values) is not None else []
     report_dir = new_report_dir(context)
     args = [
         str(SUITES_DIR),

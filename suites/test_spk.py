@@ -144,8 +144,12 @@ def test_servers_pyspark_python_imports_the_expected_pyspark(deployment, alice):
 
 
 @pytest.mark.cell(KNOWN_ANSWER)
-def test_spark_job_gives_the_known_answer(cell):
+def test_spark_job_gives_the_known_answer(cell, deployment):
     total, squares, master = cell.last_json()
+    cluster = deployment.spark_cluster()
+    if cluster is not None:
+        ran_on = cluster.master_status().get("url")
+        assert master == ran_on, f"the notebook's Spark ran on {master}, not the deployment's cluster ({ran_on})"
     assert [total, squares] == [500500, 328350], f"Spark on {master} answered {[total, squares]}"
 
 

@@ -34,6 +34,11 @@ def test_the_shipped_values_turn_on_two_workers_and_send_notebooks_to_them():
     assert (asked.executor_memory, asked.executor_cores, asked.cores_max) == ("512m", 1, 2)
 
 
+def test_submit_args_are_read_as_spark_submit_reads_them():
+    asked = sparkcluster.request(with_(submit="--master=spark://spark-master:7077 --total-executor-cores=3 x"))
+    assert (asked.master, asked.cores_max) == ("spark://spark-master:7077", 3)
+
+
 def test_values_without_the_section_have_no_cluster():
     assert sparkcluster.refuse_unusable(values.load([VALUES_DIR / "base.yaml"])) is None
 
@@ -54,6 +59,11 @@ def test_memory_sizes_are_read_as_spark_reads_them(text, mib):
         ({"worker": 3}, "unknown values key custom.sparkCluster.worker"),
         ({"submit": "--master spark://spark-master:7077 --executor-cores 4 pyspark-shell"}, "4 cores"),
         ({"submit": "--master local[2] pyspark-shell"}, "notebooks are not sent to it"),
+        (  # spark-submit's own flag wins over --conf
+            {"submit": "--master spark://spark-master:7077 --executor-memory 2g --conf spark.executor.memory=512m"},
+            "executors ask for 2g",
+        ),
+        ({"submit": "--master spark://spark-master:7077 --conf 'spark.x=1 pyspark-shell"}, "cannot be read"),
         ({"submit": "--master spark://spark-master:7077 --conf spark.cores.max=x pyspark-shell"}, "spark.cores.max=x"),
     ],
 )

@@ -107,7 +107,11 @@ def tar_home(home, exclude):
 
     settled = True
     with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as out:
-        for root, dirs, files in os.walk(home):
+
+        def unreadable(error):
+            raise error
+
+        for root, dirs, files in os.walk(home, onerror=unreadable):
             dirs[:] = sorted(d for d in dirs if not (root == home and d == exclude))
             for name in sorted(files):
                 path = os.path.join(root, name)
@@ -139,7 +143,11 @@ def main(argv):
     elif mode == "restore-db":
         restore_db(args[0], int(args[1]), args[2], args[3])
     elif mode == "tar-home":
-        tar_home(args[0], args[1])
+        try:
+            tar_home(args[0], args[1])
+        except Exception as e:  # noqa: BLE001 — exit 1 says "a file did not settle": anything else is no backup
+            sys.stderr.write(f"reading the home failed: {type(e).__name__}: {e}\n")
+            sys.exit(2)
     elif mode == "restore-home":
         restore_home(args[0], int(args[1]), args[2], args[3])
     else:

@@ -287,11 +287,16 @@ class LocalDeployment(Deployment):
         return spark.components(self.folder)
 
     def spark_executor_processes(self, app_id: str) -> list[str]:
+        """This namespace's executors (under its workers' folders: an app id is unique to
+        one master only) of the application."""
         found = []
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = proc.info.get("cmdline") or []
+        for proc in procs.processes_under(self.folder.state_dir / "spark"):
+            try:
+                cmdline = proc.cmdline()
+            except psutil.Error:
+                continue
             if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline and app_id in cmdline:
-                found.append(f"executor process {proc.info['pid']} of {app_id}")
+                found.append(f"executor process {proc.pid} of {app_id}")
         return found
 
     def write_diagnostics(self, dest: Path) -> None:

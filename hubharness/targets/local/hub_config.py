@@ -55,6 +55,7 @@ def local_path(value):
 
 
 BIND_ATTEMPTS = 3
+BIND_WAIT = 20  # seconds a spawn waits for its server to bind, before the hub's own wait
 
 
 def _listens(pid, port):
@@ -119,16 +120,18 @@ class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
         return address
 
     async def _port_was_taken(self, offset):
-        """Until the server listens on its port or exits (bounded by http_timeout): True when
-        it exited because something else held the port."""
-        deadline = time.monotonic() + self.http_timeout
+        """Until the server listens on its port or exits: True when it exited because
+        something else held the port. A server binds as it starts: past BIND_WAIT the hub's
+        own wait for it (http_timeout, outside start_timeout) goes on as it always did."""
+        deadline = time.monotonic() + min(BIND_WAIT, self.http_timeout)
+        loop = asyncio.get_running_loop()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 said = self.log_path.read_bytes()[offset:].decode("utf-8", "replace")
                 return "already in use" in said or "no available port" in said
-            if _listens(self.proc.pid, self.port):
+            if await loop.run_in_executor(None, _listens, self.proc.pid, self.port):  # /proc, off the loop
                 return False
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)
         return False  # the hub's own wait for the server says what happened
 
     async def stop(self, now=False):

@@ -122,7 +122,7 @@ class LocalSparkCluster:
                 "--cores",
                 str(settings.worker_cores),
                 "--memory",
-                settings.worker_memory,
+                f"{settings.worker_memory_mb}m",  # a bare number would be bytes to the worker
                 "--webui-port",
                 str(worker_ui_ports[n - 1]),
                 "--work-dir",
@@ -150,6 +150,9 @@ class LocalSparkCluster:
             SPARK_HOME=str(home),
             SPARK_LOCAL_IP="127.0.0.1",
             SPARK_PUBLIC_DNS="127.0.0.1",
+            # a port taken before the JVM binds it makes it exit (said by wait_ready), not move on
+            # quietly to the next one, where nothing that was told the address would look
+            SPARK_DAEMON_JAVA_OPTS=f"{env.get('SPARK_DAEMON_JAVA_OPTS', '')} -Dspark.port.maxRetries=0".strip(),
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         )
         return env
