@@ -168,6 +168,13 @@ class LocalSparkCluster:
         except (requests.RequestException, ValueError, KeyError):
             return None
 
+    def ready(self) -> dict:
+        """The master's status when it is ALIVE with every recorded worker registered, else {}."""
+        wanted = int(self.folder.read_state()["spark"]["workers"])
+        status = self.master_status() or {}
+        alive = [w for w in status.get("workers", []) if w.get("state") == "ALIVE"]
+        return status if status.get("status") == "ALIVE" and len(alive) >= wanted else {}
+
     def wait_ready(self, started_at: float) -> dict:
         """Until the master is ALIVE with every worker registered; fails fast on a component
         that exited since `started_at`."""
@@ -181,14 +188,9 @@ class LocalSparkCluster:
                     last = procs.last_meaningful_line(self.folder.log(name))
                     raise HarnessError(f"{name} exited during start: {last} (full log: {self.folder.log(name)})")
 
-        def ready() -> dict:
-            status = self.master_status() or {}
-            alive = [w for w in status.get("workers", []) if w.get("state") == "ALIVE"]
-            return status if status.get("status") == "ALIVE" and len(alive) >= wanted else {}
-
         return wait_until(
             f"the Spark master at {self.master_ui()} with {wanted} worker(s) registered",
-            ready,
+            self.ready,
             READY_TIMEOUT,
             fail_fast=dead,
         )

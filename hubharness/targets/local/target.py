@@ -96,6 +96,7 @@ class LocalTarget(StateFolder, Target):
         self._launched_at = 0.0
         self._password_notes: list[str] = []  # deploy's lines on passwords other than the user one
         self._spark_revived: list[str] = []  # the Spark cluster's components deploy started again
+        self._spark_started_anew = False  # the whole cluster, for new settings
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
@@ -306,7 +307,7 @@ class LocalTarget(StateFolder, Target):
             )
         if self._spark_revived:
             result.action, result.revived = "revived", list(self._spark_revived)
-        elif spark_started:
+        elif self._spark_started_anew:
             result.action = "spark"
         if hub and proxy and state.get("fingerprint") == fingerprint and self._healthy(url):
             if state.get("values_schema") != schema_check.record():  # the schema was had since
@@ -379,14 +380,16 @@ class LocalTarget(StateFolder, Target):
         the one they no longer do; records it in `state` and state.json. When it started
         (0.0: nothing was started), for _wait_spark."""
         cluster_of = spark.LocalSparkCluster(self)
-        self._spark_revived = []
+        self._spark_revived, self._spark_started_anew = [], False
         if cluster is None:
             self._stop_spark(state)
             return 0.0
         home = spark.spark_home(pyspark_path)
         missing = cluster_of.missing(cluster, home)
         if missing == []:
-            return 0.0
+            # all supervised: deploy waits only for a cluster that is not Ready now (a worker in
+            # a crash loop is then said, with its log's last line, as at its first start)
+            return 0.0 if cluster_of.ready() else time.time() - 1
         started = time.time()
         # Recorded as started, gone without `remove` (its supervisor died, or was stopped):
         # started again is a restart, as for the hub and proxy.
@@ -399,6 +402,7 @@ class LocalTarget(StateFolder, Target):
             self._spark_revived = missing
             state.update(cluster_of.revive(missing, home, supervise))
         else:
+            self._spark_started_anew = True
             state.update(cluster_of.start(cluster, home, supervise, self._stop_supervisors))
         self.write_json(self.state_file, state)
         return started
