@@ -24,7 +24,6 @@ from .errors import HarnessError
 SERVICE = "spark-master"  # the master's Service, as notebooks name it
 PORT = 7077  # the master's RPC port behind its Service
 SERVICE_ADDRESS = f"{SERVICE}:{PORT}"
-UI_PORT = 8080
 SUBMIT_ARGS = "PYSPARK_SUBMIT_ARGS"
 SPARK_EXECUTOR_MEMORY_DEFAULT = "1g"  # Spark's own default for spark.executor.memory
 
@@ -191,7 +190,7 @@ class ClusterView:
     settings: Settings
 
     def master_status(self) -> dict:
-        return _json(f"{self.master_ui}/json/", "the Spark master's status")
+        return read_json(f"{self.master_ui}/json/", "the Spark master's status")
 
     def workers(self) -> list[dict]:
         return list(self.master_status().get("workers", []))
@@ -202,7 +201,7 @@ class ClusterView:
         for worker in self.workers():
             if worker.get("state") != "ALIVE":
                 continue
-            status = _json(f"{worker['webuiaddress']}/json/", f"worker {worker['id']}'s status")
+            status = read_json(f"{worker['webuiaddress']}/json/", f"worker {worker['id']}'s status")
             ids = [e["id"] for e in status.get("executors", []) if e.get("appid") == app_id]
             if ids:
                 found[worker["id"]] = ids
@@ -217,11 +216,15 @@ class ClusterView:
         return None
 
 
-def _json(url: str, what: str) -> dict:
+def read_json(url: str, what: str) -> dict:
+    """A Spark web UI's /json/: its own account of itself, or one line saying why not."""
     try:
         response = requests.get(url, timeout=10)
     except requests.RequestException as e:
         raise HarnessError(f"{what} cannot be read: {url} does not answer ({type(e).__name__})") from None
     if response.status_code != 200:
         raise HarnessError(f"{what} cannot be read: {url} answered {response.status_code}")
-    return response.json()
+    try:
+        return response.json()
+    except ValueError:
+        raise HarnessError(f"{what} cannot be read: {url} did not answer JSON") from None

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import requests
-
 from ... import authenticators, procs
 from ...errors import HarnessError
-from ...sparkcluster import Settings
+from ...sparkcluster import Settings, read_json
 from ...waiting import wait_until
 from ..base import Component
 from .state import StateFolder
@@ -163,9 +161,8 @@ class LocalSparkCluster:
     def master_status(self) -> dict | None:
         """The master's own view (its web UI's /json/), or None when it does not answer."""
         try:
-            response = requests.get(f"{self.master_ui()}/json/", timeout=5)
-            return response.json() if response.status_code == 200 else None
-        except (requests.RequestException, ValueError, KeyError):
+            return read_json(f"{self.master_ui()}/json/", "the Spark master's status")
+        except HarnessError:
             return None
 
     def ready(self) -> dict:
@@ -198,14 +195,15 @@ class LocalSparkCluster:
 
 def components(folder: StateFolder) -> list[Component]:
     """The Spark cluster's master and workers, Ready as the master sees them."""
-    names = component_names(folder.read_state())
+    state = folder.read_state()
+    names = component_names(state)
     if not names:
         return []
     status = LocalSparkCluster(folder).master_status() or {}
     alive = {
         w.get("webuiaddress", "").rsplit(":", 1)[-1] for w in status.get("workers", []) if w.get("state") == "ALIVE"
     }
-    ports = folder.read_state()["spark"]["worker_ui_ports"]
+    ports = state["spark"]["worker_ui_ports"]
     out = []
     for n, name in enumerate(names):
         proc = folder.running(name)
