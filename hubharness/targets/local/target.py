@@ -92,7 +92,7 @@ class LocalTarget(StateFolder, Target):
 
     def __init__(self, namespace: str = "default"):
         super().__init__(namespace)
-        self._proxy_log_offset = 0
+        self._log_offsets: dict[str, int] = {}  # each component's log size at launch
         self._launched_at = 0.0
         self._password_notes: list[str] = []  # deploy's lines on passwords other than the user one
         self._spark_revived: list[str] = []  # the Spark cluster's components deploy started again
@@ -448,8 +448,7 @@ class LocalTarget(StateFolder, Target):
             fingerprint=plan.fingerprint,
         )
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-        log = self.log("proxy")
-        self._proxy_log_offset = log.stat().st_size if log.is_file() else 0
+        self._log_offsets = {name: self._log_size(name) for name in ("hub", "proxy")}
         self._launched_at = time.time()
         base_env = {k: v for k, v in os.environ.items() if k != AUTH_ENV}
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
@@ -579,20 +578,32 @@ class LocalTarget(StateFolder, Target):
         except requests.RequestException:
             return False
 
+    def _log_size(self, name: str) -> int:
+        log = self.log(name)
+        return log.stat().st_size if log.is_file() else 0
+
+    def _logged_since_launch(self, name: str) -> bytes:
+        """What a component wrote to its log since this launch (its restarts' lines too)."""
+        log = self.log(name)
+        if self._log_size(name) <= self._log_offsets.get(name, 0):
+            return b""
+        with open(log, "rb") as f:
+            f.seek(self._log_offsets.get(name, 0))
+            return f.read()
+
     def _fail_if_dead(self) -> None:
         for name in ("proxy", "hub"):
             exited = (self.pod(name).get("last_exit") or {}).get("at", 0) >= self._launched_at
             if exited or self.supervisor(name) is None:
+                # its supervisor may have restarted it already: look at all it logged since launch
+                logged = self._logged_since_launch(name)
+                if b"Address already in use" in logged or b"EADDRINUSE" in logged:
+                    raise PortTaken(f"{name} exited during start: a port is in use (full log: {self.log(name)})")
                 last = procs.last_meaningful_line(self.log(name))
-                error = PortTaken if ("Address already in use" in last or "EADDRINUSE" in last) else HarnessError
-                raise error(f"{name} exited during start: {last} (full log: {self.log(name)})")
+                raise HarnessError(f"{name} exited during start: {last} (full log: {self.log(name)})")
         # configurable-http-proxy logs a failed listen and keeps running without its port
-        proxy_log = self.log("proxy")
-        if proxy_log.is_file() and proxy_log.stat().st_size > self._proxy_log_offset:
-            with open(proxy_log, "rb") as f:
-                f.seek(self._proxy_log_offset)
-                if b"EADDRINUSE" in f.read():
-                    raise PortTaken(f"proxy could not listen: a port is in use (full log: {proxy_log})")
+        if b"EADDRINUSE" in self._logged_since_launch("proxy"):
+            raise PortTaken(f"proxy could not listen: a port is in use (full log: {self.log('proxy')})")
 
     def _wait_healthy(self, url: str) -> None:
         wait_until(
