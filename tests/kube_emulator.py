@@ -641,6 +641,12 @@ class KubeEmulator:
                     self._step(ns, waiting, waiting_uid, self._started)
             self._drop_if_empty(ns)
 
+    def held_by_finalizers(self, ns: str, name: str) -> bool:
+        """The pod's deletion has finished (the kubelet stopped it): only finalizers keep it."""
+        with self.lock:
+            pod = self.get(ns, "pods", name)
+            return pod is not None and pod["metadata"]["uid"] in self._stopped
+
     def remove_finalizers(self, ns: str, name: str) -> None:
         """What the controller that set a pod's finalizers does when its work is done."""
         with self.lock:

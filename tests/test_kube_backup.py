@@ -661,6 +661,7 @@ def test_a_helper_pod_still_terminating_from_an_earlier_run_is_waited_for(deploy
     old["metadata"]["finalizers"] = ["example.com/held-by-the-test"]
     target_for("emulated", "jh").core().delete_namespaced_pod(name, "jh")
     assert deployed.get("jh", "pods", name)["metadata"]["deletionTimestamp"]
+    wait_until("the kubelet to stop the old helper", lambda: deployed.held_by_finalizers("jh", name), 30)
     refused = []
 
     def deleted_twice():
