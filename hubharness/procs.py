@@ -97,9 +97,12 @@ def stop(proc: psutil.Process, timeout: float = 10.0) -> None:
 
 
 def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
+    """SIGTERM then SIGCONT to each (a stopped process acts on SIGTERM only once continued,
+    as systemd does it), wait, then SIGKILL what is left."""
     for proc in procs:
         try:
             proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGCONT)
         except psutil.NoSuchProcess:
             pass
     for proc in _wait_gone(procs, timeout):

@@ -1,6 +1,11 @@
 """Which processes are a namespace's: found by their folder and environment markers."""
 
-from hubharness.procs import carries
+import signal
+import subprocess
+
+import psutil
+
+from hubharness.procs import carries, stop
 
 
 def test_a_namespaces_marker_is_not_found_in_a_namespace_whose_name_it_begins():
@@ -10,3 +15,17 @@ def test_a_namespaces_marker_is_not_found_in_a_namespace_whose_name_it_begins():
     assert not carries("/tmp/hh/ld-scratch", "/tmp/hh/ld")
     assert carries("http://127.0.0.1:8000/hub/api", "127.0.0.1:8000/")
     assert not carries("http://127.0.0.1:18000/hub/api", "127.0.0.1:1800")
+
+
+def test_a_stopped_process_is_ended_by_its_sigterm_not_a_sigkill(tmp_path):
+    """A hung component (SIGSTOP, the hub-hangs fault) acts on SIGTERM only once continued:
+    stop continues it, so it ends by its own handler, not by the SIGKILL after the grace."""
+    said = tmp_path / "said"
+    child = subprocess.Popen(["sh", "-c", f"trap 'echo term > {said}; exit 0' TERM; while :; do sleep 0.1; done"])
+    try:
+        child.send_signal(signal.SIGSTOP)
+        stop(psutil.Process(child.pid), timeout=30)
+        assert said.read_text() == "term\n"
+    finally:
+        child.kill()
+        child.wait()

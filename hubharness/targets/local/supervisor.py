@@ -116,6 +116,7 @@ class Supervisor:
         if self.child is None or self.child.poll() is not None:
             return
         self.child.terminate()
+        self.child.send_signal(signal.SIGCONT)  # a stopped child (SIGSTOP) acts on SIGTERM once continued
         try:
             self.child.wait(GRACE)
         except subprocess.TimeoutExpired:
