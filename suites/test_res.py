@@ -55,11 +55,11 @@ def test_routes_come_back_after_a_proxy_restart(resilience):
 def test_a_dead_server_is_noticed_and_starts_again_with_its_home(resilience):
     seen = resilience
     assert seen.noticed is not None, (
-        f"the hub still reported res-dan's server {SERVER_NOTICED:.0f}s after it was killed"
+        f"the hub still reported res-eve's server {SERVER_NOTICED:.0f}s after it was killed"
         + _could_not(seen, "server killed")
     )
     assert seen.file_intact, (
-        "res-dan's file after his server started again: "
+        "res-eve's file after her server started again: "
         + ("changed" if seen.file_intact is False else "not read")
         + _could_not(seen, "server killed")
     )
