@@ -144,6 +144,20 @@ def remove(c, context="local", namespace="default", purge=False, keep_cluster=Fa
     _exit(commands.run(commands.remove, context, namespace, purge, keep_cluster))
 
 
+@task(
+    name="rotate-password",
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "admin": "the admin password (where the values route one from a Secret), not the user one",
+    },
+)
+def rotate_password(c, context="local", namespace="default", admin=False):
+    """A new login password (HUBHARNESS_NEW_PASSWORD, or generated) in its Secret, the hub
+    restarted to read it, users' servers kept; the old refused and the new accepted."""
+    _exit(commands.run(commands.rotate_password, context, namespace, admin))
+
+
 @task(help={"context": CONTEXT, "namespace": NAMESPACE, "json": "machine-readable output"})
 def status(c, context="local", namespace="default", json=False):
     """Hub, proxy, users and running servers at a glance."""

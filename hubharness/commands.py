@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import checks as catalogue
 from . import lint as lint_values
-from . import options, report_page
+from . import options, report_page, rotation
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
@@ -203,6 +203,13 @@ def selftest(
 def remove(context: str, namespace: str, purge: bool, keep_cluster: bool = False) -> int:
     say(target_for(context, namespace, {"keep_cluster": keep_cluster}).remove(purge=purge).message)
     return 0
+
+
+def rotate_password(context: str, namespace: str, admin: bool) -> int:
+    result = rotation.rotate(target_for(context, namespace), admin=admin)
+    for line in result.lines():
+        say(line)
+    return 1 if result.lost else 0
 
 
 def status(context: str, namespace: str, as_json: bool) -> int:

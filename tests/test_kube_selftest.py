@@ -104,9 +104,7 @@ class Hubs:
         return ""  # repo add, repo update
 
     def install(self, ns: str, config: dict, chart_version: str) -> None:
-        with self.cluster.lock:  # deploy's Secret, written before helm runs
-            data = (self.cluster.get(ns, "secrets", "urbalurba-secrets") or {}).get("data") or {}
-        passwords = {k: base64.b64decode(v).decode() for k, v in data.items()}
+        passwords = self.passwords(ns)  # deploy's Secret, written before helm runs
         values = self.base / f"{ns}.yaml"
         values.write_text(yaml.safe_dump(config, sort_keys=False))
         self.installed[ns] = (["--values", str(values), "--chart-version", chart_version], passwords)
@@ -144,6 +142,13 @@ class Hubs:
             hub_secret = self.cluster.get(ns, "secrets", "hub")
             hub_secret["data"] = {k: emulated.b64(v) for k, v in target.store.read("hub").items()}
             self.targets[ns] = target
+
+    def passwords(self, ns: str) -> dict[str, str]:
+        """The login passwords in the namespace's Secret now, as a kubelet reads them for a
+        new container's environment."""
+        with self.cluster.lock:
+            data = (self.cluster.get(ns, "secrets", "urbalurba-secrets") or {}).get("data") or {}
+        return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
     def uninstall(self, ns: str) -> None:
         self.targets.pop(ns, None)
@@ -261,6 +266,14 @@ class Hubs:
         if component == "hub" and deployment and not deployment["spec"]["replicas"]:
             self.held_down.add(ns)
             target._stop_supervisors(["hub"])
+        elif component == "hub" and self.passwords(ns) != self.installed[ns][1]:
+            # the new pod's environment is read from the Secret again: the local hub is
+            # started again on the passwords the Secret holds now
+            args, _ = self.installed[ns]
+            self.installed[ns] = (args, self.passwords(ns))
+            ran = self.harness.deploy(ns, *args, env=self.installed[ns][1])
+            if ran.code != 0:
+                raise RuntimeError((ran.err.strip().splitlines() or ["no output"])[-1])
         elif component in ("hub", "proxy"):
             target.deployment().stop_component(component)
         elif component == "singleuser-server":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
+from ..errors import HarnessError
 from ..load.figures import Usage
 from ..load.hub import Hub
 from ..secretstore import Secret
@@ -382,6 +383,21 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def deployment(self) -> Deployment: ...
+
+    # rotate-password (hubharness.rotation): the two primitives, and where a value is read
+    def write_password(self, env_name: str, value: str) -> None:
+        """Put a login password (AUTH_ENV or ADMIN_ENV) into the Secret key the values route
+        it from; the running hub keeps the value it started with."""
+        raise HarnessError(f"rotate-password is not available on context {self.context}")
+
+    def restart_hub(self) -> None:
+        """Restart the hub as deleting its pod does (it reads its Secrets again), keep
+        users' servers, and return once it answers /hub/health again."""
+        raise HarnessError(f"rotate-password is not available on context {self.context}")
+
+    def password_place(self, secret: str, key: str) -> str:
+        """Where an operator reads a Secret's key (a command or a file, never the value)."""
+        raise HarnessError(f"rotate-password is not available on context {self.context}")
 
     @abc.abstractmethod
     def footprint(self) -> Footprint:

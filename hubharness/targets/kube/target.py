@@ -507,6 +507,22 @@ class KubeTarget(Target):
             POD_GONE_TIMEOUT,
         )
 
+    # ---- rotate-password ----------------------------------------------------------------
+    def write_password(self, env_name: str, value: str) -> None:
+        release = helm_release.deployed(self.core(), self.namespace, RELEASE)
+        secret, key = authenticators.password_refs(release.values if release else {})[env_name]
+        encoded = base64.b64encode(value.encode()).decode()
+        self.core().patch_namespaced_secret(secret, self.namespace, {"data": {key: encoded}})
+
+    def restart_hub(self) -> None:
+        """The hub's pod deleted (its Deployment makes a new one, whose environment the
+        kubelet reads from the Secrets again), then Ready."""
+        self.deployment().stop_component("hub")
+        self.wait_ready(self.core(), "hub")
+
+    def password_place(self, secret: str, key: str) -> str:
+        return f"kubectl -n {self.namespace} get secret {secret} -o jsonpath='{{.data.{key}}}' | base64 -d"
+
     # ---- verify and status ----------------------------------------------------------------
     def deployment(self) -> KubeDeployment:
         release = helm_release.deployed(self.core(), self.namespace, RELEASE)

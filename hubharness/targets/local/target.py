@@ -97,6 +97,7 @@ class LocalTarget(StateFolder, Target):
         self._password_notes: list[str] = []  # deploy's lines on passwords other than the user one
         self._spark_revived: list[str] = []  # the Spark cluster's components deploy started again
         self._spark_started_anew = False  # the whole cluster, for new settings
+        self._stored_passwords_only = False  # restart_hub: the store's passwords, not the environment's
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> LocalTarget:
@@ -162,9 +163,8 @@ class LocalTarget(StateFolder, Target):
         auth_file, origin = self.store.path("urbalurba-secrets"), "stored"
         for name, (secret, key) in chart_values.secret_refs(chart_values.get(values, "hub.extraEnv", {})).items():
             if name in authenticators.GENERATED:  # the login passwords: the environment's, kept, or made
-                value, made = self.store.ensure(
-                    secret, key, given=os.environ.get(name) or None, generate=authenticators.GENERATED[name]
-                )
+                given = None if self._stored_passwords_only else os.environ.get(name) or None
+                value, made = self.store.ensure(secret, key, given=given, generate=authenticators.GENERATED[name])
                 if name == AUTH_ENV:
                     auth_file, origin = self.store.path(secret), made
                 else:
@@ -797,6 +797,25 @@ class LocalTarget(StateFolder, Target):
         left += [f"process {p.pid} ({p.name()})" for p in self.processes_of_namespace()]
         left += [f"a listener on 127.0.0.1:{port}" for port in footprint.ports if procs.port_in_use(port)]
         return left
+
+    def write_password(self, env_name: str, value: str) -> None:
+        secret, key = authenticators.password_refs(self.deployed_values() or {})[env_name]
+        self.store.put(secret, key, value)
+
+    def restart_hub(self) -> None:
+        """deploy again with what was deployed: the hub's environment, read from the store
+        anew, changed, so the hub alone starts again (the proxy and servers run on)."""
+        state = self.read_state()
+        self._stored_passwords_only = True
+        try:
+            self.deploy(
+                [Path(f) for f in state["values_files"]], port=state["public_port"], chart_version=state.get("chart")
+            )
+        finally:
+            self._stored_passwords_only = False
+
+    def password_place(self, secret: str, key: str) -> str:
+        return f"{self.store.path(secret)} (key {key})"
 
     def deployment(self) -> LocalDeployment:
         state = self.read_state()

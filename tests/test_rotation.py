@@ -1,0 +1,87 @@
+"""`invoke rotate-password`: the new password in the Secret, the hub restarted to read it,
+a user's running server and kernel kept; the old password refused, the new one let in,
+as the test sees it through the login form. Never printed."""
+
+from __future__ import annotations
+
+import json
+
+from hubharness.hubapi import HubAPI, UserSession, login
+from hubharness.kernel import Kernel
+from hubharness.targets import target_for
+
+from .helpers import run_invoke
+from .test_kube_selftest import hub_cluster, ingress_controller  # noqa: F401 — the emulated cluster, a real hub per namespace
+
+NEW = "a-new-password-from-the-environment"
+
+
+def _password(harness, namespace: str) -> str:
+    return json.loads((harness.state_dir(namespace) / "secrets" / "urbalurba-secrets.json").read_text())[
+        "JUPYTERHUB_AUTH_PASSWORD"
+    ]
+
+
+def test_rotating_twice_keeps_a_running_kernel_and_only_the_last_password_logs_in(harness, monkeypatch):
+    assert harness.deploy("rot").code == 0
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    deployment = target_for("local", "rot").deployment()
+    url, first = deployment.public_url, _password(harness, "rot")
+    api = UserSession(url, "ann", first).api()
+    api.start_server("ann")
+    server = api.wait_server_ready("ann", deployment.spawn_timeout)
+    kernel = Kernel(f"{url}{server['url']}", api.token).start()
+    kernel.run("x = 7")
+    kernel.disconnect()
+
+    given = harness.invoke("rotate-password", "--namespace", "rot", env={"HUBHARNESS_NEW_PASSWORD": NEW})
+    assert given.code == 0, given.err
+    assert _password(harness, "rot") == NEW
+    assert "rotated the user password (environment)" in given.out and "kept running: 1 (ann/)" in given.out
+    made = harness.invoke("rotate-password", "--namespace", "rot")
+    assert made.code == 0, made.err
+    last = _password(harness, "rot")
+    assert last not in (first, NEW) and "(generated)" in made.out
+
+    for old in (first, NEW):
+        assert not login(url, "ann", old).ok
+    assert login(url, "ann", last).ok
+    again = Kernel(f"{url}{server['url']}", api.token).attach(kernel.kernel_id or "")
+    assert again.run("print(x)").stdout.strip() == "7", "ann's kernel did not live through the rotations"
+    again.disconnect()
+    assert api.user("ann")["servers"][""]["started"] == server["started"]
+    for ran in (given, made):
+        assert not {first, NEW, last} & set((ran.out + ran.err).split()), "a password was printed"
+    admin = HubAPI(url, deployment.service_token())
+    assert admin.user("hubharness-rotation") is None, "the user that proved the password was left behind"
+
+
+def test_a_rotation_with_the_hub_down_changes_nothing_and_says_so(harness, monkeypatch):
+    assert harness.deploy("rotdown").code == 0
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    before = _password(harness, "rotdown")
+    target_for("local", "rotdown")._stop_supervisors(["hub"])  # the hub down, as after a crash
+    ran = harness.invoke("rotate-password", "--namespace", "rotdown")
+    assert ran.code == 2
+    assert ran.err.strip().splitlines() == [ran.err.strip()], ran.err
+    assert "does not answer /hub/health" in ran.err and "nothing was changed" in ran.err
+    assert _password(harness, "rotdown") == before
+
+
+def test_a_rotation_on_a_cluster_patches_the_secret_and_a_new_hub_pod_reads_it(hub_cluster):  # noqa: F811
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "rotk", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    deployment = target_for("emulated", "rotk").deployment()
+    old, hub_pods = str(deployment.auth_password()), deployment.hub_instance()
+    try:
+        ran = run_invoke(
+            "rotate-password", "--context", "emulated", "--namespace", "rotk", timeout=300, HUBHARNESS_NEW_PASSWORD=NEW
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        assert "kubectl -n rotk get secret urbalurba-secrets" in ran.stdout
+        assert str(target_for("emulated", "rotk").deployment().auth_password()) == NEW
+        assert deployment.hub_instance() != hub_pods, "the hub's pod was not replaced"
+        assert not login(deployment.public_url, "kim", old).ok
+        assert login(deployment.public_url, "kim", NEW).ok
+    finally:
+        deployment.close()
