@@ -315,6 +315,16 @@ CATALOGUE: tuple[Check, ...] = (
         "the hub notices a server killed behind its back; it starts again with the user's files",
         "hub-never-polls-servers",
     ),
+    _c(
+        "RES.a_rotated_password_is_the_only_one_that_logs_in",
+        "after rotate-password the login form refuses the old password and lets the new one in",
+        "rotation-restarts-nothing",
+    ),
+    _c(
+        "RES.a_password_rotation_keeps_users_servers",
+        "a user's server runs on through rotate-password, the same one",
+        "rotation-stops-servers",
+    ),
     # UPG
     _c(
         "UPG.users_and_admin_flags_survive_an_upgrade",
@@ -467,6 +477,8 @@ KUBE_HUB_CHECKS = (
     "RES.users_stay_logged_in_across_a_hub_restart",
     "RES.routes_come_back_after_a_proxy_restart",
     "RES.a_dead_server_is_noticed_and_starts_again_with_its_home",
+    "RES.a_rotated_password_is_the_only_one_that_logs_in",
+    "RES.a_password_rotation_keeps_users_servers",
     "UPG.users_and_admin_flags_survive_an_upgrade",
     "UPG.users_stay_logged_in_across_an_upgrade",
     "UPG.a_running_server_survives_an_upgrade_or_starts_again_with_its_files",

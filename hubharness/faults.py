@@ -565,6 +565,16 @@ hub:
         mutant="restore-skips-archive-check",
     ),
     Fault("remove-deletes-homes", "remove without --purge deletes the homes", mutant="remove-deletes-homes"),
+    Fault(
+        "rotation-restarts-nothing",
+        "rotate-password writes the new password and restarts nothing: the hub keeps the old one",
+        mutant="rotation-restarts-nothing",
+    ),
+    Fault(
+        "rotation-stops-servers",
+        "rotate-password stops every user's server when it restarts the hub",
+        mutant="rotation-stops-servers",
+    ),
     Fault("remove-twice-fails", "remove fails when nothing is running", mutant="remove-twice-fails"),
     Fault("purge-keeps-state", "remove --purge keeps the state folder", mutant="purge-keeps-state"),
     Fault(

@@ -1,7 +1,7 @@
 """Harness faults for `invoke selftest`, planted in one verify run (a pytest plugin).
 
-BAK and RMV check the harness's own operations (backup, restore, remove) on a scratch
-namespace inside verify's process. To show that those checks can fail, selftest runs
+BAK, RMV and RES's rotation check the harness's own operations (backup, restore, remove,
+rotate-password) on a scratch namespace inside verify's process. To show that those checks can fail, selftest runs
 verify with HUBHARNESS_MUTANT naming one of the faults below: the operation is replaced,
 for that run only, by a broken one, in the target verify runs on (local, or kubernetes:
 a restore that damages the database in the hub's pod, a remove that deletes the users'
@@ -29,6 +29,7 @@ import pytest
 from . import backup, stable
 from .checks import KUBE, LOCAL, target_kind
 from .errors import HarnessError
+from .hubapi import HubAPI
 from .targets.base import RemoveResult, Target
 from .targets.local import LocalTarget
 from .verify import MUTANT_ENV
@@ -132,6 +133,23 @@ def _local_nothing_running(target) -> bool:
     return target.state_dir.exists() and target.running("hub") is None
 
 
+def _server_stopping_restart(original):
+    """The hub restarted, and every user's server stopped with it."""
+
+    def restart_hub(self) -> None:
+        original(self)
+        deployment = self.deployment()
+        try:
+            api = HubAPI(deployment.public_url, deployment.service_token())
+            for user in api.users(state="active"):
+                for server in user.get("servers") or {}:
+                    api.stop_server(user["name"], server)
+        finally:
+            deployment.close()
+
+    return restart_hub
+
+
 def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
     """The mutant in the operations of this kind of target (a kube one only on a cluster:
     a local run never loads the kubernetes client)."""
@@ -161,6 +179,10 @@ def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
         "remove-quiet-when-nothing-deployed",
     ):
         patch.setattr(target_cls, "remove", _remove_mutant(name, target_cls.remove, delete_homes, nothing_running))
+    elif name == "rotation-restarts-nothing":
+        patch.setattr(target_cls, "restart_hub", lambda self: None)
+    elif name == "rotation-stops-servers":
+        patch.setattr(target_cls, "restart_hub", _server_stopping_restart(target_cls.restart_hub))
     else:
         raise pytest.UsageError(f"{MUTANT_ENV}={name}: no such harness fault")
 

@@ -63,3 +63,22 @@ def test_a_dead_server_is_noticed_and_starts_again_with_its_home(resilience):
         + ("changed" if seen.file_intact is False else "not read")
         + _could_not(seen, "server killed")
     )
+
+
+def test_a_rotated_password_is_the_only_one_that_logs_in(resilience):
+    seen = resilience
+    assert seen.new_password_logs_in is not None, "rotate-password did not finish" + _could_not(seen, "password rotated")
+    assert seen.old_password_login == seen.refused_status, (
+        f"after rotate-password ({seen.rotation}) the old password got {seen.old_password_login}, "
+        f"not the hub's refusal {seen.refused_status}"
+    )
+    assert seen.new_password_logs_in, f"after rotate-password ({seen.rotation}) the new password does not log in"
+
+
+def test_a_password_rotation_keeps_users_servers(resilience):
+    seen = resilience
+    assert seen.server_kept_through_rotation, "rotate-password did not finish" + _could_not(seen, "password rotated")
+    assert seen.server_kept_through_rotation_ok, (
+        f"res-dan's server after rotate-password: {seen.server_kept_through_rotation} "
+        f"(before: started {seen.server_before.get('started')})"
+    )
