@@ -90,6 +90,20 @@ def _count(value: object, key: str) -> int:
 
 def request(values: dict) -> Request:
     """The master and executor size a notebook's PYSPARK_SUBMIT_ARGS ask for."""
+    conf = submit_conf(values)
+    master = conf.get("spark.master")
+    memory = conf.get("spark.executor.memory", SPARK_EXECUTOR_MEMORY_DEFAULT)
+    cores = cores_max = None
+    if "spark.executor.cores" in conf:
+        cores = _int_setting(conf["spark.executor.cores"], "spark.executor.cores")
+    if "spark.cores.max" in conf:
+        cores_max = _int_setting(conf["spark.cores.max"], "spark.cores.max")
+    return Request(master, memory, cores, cores_max)
+
+
+def submit_conf(values: dict) -> dict[str, str]:
+    """The Spark settings a notebook's PYSPARK_SUBMIT_ARGS give (singleuser.extraEnv), as
+    spark-submit reads them: `--conf key=value`, and its own flags, which win."""
     env = chart_values.env_entries(chart_values.get(values, "singleuser.extraEnv", {}))
     raw = env.get(SUBMIT_ARGS)
     if isinstance(raw, dict):
@@ -108,21 +122,16 @@ def request(values: dict) -> Request:
             key, _, setting = value.partition("=")
             conf[key.strip()] = setting.strip()
     conf.update(flags)
-    master = conf.get("spark.master")
-    memory = conf.get("spark.executor.memory", SPARK_EXECUTOR_MEMORY_DEFAULT)
-    cores = cores_max = None
-    if "spark.executor.cores" in conf:
-        cores = _int_setting(conf["spark.executor.cores"], "spark.executor.cores")
-    if "spark.cores.max" in conf:
-        cores_max = _int_setting(conf["spark.cores.max"], "spark.cores.max")
-    return Request(master, memory, cores, cores_max)
+    return conf
 
 
 _FLAGS = {
     "--master": "spark.master",
+    "--deploy-mode": "spark.submit.deployMode",
     "--executor-memory": "spark.executor.memory",
     "--executor-cores": "spark.executor.cores",
     "--total-executor-cores": "spark.cores.max",
+    "--num-executors": "spark.executor.instances",
 }
 
 

@@ -72,6 +72,9 @@ COLLECTIONS = {
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
     "deployments": ("apps/v1", "Deployment"),
+    "serviceaccounts": ("v1", "ServiceAccount"),
+    "roles": ("rbac.authorization.k8s.io/v1", "Role"),
+    "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     # cluster-scoped: kept under the namespace "" (add(CLUSTER, ...))
     "persistentvolumes": ("v1", "PersistentVolume"),
     "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
@@ -95,7 +98,7 @@ CLUSTER_OBJECT = re.compile(
     r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$"
 )
 ROUTE = re.compile(
-    r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1)/namespaces"
+    r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
 )
 

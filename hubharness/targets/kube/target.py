@@ -23,14 +23,14 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ... import authenticators, chart, sparkcluster, upgrades
+from ... import authenticators, chart, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
-from . import helm_release
+from . import helm_release, spark_rbac
 from .access import node_port
 from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
 from .backup import run_backup
@@ -270,6 +270,42 @@ class KubeTarget(Target):
                 raise HarnessError(f"creating ingress failed: {e.status} {e.reason}") from None
             api.replace_namespaced_ingress(body["metadata"]["name"], self.namespace, body)
 
+    # ---- native Spark: what the driver in a user's pod needs (hubharness.sparknative) -------
+    def _apply_spark_native(self, native: sparknative.Settings) -> None:
+        """The service account user pods run as, its Role and RoleBinding: made, or replaced
+        as the values now give them."""
+        core, rbac = self.core(), self.rbac()
+        calls = {
+            "ServiceAccount": (core.create_namespaced_service_account, core.replace_namespaced_service_account),
+            "Role": (rbac.create_namespaced_role, rbac.replace_namespaced_role),
+            "RoleBinding": (rbac.create_namespaced_role_binding, rbac.replace_namespaced_role_binding),
+        }
+        for body in spark_rbac.objects(native.service_account, self.namespace):
+            create, replace = calls[body["kind"]]
+            name = body["metadata"]["name"]
+            try:
+                create(self.namespace, validated(body))
+            except ApiException as e:
+                if e.status != 409:
+                    raise HarnessError(f"creating {body['kind']} {name} failed: {e.status} {e.reason}") from None
+                replace(name, self.namespace, body)
+
+    def _delete_spark_native(self) -> None:
+        """What _apply_spark_native made (by its labels), whatever the values say now."""
+        core, rbac = self.core(), self.rbac()
+        selector = _selector(spark_rbac.MANAGED_BY)
+        for listed, delete in (
+            (rbac.list_namespaced_role_binding, rbac.delete_namespaced_role_binding),
+            (rbac.list_namespaced_role, rbac.delete_namespaced_role),
+            (core.list_namespaced_service_account, core.delete_namespaced_service_account),
+        ):
+            for found in listed(self.namespace, label_selector=selector).items:
+                try:
+                    delete(found.metadata.name, self.namespace)
+                except ApiException as e:
+                    if e.status != 404:
+                        raise HarnessError(f"deleting {found.metadata.name} failed: {e.status} {e.reason}") from None
+
     def wait_ready(self, core, component: str) -> None:
         """Until the component's pods are Running and Ready; at once for a stuck one."""
 
@@ -302,6 +338,7 @@ class KubeTarget(Target):
                 f"custom.sparkCluster: the {self.context} target does not deploy a Spark cluster yet (the local "
                 "target does); leave values/spark-cluster.yaml out, or point PYSPARK_SUBMIT_ARGS at a master you run"
             )
+        native = sparknative.refuse_unusable(values)
         authenticators.require_hub_for(values, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self.require_tools()
@@ -325,6 +362,8 @@ class KubeTarget(Target):
                     f"namespace {self.namespace} began terminating during deploy: wait until it is gone, or use another"
                 ) from None
             raise
+        if native is not None:  # before helm: KubeSpawner's first pod already runs as the account
+            self._apply_spark_native(native)
         self.helm_run("repo", "add", REPO_NAME, chart.CHART_REPO, "--force-update", what="helm repo add")
         self.helm_run("repo", "update", REPO_NAME, what="helm repo update")
         files = [arg for f in values_files for arg in ("-f", str(f))]
@@ -387,6 +426,7 @@ class KubeTarget(Target):
         if RELEASE in releases:
             self.helm_run("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
             self.stop_user_pods(core)
+        self._delete_spark_native()
         if not purge:
             return RemoveResult(
                 f"removed release {RELEASE} from {self.namespace}; kept the Secret and user volumes "

@@ -60,6 +60,8 @@ NOT_ENFORCED = {
 _POD = "Kubernetes pod spec: local processes have no pod"
 _NET = "Kubernetes networking: everything listens on 127.0.0.1"
 NOT_APPLICABLE = {
+    "custom.sparkNative": "refused at deploy: Spark's executors as Kubernetes pods need a cluster, and pip's "
+    "pyspark ships no Kubernetes resource manager (hubharness.sparknative)",
     # hub
     "hub.annotations": _POD,
     "hub.labels": _POD,

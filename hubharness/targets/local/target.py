@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import requests
 
-from ... import authenticators, backup, chart, procs, sparkcluster, upgrades
+from ... import authenticators, backup, chart, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -231,6 +231,12 @@ class LocalTarget(StateFolder, Target):
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         chart.hub_version(chart_version)  # an unknown chart is named before its schema is looked for
         values, schema_check = chart_values.load_validated(values_files, chart_version)
+        if sparknative.settings(values) is not None:
+            raise HarnessError(
+                "custom.sparkNative runs Spark's executors as Kubernetes pods, and the local target has no "
+                "Kubernetes (pip's pyspark ships no Kubernetes resource manager): deploy it with --context kind, "
+                "or leave values/spark-native.yaml out (values/spark-cluster.yaml runs a Spark cluster here)"
+            )
         cluster = sparkcluster.refuse_unusable(values)
         authenticators.require_hub_for(values, chart_version)
         self._refuse_unusable_passwords(values)
