@@ -12,6 +12,7 @@ from hubharness import sparknative, values
 from hubharness.errors import HarnessError
 from hubharness.paths import VALUES_DIR
 from hubharness.targets import target_for
+from hubharness.targets.base import Footprint
 from hubharness.targets.kube import spark_rbac
 from hubharness.targets.kube.api import validated
 
@@ -111,6 +112,13 @@ def test_deploy_makes_the_account_role_and_binding_and_remove_deletes_them(clust
     assert ("PUT", "/apis/rbac.authorization.k8s.io/v1/namespaces/jh/roles/spark-driver") in cluster.requests
     cluster.objects[("jh", "pods")].clear()  # helm's --wait takes hub and proxy
     monkeypatch.setenv("HELM_RELEASES", "jupyterhub")
+    native = [left for left in target.leftovers(Footprint()) if "(native Spark)" in left]
+    assert native == [
+        "service account spark-driver (native Spark)",
+        "role spark-driver (native Spark)",
+        "role binding spark-driver (native Spark)",
+    ]
     target.remove()
+    assert not [left for left in target.leftovers(Footprint()) if "(native Spark)" in left]
     for kind in ("serviceaccounts", "roles", "rolebindings"):
         assert cluster.get("jh", kind, "spark-driver") is None, kind

@@ -658,6 +658,15 @@ class KubeTarget(Target):
             f"pod {p.metadata.name}"
             for p in core.list_namespaced_pod(self.namespace, label_selector=f"release={RELEASE}").items
         ]
+        native = _selector(spark_rbac.MANAGED_BY)
+        for kind, listed in (
+            ("service account", core.list_namespaced_service_account),
+            ("role", rbac.list_namespaced_role),
+            ("role binding", rbac.list_namespaced_role_binding),
+        ):
+            left += [
+                f"{kind} {o.metadata.name} (native Spark)" for o in listed(self.namespace, label_selector=native).items
+            ]
         if RELEASE in self._releases():
             left.append(f"helm release {RELEASE}")
         # the data remove keeps, which purge deletes: the namespace deploy made, else what it put there
