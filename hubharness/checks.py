@@ -47,7 +47,7 @@ class Check:
     # Where it applies only to a hub running this authenticator (hubharness.authenticators:
     # "shared-password"): verify leaves it out when the hub says it runs another.
     authenticator: str = ""
-    # What the deployment must have for it to apply (SPARK_CLUSTER): verify leaves it out of
+    # What the deployment must have for it to apply (SPARK_CLUSTER, SPARK_NATIVE): verify leaves it out of
     # a deployment without, selftest proves it on one deployed with NEEDS_VALUES over the user's.
     needs: str = ""
 
@@ -65,13 +65,21 @@ def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE, 
 
 SHARED_PASSWORD = "shared-password"  # hubharness.authenticators.SHARED
 SPARK_CLUSTER = "spark-cluster"
-NEEDS_VALUES = {SPARK_CLUSTER: "spark-cluster.yaml"}  # in values/: what gives a deployment what a check needs
+SPARK_NATIVE = "spark-native"
+# in values/: what gives a deployment what a check needs
+NEEDS_VALUES = {SPARK_CLUSTER: "spark-cluster.yaml", SPARK_NATIVE: "spark-native.yaml"}
 
 
 def _cluster(id: str, guards: str, fault: str) -> Check:
     """A check of the Spark cluster deployed beside the hub (local for now: the kubernetes
     target does not deploy one yet)."""
     return Check(id, guards, fault, (LOCAL,), needs=SPARK_CLUSTER)
+
+
+def _native(id: str, guards: str, fault: str) -> Check:
+    """A check of the seed's native mode (values/spark-native.yaml): executors as pods the
+    notebook's driver makes through the Kubernetes API, on kubernetes only."""
+    return Check(id, guards, fault, (KUBE,), needs=SPARK_NATIVE)
 
 
 PUBLISHED = ("fallback-password", "SecretPassword2", "password", "admin", "jupyter")
@@ -289,6 +297,34 @@ CATALOGUE: tuple[Check, ...] = (
         "after spark.stop() and after the user's server stops, no executor of theirs runs",
         "spark-stop-does-nothing",
     ),
+    _native(
+        "SPK.native_driver_may_manage_executor_pods",
+        "the API server lets the user pods' service account create, list and delete pods in the namespace "
+        "(a SubjectAccessReview)",
+        "spark-driver-role-missing",
+    ),
+    _native(
+        "SPK.native_executors_may_reach_the_driver",
+        "the namespace's NetworkPolicies let an executor pod reach a user's pod on the driver's and block "
+        "manager's ports",
+        "driver-ports-closed",
+    ),
+    _native(
+        "SPK.native_job_runs_on_two_executor_pods",
+        "a notebook's job runs its tasks on at least two executor pods (Spark's account, the pods' addresses) "
+        "and gives the known answer",
+        "one-executor-pod",
+    ),
+    _native(
+        "SPK.native_executor_pods_are_owned_by_the_driver",
+        "every executor pod has the user's server pod as its owner (it goes with it)",
+        "executors-without-owner",
+    ),
+    _native(
+        "SPK.native_no_executor_pod_left_after_stop",
+        "after spark.stop() and after the user's server stops, no executor pod of theirs is left",
+        "executor-pods-kept",
+    ),
     # RES
     _c(
         "RES.servers_survive_a_hub_restart",
@@ -426,6 +462,8 @@ KUBE_FAULTS = {
     "RDY.component_is_ready[hub]": "hub-in-crash-loop",
     "RDY.component_is_ready[proxy]": "proxy-not-ready",
     "PRX.ingress_routes_its_host_to_proxy_public": "ingress-points-elsewhere",
+    "SPK.native_driver_may_manage_executor_pods": "spark-driver-role-missing",
+    "SPK.native_executors_may_reach_the_driver": "driver-ports-closed",
 }
 
 # The checks that need a hub to answer: a real JupyterHub (the local target's, on 127.0.0.1)
@@ -499,6 +537,17 @@ KUBE_NOT_EMULATED = {
         "harness's virtualenv"
         for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
     },
+    **{
+        check: "it needs Spark on Kubernetes for real: executor pods started from the notebook image by a driver "
+        "in a user pod; pip's pyspark ships no Kubernetes resource manager and this machine runs no containers, "
+        "so neither local nor the emulated cluster can make an executor pod (verify and `invoke selftest "
+        "--context kind` run it on kind in the nightly, with the real image)"
+        for check in (
+            "SPK.native_job_runs_on_two_executor_pods",
+            "SPK.native_executor_pods_are_owned_by_the_driver",
+            "SPK.native_no_executor_pod_left_after_stop",
+        )
+    },
 }
 
 
@@ -533,7 +582,20 @@ def kube_proof(check: Check) -> str:
             "tests/test_kube_hub_faults.py)"
         )
     why = KUBE_NOT_EMULATED.get(check.id) or KUBE_NOT_EMULATED[check.group]
+    if LOCAL not in check.targets:
+        return f"verify and `invoke selftest --context kind` on kind nightly; not on the emulated cluster: {why}"
     return f"`invoke selftest` on local, verify on kind nightly; not on the emulated cluster: {why}"
+
+
+def not_on_local(check: Check) -> str:
+    """Why a kubernetes-only check is not proven by `invoke selftest` on local; "" for one that
+    applies there, or one that only means something on a cluster (a namespace object)."""
+    if LOCAL in check.targets or check.needs != SPARK_NATIVE:
+        return ""
+    return (
+        "it applies to kubernetes only: native mode runs Spark's executors as pods, and the local target "
+        "refuses it (pip's pyspark ships no Kubernetes resource manager); " + kube_proof(check)
+    )
 
 
 def target_kind(context: str) -> str:

@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from . import chart
 from .errors import HarnessError
 from .targets.base import Target
-from .targets.kube import KubeTarget
+from .targets.kube import KubeTarget, spark_rbac
 from .targets.kube.api import HUB_DB, RELEASE, user_claims, validated
 from .targets.kube.helm_release import decode, encode
 from .targets.kube.pods import exec_in
@@ -203,6 +203,15 @@ def ingress_points_elsewhere(target: KubeTarget) -> None:
     api.replace_namespaced_ingress(ingress.metadata.name, target.namespace, ingress)
 
 
+def delete_spark_driver_role(target: KubeTarget) -> None:
+    """The Role deploy made for native Spark's driver is deleted (its binding stays, naming
+    nothing): the service account may no longer make executor pods."""
+    try:
+        target.rbac().delete_namespaced_role(spark_rbac.ROLE, target.namespace)
+    except ApiException as e:
+        raise HarnessError(f"deleting Role {spark_rbac.ROLE} in {target.namespace} failed: {e.status} {e.reason}")
+
+
 BY_NAME: dict[str, ClusterFault] = {
     "namespace_terminating": namespace_terminating,
     "foreign_pod": foreign_pod,
@@ -215,6 +224,7 @@ BY_NAME: dict[str, ClusterFault] = {
     "restart_proxy": restart_proxy,
     "record_another_chart": record_another_chart,
     "ingress_points_elsewhere": ingress_points_elsewhere,
+    "delete_spark_driver_role": delete_spark_driver_role,
 }
 
 

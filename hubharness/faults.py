@@ -33,9 +33,11 @@ import requests
 import yaml
 
 from . import chart, procs
-from .checks import KUBE, LOCAL, PUBLISHED
+from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, SPARK_NATIVE
+from .paths import VALUES_DIR
 from .procs import free_port
 from .targets.local import HUB_SECRET, LocalTarget
+from .values import load_file
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,24 @@ def user_role_with(scope: str) -> str:
 def user_env(**variables: str) -> str:
     """An overlay setting environment variables of user servers (singleuser.extraEnv)."""
     return "singleuser:\n  extraEnv:\n" + "".join(f'    {name}: "{value}"\n' for name, value in variables.items())
+
+
+def native_submit_args(drop: tuple[str, ...] = (), **conf: str) -> str:
+    """An overlay of values/spark-native.yaml's PYSPARK_SUBMIT_ARGS with the `--conf`s of
+    the keys dropped, and of the keys given set (dots as __: spark__executor__instances)."""
+    native = load_file(VALUES_DIR / NEEDS_VALUES[SPARK_NATIVE])
+    args = native["singleuser"]["extraEnv"]["PYSPARK_SUBMIT_ARGS"].split()
+    given = {key.replace("__", "."): value for key, value in conf.items()}
+    gone = {*drop, *given}
+    kept, n = [], 0
+    while n < len(args):
+        if args[n] == "--conf" and n + 1 < len(args) and args[n + 1].partition("=")[0] in gone:
+            n += 2
+            continue
+        kept.append(args[n])
+        n += 1
+    extra = [part for key, value in given.items() for part in ("--conf", f"{key}={value}")]
+    return user_env(PYSPARK_SUBMIT_ARGS=" ".join([*kept[:-1], *extra, kept[-1]]))
 
 
 # ---- actions on a running local deployment ------------------------------------------
@@ -485,6 +505,32 @@ class _KeepSessions(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, _KeepSessions())
 """
         },
+    ),
+    # native Spark on Kubernetes (values/spark-native.yaml)
+    Fault(
+        "spark-driver-role-missing",
+        "the Role that lets the user pods' service account manage executor pods is deleted",
+        cluster="delete_spark_driver_role",
+    ),
+    Fault(
+        "driver-ports-closed",
+        "the values' singleuser.networkPolicy.ingress opening for executors is gone: the chart's policy alone",
+        overlay="singleuser:\n  networkPolicy:\n    ingress: []\n",
+    ),
+    Fault(
+        "one-executor-pod",
+        "notebooks ask for one executor pod (spark.executor.instances=1)",
+        overlay=native_submit_args(spark__executor__instances="1"),
+    ),
+    Fault(
+        "executors-without-owner",
+        "notebooks do not name their pod to Spark (no spark.kubernetes.driver.pod.name): executors get no owner",
+        overlay=native_submit_args(drop=("spark.kubernetes.driver.pod.name",)),
+    ),
+    Fault(
+        "executor-pods-kept",
+        "Spark keeps executor pods when they end (spark.kubernetes.executor.deleteOnTermination=false)",
+        overlay=native_submit_args(spark__kubernetes__executor__deleteOnTermination="false"),
     ),
     Fault(
         "users-hidden-from-harness",

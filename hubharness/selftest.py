@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import authenticators, chart, sparkcluster
+from . import authenticators, chart, sparkcluster, sparknative
 from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError
@@ -85,6 +85,8 @@ class Selftest:
         self._authenticator = authenticators.configured(merged)
         # what the user's values already give the deployment (their healthy run proves its checks)
         self._has = {catalogue.SPARK_CLUSTER} if sparkcluster.settings(merged) else set()
+        if sparknative.settings(merged):
+            self._has.add(catalogue.SPARK_NATIVE)
         self.jobs = self._jobs(jobs, merged)
         self.say = say
         self.lock = threading.Lock()
@@ -258,6 +260,19 @@ class Selftest:
         with self.lock:
             self.say(f"  {run.name:<38} {state:<14} {run.seconds:6.1f}s{'  ' + run.error if run.error else ''}")
 
+    def _elsewhere(self, selection: str | None) -> list[dict]:
+        """The selection's checks that apply only where this context is not, each with why
+        (native Spark's on local), so that a local selftest names them rather than leaving
+        them out."""
+        if self.kind != catalogue.LOCAL:
+            return []
+        wanted = {s.strip() for s in (selection or "").split(",") if s.strip()}
+        return [
+            {"id": check.id, "fault": check.fault, "why": catalogue.not_on_local(check)}
+            for check in catalogue.CATALOGUE
+            if catalogue.not_on_local(check) and (not wanted or check.group in wanted or check.id in wanted)
+        ]
+
     # ---- all of it ---------------------------------------------------------------
     def run(self, selection: str | None = None) -> Result:
         started = time.monotonic()
@@ -271,6 +286,7 @@ class Selftest:
             for check in selected
             if BY_NAME[fault_of[check.id]].not_on(self.kind)
         ]
+        unproven += self._elsewhere(selection)
         chosen = [check for check in selected if not BY_NAME[fault_of[check.id]].not_on(self.kind)]
         if not chosen:
             raise HarnessError(

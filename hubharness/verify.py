@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from . import authenticators, report_page, sparkcluster
+from . import authenticators, report_page, sparkcluster, sparknative
 from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
@@ -111,6 +111,8 @@ def run(
     authenticator = running_authenticator(deployment)
     # from the values: a cluster they turn on that is not there fails its checks, by name
     has = [catalogue.SPARK_CLUSTER] if sparkcluster.settings(deployment.values) is not None else []
+    if sparknative.settings(deployment.values) is not None:
+        has.append(catalogue.SPARK_NATIVE)
     report_dir = new_report_dir(context)
     args = [
         str(SUITES_DIR),
@@ -160,6 +162,6 @@ def run(
             else ""
         )
         if not has:
-            runs += "; checks that need a Spark cluster are left out of a deployment without one"
+            runs += "; checks that need a Spark cluster or native Spark are left out of a deployment without them"
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}){runs}: see the names in suites/")
     return VerifyResult(code, report_dir)

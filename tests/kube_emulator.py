@@ -1,5 +1,6 @@
 """A test tool, not a cluster: a tiny Kubernetes API server on 127.0.0.1 that keeps
-namespaces, secrets, pods, config maps, events, network policies and ingresses in memory
+namespaces, secrets, pods, config maps, events, network policies, ingresses, service
+accounts, roles and their bindings in memory
 and answers with real-shaped objects, so the real kubernetes client can drive the
 kubernetes target over HTTP.
 
@@ -10,7 +11,8 @@ gave (`volumes`), or made for a claim the client created, so that bytes really t
 the websocket stream, both ways. Scaling a Deployment deletes its pods, or makes one,
 Running and Ready at once, and a deleted pod of a Deployment that wants replicas is made
 again at once (its ReplicaSet): the pieces of a controller the hub's restore and RES need.
-A test may be told when a deleted pod's containers stop (`stop_containers`: their
+RBAC's authorizer answers SubjectAccessReviews from the Roles and bindings it holds (see
+`review_access`). A test may be told when a deleted pod's containers stop (`stop_containers`: their
 processes run elsewhere); the pod then goes when they have stopped.
 
 Where the product depends on it, it answers as a real API server does: status codes
@@ -101,6 +103,9 @@ ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
 )
+
+
+ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 
 def merged(obj: dict, patch: dict) -> dict:
@@ -722,6 +727,53 @@ class KubeEmulator:
     def get(self, ns: str, kind: str, name: str) -> dict | None:
         return self.objects.get((ns, kind), {}).get(name)
 
+    def review_access(self, spec: dict) -> dict:
+        """A SubjectAccessReview's status as RBAC's authorizer gives it: allowed when a
+        RoleBinding of the namespace (or a ClusterRoleBinding) binds the user, one of its
+        groups or its service account to a Role of the binding's namespace (or a ClusterRole)
+        with a rule for the verb on the resource in its API group (`*` for any). Resource
+        names, non-resource URLs and aggregated ClusterRoles are not read."""
+        user, groups = spec.get("user", ""), set(spec.get("groups") or [])
+        asked = spec.get("resourceAttributes") or {}
+        ns, verb, resource = asked.get("namespace", ""), asked.get("verb"), asked.get("resource")
+        group = asked.get("group", "")
+
+        def binds(binding: dict, where: str) -> str | None:
+            for who in binding.get("subjects") or []:
+                kind, name = who.get("kind"), who.get("name")
+                if kind == "ServiceAccount" and user == f"system:serviceaccount:{who.get('namespace', where)}:{name}":
+                    return f'ServiceAccount "{name}/{who.get("namespace", where)}"'
+                if (kind == "User" and name == user) or (kind == "Group" and name in groups):
+                    return f'{kind} "{name}"'
+            return None
+
+        def grants(role: dict | None) -> bool:
+            return any(
+                {group, "*"} & set(rule.get("apiGroups") or [])
+                and {resource, "*"} & set(rule.get("resources") or [])
+                and {verb, "*"} & set(rule.get("verbs") or [])
+                for rule in (role or {}).get("rules") or []
+            )
+
+        bindings = [(ns, b, "RoleBinding") for b in self.objects.get((ns, "rolebindings"), {}).values()] if ns else []
+        bindings += [
+            (CLUSTER, b, "ClusterRoleBinding") for b in self.objects.get((CLUSTER, "clusterrolebindings"), {}).values()
+        ]
+        for where, binding, kind in bindings:
+            subject = binds(binding, where)
+            ref = binding.get("roleRef") or {}
+            role = self.get(where, "roles", ref.get("name")) if ref.get("kind") == "Role" else None
+            role = role or (
+                self.get(CLUSTER, "clusterroles", ref.get("name")) if ref.get("kind") == "ClusterRole" else None
+            )
+            if subject and grants(role):
+                name = binding["metadata"]["name"] + (f"/{where}" if where else "")
+                return {
+                    "allowed": True,
+                    "reason": f'RBAC: allowed by {kind} "{name}" of {ref["kind"]} "{ref["name"]}" to {subject}',
+                }
+        return {"allowed": False, "reason": ""}
+
     # ---- HTTP ---------------------------------------------------------------------------
     def _handler(self):
         emulator = self
@@ -794,6 +846,10 @@ class KubeEmulator:
                     return self._send(
                         200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": items}
                     )
+                if url.path == ACCESS_REVIEW and method == "POST":
+                    review = self._body()
+                    review["status"] = emulator.review_access(review.get("spec") or {})
+                    return self._send(201, review)
                 if cluster_object := CLUSTER_OBJECT.match(url.path):
                     kind, name = cluster_object["kind"], cluster_object["name"]
                     found = emulator.get(CLUSTER, kind, name)

@@ -8,15 +8,28 @@ import json
 
 import pytest
 
-from hubharness import checks
+from hubharness import checks, values
+from hubharness.paths import VALUES_DIR
+from hubharness.targets.kube import spark_rbac
 
 from . import test_kube_verify as emulated
 from .helpers import run_invoke
 from .test_kube_verify import AUTH, PASSWORD, _closed_port, _pod, b64
 
-# the emulated namespace with the chart installed, and the ingress controller in front of it
-chart = emulated.chart
 ingress_controller = emulated.ingress_controller
+
+
+@pytest.fixture
+def chart(cluster, ingress_controller):
+    """The emulated namespace with the chart installed on the kind values and native Spark's
+    (the objects deploy makes for it too), and the ingress controller in front of it."""
+    config = values.load(values.values_files("kind", [VALUES_DIR / checks.NEEDS_VALUES[checks.SPARK_NATIVE]]))
+    emulated.install_chart(cluster, config=config)
+    for body in spark_rbac.objects("spark-driver", "jh"):
+        fields = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
+        cluster.add("jh", f"{body['kind'].lower()}s", body["metadata"]["name"], **fields)
+    cluster.ingress_controller = ingress_controller
+    return cluster
 
 
 def _backend(cluster) -> dict:
@@ -59,6 +72,10 @@ BREAK = {
         conditions=[{"type": "Ready", "status": "False"}]
     ),
     "ingress-points-elsewhere": lambda c: _backend(c).update(name="hub"),
+    "spark-driver-role-missing": lambda c: c.objects[("jh", "roles")].pop("spark-driver"),
+    "driver-ports-closed": lambda c: c.get("jh", "networkpolicies", "singleuser")["spec"].update(
+        ingress=emulated.chart_network_policies({})["singleuser"]["ingress"]
+    ),
 }
 
 
@@ -69,6 +86,24 @@ BREAK = {
 MORE_BREAKS = {
     ("NS.state_is_isolated", "no NetworkPolicy for singleuser"): lambda c: c.objects[("jh", "networkpolicies")].pop(
         "singleuser"
+    ),
+    ("SPK.native_driver_may_manage_executor_pods", "may not create, list, watch, delete pods"): lambda c: c.objects[
+        ("jh", "rolebindings")
+    ].pop("spark-driver"),
+    ("SPK.native_driver_may_manage_executor_pods", "may not create pods"): lambda c: c.get(
+        "jh", "roles", "spark-driver"
+    ).update(rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]}]),
+    (
+        "SPK.native_executors_may_reach_the_driver",
+        "NetworkPolicy singleuser selects a user pod for ingress and no rule of it allows it",
+    ): lambda c: BREAK["driver-ports-closed"](c),
+    ("SPK.native_executors_may_reach_the_driver", "NetworkPolicy executors-stay-in selects an executor pod"): (
+        lambda c: c.add(
+            "jh",
+            "networkpolicies",
+            "executors-stay-in",
+            spec={"podSelector": {"matchLabels": {"spark-role": "executor"}}, "policyTypes": ["Egress"]},
+        )
     ),
     ("SEC.secrets_appear_nowhere_else", "configmap notes key pw"): lambda c: c.add(
         "jh", "configmaps", "notes", data={"pw": f"password={PASSWORD}"}

@@ -4,12 +4,15 @@ API server; chart values through helm), every namespace deployed by `invoke depl
 purged by `invoke remove`, as on a cluster.
 
 Stand-ins answer for helm and kubectl. helm's `upgrade --install` leaves the chart's objects
-in the emulated namespace and starts a real hub for it: the local target's, on 127.0.0.1, on
-the values helm was given, with the passwords of the Secret deploy wrote. Its Secrets are
+in the emulated namespace (its NetworkPolicies rendered by a stand-in of its templates,
+test_kube_verify.chart_network_policies) and starts a real hub for it: the local target's,
+on 127.0.0.1, on the values helm was given, with the passwords of the Secret deploy wrote. Its Secrets are
 the cluster's, its hub pod's environment comes from them as a kubelet's would, its user
 servers are the namespace's user pods (the emulator's kubelet hook), and `kubectl
 port-forward svc/proxy-public` reaches its proxy. What the kube target does is its own:
-deploy, verify, remove, and the faults; the hub behind the namespace is real.
+deploy, verify, remove, and the faults; the hub behind the namespace is real. Native Spark's
+part of the values is left out of that hub's (`without_native_spark`): its servers are
+processes, which cannot make executor pods.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import pytest
 import requests
 import yaml
 
-from hubharness import checks, faults, values
+from hubharness import checks, faults, sparknative, values
 from hubharness.faults import BY_NAME
+from hubharness.paths import VALUES_DIR
 from hubharness.targets import target_for
 from hubharness.targets.kube.api import USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
@@ -63,6 +67,24 @@ def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1] if flag in args else ""
 
 
+def without_native_spark(config: dict) -> dict:
+    """The values for the local hub that stands in for a namespace: native Spark's part taken
+    out (custom.sparkNative, the user pods' account and pod template, the driver's
+    environment), since its servers are processes here that cannot make executor pods (the
+    local target refuses native mode). The cluster keeps every object deploy and the chart
+    made for it, which the native checks the emulated cluster proves read."""
+    if sparknative.settings(config) is None:
+        return config
+    local = values.merge(config, {"custom": {"sparkNative": None}})
+    singleuser = local.get("singleuser") or {}
+    for key in ("serviceAccountName", "extraFiles"):
+        singleuser.pop(key, None)
+    native_env = values.load_file(VALUES_DIR / checks.NEEDS_VALUES[checks.SPARK_NATIVE])["singleuser"]["extraEnv"]
+    env = values.env_entries(singleuser.get("extraEnv"))
+    singleuser["extraEnv"] = {k: v for k, v in env.items() if k not in native_env}
+    return local
+
+
 def _is_release_record(secret: dict) -> bool:
     labels = secret["metadata"].get("labels") or {}
     return all(labels.get(k) == v for k, v in RELEASE_RECORD.items())
@@ -78,6 +100,7 @@ class Hubs:
         self.harness = Harness(base / "home", base / "reports")
         self.targets: dict[str, LocalTarget] = {}
         self.installed: dict[str, tuple[list[str], dict[str, str]]] = {}  # ns → deploy's arguments, environment
+        self.installed_config: dict[str, dict] = {}  # ns → the values helm was given
         self.held_down: set[str] = set()  # namespaces whose hub Deployment is scaled to 0
         self.ready: set[str] = set()  # uids of hub pods the readiness probe has passed
         self.env_lock = threading.Lock()  # LocalTarget reads its home from the environment
@@ -106,8 +129,9 @@ class Hubs:
     def install(self, ns: str, config: dict, chart_version: str) -> None:
         passwords = self.passwords(ns)  # deploy's Secret, written before helm runs
         values = self.base / f"{ns}.yaml"
-        values.write_text(yaml.safe_dump(config, sort_keys=False))
+        values.write_text(yaml.safe_dump(without_native_spark(config), sort_keys=False))
         self.installed[ns] = (["--values", str(values), "--chart-version", chart_version], passwords)
+        self.installed_config[ns] = config
         ran = self.harness.deploy(ns, *self.installed[ns][0], env=passwords)
         if ran.code != 0:
             raise RuntimeError((ran.err.strip().splitlines() or ["no output"])[-1])
@@ -210,6 +234,10 @@ class Hubs:
         if target is None:
             return
         mirror_servers(self.cluster, ns, target)
+        account = values.get(self.installed_config.get(ns, {}), "singleuser.serviceAccountName")
+        for pod in self.cluster.objects.get((ns, "pods"), {}).values():  # KubeSpawner's service_account
+            if account and pod["metadata"]["labels"].get("component") == "singleuser-server":
+                pod["spec"].setdefault("serviceAccountName", account)
         homes = target.state_dir / "home"
         claims = self.cluster.objects.setdefault((ns, "persistentvolumeclaims"), {})
         for home in [h for h in (homes.iterdir() if homes.is_dir() else []) if f"claim-{h.name}" not in claims]:
@@ -317,17 +345,39 @@ def _reports_kept_on_failure(reports: Path, name: str) -> Iterator[None]:
 
 
 def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(hub_cluster):
-    with _reports_kept_on_failure(hub_cluster.tmp_path / "reports", "emulated-selftest"):
+    _selftest_kills(hub_cluster, CHECKS, "emulated-selftest")
+
+
+# native Spark's checks alone (a few minutes: one healthy namespace and two broken), for work on them
+NATIVE_CHECKS = [c for c in CHECKS if checks.BY_ID[c].needs == checks.SPARK_NATIVE]
+
+
+def test_selftest_on_the_emulated_cluster_kills_the_native_spark_checks(hub_cluster):
+    assert len(NATIVE_CHECKS) == 2
+    _selftest_kills(hub_cluster, NATIVE_CHECKS, "emulated-native-selftest")
+    data = _selftest_report(hub_cluster)
+    assert {run["name"] for run in data["runs"]} == {
+        "healthy-spark-native",
+        "spark-driver-role-missing-spark-native",
+        "driver-ports-closed-spark-native",
+    }
+    broken = {row["id"]: row["message"] for row in data["checks"]}
+    assert "NetworkPolicy singleuser selects" in broken["SPK.native_executors_may_reach_the_driver"], broken
+    assert "may not create" in broken["SPK.native_driver_may_manage_executor_pods"], broken
+
+
+def _selftest_kills(hub_cluster, ids: list[str], name: str) -> None:
+    with _reports_kept_on_failure(hub_cluster.tmp_path / "reports", name):
         done = run_invoke(
-            "selftest", "--context", "emulated", "--check", ",".join(CHECKS), "--jobs", "2", timeout=SELFTEST_TIMEOUT
+            "selftest", "--context", "emulated", "--check", ",".join(ids), "--jobs", "2", timeout=SELFTEST_TIMEOUT
         )
-        n = len(CHECKS)
+        n = len(ids)
         said = done.stdout[-6000:] + done.stderr[-2000:]
         assert f"selftest: killed {n}/{n}, healthy {n}/{n} passed" in done.stdout, said
         assert done.returncode == 0
         data = _selftest_report(hub_cluster)
         faults_done = {row["id"]: row["fault"] for row in data["checks"]}
-        assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in CHECKS}
+        assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in ids}
         # each done as on a cluster: through the API server or helm values, none to local files or processes
         assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
         assert data["unproven"] == []

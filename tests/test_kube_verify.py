@@ -23,7 +23,6 @@ from hubharness.targets import target_for
 from hubharness.targets.kube import access as kube_access
 from hubharness.targets.kube import api as kube
 from hubharness.targets.kube import helm_release
-from hubharness.targets.kube.deployment import NETWORK_POLICIES
 from hubharness.waiting import wait_until
 
 from .helpers import PROJECT_ROOT, run_invoke
@@ -74,6 +73,68 @@ def install_chart(cluster, ns: str = "jh", config: dict | None = None) -> None:
     chart_objects(cluster, ns, config or values.load(values.values_files("kind")), hub_env=FROM_SECRET)
 
 
+PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+
+def _chart_labels(component: str) -> dict:
+    return {"matchLabels": {"component": component, "app": "jupyterhub", "release": "jupyterhub"}}
+
+
+def chart_network_policies(config: dict) -> dict[str, dict]:
+    """A stand-in for the chart's NetworkPolicy templates (4.x, hub/proxy/singleuser netpol.yaml)
+    rendered for these values, in the shape the chart gives them: each selects its component's
+    pods, lets in what the chart lets in plus the values' `<component>.networkPolicy.ingress`,
+    and lets out what its egressAllowRules defaults let out plus the values' `egress`. Not
+    helm: the templates' conditionals the harness's values never touch are left out."""
+    anywhere = [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]
+    core = {
+        "hub": (
+            [
+                {
+                    "ports": [{"port": "http"}],
+                    "from": [{"podSelector": {"matchLabels": {"hub.jupyter.org/network-access-hub": "true"}}}],
+                }
+            ],
+            anywhere,
+        ),
+        "proxy": (
+            [
+                {"ports": [{"port": "http"}, {"port": "https"}]},
+                {
+                    "ports": [{"port": "api"}],
+                    "from": [{"podSelector": {"matchLabels": {"hub.jupyter.org/network-access-proxy-api": "true"}}}],
+                },
+            ],
+            anywhere,
+        ),
+        "singleuser": (
+            [
+                {
+                    "ports": [{"port": "notebook-port"}],
+                    "from": [{"podSelector": {"matchLabels": {"hub.jupyter.org/network-access-singleuser": "true"}}}],
+                }
+            ],
+            [
+                {"ports": [{"port": 8081}], "to": [{"podSelector": _chart_labels("hub")}]},
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE}}]},  # egressAllowRules.nonPrivateIPs
+            ],
+        ),
+    }
+    policies = {}
+    for component, (ingress, egress) in core.items():
+        given = values.get(config, f"{component}.networkPolicy") or {}
+        if given.get("enabled", True) is False:
+            continue
+        policies[component] = {
+            "podSelector": _chart_labels("singleuser-server" if component == "singleuser" else component),
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [*ingress, *(given.get("ingress") or [])],
+            "egress": [*egress, *(given.get("egress") or [])],
+        }
+    return policies
+
+
 def chart_objects(cluster, ns: str, config: dict, chart_version: str = "4.4.0", hub_env: list | None = None) -> None:
     """The chart's own objects (the user's Secret is deploy's, made before helm runs)."""
     cluster.add(
@@ -92,8 +153,8 @@ def chart_objects(cluster, ns: str, config: dict, chart_version: str = "4.4.0", 
     cluster.add_pod(ns, "proxy-7f4b", "proxy", container="chp")
     cluster.add_pod(ns, "user-scheduler-a", "user-scheduler", container="kube-scheduler")
     cluster.add_pod(ns, "user-scheduler-b", "user-scheduler", container="kube-scheduler")
-    for name in NETWORK_POLICIES:
-        cluster.add(ns, "networkpolicies", name, spec={"podSelector": {}})
+    for name, spec in chart_network_policies(config).items():
+        cluster.add(ns, "networkpolicies", name, spec=spec)
     cluster.add(ns, "configmaps", "user-scheduler", data={"config.yaml": "profiles: []\n"})
     cluster.objects.setdefault((ns, "ingresses"), {})["jupyterhub"] = yaml.safe_load(kube.INGRESS.read_text())
     cluster.logs[(ns, "hub-5d9c", "hub", False)] = "[I JupyterHub app] Running JupyterHub version 5.5.0\n"

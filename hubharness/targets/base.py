@@ -230,6 +230,26 @@ class Deployment(abc.ABC):
         (processes here, pods on a cluster), whatever Spark says of them."""
         raise NotImplementedError(f"{type(self).__name__} runs no Spark cluster")
 
+    # SPK with native Spark on Kubernetes (hubharness.sparknative)
+    def spark_driver_access(self) -> Fact:
+        """Whether the API server lets the account user pods run as manage pods in the
+        namespace, as a notebook's driver does to its executors."""
+        raise NotImplementedError(f"{type(self).__name__} runs no Spark on Kubernetes")
+
+    def executors_reach_the_driver(self) -> Fact:
+        """Whether the namespace's NetworkPolicies let an executor pod connect to a user's
+        pod on the driver's fixed ports."""
+        raise NotImplementedError(f"{type(self).__name__} runs no Spark on Kubernetes")
+
+    def server_pod(self, username: str) -> dict:
+        """The user's server pod now: {name, uid, ip}."""
+        raise NotImplementedError(f"{type(self).__name__} runs no pods")
+
+    def spark_executor_pods(self, app_id: str) -> list[dict]:
+        """This Spark application's executor pods now, whatever Spark says of them: {name,
+        phase, ip, owners: [{kind, name, uid}], deleting}."""
+        raise NotImplementedError(f"{type(self).__name__} runs no Spark on Kubernetes")
+
     # diagnostics
     @abc.abstractmethod
     def write_diagnostics(self, dest: Path) -> None: ...

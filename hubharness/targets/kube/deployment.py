@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import requests
 import yaml
@@ -25,7 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-from ... import authenticators, chart
+from ... import authenticators, chart, sparknative
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI
@@ -34,13 +34,18 @@ from ...paths import VALUES_DIR, state_home
 from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import Component, Deployment, Fact
-from . import access
+from . import access, netpol, spark_rbac
 from .api import HUB_DB, HUB_SECRET, INGRESS, NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from .helm_release import Release
 from .pods import exec_in, inpod, last_line
 
 HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
 NETWORK_POLICIES = ("hub", "proxy", "singleuser")
+# the ports KubeSpawner's notebook container declares, by name (the chart's policy names it)
+NOTEBOOK_PORTS = {"notebook-port": 8888}
+# what KubeSpawner labels every user pod with (its common labels, the chart's release and app)
+USER_POD_LABELS = {"component": "singleuser-server", "app": "jupyterhub", "heritage": "jupyterhub"}
+DRIVER_VERBS = ("create", "list", "watch", "delete")  # what Spark's driver does to executor pods
 STOP_TIMEOUT = 120  # a deleted pod's grace period (30 s by default) and then some
 LOG_LINES = 2000
 
@@ -474,6 +479,123 @@ class KubeDeployment(Deployment):
             f"&context={self.target.kube_context}&kubeconfig={self.target.kubeconfig}"
         )
         return host.run(command)
+
+    # ---- SPK: native Spark on Kubernetes ---------------------------------------------------
+    def spark_driver_access(self) -> Fact:
+        """A SubjectAccessReview per verb for the account user pods run as, with the groups the
+        API server gives a service account's token: the authorizer's own answer (RBAC and any
+        webhook), without a credential of the account in the harness's hands. A user pod that
+        runs as another account fails it too."""
+        account = chart_values.get(self.rendered_values, "singleuser.serviceAccountName")
+        if not account:
+            return Fact(
+                False, "singleuser.serviceAccountName names no account: user pods run as the namespace's default"
+            )
+        others = [
+            f"{p.metadata.name} runs as {p.spec.service_account_name or 'default'}"
+            for p in self._pods(f"release={self.release.name},component=singleuser-server")
+            if (p.spec.service_account_name or "default") != account and p.metadata.deletion_timestamp is None
+        ]
+        if others:
+            return Fact(False, f"user pods do not run as {account}: {'; '.join(others)}")
+        user, groups = spark_rbac.subject(account, self.namespace)
+        api = client.AuthorizationV1Api(self.core.api_client)
+        said, refused = [], []
+        for verb in DRIVER_VERBS:
+            body: Any = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": user,
+                    "groups": groups,
+                    "resourceAttributes": {"namespace": self.namespace, "verb": verb, "resource": "pods"},
+                },
+            }
+            try:
+                review = cast(client.V1SubjectAccessReview, api.create_subject_access_review(body))
+            except ApiException as e:
+                return Fact(
+                    False,
+                    f"the API server did not review {user}'s access: {e.status} {e.reason} (may the context create "
+                    "subjectaccessreviews? kubectl auth can-i create subjectaccessreviews)",
+                )
+            status = review.status or client.V1SubjectAccessReviewStatus(allowed=False)
+            why = status.reason or status.evaluation_error or "no rule allows it"
+            said.append(f"{verb} {'allowed' if status.allowed else 'denied'} ({why})")
+            if not status.allowed:
+                refused.append(verb)
+        verdict = f"may not {', '.join(refused)} pods" if refused else "may " + ", ".join(DRIVER_VERBS) + " pods"
+        return Fact(not refused, f"{user} {verdict} in {self.namespace}, says the API server: {'; '.join(said)}")
+
+    def executors_reach_the_driver(self) -> Fact:
+        """The NetworkPolicies of the namespace as the cluster has them, evaluated for a
+        connection from an executor pod (the labels Spark gives it, in the namespace it is
+        sent to) to a user's pod (a running one's labels, else those KubeSpawner gives) on
+        each fixed port of the driver the deployed values give notebooks."""
+        driver = sparknative.driver(self.rendered_values)
+        if not driver.ports:
+            return Fact(
+                False,
+                f"notebooks' {', '.join(sparknative.DRIVER_PORTS)} are not fixed (PYSPARK_SUBMIT_ARGS): Spark picks "
+                "random ports no NetworkPolicy can name",
+            )
+        running = [p for p in self._pods(f"release={self.release.name},component=singleuser-server")]
+        if running:
+            name, labels = f"user pod {running[0].metadata.name}", dict(running[0].metadata.labels or {})
+        else:
+            extra = chart_values.get(self.rendered_values, "singleuser.extraLabels") or {}
+            name, labels = "a user pod", {**USER_POD_LABELS, "release": self.release.name, **extra}
+        where = driver.namespace or self.namespace
+        serialize = self.core.api_client.sanitize_for_serialization
+        policies = [serialize(p) for p in self.target.networking().list_namespaced_network_policy(self.namespace).items]
+        if where != self.namespace:
+            policies += [serialize(p) for p in self.target.networking().list_namespaced_network_policy(where).items]
+        namespaces = {}
+        for ns in {self.namespace, where}:
+            try:
+                namespaces[ns] = dict(self.core.read_namespace(ns).metadata.labels or {})
+            except ApiException as e:
+                return Fact(False, f"namespace {ns} cannot be read: {e.status} {e.reason}")
+            namespaces[ns].setdefault("kubernetes.io/metadata.name", ns)
+        executor = netpol.Pod(where, driver.executor_labels)
+        user_pod = netpol.Pod(self.namespace, labels, dict(NOTEBOOK_PORTS))
+        executor_says = "an executor pod (" + ",".join(f"{k}={v}" for k, v in driver.executor_labels.items()) + ")"
+        said, blocked = [], []
+        for key, port in driver.ports.items():
+            egress, ingress = netpol.connection(policies, executor, user_pod, port, namespaces)
+            said.append(f"port {port} ({key}): {egress.said('egress', executor_says)}; {ingress.said('ingress', name)}")
+            if not (egress.allowed and ingress.allowed):
+                blocked.append(f"{port} ({key})")
+        head = (
+            f"executor pods cannot reach the driver in {name} on {', '.join(blocked)}"
+            if blocked
+            else f"executor pods may reach the driver in {name} on every driver port"
+        )
+        return Fact(not blocked, f"{head}: {' | '.join(said)}")
+
+    def server_pod(self, username: str) -> dict:
+        pods = self._server_pods(username)
+        if not pods:
+            raise HarnessError(f"{username} has no server pod in {self.namespace}")
+        pod = pods[0]
+        return {"name": pod.metadata.name, "uid": pod.metadata.uid, "ip": pod.status.pod_ip if pod.status else None}
+
+    def spark_executor_pods(self, app_id: str) -> list[dict]:
+        """By the labels Spark puts on every executor pod it makes (spark-app-selector: the
+        application's id)."""
+        selector = ",".join(
+            f"{k}={v}" for k, v in {**sparknative.EXECUTOR_LABELS, "spark-app-selector": app_id}.items()
+        )
+        return [
+            {
+                "name": pod.metadata.name,
+                "phase": pod.status.phase if pod.status else None,
+                "ip": pod.status.pod_ip if pod.status else None,
+                "owners": [{"kind": o.kind, "name": o.name, "uid": o.uid} for o in pod.metadata.owner_references or []],
+                "deleting": pod.metadata.deletion_timestamp is not None,
+            }
+            for pod in self._pods(selector)
+        ]
 
     # ---- diagnostics ----------------------------------------------------------------------
     def hub_database_integrity(self) -> Fact:
