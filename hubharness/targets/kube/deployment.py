@@ -500,7 +500,8 @@ class KubeDeployment(Deployment):
             return Fact(False, f"user pods do not run as {account}: {'; '.join(others)}")
         user, groups = spark_rbac.subject(account, self.namespace)
         api = client.AuthorizationV1Api(self.core.api_client)
-        said, refused = [], []
+        said: dict[str, list[str]] = {}  # "allowed (why)" → its verbs
+        refused = []
         for verb in DRIVER_VERBS:
             body: Any = {
                 "apiVersion": "authorization.k8s.io/v1",
@@ -521,11 +522,12 @@ class KubeDeployment(Deployment):
                 )
             status = review.status or client.V1SubjectAccessReviewStatus(allowed=False)
             why = status.reason or status.evaluation_error or "no rule allows it"
-            said.append(f"{verb} {'allowed' if status.allowed else 'denied'} ({why})")
+            said.setdefault(f"{'allowed' if status.allowed else 'denied'} ({why})", []).append(verb)
             if not status.allowed:
                 refused.append(verb)
         verdict = f"may not {', '.join(refused)} pods" if refused else "may " + ", ".join(DRIVER_VERBS) + " pods"
-        return Fact(not refused, f"{user} {verdict} in {self.namespace}, says the API server: {'; '.join(said)}")
+        answers = "; ".join(f"{', '.join(verbs)} {answer}" for answer, verbs in said.items())
+        return Fact(not refused, f"{user} {verdict} in {self.namespace}, says the API server: {answers}")
 
     def executors_reach_the_driver(self) -> Fact:
         """The NetworkPolicies of the namespace as the cluster has them, evaluated for a
@@ -539,7 +541,7 @@ class KubeDeployment(Deployment):
                 f"notebooks' {', '.join(sparknative.DRIVER_PORTS)} are not fixed (PYSPARK_SUBMIT_ARGS): Spark picks "
                 "random ports no NetworkPolicy can name",
             )
-        running = [p for p in self._pods(f"release={self.release.name},component=singleuser-server")]
+        running = self._pods(f"release={self.release.name},component=singleuser-server")
         if running:
             name, labels = f"user pod {running[0].metadata.name}", dict(running[0].metadata.labels or {})
         else:
