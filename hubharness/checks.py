@@ -526,8 +526,9 @@ KUBE_HUB_CHECKS = (
 )
 
 # The rest are not proven on the emulated cluster, each for the reason given: they are proven
-# able to fail on local (`invoke selftest`), and run for real on kind by the nightly workflow
-# (`invoke selftest --context kind` too, where a cluster fault exists).
+# able to fail on local (`invoke selftest`) where they apply there, and run for real on kind
+# by the nightly workflow (`invoke selftest --context kind` too, where a cluster fault exists:
+# it is the only proof of native Spark's checks of executor pods).
 KUBE_NOT_EMULATED = {
     "PRX.route_table_holds_the_hub_route": "it needs the hub behind its Service (the proxy's / goes to "
     "http://hub:8081)",
