@@ -67,7 +67,9 @@ def test_a_dead_server_is_noticed_and_starts_again_with_its_home(resilience):
 
 def test_a_rotated_password_is_the_only_one_that_logs_in(resilience):
     seen = resilience
-    assert seen.new_password_logs_in is not None, "rotate-password did not finish" + _could_not(seen, "password rotated")
+    assert seen.new_password_logs_in is not None, "rotate-password did not finish" + _could_not(
+        seen, "password rotated"
+    )
     assert seen.old_password_login == seen.refused_status, (
         f"after rotate-password ({seen.rotation}) the old password got {seen.old_password_login}, "
         f"not the hub's refusal {seen.refused_status}"
