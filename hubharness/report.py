@@ -91,8 +91,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Order by the checklist, refuse checks the catalogue does not know, keep those that
-    apply to this context and were asked for, and mark the ones the user skips."""
+    """Order as verify runs the groups (catalogue.RUN_ORDER), refuse checks the catalogue
+    does not know, keep those that apply to this context and were asked for, and mark the
+    ones the user skips."""
     unknown = sorted(check_id(item) for item in items if check_id(item) not in catalogue.BY_ID)
     if unknown:
         raise pytest.UsageError(f"checks missing from the catalogue (hubharness/checks.py): {', '.join(unknown)}")
@@ -103,7 +104,7 @@ def pytest_collection_modifyitems(config, items):
     chosen = catalogue.for_deployment(chosen, None if has is None else {h for h in has.split(",") if h})
     wanted = {c.id for c in catalogue.for_authenticator(chosen, authenticators.kind_of(running) if running else None)}
     skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
-    order = {cid: n for n, cid in enumerate(catalogue.CHECK_ORDER)}
+    order = {cid: n for n, cid in enumerate(catalogue.RUN_ORDER)}
     items.sort(key=lambda item: order.get(check_group(item), len(order)))  # stable within a check
     deselected = [item for item in items if check_id(item) not in wanted]
     if deselected:
