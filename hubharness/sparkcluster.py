@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import shlex
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import requests
 
@@ -141,8 +142,10 @@ def _int_setting(text: str, key: str) -> int:
     return int(text)
 
 
-def refuse_unusable(values: dict) -> Settings | None:
-    """The cluster's settings, after refusing in one line what could never run a job."""
+def refuse_unusable(values: dict, reachable_here: bool = True) -> Settings | None:
+    """The cluster's settings, after refusing in one line what could never run a job.
+    `reachable_here`: a master outside the deployment is one this machine reaches (local);
+    on a cluster it is the pods that must reach it, which this machine cannot tell."""
     cluster, asked = settings(values), request(values)
     if cluster is None:
         if asked.master and SERVICE_ADDRESS in asked.master:
@@ -150,7 +153,7 @@ def refuse_unusable(values: dict) -> Settings | None:
                 f"singleuser.extraEnv.{SUBMIT_ARGS} names the master {asked.master}, but no Spark cluster is "
                 "deployed: turn it on with custom.sparkCluster.enabled (--values values/spark-cluster.yaml)"
             )
-        if asked.master and asked.master.startswith("spark://"):
+        if reachable_here and asked.master and asked.master.startswith("spark://"):
             _require_answer(asked.master)
         return None
     if not asked.master or SERVICE_ADDRESS not in asked.master:
@@ -192,14 +195,17 @@ def _require_answer(master: str) -> None:
 @dataclass(frozen=True)
 class ClusterView:
     """A deployed cluster as the harness reaches it: its settings and the master's web UI,
-    whose /json/ (and each worker's) is Spark's own account of workers, apps and executors."""
+    whose /json/ (and each worker's) is Spark's own account of workers, apps and executors.
+    `read` GETs a web UI's /json/ at an address as Spark gives it: straight where this
+    machine reaches it, through the API server's proxy on kubernetes."""
 
     master_url: str  # as notebooks name it
-    master_ui: str  # reachable from the harness
+    master_ui: str  # as Spark's addresses name it
     settings: Settings
+    read: Callable[[str, str], dict] = field(default=lambda url, what: read_json(url, what), compare=False, repr=False)
 
     def master_status(self) -> dict:
-        return read_json(f"{self.master_ui}/json/", "the Spark master's status")
+        return self.read(f"{self.master_ui}/json/", "the Spark master's status")
 
     def workers(self) -> list[dict]:
         return list(self.master_status().get("workers", []))
@@ -210,7 +216,7 @@ class ClusterView:
         for worker in self.workers():
             if worker.get("state") != "ALIVE":
                 continue
-            status = read_json(f"{worker['webuiaddress']}/json/", f"worker {worker['id']}'s status")
+            status = self.read(f"{worker['webuiaddress']}/json/", f"worker {worker['id']}'s status")
             ids = [e["id"] for e in status.get("executors", []) if e.get("appid") == app_id]
             if ids:
                 found[worker["id"]] = ids

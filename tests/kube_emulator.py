@@ -38,6 +38,13 @@ deleted loses at once every object but pods and those held by finalizers (any ki
 keep a deletionTimestamp until their finalizers are removed, and the namespace stays
 Terminating). `kill 1` in a container (exec) ends its first process: the kubelet starts
 the container again and counts the restart; nothing is killed here.
+A Deployment a client creates gets its `replicas` pods at once (its ReplicaSet), made
+again from its template when a replace changes it, deleted with it (garbage collection).
+Such pods have the IP 127.0.0.1: what serves them, where a test runs anything, is on this
+machine. The API server's proxy (`services/<name>:<port>/proxy/…`, `pods/<name>:<port>/proxy/…`)
+forwards a GET to a Ready pod's port on 127.0.0.1 (`serve_port`: where a test serves a
+container port, whose processes run here on ports of their own), as a real server does
+through the Service's endpoints or to the pod's IP; 503 when no Ready pod serves it.
 helm and kubectl are not emulated: a test may answer the calls of stand-ins on PATH
 (`/_emulator/helm`, `/_emulator/kubectl`; see `helm` and `kubectl` below).
 """
@@ -57,6 +64,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+import requests
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
@@ -99,6 +108,11 @@ CLUSTER_OBJECT = re.compile(
     r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|"
     r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$"
 )
+PROXY = re.compile(
+    r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<kind>services|pods)/(?P<name>[^/:]+)(?::(?P<port>[^/]+))?"
+    r"/proxy(?P<path>/.*)?$"
+)
+LOOPBACK = "127.0.0.1"  # the IP of pods a Deployment makes here
 ROUTE = re.compile(
     r"^/(?:api/v1|apis/networking\.k8s\.io/v1|apis/apps/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces"
     r"(?:/(?P<ns>[^/]+)(?:/(?P<kind>\w+)(?:/(?P<name>[^/]+)(?P<sub>/log|/exec|/scale)?)?)?)?$"
@@ -227,6 +241,9 @@ class KubeEmulator:
         self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
         self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
         self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
+        # a test's hook: (ns, pod, container port) → the port on 127.0.0.1 that serves it (the
+        # API server's proxy goes there); None: the container port itself
+        self.serve_port = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -331,32 +348,107 @@ class KubeEmulator:
             "version": str(revision),
         }
 
-    def scale(self, ns: str, name: str, replicas: int) -> None:
-        """A Deployment's pods: all gone at 0, one made from its template (Running, Ready) above."""
-        deployment = self.get(ns, "deployments", name)
-        deployment["spec"]["replicas"] = replicas
-        template = deployment["spec"]["template"]
-        labels = template["metadata"]["labels"]
+    def _pods_of(self, ns: str, deployment: dict) -> list[str]:
+        """The Deployment's pods that are not going, oldest first."""
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
         pods = self.objects.setdefault((ns, "pods"), {})
-        mine = [
+        return [
             n
             for n, p in pods.items()
             if all(p["metadata"]["labels"].get(k) == v for k, v in labels.items())
             and "deletionTimestamp" not in p["metadata"]  # a ReplicaSet replaces a pod that is going
         ]
-        if replicas == 0:
-            for pod in mine:
-                self.delete_pod(ns, pod)
-        elif not mine:
+
+    def scale(self, ns: str, name: str, replicas: int) -> None:
+        """A Deployment's pods: as many as it wants, the newest deleted first, new ones made
+        from its template (Running, Ready, on 127.0.0.1)."""
+        deployment = self.get(ns, "deployments", name)
+        deployment["spec"]["replicas"] = replicas
+        template = deployment["spec"]["template"]
+        mine = self._pods_of(ns, deployment)
+        for pod in reversed(mine[replicas:]):
+            self.delete_pod(ns, pod)
+        pods = self.objects.setdefault((ns, "pods"), {})
+        for _ in range(replicas - len(mine)):
             pod = f"{name}-{uuid.uuid4().hex[:5]}"
             pods[pod] = {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "spec": {**json.loads(json.dumps(template["spec"])), "nodeName": NODE},
-                "metadata": {"name": pod, "namespace": ns, "labels": dict(labels), "uid": str(uuid.uuid4())},
-                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+                "metadata": {
+                    "name": pod,
+                    "namespace": ns,
+                    "labels": dict(template["metadata"]["labels"]),
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+                "status": {
+                    "phase": "Running",
+                    "podIP": LOOPBACK,
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                },
             }
             self.start_containers(ns, pods[pod])
+
+    def rolled_out(self, ns: str, name: str, before: dict | None) -> None:
+        """A Deployment created or replaced: its pods made again when its template changed,
+        then as many as it wants."""
+        deployment = self.get(ns, "deployments", name)
+        if before is not None and before["spec"].get("template") != deployment["spec"].get("template"):
+            for pod in self._pods_of(ns, before):
+                self.delete_pod(ns, pod)
+        self.scale(ns, name, deployment["spec"].get("replicas", 1))
+
+    def deleted_deployment(self, ns: str, deployment: dict) -> None:
+        """Its ReplicaSet's pods go with it (garbage collection)."""
+        for pod in self._pods_of(ns, deployment):
+            self.delete_pod(ns, pod)
+
+    def proxied(self, ns: str, kind: str, name: str, port: str) -> tuple[int, str]:
+        """Where the API server's proxy sends a request for a Service's or a pod's port: (the
+        port on 127.0.0.1, "") or (an HTTP status, why not)."""
+        with self.lock:
+            if kind == "services":
+                service = self.get(ns, "services", name)
+                if service is None:
+                    return 404, f'services "{name}" not found'
+                ports = service["spec"].get("ports") or []
+                entry = next((p for p in ports if str(p.get("name")) == port or str(p["port"]) == port), None)
+                if entry is None:
+                    return 503, f'no endpoints available for service "{name}:{port}"'
+                target, wanted = entry.get("targetPort", entry["port"]), service["spec"].get("selector") or {}
+                pods = [
+                    p
+                    for p in self.objects.get((ns, "pods"), {}).values()
+                    if wanted and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+                ]
+            else:
+                found = self.get(ns, "pods", name)
+                if found is None:
+                    return 404, f'pods "{name}" not found'
+                pods, target = [found], port
+            for pod in pods:
+                conditions = {c["type"]: c["status"] for c in (pod.get("status") or {}).get("conditions") or []}
+                if (
+                    "deletionTimestamp" in pod["metadata"]
+                    or (pod.get("status") or {}).get("podIP") != LOOPBACK
+                    or (kind == "services" and conditions.get("Ready") != "True")
+                ):
+                    continue
+                number = next(
+                    (
+                        p["containerPort"]
+                        for c in pod["spec"]["containers"]
+                        for p in c.get("ports") or []
+                        if p.get("name") == target
+                    ),
+                    None,
+                )
+                if number is None and str(target).isdigit():
+                    number = int(target)
+                if number is not None:
+                    return (self.serve_port(ns, pod, number) if self.serve_port else number), ""
+            return 503, f'no endpoints available for {kind[:-1]} "{name}:{port}"'
 
     def local_path(self, ns: str, pod: dict, arg: str) -> str:
         """An exec argument with a volume's mount path replaced by the volume's folder."""
@@ -800,6 +892,8 @@ class KubeEmulator:
                 path = urlparse(self.path).path
                 if path.startswith("/_emulator/"):  # a stand-in tool's call: its hook locks what it touches
                     return self._tool(path.removeprefix("/_emulator/"))
+                if method == "GET" and (proxy := PROXY.match(path)):  # forwarded without holding the lock
+                    return self._proxy(proxy)
                 if path.endswith("/exec"):  # a stream: it takes the lock to look only
                     return self._dispatch(method)
                 with emulator.lock:
@@ -937,13 +1031,18 @@ class KubeEmulator:
                             folder.mkdir(parents=True, exist_ok=True)
                             emulator.volumes[(ns, new)] = folder
                     store[new] = body
+                    if kind == "deployments":  # its ReplicaSet makes its pods
+                        emulator.rolled_out(ns, new, None)
                     return self._send(201, body)
                 if method == "DELETE" and name:  # answers with the object, as the API does
                     if name not in store:
                         return self._send(404, status(404, "NotFound", f'{kind} "{name}" not found'))
                     if kind == "pods":
                         return self._send(200, emulator.delete_pod(ns, name, self._grace(url.query)))
-                    return self._send(200, store.pop(name))
+                    gone = store.pop(name)
+                    if kind == "deployments":
+                        emulator.deleted_deployment(ns, gone)
+                    return self._send(200, gone)
                 if method == "DELETE":  # a collection, by label selector
                     chosen = [n for n, o in list(store.items()) if self._selected(o, url.query)]
                     if kind == "pods":
@@ -971,7 +1070,10 @@ class KubeEmulator:
                         )
                     if refused := invalid({**body, "apiVersion": api_version, "kind": kind_name}):
                         return self._send(refused["code"], refused)
+                    before = store[name]
                     store[name] = {**body, "apiVersion": api_version, "kind": kind_name}
+                    if kind == "deployments":
+                        emulator.rolled_out(ns, name, before)
                     return self._send(200, store[name])
                 if method == "PATCH":  # a JSON merge patch; a strategic one is read as one too (lists replaced)
                     store[name] = merged(store[name], self._body())
@@ -982,6 +1084,28 @@ class KubeEmulator:
                         emulator._released_object(ns, kind, name)
                     return None
                 return self._send(405, status(405, "MethodNotAllowed", method))
+
+            def _proxy(self, match) -> None:
+                """GET through the API server's proxy to a Service's or pod's port, answered as
+                that port answers (its status, type and body)."""
+                emulator.requests.append(("GET", urlparse(self.path).path))
+                port, why = emulator.proxied(match["ns"], match["kind"], match["name"], match["port"] or "80")
+                if why:
+                    return self._send(port, status(port, "ServiceUnavailable" if port == 503 else "NotFound", why))
+                query = urlparse(self.path).query
+                try:
+                    answer = requests.get(
+                        f"http://{LOOPBACK}:{port}{match['path'] or '/'}{'?' + query if query else ''}", timeout=10
+                    )
+                except requests.RequestException as e:
+                    why = f"error trying to reach {match['kind'][:-1]} {match['name']}: {type(e).__name__}"
+                    return self._send(503, status(503, "ServiceUnavailable", why))
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+                return None
 
             def _grace(self, query: str) -> int | None:
                 """gracePeriodSeconds of a DELETE, from its query or its DeleteOptions body."""

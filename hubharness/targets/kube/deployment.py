@@ -25,19 +25,21 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-from ... import authenticators, chart, sparknative
+from ... import authenticators, chart, sparkcluster, sparknative
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI
 from ...load.figures import Usage
 from ...paths import VALUES_DIR, state_home
 from ...secretstore import Secret
+from ...sparkcluster import ClusterView
 from ...waiting import wait_until
 from ..base import Component, Deployment, Fact
 from . import access, netpol, spark_rbac
 from .api import HUB_DB, HUB_SECRET, INGRESS, NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from .helm_release import Release
 from .pods import exec_in, inpod, last_line
+from .spark import KubeSparkCluster
 
 HUB_TARGET = "http://hub:8081"  # the chart's hub_connect_url (service hub, port 8081)
 NETWORK_POLICIES = ("hub", "proxy", "singleuser")
@@ -598,6 +600,29 @@ class KubeDeployment(Deployment):
             }
             for pod in self._pods(selector)
         ]
+    # ---- SPK with a Spark cluster ------------------------------------------------------------
+    @functools.cached_property
+    def _spark(self) -> KubeSparkCluster:
+        return KubeSparkCluster(self.core, self.target.apps(), self.namespace, self.release.name)
+
+    def spark_cluster(self) -> ClusterView | None:
+        """The cluster the installed values turn on, once deploy has made its Service."""
+        settings = sparkcluster.settings(self.values)
+        if settings is None or not self._spark.present():
+            return None
+        return self._spark.view(settings)
+
+    def spark_components(self) -> list[Component]:
+        settings = sparkcluster.settings(self.values)
+        return self._spark.components(settings) if settings is not None else []
+
+    def spark_executor_processes(self, app_id: str) -> list[str]:
+        """Executors are processes in the worker pods: those of the application, found by
+        exec in the pods of the workers the master lists ALIVE."""
+        view = self.spark_cluster()
+        if view is None:
+            raise HarnessError(f"no Spark cluster in namespace {self.namespace}")
+        return self._spark.executor_processes(app_id, view.workers())
 
     # ---- diagnostics ----------------------------------------------------------------------
     def hub_database_integrity(self) -> Fact:

@@ -30,12 +30,13 @@ from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
-from . import helm_release, spark_rbac
+from . import helm_release, spark_objects, spark_rbac
 from .access import node_port
 from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
 from .backup import run_backup
 from .deployment import KubeDeployment
 from .restore import run_restore
+from .spark import KubeSparkCluster
 
 AUTH_ENV = chart_values.AUTH_ENV
 READY_TIMEOUT = 300
@@ -333,12 +334,10 @@ class KubeTarget(Target):
         started = time.monotonic()
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, schema_check = chart_values.load_validated(values_files, chart_version)
-        if sparkcluster.settings(values) is not None:
-            raise HarnessError(
-                f"custom.sparkCluster: the {self.context} target does not deploy a Spark cluster yet (the local "
-                "target does); leave values/spark-cluster.yaml out, or point PYSPARK_SUBMIT_ARGS at a master you run"
-            )
         native = sparknative.refuse_unusable(values)
+        spark = sparkcluster.refuse_unusable(values, reachable_here=False)
+        if spark is not None:
+            spark_objects.image_of(values)  # refused before any change, as the settings are
         authenticators.require_hub_for(values, chart_version)
         ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
         self.require_tools()
@@ -386,6 +385,7 @@ class KubeTarget(Target):
         # Two stages, as the seed: hub and proxy Running and Ready.
         for component in ("hub", "proxy"):
             self.wait_ready(core, component)
+        spark_note = self._deploy_spark(core, values, spark)
         return DeployResult(
             self.context,
             self.namespace,
@@ -399,12 +399,26 @@ class KubeTarget(Target):
                 if env_name != AUTH_ENV
                 for origin in [origins[env_name]]
             ],
-            ready_note="hub and proxy are Ready",
+            ready_note="hub and proxy are Ready" + (f"; {spark_note}" if spark_note else ""),
             schema_note=schema_check.warning(),
             action=move or "started",
             moved=f"chart {running.chart_version} → {chart_version} (helm upgrade)" if move and running else "",
             seconds=time.monotonic() - started,
         )
+
+    def _spark_cluster(self, core) -> KubeSparkCluster:
+        return KubeSparkCluster(core, self.apps(), self.namespace, RELEASE)
+
+    def _deploy_spark(self, core, values: dict, settings: sparkcluster.Settings | None) -> str:
+        """The Spark cluster the values turn on, applied and waited for until its master lists
+        every worker ALIVE; one the values no longer turn on, deleted. What deploy says of it."""
+        cluster = self._spark_cluster(core)
+        if settings is None:
+            return "Spark cluster removed (the values no longer turn it on)" if cluster.delete() else ""
+        cluster.apply(values, settings)
+        status = cluster.wait_ready(settings)
+        alive = sum(w.get("state") == "ALIVE" for w in status.get("workers", []))
+        return f"Spark master {sparkcluster.SERVICE_ADDRESS} ALIVE with {alive} worker(s)"
 
     def remove(self, purge: bool = False) -> RemoveResult:
         """helm uninstall (waits for the pods to go); user volumes and the Secret stay unless
@@ -424,6 +438,7 @@ class KubeTarget(Target):
                 removed=False,
             )
         if RELEASE in releases:
+            self._spark_cluster(core).delete()  # not helm's: its pods would outlive the release
             self.helm_run("uninstall", RELEASE, "--namespace", self.namespace, "--wait", what="helm uninstall")
             self.stop_user_pods(core)
         self._delete_spark_native()
@@ -582,7 +597,7 @@ class KubeTarget(Target):
             chart=deployment.chart_version,
             hub_url=None,
             secret=f"{name}/{key} in namespace {self.namespace}",
-            components=deployment.components(),
+            components=deployment.components() + deployment.spark_components(),
             details={"revision": deployment.release.revision},
         )
         try:
