@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from . import chart
 from .errors import HarnessError
 from .targets.base import Target
-from .targets.kube import KubeTarget, spark_rbac
+from .targets.kube import KubeTarget, spark_objects, spark_rbac
 from .targets.kube.api import HUB_DB, RELEASE, user_claims, validated
 from .targets.kube.helm_release import decode, encode
 from .targets.kube.pods import exec_in
@@ -212,6 +212,28 @@ def delete_spark_driver_role(target: KubeTarget) -> None:
         raise HarnessError(f"deleting Role {spark_rbac.ROLE} in {target.namespace} failed: {e.status} {e.reason}")
 
 
+# ---- the Spark standalone cluster ------------------------------------------------------
+def spark_worker_down(target: KubeTarget) -> None:
+    """The workers' Deployment is scaled one down: a worker pod goes for good, as a node lost
+    with no room to place it again; waited for until its pod is gone."""
+    deployment = target.deployment()
+    apps = target.apps()
+    try:
+        workers = apps.read_namespaced_deployment(spark_objects.WORKER, target.namespace)
+    except ApiException as e:
+        raise HarnessError(
+            f"no Deployment {spark_objects.WORKER} in {target.namespace} ({e.status}): is the Spark cluster deployed?"
+        ) from None
+    wanted = max(0, (workers.spec.replicas or 0) - 1)
+    apps.patch_namespaced_deployment_scale(spark_objects.WORKER, target.namespace, {"spec": {"replicas": wanted}})
+    selector = spark_objects.label_selector(spark_objects.WORKER, deployment.release.name)
+    wait_until(
+        f"the {spark_objects.WORKER} pods in {target.namespace} to be {wanted}",
+        lambda: len(deployment.core.list_namespaced_pod(target.namespace, label_selector=selector).items) == wanted,
+        RESTART_TIMEOUT,
+    )
+
+
 BY_NAME: dict[str, ClusterFault] = {
     "namespace_terminating": namespace_terminating,
     "foreign_pod": foreign_pod,
@@ -225,6 +247,7 @@ BY_NAME: dict[str, ClusterFault] = {
     "record_another_chart": record_another_chart,
     "ingress_points_elsewhere": ingress_points_elsewhere,
     "delete_spark_driver_role": delete_spark_driver_role,
+    "spark_worker_down": spark_worker_down,
 }
 
 

@@ -472,8 +472,10 @@ singleuser:
     ),
     Fault(
         "spark-worker-down",
-        "the last Spark worker is stopped for good, as a lost node (its supervisor too)",
+        "a Spark worker goes for good, as a lost node (local: the last worker and its supervisor stopped; "
+        "kubernetes: the workers' Deployment scaled one down)",
         action=_stop_spark_worker,
+        cluster="spark_worker_down",
     ),
     Fault(
         "spark-apps-take-every-core",

@@ -87,8 +87,7 @@ def test_every_mutant_can_be_planted_and_undone():
 def test_check_selection_reads_the_catalogue():
     local = checks.select(None, "local")
     assert "NS.namespace_exists" not in {c.id for c in local}, "the local namespace is its state folder"
-    cluster_local_only = {c.id for c in checks.CATALOGUE if c.needs == checks.SPARK_CLUSTER}
-    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID) - cluster_local_only
+    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID)
     assert [c.id for c in checks.select("rdy", "local")][:1] == ["RDY.component_is_ready[hub]"]
     assert [c.id for c in checks.select("SEC.secret_is_private", "local")] == ["SEC.secret_is_private"]
     with pytest.raises(HarnessError, match="unknown check"):

@@ -33,3 +33,27 @@ def test_deploy_then_verify_on_kind_is_the_whole_job(harness):
         assert summary["counts"]["passed"] > 40
     finally:
         harness.invoke("remove", "--context", "kind", "--namespace", "kindtest", "--purge", timeout=600)
+
+
+def test_the_spark_cluster_on_kind_runs_notebooks_jobs_on_two_workers(harness):
+    """values/spark-cluster.yaml on kind: master and workers as pods on the notebook image,
+    and every SPK check (the five of the cluster among them) passes on it."""
+    try:
+        ran = harness.invoke(
+            "deploy",
+            "--context",
+            "kind",
+            "--namespace",
+            "kindspark",
+            "--values",
+            "values/spark-cluster.yaml",
+            timeout=1800,
+        )
+        assert ran.code == 0, ran.err
+        ran = harness.invoke("verify", "--context", "kind", "--namespace", "kindspark", "--check", "SPK", timeout=1800)
+        summary = json.loads((harness.reports / "latest" / "summary.json").read_text())
+        outcomes = {c["id"]: c["outcome"] for c in summary["checks"]}
+        assert ran.code == 0, f"failed on kind: {[i for i, o in outcomes.items() if o != 'passed']}"
+        assert outcomes["SPK.spark_job_runs_on_executors_of_two_workers"] == "passed"
+    finally:
+        harness.invoke("remove", "--context", "kind", "--namespace", "kindspark", "--purge", timeout=600)

@@ -62,7 +62,18 @@ def test_workers_are_the_settings_replicas_with_their_cores_and_memory_on_the_no
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "2048Mi"}
     labels = workers["spec"]["template"]["metadata"]["labels"]
     assert labels["component"] == "spark-worker" and labels["release"] == "jupyterhub"
-    assert labels["hub.jupyter.org/network-access-singleuser"] == "true", "executors must reach the drivers"
+
+
+def test_the_shipped_values_let_drivers_and_executors_through_the_singleuser_network_policy():
+    policy = CONFIG["singleuser"]["networkPolicy"]
+    (egress,) = policy["egress"]
+    (expression,) = egress["to"][0]["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == set(spark_objects.COMPONENTS), "drivers reach the master and executors"
+    (ingress,) = policy["ingress"]
+    worker = spark_objects.worker_deployment("jupyterhub", spark_objects.image_of(CONFIG), SETTINGS)
+    pod_labels = worker["spec"]["template"]["metadata"]["labels"]
+    wanted = ingress["from"][0]["podSelector"]["matchLabels"]
+    assert all(pod_labels[k] == v for k, v in wanted.items()), "executors reach the driver"
 
 
 def test_no_service_links_put_spark_master_port_in_the_spark_pods_environment():
@@ -212,3 +223,16 @@ def test_bad_cluster_settings_are_one_line_and_nothing_is_made(cluster, tmp_path
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], done.stderr
     assert cluster.helm_calls() == [] and "jh" not in cluster.namespaces, "nothing was started"
+
+
+def test_a_worker_down_is_the_workers_deployment_scaled_one_down_and_status_says_so(cluster, master):
+    from hubharness import cluster_faults
+
+    deploy(SPARK_VALUES)
+    cluster.add_release("jh", chart_release(CONFIG))
+    assert cluster_faults.apply("spark_worker_down", target_for("emulated", "jh")) is None
+    assert cluster.get("jh", "deployments", "spark-worker")["spec"]["replicas"] == 1
+    assert len(spark_pods(cluster, "spark-worker")) == 1
+    workers = target_for("emulated", "jh").deployment().spark_components()[1]
+    assert (workers.name, workers.ready) == ("spark-worker", False)
+    assert workers.detail.startswith("1 of 2 pod(s) Ready")

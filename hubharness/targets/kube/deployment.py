@@ -110,12 +110,15 @@ class KubeDeployment(Deployment):
 
     def scratch_values_files(self) -> list[Path]:
         """The values installed here (helm's record of them), then values/scratch.yaml:
-        the NodePort is this deployment's, the scratch's proxy-public is a ClusterIP."""
+        the NodePort is this deployment's, the scratch's proxy-public is a ClusterIP; and
+        no Spark cluster."""
         installed = state_home() / ".scratch" / f"{self.context}-{self.namespace}-values.yaml"
         installed.parent.mkdir(parents=True, exist_ok=True)
         installed.touch(0o600)
         installed.write_text(yaml.safe_dump(self.values, sort_keys=False))
-        return [installed, VALUES_DIR / "scratch.yaml"]
+        # the scratch's checks never run Spark: no cluster of its own (as on local)
+        without = [VALUES_DIR / "scratch-without-spark.yaml"] if sparkcluster.settings(self.values) else []
+        return [installed, VALUES_DIR / "scratch.yaml", *without]
 
     @functools.cached_property
     def public_url(self) -> str:

@@ -22,9 +22,6 @@ COMPONENTS = (MASTER, WORKER)
 UI_PORT = 8080  # the master's web UI (its /json/ is its own account of workers and apps)
 WORKER_UI_PORT = 8081
 MANAGED_BY = {"app.kubernetes.io/managed-by": "hubharness"}
-# The chart's singleuser NetworkPolicy admits pods carrying this label: executors, which run
-# in the worker pods, connect back to the driver in the user's pod.
-REACHES_USER_PODS = {"hub.jupyter.org/network-access-singleuser": "true"}
 WORK_DIR = "/tmp/spark-work"  # the executors' folders: an emptyDir of the worker pod
 DAEMON_MEMORY_MB = 256  # the master's and a worker's own JVM heap (SPARK_DAEMON_MEMORY)
 # Beyond what a worker offers its executors: its own JVM, each executor JVM's off-heap,
@@ -116,7 +113,7 @@ def _pod_spec(container: dict, image: dict, extra_volumes: list[dict] | None = N
     return spec
 
 
-def _deployment(name: str, release: str, replicas: int, spec: dict, pod_labels: dict, strategy: str) -> dict:
+def _deployment(name: str, release: str, replicas: int, spec: dict, strategy: str) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -125,7 +122,7 @@ def _deployment(name: str, release: str, replicas: int, spec: dict, pod_labels: 
             "replicas": replicas,
             "strategy": {"type": strategy},
             "selector": {"matchLabels": selector(name, release)},
-            "template": {"metadata": {"labels": {**labels(name, release), **pod_labels}}, "spec": spec},
+            "template": {"metadata": {"labels": labels(name, release)}, "spec": spec},
         },
     }
 
@@ -163,7 +160,7 @@ def master_deployment(release: str, image: dict) -> dict:
             "limits": {"cpu": "1", "memory": f"{DAEMON_MEMORY_MB * 4}Mi"},
         },
     }
-    return _deployment(MASTER, release, 1, _pod_spec(container, image), {}, "Recreate")
+    return _deployment(MASTER, release, 1, _pod_spec(container, image), "Recreate")
 
 
 def worker_deployment(release: str, image: dict, settings: Settings) -> dict:
@@ -196,7 +193,7 @@ def worker_deployment(release: str, image: dict, settings: Settings) -> dict:
         "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}],
     }
     spec = _pod_spec(container, image, [{"name": "work", "emptyDir": {}}])
-    return _deployment(WORKER, release, settings.workers, spec, REACHES_USER_PODS, "RollingUpdate")
+    return _deployment(WORKER, release, settings.workers, spec, "RollingUpdate")
 
 
 def cluster_objects(release: str, image: dict, settings: Settings) -> list[dict]:
