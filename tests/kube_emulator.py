@@ -379,6 +379,7 @@ class KubeEmulator:
                     "name": pod,
                     "namespace": ns,
                     "labels": dict(template["metadata"]["labels"]),
+                    "annotations": dict(template["metadata"].get("annotations") or {}),
                     "uid": str(uuid.uuid4()),
                     "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 },

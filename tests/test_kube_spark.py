@@ -165,10 +165,22 @@ def test_deploy_applies_the_cluster_waits_for_its_workers_and_status_shows_them(
     shown = {c.name: c for c in target_for("emulated", "jh").status().components}
     assert shown["spark-worker"].ready and "2 of 2 pod(s) Ready" in shown["spark-worker"].detail
     assert shown["spark-master"].ready
+    before = {p["metadata"]["name"] for p in spark_pods(cluster, "spark-worker")}
     again = deploy(SPARK_VALUES)  # idempotent: replaced, the same pods
     assert "ALIVE with 2 worker(s)" in again.ready_note
     assert ("PUT", "/apis/apps/v1/namespaces/jh/deployments/spark-worker") in cluster.requests
-    assert len(spark_pods(cluster, "spark-worker")) == 2
+    assert {p["metadata"]["name"] for p in spark_pods(cluster, "spark-worker")} == before
+
+
+def test_new_settings_replace_the_workers_and_deploy_waits_for_the_new_ones(cluster, master, tmp_path):
+    deploy(SPARK_VALUES)
+    before = {p["metadata"]["name"] for p in spark_pods(cluster, "spark-worker")}
+    (tmp_path / "bigger.yaml").write_text("custom:\n  sparkCluster:\n    workerMemory: 2g\n")
+    deploy([*SPARK_VALUES, tmp_path / "bigger.yaml"])
+    now = [p for p in spark_pods(cluster, "spark-worker") if "deletionTimestamp" not in p["metadata"]]
+    assert len(now) == 2 and not before & {p["metadata"]["name"] for p in now}
+    digest = cluster.get("jh", "deployments", "spark-worker")["spec"]["template"]["metadata"]["annotations"]
+    assert all(p["metadata"]["annotations"] == digest for p in now)
 
 
 def test_a_deploy_without_the_cluster_removes_it(cluster, master):

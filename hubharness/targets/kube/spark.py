@@ -25,7 +25,7 @@ from ...waiting import wait_until
 from ..base import Component
 from .api import fail_if_stuck, validated
 from .pods import exec_in, last_line
-from .spark_objects import COMPONENTS, MASTER, UI_PORT, WORKER, cluster_objects, image_of, label_selector
+from .spark_objects import COMPONENTS, CONFIG, MASTER, UI_PORT, WORKER, cluster_objects, image_of, label_selector
 
 READY_TIMEOUT = 300  # pull the notebook image on a node that has none yet, start three JVMs
 GONE_TIMEOUT = 120
@@ -141,10 +141,20 @@ class KubeSparkCluster:
         """Until the master pod and `workers` worker pods are Ready, then until the master
         says it is ALIVE with `workers` workers ALIVE; at once for a stuck pod."""
 
+        wanted = {}
+        for component in COMPONENTS:
+            deployment = self._deployment(component)
+            if deployment is None:
+                raise HarnessError(f"Deployment {component} is not in {self.namespace}: deploy applies it first")
+            wanted[component] = (deployment.spec.template.metadata.annotations or {}).get(CONFIG)
+
         def pods_ready() -> bool:
+            """Ready pods of the spec just applied (those of an earlier one are going)."""
             counts = []
             for component in COMPONENTS:
-                pods = self.pods(component)
+                pods = [
+                    p for p in self.pods(component) if (p.metadata.annotations or {}).get(CONFIG) == wanted[component]
+                ]
                 for pod in pods:
                     fail_if_stuck(pod, f"pod {pod.metadata.name} ({component})")
                 counts.append(sum(_ready(p) for p in pods))

@@ -11,6 +11,8 @@ harness's managed-by, which remove deletes by.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 
 from ... import values as chart_values
@@ -22,6 +24,7 @@ COMPONENTS = (MASTER, WORKER)
 UI_PORT = 8080  # the master's web UI (its /json/ is its own account of workers and apps)
 WORKER_UI_PORT = 8081
 MANAGED_BY = {"app.kubernetes.io/managed-by": "hubharness"}
+CONFIG = "hubharness.io/spark-config"  # the pod spec's digest, on the pods of that spec
 WORK_DIR = "/tmp/spark-work"  # the executors' folders: an emptyDir of the worker pod
 DAEMON_MEMORY_MB = 256  # the master's and a worker's own JVM heap (SPARK_DAEMON_MEMORY)
 # Beyond what a worker offers its executors: its own JVM, each executor JVM's off-heap,
@@ -113,16 +116,22 @@ def _pod_spec(container: dict, image: dict, extra_volumes: list[dict] | None = N
     return spec
 
 
-def _deployment(name: str, release: str, replicas: int, spec: dict, strategy: str) -> dict:
+def _deployment(name: str, release: str, replicas: int, spec: dict) -> dict:
+    """Recreate: a master or worker changed is replaced, never run beside its old self; the
+    pods carry their spec's digest (CONFIG), which deploy waits for."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "labels": labels(name, release)},
         "spec": {
             "replicas": replicas,
-            "strategy": {"type": strategy},
+            "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector(name, release)},
-            "template": {"metadata": {"labels": labels(name, release)}, "spec": spec},
+            "template": {
+                "metadata": {"labels": labels(name, release), "annotations": {CONFIG: digest}},
+                "spec": spec,
+            },
         },
     }
 
@@ -146,7 +155,7 @@ def master_service(release: str) -> dict:
 
 
 def master_deployment(release: str, image: dict) -> dict:
-    """One master (Recreate: never two masters for one Service), bound to its pod's IP."""
+    """One master, bound to its pod's IP (never two for one Service: Recreate)."""
     container = {
         "name": MASTER,
         "command": _spark_class(MASTER_CLASS, "--host", "$POD_IP", "--port", str(PORT), "--webui-port", str(UI_PORT)),
@@ -160,7 +169,7 @@ def master_deployment(release: str, image: dict) -> dict:
             "limits": {"cpu": "1", "memory": f"{DAEMON_MEMORY_MB * 4}Mi"},
         },
     }
-    return _deployment(MASTER, release, 1, _pod_spec(container, image), "Recreate")
+    return _deployment(MASTER, release, 1, _pod_spec(container, image))
 
 
 def worker_deployment(release: str, image: dict, settings: Settings) -> dict:
@@ -193,7 +202,7 @@ def worker_deployment(release: str, image: dict, settings: Settings) -> dict:
         "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}],
     }
     spec = _pod_spec(container, image, [{"name": "work", "emptyDir": {}}])
-    return _deployment(WORKER, release, settings.workers, spec, "RollingUpdate")
+    return _deployment(WORKER, release, settings.workers, spec)
 
 
 def cluster_objects(release: str, image: dict, settings: Settings) -> list[dict]:
