@@ -140,3 +140,17 @@ def test_the_cluster_runs_under_the_local_kubelet_shown_by_status_and_stopped_by
     jvms = [p for p in procs.processes_under(state) if "org.apache.spark" in " ".join(p.cmdline())]
     assert jvms == [], f"remove left Spark running: {[p.pid for p in jvms]}"
     assert "spark" not in json.loads((state / "state.json").read_text())
+
+
+def test_on_a_cluster_a_master_outside_the_deployment_is_for_the_pods_to_reach():
+    """This machine cannot tell whether pods reach it: kubernetes deploy does not ask."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing answers there
+    outside = values.merge(
+        values.load([VALUES_DIR / "base.yaml"]),
+        {"singleuser": {"extraEnv": {sparkcluster.SUBMIT_ARGS: f"--master spark://127.0.0.1:{port} pyspark-shell"}}},
+    )
+    with pytest.raises(HarnessError, match="does not answer"):
+        sparkcluster.refuse_unusable(outside)
+    assert sparkcluster.refuse_unusable(outside, reachable_here=False) is None
