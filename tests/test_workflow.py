@@ -76,3 +76,12 @@ def test_steps_are_the_readmes_commands_and_keep_the_reports(workflow):
         s for s in workflow["jobs"]["conformance"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
+
+
+def test_the_nightly_deploys_the_spark_cluster_on_every_context_and_runs_spk_on_it(workflow):
+    step = next(s for s in workflow["jobs"]["conformance"]["steps"] if "values/spark-cluster.yaml" in s.get("run", ""))
+    assert step["if"] == "matrix.chart == '4.4.0'", "on local and kind, the newest chart"
+    lines = step["run"].splitlines()
+    assert lines[0].startswith('.venv/bin/invoke deploy --context "${{ matrix.context }}"')
+    assert '.venv/bin/invoke verify --context "${{ matrix.context }}" --check SPK' in lines
+    assert "values/spark-cluster.yaml" not in lines[-1], "a deploy without the values removes the cluster again"
