@@ -248,3 +248,24 @@ def test_a_worker_down_is_the_workers_deployment_scaled_one_down_and_status_says
     workers = target_for("emulated", "jh").deployment().spark_components()[1]
     assert (workers.name, workers.ready) == ("spark-worker", False)
     assert workers.detail.startswith("1 of 2 pod(s) Ready")
+
+
+def test_a_master_that_does_not_answer_behind_its_service_is_one_line_naming_the_proxy(cluster, master):
+    deploy(SPARK_VALUES)
+    cluster.add_release("jh", chart_release(CONFIG))
+    view = target_for("emulated", "jh").deployment().spark_cluster()
+    assert view is not None and view.master_url == "spark://spark-master:7077"
+    master.server.shutdown()
+    master.server.server_close()
+    with pytest.raises(HarnessError) as refused:
+        view.master_status()
+    said = str(refused.value)
+    assert said.startswith("the Spark master's status cannot be read: /api/v1/namespaces/jh/services/spark-master:8080")
+    assert "answered 503" in said and "\n" not in said
+
+
+def test_a_deployment_without_the_cluster_has_no_view_of_one(cluster, master):
+    deploy(values.values_files("emulated"))
+    cluster.add_release("jh", chart_release(values.load(values.values_files("emulated"))))
+    deployment = target_for("emulated", "jh").deployment()
+    assert deployment.spark_cluster() is None and deployment.spark_components() == []
