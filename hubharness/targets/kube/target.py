@@ -1,7 +1,8 @@
 """The kubernetes target: the official chart through helm, the Secret and the ingress
 through the kubernetes client, readiness by the chart's pod labels; verify and status
 read the namespace through the API (deployment.py); backup.py and restore.py move the
-data; kind.py adds the cluster kind makes.
+data; spark.py runs the Spark standalone cluster the values turn on; kind.py adds the
+cluster kind makes.
 
 Nothing here runs against a real cluster on the development machine (it has none): the
 project's tests drive it over HTTP against an emulated API server, and the users'
