@@ -603,6 +603,7 @@ class KubeDeployment(Deployment):
             }
             for pod in self._pods(selector)
         ]
+
     # ---- SPK with a Spark cluster ------------------------------------------------------------
     @functools.cached_property
     def _spark(self) -> KubeSparkCluster:
