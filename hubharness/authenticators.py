@@ -19,6 +19,8 @@ from .hubapi import HubAPI
 
 AUTH_ENV = chart_values.AUTH_ENV
 ADMIN_ENV = "JUPYTERHUB_ADMIN_PASSWORD"
+# rotate-password's new values, read by the command only (never a component's environment)
+NEW_ENV = {AUTH_ENV: "HUBHARNESS_NEW_PASSWORD", ADMIN_ENV: "HUBHARNESS_NEW_ADMIN_PASSWORD"}
 
 DUMMY, SHARED = "dummy", "shared-password"  # JupyterHub's own names (its entry points)
 CLASSES = {

@@ -23,12 +23,11 @@ from .errors import HarnessError
 from .hubapi import TIMEOUT, HubAPI, login, refused_login_status
 from .secretstore import Secret
 from .targets.base import Target
+from .waiting import wait_until
 
-NEW_ENV = {
-    authenticators.AUTH_ENV: "HUBHARNESS_NEW_PASSWORD",
-    authenticators.ADMIN_ENV: "HUBHARNESS_NEW_ADMIN_PASSWORD",
-}
+NEW_ENV = authenticators.NEW_ENV
 PROBE_USER = "hubharness-rotation"  # logs in to prove the user password; deleted afterwards
+HEALTHY_TIMEOUT = 120  # seconds for the restarted hub to answer through the proxy
 
 
 @dataclass
@@ -39,6 +38,7 @@ class RotationResult:
     seconds: float
     kept: list[str] = field(default_factory=list)  # user servers running before and after, the same ones
     lost: list[str] = field(default_factory=list)  # … stopped or started again by the rotation
+    left: str = ""  # what the rotation could not clean up (its probe user), if anything
 
     def lines(self) -> list[str]:
         out = [
@@ -50,6 +50,8 @@ class RotationResult:
         ]
         if self.lost:
             out.append(f"user servers the rotation stopped or started again: {', '.join(self.lost)}")
+        if self.left:
+            out.append(self.left)
         return out
 
 
@@ -82,8 +84,15 @@ def _prove(url: str, username: str, old: str, new: str) -> None:
 
 
 def rotate(target: Target, admin: bool = False) -> RotationResult:
-    started = time.monotonic()
     deployment = target.deployment()
+    try:
+        return _rotate(target, deployment, admin)
+    finally:
+        deployment.close()  # what reaching it took (a port-forward)
+
+
+def _rotate(target: Target, deployment, admin: bool) -> RotationResult:
+    started = time.monotonic()
     values = deployment.rendered_values
     env_name = authenticators.ADMIN_ENV if admin else authenticators.AUTH_ENV
     which = "admin password" if admin else "user password"
@@ -104,20 +113,27 @@ def rotate(target: Target, admin: bool = False) -> RotationResult:
     new = Secret(given or authenticators.GENERATED[env_name]())
     if new == old:
         raise HarnessError(f"{NEW_ENV[env_name]} holds the {which} in use: give another, or unset it for a new one")
-    authenticators.refuse_passwords(values, {env_name: (new, NEW_ENV[env_name])})
+    # what the hub would refuse to start with: the new one, beside the other password it keeps
+    candidates: dict[str, tuple[str, str]] = {env_name: (new, NEW_ENV[env_name])}
+    other = authenticators.AUTH_ENV if admin else authenticators.ADMIN_ENV
+    if other in refs:
+        kept = deployment.auth_password() if admin else deployment.admin_password()
+        candidates[other] = (kept, f"Secret {'/'.join(refs[other])}")
+    authenticators.refuse_passwords(values, candidates)
     username = _admin_user(values) if admin else _probe_user(values)
     api = HubAPI(url, deployment.service_token())
+    made_probe = username == PROBE_USER and api.user(PROBE_USER) is None
     before = _servers(api)
     target.write_password(env_name, new)
     try:
         target.restart_hub()
+        _wait_healthy(url)
         _prove(url, username, old, new)
-    except (HarnessError, requests.RequestException) as e:
-        why = str(e) if isinstance(e, HarnessError) else type(e).__name__
+    except Exception as e:  # noqa: BLE001 — whatever failed after the write, the old password goes back
+        why = str(e) if isinstance(e, HarnessError) else f"{type(e).__name__}: {e}"
         raise HarnessError(f"rotation failed: {why}; {_put_back(target, env_name, old, url, username)}") from None
     finally:
-        if username == PROBE_USER and _healthy(url):
-            api.delete_user(PROBE_USER)
+        left = _delete_probe(api, url) if made_probe else ""
     after = _servers(api)
     secret, key = refs[env_name]
     return RotationResult(
@@ -127,14 +143,31 @@ def rotate(target: Target, admin: bool = False) -> RotationResult:
         time.monotonic() - started,
         kept=sorted(s for s in before if after.get(s) == before[s]),
         lost=sorted(s for s in before if after.get(s) != before[s]),
+        left=left,
     )
+
+
+def _wait_healthy(url: str) -> None:
+    """Until the hub answers through the proxy (a Ready pod is not yet a served Service)."""
+    wait_until(f"the hub at {url}/hub/health after its restart", lambda: _healthy(url), HEALTHY_TIMEOUT)
+
+
+def _delete_probe(api: HubAPI, url: str) -> str:
+    """The user that proved the password, deleted; what was left if it could not be."""
+    try:
+        api.delete_user(PROBE_USER)
+        return ""
+    except (HarnessError, requests.RequestException) as e:
+        return f"user {PROBE_USER} could not be deleted ({e}): delete it in the hub's admin page"
 
 
 def _probe_user(values: dict) -> str:
     """Who logs in to prove the user password: a user of the harness's own, unless the hub
-    lets only some users in (then the first of them, left as it was)."""
-    allowed = chart_values.get(values, "hub.config.Authenticator.allowed_users", []) or []
-    return str(min(allowed)) if allowed else PROBE_USER
+    lets only some users in (then the first of them that is no admin, left as it was:
+    an admin may log in with the admin password only)."""
+    allowed = set(chart_values.get(values, "hub.config.Authenticator.allowed_users", []) or [])
+    admins = set(chart_values.get(values, "hub.config.Authenticator.admin_users", []) or [])
+    return str(min(allowed - admins)) if allowed - admins else PROBE_USER
 
 
 def _admin_user(values: dict) -> str:
@@ -151,6 +184,6 @@ def _put_back(target: Target, env_name: str, old: str, url: str, username: str) 
         target.restart_hub()
         if login(url, username, old).ok:
             return "the old password is in place again and logs in"
-    except (HarnessError, requests.RequestException) as e:
-        return f"putting the old password back failed too ({e}): check the Secret and the hub by hand"
+    except Exception as e:  # noqa: BLE001 — said to the operator, who must act
+        return f"putting the old password back failed too ({type(e).__name__}: {e}): check the Secret and the hub"
     return "the old password was written back, but the hub does not take it yet: check the hub's log"

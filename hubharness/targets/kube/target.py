@@ -577,7 +577,8 @@ class KubeTarget(Target):
         self.wait_ready(self.core(), "hub")
 
     def password_place(self, secret: str, key: str) -> str:
-        return f"kubectl -n {self.namespace} get secret {secret} -o jsonpath='{{.data.{key}}}' | base64 -d"
+        where = f"--kubeconfig {self.kubeconfig} --context {self.kube_context} -n {self.namespace}"
+        return f"kubectl {where} get secret {secret} -o jsonpath='{{.data.{key}}}' | base64 -d"
 
     # ---- verify and status ----------------------------------------------------------------
     def deployment(self) -> KubeDeployment:

@@ -456,7 +456,8 @@ class LocalTarget(StateFolder, Target):
         proxy_token = self.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
         self._log_offsets = {name: self._log_size(name) for name in ("hub", "proxy")}
         self._launched_at = time.time()
-        base_env = {k: v for k, v in os.environ.items() if k != AUTH_ENV}
+        hidden = {AUTH_ENV, *authenticators.NEW_ENV.values()}  # the hub reads passwords from its Secret only
+        base_env = {k: v for k, v in os.environ.items() if k not in hidden}
         base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
         if not plan.proxy:
             cmd = plan.chp + [
