@@ -7,13 +7,11 @@ status store, never the harness's configuration. alice's notebook runs the job i
 session every SPK cell shares; bob is the second user. What ran where goes to spark.json.
 """
 
-import json
 import time
-from pathlib import Path
 
 import pytest
 
-from fixtures.users import SPARK
+from fixtures.users import SPARK, record_spark
 from hubharness.kernel import Kernel
 
 pytestmark = pytest.mark.check("SPK")
@@ -78,21 +76,6 @@ def spark_cluster(deployment):
     return cluster
 
 
-@pytest.fixture
-def bobs_kernel(bob):
-    kernel = Kernel(bob.server_url, bob.token).start()
-    yield kernel
-    kernel.shutdown()  # gone already where the check stopped bob's server
-
-
-def _record(request, **seen) -> None:
-    report_dir = request.config.getoption("report_dir", None)
-    if report_dir:
-        path = Path(report_dir) / "spark.json"
-        known = json.loads(path.read_text()) if path.is_file() else {}
-        path.write_text(json.dumps({**known, **seen}, indent=2) + "\n")
-
-
 def _free(workers: list[dict]) -> str:
     return ", ".join(f"{w['id']}: {w.get('coresfree')} core(s) and {w.get('memoryfree')} MiB free" for w in workers)
 
@@ -131,7 +114,7 @@ def test_spark_job_runs_on_executors_of_two_workers(cell, spark_cluster, request
     on_workers = spark_cluster.executors_by_worker(seen["app"])
     busy = {str(e["id"]) for e in seen["executors"] if e["tasks"]}
     workers_busy = sorted(w for w, ids in on_workers.items() if busy & {str(i) for i in ids})
-    _record(
+    record_spark(
         request,
         master=seen["master"],
         app=seen["app"],

@@ -8,14 +8,10 @@ The last three need Spark on Kubernetes for real (executor pods from the noteboo
 they run on kind, and the catalogue says why nowhere else (hubharness.checks).
 """
 
-import json
-from pathlib import Path
-
 import pytest
 
-from fixtures.users import SPARK
+from fixtures.users import SPARK, record_spark
 from hubharness.errors import WaitTimeout
-from hubharness.kernel import Kernel
 from hubharness.report import note
 from hubharness.waiting import wait_until
 
@@ -46,21 +42,6 @@ START = (
     "print(json.dumps(spark.sparkContext.applicationId))"
 )
 STOP = "spark.stop()\nprint('null')"
-
-
-@pytest.fixture
-def bobs_kernel(bob):
-    kernel = Kernel(bob.server_url, bob.token).start()
-    yield kernel
-    kernel.shutdown()  # gone already where the check stopped bob's server
-
-
-def _record(request, **seen) -> None:
-    report_dir = request.config.getoption("report_dir", None)
-    if report_dir:
-        path = Path(report_dir) / "spark.json"
-        known = json.loads(path.read_text()) if path.is_file() else {}
-        path.write_text(json.dumps({**known, **seen}, indent=2) + "\n")
 
 
 def _pods_said(pods: list[dict]) -> str:
@@ -103,7 +84,7 @@ def test_native_job_runs_on_two_executor_pods(cell, deployment, request):
     pods = deployment.spark_executor_pods(seen["app"])
     by_ip = {p["ip"]: p["name"] for p in pods if p["ip"]}
     busy = {e["id"]: by_ip.get(e["host_port"].rpartition(":")[0]) for e in seen["executors"] if e["tasks"]}
-    _record(request, master=seen["master"], app=seen["app"], executors=seen["executors"], executor_pods=pods)
+    record_spark(request, master=seen["master"], app=seen["app"], executors=seen["executors"], executor_pods=pods)
     on_pods = sorted({pod for pod in busy.values() if pod})
     assert len(on_pods) >= 2, (
         f"{seen['app']}'s tasks ran on {len(on_pods)} executor pod(s) ({', '.join(on_pods) or 'none'}); executors with "
