@@ -6,6 +6,7 @@ import subprocess
 import psutil
 
 from hubharness.procs import carries, stop
+from hubharness.waiting import wait_until
 
 
 def test_a_namespaces_marker_is_not_found_in_a_namespace_whose_name_it_begins():
@@ -20,9 +21,12 @@ def test_a_namespaces_marker_is_not_found_in_a_namespace_whose_name_it_begins():
 def test_a_stopped_process_is_ended_by_its_sigterm_not_a_sigkill(tmp_path):
     """A hung component (SIGSTOP, the hub-hangs fault) acts on SIGTERM only once continued:
     stop continues it, so it ends by its own handler, not by the SIGKILL after the grace."""
-    said = tmp_path / "said"
-    child = subprocess.Popen(["sh", "-c", f"trap 'echo term > {said}; exit 0' TERM; while :; do sleep 0.1; done"])
+    said, ready = tmp_path / "said", tmp_path / "ready"
+    script = f"trap 'echo term > {said}; exit 0' TERM; touch {ready}; while :; do sleep 0.1; done"
+    child = subprocess.Popen(["sh", "-c", script])
     try:
+        # A SIGTERM that comes before the trap is set ends sh by default, not by the handler.
+        wait_until("the shell to set its TERM trap", ready.exists, timeout=30)
         child.send_signal(signal.SIGSTOP)
         stop(psutil.Process(child.pid), timeout=30)
         assert said.read_text() == "term\n"
