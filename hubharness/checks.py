@@ -20,7 +20,8 @@ EVERYWHERE = (LOCAL, KUBE)
 # The checklist ids, in run order: AUTH uses bob's server before PRX and ADM stop it;
 # the stop overlaps the Spark cells that SPK then collects. LOAD comes last: its users'
 # spawns would slow every check still running, and its figures should be the hub's
-# under the load alone (the scratch work of BAK and RMV is done by then).
+# under the load alone (the scratch work of BAK and RMV is done by then). OPS reads the
+# day-2 figures once the rest has run.
 GROUPS = {
     "NS": "the namespace exists and its state is isolated",
     "SEC": "the password lives in a Secret, reaches the hub from it, and nowhere else",
@@ -34,6 +35,7 @@ GROUPS = {
     "BAK": "backup, purge, deploy, restore gives back every user and byte",
     "RMV": "remove keeps user data; purge leaves nothing",
     "LOAD": "simulated users log in, spawn, run a kernel and stop, within the thresholds",
+    "OPS": "day-2 figures: users' homes below the bound of their capacity, memory within the limits",
 }
 CHECK_ORDER = tuple(GROUPS)
 # The order verify runs the groups in: the checklist's, except that the groups which read
@@ -431,6 +433,19 @@ CATALOGUE: tuple[Check, ...] = (
         "the 95th percentile spawn of the simulated users is within its bound (--max-p95-spawn)",
         "spawns-slower-than-the-bound",
     ),
+    # OPS
+    _c(
+        "OPS.no_home_is_fuller_than_the_bound",
+        "no user's home holds more than custom.hubharness.storage.maxPercent (90%) of its capacity "
+        "(singleuser.storage.capacity; the claim's on kubernetes)",
+        "homes-filled-past-capacity",
+    ),
+    _c(
+        "OPS.no_component_uses_more_memory_than_its_limit",
+        "hub, proxy and users' servers use less memory than the values' limits (processes on local, "
+        "the metrics API on kubernetes)",
+        "server-memory-limit-below-use",
+    ),
 )
 
 BY_ID = {check.id: check for check in CATALOGUE}
@@ -528,6 +543,7 @@ KUBE_HUB_CHECKS = (
     "UPG.a_running_server_survives_an_upgrade_or_starts_again_with_its_files",
     "LOAD.users_complete_the_journey",
     "LOAD.p95_spawn_within_bound",
+    "OPS.no_home_is_fuller_than_the_bound",
     *(c.id for c in CATALOGUE if c.group in ("BAK", "RMV")),
     *(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER),  # KUBE_SPARK_CLUSTER below
 )
@@ -543,6 +559,8 @@ KUBE_SPARK_CLUSTER = tuple(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER)
 # by the nightly workflow (`invoke selftest --context kind` too, where a cluster fault exists:
 # it is the only proof of native Spark's checks of executor pods).
 KUBE_NOT_EMULATED = {
+    "OPS.no_component_uses_more_memory_than_its_limit": "the emulated API server serves no metrics API "
+    "(metrics.k8s.io); on a cluster verify reads metrics-server, and skips the check saying so where there is none",
     "PRX.route_table_holds_the_hub_route": "it needs the hub behind its Service (the proxy's / goes to "
     "http://hub:8081)",
     **{

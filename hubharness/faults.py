@@ -666,6 +666,30 @@ c.JupyterHub.spawner_class = _SlowSpawner
 c.Spawner.start_timeout = 240
 """),
     ),
+    Fault(
+        "homes-filled-past-capacity",
+        "each home is filled with 2 MiB at start (singleuser.lifecycleHooks.postStart) against a "
+        "capacity of 1 MiB: a home past its claim's capacity",
+        overlay=yaml.safe_dump(
+            {
+                "singleuser": {
+                    "storage": {"capacity": "1Mi"},
+                    "lifecycleHooks": {
+                        "postStart": {
+                            "exec": {"command": ["sh", "-c", 'head -c 2097152 /dev/zero > "$HOME/hubharness-filler"']}
+                        }
+                    },
+                }
+            },
+            sort_keys=False,
+        ),
+    ),
+    Fault(
+        "server-memory-limit-below-use",
+        "users' servers are given a memory limit of 16 MiB, below what a server uses "
+        "(a local process is not confined by it; a pod would be OOM-killed)",
+        overlay="singleuser:\n  memory:\n    limit: 16M\n",
+    ),
 )
 
 BY_NAME = {fault.name: fault for fault in FAULTS}

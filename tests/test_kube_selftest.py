@@ -235,9 +235,15 @@ class Hubs:
             found = self.cluster.get(ns, "pods", pod)
         if found is None:
             raise RuntimeError(f'pods "{pod}" not found')
-        if container not in {c["name"] for c in found["spec"]["containers"]}:
+        containers = {c["name"]: c for c in found["spec"]["containers"]}
+        if container not in containers:
             raise RuntimeError(f"container {container} is not valid for pod {pod}")
         user = found["metadata"]["annotations"][USERNAME_ANNOTATION]
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in found["spec"].get("volumes") or []}
+        for mount in containers[container].get("volumeMounts") or []:  # the container's view of its volumes
+            folder = self.cluster.volumes.get((ns, claims.get(mount["name"], "")))
+            if folder is not None:
+                command = command.replace(mount["mountPath"], str(folder))
         ran = self.targets[ns].deployment().run_in_server(user, command)
         return {"stdout": ran.stdout, "stderr": ran.stderr, "exit_code": ran.rc}
 
@@ -248,19 +254,29 @@ class Hubs:
         if target is None:
             return
         mirror_servers(self.cluster, ns, target)
-        account = values.get(self.installed_config.get(ns, {}), "singleuser.serviceAccountName")
-        for pod in self.cluster.objects.get((ns, "pods"), {}).values():  # KubeSpawner's service_account
-            if account and pod["metadata"]["labels"].get("component") == "singleuser-server":
+        config = self.installed_config.get(ns, {})
+        account = values.get(config, "singleuser.serviceAccountName")
+        mount = values.get(config, "singleuser.storage.homeMountPath") or "/home/jovyan"
+        for pod in self.cluster.objects.get((ns, "pods"), {}).values():
+            if pod["metadata"]["labels"].get("component") != "singleuser-server":
+                continue
+            if account:  # KubeSpawner's service_account
                 pod["spec"].setdefault("serviceAccountName", account)
+            user = pod["metadata"]["annotations"][USERNAME_ANNOTATION]  # the user's claim at the home mount
+            pod["spec"].setdefault(
+                "volumes", [{"name": "home", "persistentVolumeClaim": {"claimName": f"claim-{user}"}}]
+            )
+            pod["spec"]["containers"][0].setdefault("volumeMounts", [{"name": "home", "mountPath": mount}])
         homes = target.state_dir / "home"
+        capacity = values.get(config, "singleuser.storage.capacity") or "10Gi"  # the chart's default
         claims = self.cluster.objects.setdefault((ns, "persistentvolumeclaims"), {})
         for home in [h for h in (homes.iterdir() if homes.is_dir() else []) if f"claim-{h.name}" not in claims]:
             claim = self.cluster.add(
                 ns,
                 "persistentvolumeclaims",
                 f"claim-{home.name}",
-                spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
-                status={"phase": "Bound"},
+                spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": capacity}}},
+                status={"phase": "Bound", "capacity": {"storage": capacity}},
             )
             claim["metadata"] |= {
                 "labels": {"app": "jupyterhub", "component": "singleuser-storage", "release": "jupyterhub"},

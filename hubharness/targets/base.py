@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
+from ..daytwo import Home
 from ..errors import HarnessError
 from ..load.figures import Usage
 from ..load.hub import Hub
@@ -177,6 +178,16 @@ class Deployment(abc.ABC):
         """The hub's and proxy's CPU and memory now, for a load's figures; or why they
         cannot be read here (`usage_source` says where they come from)."""
         return f"not available on context {self.context}"
+
+    def server_usage(self) -> dict[str, Usage] | str:
+        """Each running user server's memory and CPU now (its kernels and their Spark
+        driver included), keyed `server:<user>`; or why they cannot be read here."""
+        return f"not available on context {self.context}"
+
+    # OPS
+    @abc.abstractmethod
+    def homes(self) -> list[Home]:
+        """Each user's home the target can measure now: bytes used and the capacity it has."""
 
     def load_hub(self) -> Hub:
         """What a load needs of this deployment (hubharness.load)."""

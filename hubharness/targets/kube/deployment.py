@@ -15,6 +15,7 @@ import hmac
 import io
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,7 @@ from kubernetes.utils import parse_quantity
 
 from ... import authenticators, chart, sparkcluster, sparknative
 from ... import values as chart_values
+from ...daytwo import Home
 from ...errors import HarnessError
 from ...hubapi import HubAPI
 from ...load.figures import Usage
@@ -146,24 +148,64 @@ class KubeDeployment(Deployment):
     usage_source = "metrics API (metrics.k8s.io)"
 
     def component_usage(self) -> dict[str, Usage] | str:
+        pods = self._pod_metrics(f"release={self.release.name},component in (hub,proxy)")
+        if isinstance(pods, str):
+            return pods
+        out = {
+            (pod["metadata"].get("labels") or {}).get("component", pod["metadata"]["name"]): _usage(pod) for pod in pods
+        }
+        return out or "not available: the metrics API lists no hub or proxy pod"
+
+    def server_usage(self) -> dict[str, Usage] | str:
+        pods = self._pod_metrics(f"release={self.release.name},component=singleuser-server")
+        if isinstance(pods, str):
+            return pods
+        users = {
+            p.metadata.name: (p.metadata.annotations or {}).get(USERNAME_ANNOTATION, p.metadata.name)
+            for p in self._pods(f"release={self.release.name},component=singleuser-server")
+        }
+        return {f"server:{users.get(pod['metadata']['name'], pod['metadata']['name'])}": _usage(pod) for pod in pods}
+
+    def _pod_metrics(self, selector: str) -> list[dict] | str:
         metrics = client.CustomObjectsApi(self.core.api_client)
-        selector = f"release={self.release.name},component in (hub,proxy)"
         try:
             listed = metrics.list_namespaced_custom_object(
                 "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=selector
             )
-            pods = cast(dict, listed)["items"]
         except ApiException as e:
             return f"not available: the metrics API answered {e.status} (no metrics-server in this cluster?)"
-        out = {}
-        for pod in pods:
-            component = (pod["metadata"].get("labels") or {}).get("component", pod["metadata"]["name"])
-            containers = pod.get("containers") or []
-            out[component] = Usage(
-                int(sum(parse_quantity(c["usage"]["memory"]) for c in containers)),
-                cpu_cores=float(sum(parse_quantity(c["usage"]["cpu"]) for c in containers)),
-            )
-        return out or "not available: the metrics API lists no hub or proxy pod"
+        return cast(dict, listed)["items"]
+
+    # ---- OPS: users' homes, measured in their pods ------------------------------------------
+    def homes(self) -> list[Home]:
+        """The home of each user whose server runs: `du` inside the pod at the home's mount
+        path, against the capacity of the claim mounted there (none: nothing bounds it)."""
+        mount = str(chart_values.get(self.rendered_values, "singleuser.storage.homeMountPath") or "/home/jovyan")
+        out = []
+        for pod in self._pods(f"release={self.release.name},component=singleuser-server"):
+            user = (pod.metadata.annotations or {}).get(USERNAME_ANNOTATION)
+            if not user or pod.metadata.deletion_timestamp is not None or pod.status.phase != "Running":
+                continue
+            ran = self.run_in_server(user, f"du -sk {shlex.quote(mount)}")
+            if ran.rc != 0:
+                raise HarnessError(
+                    f"du -sk {mount} in pod {pod.metadata.name} exited {ran.rc}: {last_line(ran.stderr)}"
+                )
+            claim = _claim_at(pod, mount)
+            capacity = self._claim_capacity(claim) if claim else None
+            where = f"pod {pod.metadata.name}:{mount}" + (f", claim {claim}" if claim else ", no claim")
+            out.append(Home(user, int(ran.stdout.split()[0]) * 1024, capacity, where))
+        return out
+
+    def _claim_capacity(self, name: str) -> int | None:
+        try:
+            claim = self.core.read_namespaced_persistent_volume_claim(name, self.namespace)
+        except ApiException as e:
+            raise HarnessError(f"reading claim {name} in {self.namespace} failed: {e.status} {e.reason}") from None
+        given = (claim.status.capacity if claim.status else None) or {}
+        requested = (claim.spec.resources.requests if claim.spec.resources else None) or {}
+        quantity = given.get("storage") or requested.get("storage")
+        return int(parse_quantity(quantity)) if quantity else None
 
     # ---- reading the namespace ----------------------------------------------------------
     def _pods(self, selector: str = "") -> list:
@@ -670,3 +712,22 @@ class KubeDeployment(Deployment):
             )
             + "\n"
         )
+
+
+def _usage(pod_metrics: dict) -> Usage:
+    containers = pod_metrics.get("containers") or []
+    return Usage(
+        int(sum(parse_quantity(c["usage"]["memory"]) for c in containers)),
+        cpu_cores=float(sum(parse_quantity(c["usage"]["cpu"]) for c in containers)),
+    )
+
+
+def _claim_at(pod, mount: str) -> str | None:
+    """The claim of the volume the notebook container mounts at `mount`."""
+    container = next((c for c in pod.spec.containers if c.name == NOTEBOOK_CONTAINER), None)
+    mounts = (container.volume_mounts if container else None) or []
+    volume = next((m.name for m in mounts if m.mount_path.rstrip("/") == mount.rstrip("/")), None)
+    for v in pod.spec.volumes or []:
+        if v.name == volume and v.persistent_volume_claim is not None:
+            return v.persistent_volume_claim.claim_name
+    return None

@@ -14,8 +14,9 @@ from pathlib import Path
 import psutil
 import requests
 
-from ... import authenticators, backup, chart, procs, sparkcluster
+from ... import authenticators, backup, chart, daytwo, procs, sparkcluster
 from ... import values as chart_values
+from ...daytwo import Home
 from ...errors import HarnessError
 from ...load.figures import Usage
 from ...paths import VALUES_DIR
@@ -224,6 +225,40 @@ class LocalDeployment(Deployment):
             except psutil.Error as e:
                 return f"not available: {name} process {proc.pid}: {type(e).__name__}"
         return out
+
+    def server_usage(self) -> dict[str, Usage] | str:
+        """Each user server's process with everything it started (kernels, a Spark driver)."""
+        homes = (self.folder.state_dir / "home").resolve()
+        out: dict[str, Usage] = {}
+        for proc in procs.processes_under(homes) if homes.is_dir() else []:
+            try:
+                if "jupyterhub-singleuser" not in " ".join(proc.cmdline()):
+                    continue
+                user = Path(proc.cwd()).resolve().relative_to(homes).parts[0]
+                tree = [proc, *proc.children(recursive=True)]
+            except (psutil.Error, ValueError, IndexError):
+                continue  # stopped while we looked, or not a user's
+            memory, cpu = 0, 0.0
+            for p in tree:
+                try:
+                    with p.oneshot():
+                        memory += p.memory_info().rss
+                        cpu += sum(p.cpu_times()[:2])
+                except psutil.Error:
+                    pass
+            out[f"server:{user}"] = Usage(memory, cpu_seconds=cpu)
+        return out
+
+    # OPS
+    def homes(self) -> list[Home]:
+        """Every user's home folder, each held to singleuser.storage.capacity."""
+        capacity = daytwo.home_capacity(self.values)
+        folder = self.folder.state_dir / "home"
+        return [
+            Home(home.name, daytwo.folder_bytes(home), capacity, str(home))
+            for home in sorted(folder.iterdir() if folder.is_dir() else [])
+            if home.is_dir()
+        ]
 
     # ADM
     def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:

@@ -55,6 +55,10 @@ APPLIED = {
 NOT_ENFORCED = {
     "singleuser.cpu": "Spawner cpu traits are set; a local process is not confined by them",
     "singleuser.memory": "Spawner mem traits are set; a local process is not confined by them",
+    "singleuser.storage.capacity": "each home's capacity in OPS's figures and check; a folder is not confined by it",
+    "hub.resources.limits.memory": "the hub's memory limit in OPS's figures and check; a process is not confined by it",
+    "proxy.chp.resources.limits.memory": "the proxy's memory limit in OPS's figures and check; a process is not "
+    "confined by it",
 }
 
 _POD = "Kubernetes pod spec: local processes have no pod"
@@ -130,7 +134,6 @@ NOT_APPLICABLE = {
     "singleuser.profileList": "KubeSpawner profiles choose pod specs",
     "singleuser.serviceAccountName": _POD,
     "singleuser.storage.type": "homes are folders in the state folder",
-    "singleuser.storage.capacity": "homes are folders in the state folder",
     "singleuser.storage.dynamic": "homes are folders in the state folder",
     "singleuser.storage.static": "homes are folders in the state folder",
     "singleuser.storage.extraLabels": "homes are folders in the state folder",
