@@ -9,8 +9,8 @@ import webbrowser
 from pathlib import Path
 
 from . import checks as catalogue
+from . import daytwo, options, report_page, rotation
 from . import lint as lint_values
-from . import options, report_page, rotation
 from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
@@ -213,9 +213,11 @@ def rotate_password(context: str, namespace: str, admin: bool) -> int:
 
 
 def status(context: str, namespace: str, as_json: bool) -> int:
-    info = target_for(context, namespace).status()
+    target = target_for(context, namespace)
+    info = target.status()
+    day2 = _day2(target) if any(c.name == "hub" and c.running for c in info.components) else {}
     if as_json:
-        say(json.dumps(info.to_json(), indent=2))
+        say(json.dumps({**info.to_json(), "figures": day2}, indent=2))
         return 0
     say(
         f"namespace {info.namespace} (context {info.context}), chart {info.chart}: "
@@ -232,7 +234,21 @@ def status(context: str, namespace: str, as_json: bool) -> int:
         say(f"  user {user['name']}{' (admin)' if user['admin'] else ''}: {servers or 'no server running'}")
     running = sum(1 for u in info.users if u["servers"])
     say(f"  {len(info.users)} user(s), {running} with a running server")
+    for line in daytwo.lines(day2):
+        say(line)
     return 0
+
+
+def _day2(target) -> dict:
+    """Homes and memory now; a deployment that cannot be read says why, status goes on."""
+    try:
+        deployment = target.deployment()
+    except HarnessError as e:
+        return {"error": str(e)}
+    try:
+        return daytwo.figures(deployment)
+    finally:
+        deployment.close()
 
 
 def backup(context: str, namespace: str, to: str | None) -> int:

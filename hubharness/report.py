@@ -197,9 +197,18 @@ def pytest_sessionfinish(session, exitstatus):
         "background": session.config.stash.get(BACKGROUND_KEY, []),
         # a harness fault planted by `invoke selftest`: this run proves a check can fail
         "mutant": os.environ.get(MUTANT_ENV) or None,
+        # OPS's day-2 figures (homes against capacity, memory against limits), where it ran
+        "ops": _read_json(Path(report_dir, "ops.json")),
         "checks": records,
     }
     Path(report_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def resolved_url(deployment) -> str | None:

@@ -320,6 +320,61 @@ def _skips(summary: dict) -> str:
     )
 
 
+def _ops(summary: dict) -> str:
+    """OPS's day-2 figures: each home against its capacity, each component's memory against
+    its limit (or why it was not read)."""
+    ops = summary.get("ops") or {}
+    if not ops:
+        return ""
+    bound = ops.get("max_home_percent")
+    homes = "\n".join(
+        f'<tr><td>{e(str(h.get("user")))}</td><td class="num">{_mib(h.get("used_bytes"))}</td>'
+        f'<td class="num">{_mib(h.get("capacity_bytes"))}</td>'
+        f'<td class="num">{e("" if h.get("percent") is None else str(h.get("percent")) + " %")}</td>'
+        f'<td><small class="muted">{e(str(h.get("where")))}</small></td></tr>'
+        for h in ops.get("homes") or []
+    )
+    resources = ops.get("resources") or {}
+    rows = "\n".join(
+        f'<tr><td>{e(name)}</td><td class="num">{_mib(r.get("memory_bytes"))}</td>'
+        f'<td class="num">{_mib(r.get("memory_limit_bytes"))}</td>'
+        f'<td class="num">{e(_cpu(r))}</td></tr>'
+        for name, r in (resources.get("components") or {}).items()
+    )
+    return (
+        '<section id="ops"><h2>Storage and resources</h2>'
+        + (
+            f"<p>Users' homes (a home above {e(str(bound))} % of its capacity fails OPS):</p>"
+            '<table><tr><th>user</th><th class="num">used</th><th class="num">capacity</th>'
+            f'<th class="num">full</th><th>where</th></tr>\n{homes}</table>'
+            if homes
+            else ""
+        )
+        + (
+            f"<p>Memory and CPU at the end of verify, from {e(str(resources.get('source')))}:</p>"
+            + (
+                f'<p class="muted">{e(str(resources["error"]))}</p>'
+                if resources.get("error")
+                else '<table><tr><th>component</th><th class="num">memory</th><th class="num">limit</th>'
+                f'<th class="num">CPU</th></tr>\n{rows}</table>'
+            )
+            if resources
+            else ""
+        )
+        + "</section>"
+    )
+
+
+def _mib(n) -> str:
+    return "—" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+def _cpu(r: dict) -> str:
+    if r.get("cpu_cores") is not None:
+        return f"{r['cpu_cores']:.3f} cores"
+    return "—" if r.get("cpu_seconds") is None else f"{r['cpu_seconds']:.1f} s used"
+
+
 def _groups(summary: dict) -> list[str]:
     present = {str(c.get("check")) for c in summary.get("checks") or []}
     return [g for g in catalogue.CHECK_ORDER if g in present] + sorted(present - set(catalogue.CHECK_ORDER))
@@ -438,6 +493,8 @@ def render_report(
         + _skips(summary)
         + "\n"
         + _checklist(summary)
+        + "\n"
+        + _ops(summary)
         + '\n<section id="timeline"><h2>Timeline</h2>'
         + '<p class="muted">Each bar is a check, from its setup to its teardown; the harness spawns servers, '
         + "runs the notebook's Spark cells and deploys its scratch namespace in the background while the "

@@ -89,6 +89,9 @@ def test_full_verify_passes_with_every_check_reported(deployed):
     report = deployed.reports / "latest"
     for name in ("junit.xml", "report.html", "pytest.html", "summary.json", "load.json", "load.html", "res.json"):
         assert (report / name).is_file(), name
+    homes = {h["user"]: h for h in summary["ops"]["homes"]}
+    assert homes["verify-alice"]["capacity_bytes"] == 10 * 2**30 and homes["verify-alice"]["used_bytes"] > 0, homes
+    assert {"hub", "proxy", "server:verify-alice"} <= set(summary["ops"]["resources"]["components"]), summary["ops"]
     page = (report / "report.html").read_text()
     assert "verify PASSED" in page and "namespace <b>life</b>" in page and summary["deployment"]["jupyterhub"] in page
     assert (report / ".." / "index.html").is_file()
@@ -136,6 +139,9 @@ def test_status_lists_users_after_verify(deployed):
     assert not any(u["servers"] for u in status["users"] if u["name"].startswith("verify-")), (
         "verify left a server running"
     )
+    homes = {h["user"]: h for h in status["figures"]["homes"]}
+    assert homes["verify-alice"]["used_bytes"] > 0 and homes["verify-alice"]["percent"] < 1, homes
+    assert set(status["figures"]["resources"]["components"]) == {"hub", "proxy"}, status["figures"]  # no server runs
 
 
 def test_remove_keeps_data_and_stops_everything(deployed):

@@ -200,3 +200,55 @@ def test_a_check_run_on_a_scratch_namespace_shows_its_logs_under_its_failure():
     page = report_page.render_report(run, {"RES-scratch": [scratch_log]})
     card = page.partition(f'id="{res["id"]}"')[2].partition("</article>")[0]
     assert "the scratch hub could not start" in card and "diagnostics/RES-scratch/hub.log.tail" in card
+
+
+def test_the_day_two_figures_show_each_home_against_its_capacity_and_memory_against_its_limit():
+    ops = {
+        "homes": [
+            {
+                "user": "verify-alice",
+                "used_bytes": 2 * 2**20,
+                "capacity_bytes": 2**20,
+                "percent": 200.0,
+                "where": "/h/a",
+            }
+        ],
+        "max_home_percent": 90.0,
+        "resources": {
+            "source": "processes",
+            "components": {
+                "hub": {
+                    "memory_bytes": 100 * 2**20,
+                    "memory_limit_bytes": 2**30,
+                    "cpu_seconds": 1.5,
+                    "cpu_cores": None,
+                },
+                "server:<b>x</b>": {
+                    "memory_bytes": 2**27,
+                    "memory_limit_bytes": None,
+                    "cpu_seconds": None,
+                    "cpu_cores": 0.25,
+                },
+            },
+        },
+    }
+    page = report_page.render_report({**summary(failed=False), "ops": ops})
+    section = page[page.index('id="ops"') : page.index('id="timeline"')]
+    for shown in (
+        "verify-alice",
+        "2.0 MiB",
+        "1.0 MiB",
+        "200.0 %",
+        "above 90.0 %",
+        "100.0 MiB",
+        "1,024.0 MiB",
+        "1.5 s used",
+    ):
+        assert shown in section, shown
+    assert "0.250 cores" in section and "&lt;b&gt;x&lt;/b&gt;" in section  # escaped, as every recorded text
+    unread = {
+        **ops,
+        "resources": {"source": "metrics API (metrics.k8s.io)", "error": "not available: the metrics API answered 404"},
+    }
+    assert "the metrics API answered 404" in report_page.render_report({**summary(failed=False), "ops": unread})
+    assert 'id="ops"' not in report_page.render_report(summary(failed=False))  # a run without OPS
