@@ -13,6 +13,8 @@ from .waiting import wait_until
 
 TIMEOUT = 10  # seconds, for any single HTTP request
 HELD_TIMEOUT = 30  # spawn and stop requests: longer than slow_spawn_timeout and slow_stop_timeout (10 s)
+PAGINATED = "application/jupyterhub-pagination+json"  # JupyterHub ≥ 2: items and where the next page is
+MAX_PAGES = 1000
 
 
 class HubAPI:
@@ -59,8 +61,19 @@ class HubAPI:
         return {(spec.rstrip("/") or "/"): route for spec, route in routes.items()}
 
     def users(self, state: str | None = None) -> list[dict]:
-        params = {"state": state} if state else None
-        return self._ok(self.request("GET", "/users", params=params)).json()
+        """Every user, page after page: the hub gives at most api_page_max_limit (200) a request."""
+        params = {"state": state} if state else {}
+        found: list[dict] = []
+        for _ in range(MAX_PAGES):
+            body = self._ok(
+                self.request("GET", "/users", params={**params, "offset": len(found)}, headers={"Accept": PAGINATED})
+            ).json()
+            if isinstance(body, list):  # a hub that does not paginate gives them all at once
+                return found + body
+            found += body["items"]
+            if not body["items"] or not (body.get("_pagination") or {}).get("next"):
+                return found
+        raise HarnessError(f"the hub listed more than {MAX_PAGES} pages of users")
 
     def user(self, name: str) -> dict | None:
         response = self.request("GET", f"/users/{quote(name)}")
@@ -195,3 +208,11 @@ def users_of(api: HubAPI) -> list[dict]:
         }
         for user in api.users()
     ]
+
+
+def hub_healthy(url: str, timeout: float = TIMEOUT) -> bool:
+    """Does the hub answer /hub/health with 200 at `url` (proxy-public) now."""
+    try:
+        return requests.get(f"{url}/hub/health", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False

@@ -20,7 +20,7 @@ import requests
 from . import authenticators
 from . import values as chart_values
 from .errors import HarnessError
-from .hubapi import TIMEOUT, HubAPI, login, refused_login_status
+from .hubapi import TIMEOUT, HubAPI, hub_healthy, login, refused_login_status
 from .secretstore import Secret
 from .targets.base import Target
 from .waiting import wait_until
@@ -65,13 +65,6 @@ def _servers(api: HubAPI) -> dict[str, str]:
     }
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/hub/health", timeout=TIMEOUT).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def _prove(url: str, username: str, old: str, new: str) -> None:
     """The old password refused with the hub's own status, the new one let in."""
     version = requests.get(f"{url}/hub/api", timeout=TIMEOUT).json().get("version", "")
@@ -103,7 +96,7 @@ def _rotate(target: Target, deployment, admin: bool) -> RotationResult:
             "there is none to rotate"
         )
     url = deployment.public_url
-    if not _healthy(url):
+    if not hub_healthy(url):
         raise HarnessError(
             f"the hub at {url} does not answer /hub/health: a rotation must prove the new {which} on a running "
             "hub; bring it up (invoke deploy) and rotate again (nothing was changed)"
@@ -133,7 +126,7 @@ def _rotate(target: Target, deployment, admin: bool) -> RotationResult:
         why = str(e) if isinstance(e, HarnessError) else f"{type(e).__name__}: {e}"
         raise HarnessError(f"rotation failed: {why}; {_put_back(target, env_name, old, url, username)}") from None
     finally:
-        left = _delete_probe(api, url) if made_probe else ""
+        left = _delete_probe(api) if made_probe else ""
     after = _servers(api)
     secret, key = refs[env_name]
     return RotationResult(
@@ -149,10 +142,10 @@ def _rotate(target: Target, deployment, admin: bool) -> RotationResult:
 
 def _wait_healthy(url: str) -> None:
     """Until the hub answers through the proxy (a Ready pod is not yet a served Service)."""
-    wait_until(f"the hub at {url}/hub/health after its restart", lambda: _healthy(url), HEALTHY_TIMEOUT)
+    wait_until(f"the hub at {url}/hub/health after its restart", lambda: hub_healthy(url), HEALTHY_TIMEOUT)
 
 
-def _delete_probe(api: HubAPI, url: str) -> str:
+def _delete_probe(api: HubAPI) -> str:
     """The user that proved the password, deleted; what was left if it could not be."""
     try:
         api.delete_user(PROBE_USER)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from hubharness import rotation
+from hubharness.errors import HarnessError
 from hubharness.hubapi import HubAPI, UserSession, login
 from hubharness.kernel import Kernel
 from hubharness.targets import target_for
@@ -22,8 +26,11 @@ def _password(harness, namespace: str) -> str:
     ]
 
 
-def test_rotating_twice_keeps_a_running_kernel_and_only_the_last_password_logs_in(harness, monkeypatch):
-    assert harness.deploy("rot").code == 0
+def test_rotating_twice_keeps_a_running_kernel_and_only_the_last_password_logs_in(harness, monkeypatch, tmp_path):
+    # pages of one user: what the rotation reads of the hub's users must follow the pagination
+    paged = tmp_path / "paged.yaml"
+    paged.write_text("hub:\n  config:\n    JupyterHub:\n      api_page_default_limit: 1\n      api_page_max_limit: 1\n")
+    assert harness.deploy("rot", "--values", str(paged)).code == 0
     monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
     deployment = target_for("local", "rot").deployment()
     url, first = deployment.public_url, _password(harness, "rot")
@@ -54,6 +61,9 @@ def test_rotating_twice_keeps_a_running_kernel_and_only_the_last_password_logs_i
         assert not [p for p in (first, NEW, last) if p in ran.out + ran.err], "a password was printed"
     admin = HubAPI(url, deployment.service_token())
     assert admin.user("hubharness-rotation") is None, "the user that proved the password was left behind"
+    for name in ("bea", "cal"):
+        admin.ensure_user(name)
+    assert {"ann", "bea", "cal"} <= {u["name"] for u in admin.users()}, "a page of users was not read"
 
 
 def test_a_rotation_with_the_hub_down_changes_nothing_and_says_so(harness, monkeypatch):
@@ -66,6 +76,25 @@ def test_a_rotation_with_the_hub_down_changes_nothing_and_says_so(harness, monke
     assert ran.err.strip().splitlines() == [ran.err.strip()], ran.err
     assert "does not answer /hub/health" in ran.err and "nothing was changed" in ran.err
     assert _password(harness, "rotdown") == before
+
+
+def test_a_rotation_the_hub_never_reads_is_rolled_back_and_the_old_password_still_logs_in(harness, monkeypatch):
+    """A restart that restarts nothing (the rotation-restarts-nothing mutant, planted here):
+    the new password cannot be proven, so the old one goes back into the Secret."""
+    assert harness.deploy("rotback").code == 0
+    monkeypatch.setenv("HUBHARNESS_HOME", str(harness.home))
+    monkeypatch.setenv("HUBHARNESS_NEW_PASSWORD", NEW)
+    before = _password(harness, "rotback")
+    target = target_for("local", "rotback")
+    monkeypatch.setattr(type(target), "restart_hub", lambda self: None)
+    with pytest.raises(HarnessError) as failed:
+        rotation.rotate(target)
+    assert str(failed.value).startswith("rotation failed: "), failed.value
+    assert str(failed.value).endswith("the old password is in place again and logs in"), failed.value
+    assert NEW not in str(failed.value) and before not in str(failed.value)
+    assert _password(harness, "rotback") == before
+    url = target.deployment().public_url
+    assert login(url, "ann", before).ok and not login(url, "ann", NEW).ok
 
 
 def test_a_rotation_on_a_cluster_patches_the_secret_and_a_new_hub_pod_reads_it(hub_cluster):  # noqa: F811

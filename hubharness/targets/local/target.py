@@ -28,7 +28,7 @@ import requests
 from ... import authenticators, backup, chart, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
-from ...hubapi import HubAPI, users_of
+from ...hubapi import HubAPI, hub_healthy, users_of
 from ...paths import cache_dir
 from ...waiting import wait_until
 from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
@@ -580,10 +580,7 @@ class LocalTarget(StateFolder, Target):
                 procs.stop(proc)  # its supervisor was gone, or could not stop it
 
     def _healthy(self, url: str) -> bool:
-        try:
-            return requests.get(f"{url}/hub/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
+        return hub_healthy(url, timeout=2)
 
     def _log_size(self, name: str) -> int:
         log = self.log(name)
