@@ -151,6 +151,13 @@ CATALOGUE: tuple[Check, ...] = (
         "hub-crashed-and-restarted",
     ),
     _c("RDY.component_is_ready[proxy]", "the proxy runs and answers its health check", "proxy-killed"),
+    _c(
+        "RDY.image_puller_has_the_notebook_image_on_every_node",
+        "with prePuller.continuous.enabled, the continuous-image-puller pod is Ready on every node user pods "
+        "may land on and the node has the notebook image; a pull back-off is named with its image",
+        "image-puller-pull-backoff",
+        (KUBE,),
+    ),
     _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-hangs"),
     _c(
         "RDY.hub_runs_the_charts_jupyterhub", "the hub is the JupyterHub the deployed chart ships", "hub-not-the-charts"
@@ -482,6 +489,7 @@ KUBE_FAULTS = {
     "SEC.secrets_appear_nowhere_else": "password-in-hub-log",
     "RDY.component_is_ready[hub]": "hub-in-crash-loop",
     "RDY.component_is_ready[proxy]": "proxy-not-ready",
+    "RDY.image_puller_has_the_notebook_image_on_every_node": "image-puller-pull-backoff",
     "PRX.ingress_routes_its_host_to_proxy_public": "ingress-points-elsewhere",
     "SPK.native_driver_may_manage_executor_pods": "spark-driver-role-missing",
     "SPK.native_executors_may_reach_the_driver": "driver-ports-closed",

@@ -212,6 +212,24 @@ def delete_spark_driver_role(target: KubeTarget) -> None:
         raise HarnessError(f"deleting Role {spark_rbac.ROLE} in {target.namespace} failed: {e.status} {e.reason}")
 
 
+UNPULLABLE = "registry.invalid/hubharness/no-such-image:0"  # .invalid never resolves (RFC 2606)
+IMAGE_PULLER = "continuous-image-puller"  # the chart's DaemonSet
+PULLER_INIT = "image-pull-singleuser"  # its init container that pulls the notebook image
+
+
+def image_puller_pull_backoff(target: KubeTarget) -> None:
+    """The continuous image puller is told to pull an image no registry has: its pods are
+    made again and stay in ImagePullBackOff, as with a typo in singleuser.image."""
+    apps = target.apps()
+    patch = {"spec": {"template": {"spec": {"initContainers": [{"name": PULLER_INIT, "image": UNPULLABLE}]}}}}
+    try:
+        apps.patch_namespaced_daemon_set(IMAGE_PULLER, target.namespace, patch)
+    except ApiException as e:
+        raise HarnessError(
+            f"no DaemonSet {IMAGE_PULLER} in {target.namespace} ({e.status}): is prePuller.continuous enabled?"
+        ) from None
+
+
 # ---- the Spark standalone cluster ------------------------------------------------------
 def spark_worker_down(target: KubeTarget) -> None:
     """The workers' Deployment is scaled one down: a worker pod goes for good, as a node lost
@@ -248,6 +266,7 @@ BY_NAME: dict[str, ClusterFault] = {
     "ingress_points_elsewhere": ingress_points_elsewhere,
     "delete_spark_driver_role": delete_spark_driver_role,
     "spark_worker_down": spark_worker_down,
+    "image_puller_pull_backoff": image_puller_pull_backoff,
 }
 
 

@@ -667,6 +667,12 @@ c.Spawner.start_timeout = 240
 """),
     ),
     Fault(
+        "image-puller-pull-backoff",
+        "the continuous image puller is told to pull an image no registry has (a typo in the image): "
+        "its pod stays in ImagePullBackOff",
+        cluster="image_puller_pull_backoff",
+    ),
+    Fault(
         "homes-filled-past-capacity",
         "each home is filled with 2 MiB at start (singleuser.lifecycleHooks.postStart) against a "
         "capacity of 1 MiB: a home past its claim's capacity",

@@ -14,6 +14,13 @@ def test_component_is_ready(deployment, name):
     assert component.restarts == 0, f"{name} restarted {component.restarts} time(s)"
 
 
+def test_image_puller_has_the_notebook_image_on_every_node(deployment):
+    ready = deployment.image_puller_ready()
+    if ready is None:
+        pytest.skip("prePuller.continuous.enabled is false: there is no continuous image puller")
+    assert ready, ready.detail
+
+
 def test_hub_health_answers_through_the_proxy(public):
     assert public.get("/hub/health").status_code == 200
 

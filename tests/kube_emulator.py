@@ -83,11 +83,13 @@ COLLECTIONS = {
     "ingresses": ("networking.k8s.io/v1", "Ingress"),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
     "deployments": ("apps/v1", "Deployment"),
+    "daemonsets": ("apps/v1", "DaemonSet"),
     "serviceaccounts": ("v1", "ServiceAccount"),
     "roles": ("rbac.authorization.k8s.io/v1", "Role"),
     "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     # cluster-scoped: kept under the namespace "" (add(CLUSTER, ...))
     "persistentvolumes": ("v1", "PersistentVolume"),
+    "nodes": ("v1", "Node"),
     "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
@@ -238,6 +240,10 @@ class KubeEmulator:
         # tests/test_kube_selftest.py); a pod deleted with a grace goes when it returns
         self.stop_containers = None
         self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
+        # the node, with the images its kubelet reports present (a DaemonSet's pod pulled them)
+        self.add(
+            CLUSTER, "nodes", NODE, spec={}, status={"images": [], "conditions": [{"type": "Ready", "status": "True"}]}
+        )
         self.exec_protocols: tuple[str, ...] = (V5, V4)  # what exec accepts, in order; (V4,): a server without v5
         self.exec_protocols_used: list[str] = []  # one per exec, as negotiated
         self.forbidden: set[tuple[str, str]] = set()  # (method, path ending) answered 403, as RBAC would
@@ -399,6 +405,32 @@ class KubeEmulator:
             for pod in self._pods_of(ns, before):
                 self.delete_pod(ns, pod)
         self.scale(ns, name, deployment["spec"].get("replicas", 1))
+
+    def rolled_out_daemon_set(self, ns: str, name: str, before: dict) -> None:
+        """A DaemonSet whose template changed: its pod on the node made again from the new
+        template, as a kubelet starts it (an init container's image that cannot be pulled
+        keeps it Pending in ImagePullBackOff)."""
+        daemon_set = self.get(ns, "daemonsets", name)
+        if before["spec"].get("template") == daemon_set["spec"].get("template"):
+            return
+        for pod in self._pods_of(ns, before):
+            self.delete_pod(ns, pod)
+        template = daemon_set["spec"]["template"]
+        pod = f"{name}-{uuid.uuid4().hex[:5]}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "spec": json.loads(json.dumps(template["spec"])),
+            "metadata": {
+                "name": pod,
+                "namespace": ns,
+                "labels": dict(template["metadata"]["labels"]),
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        }
+        self.objects.setdefault((ns, "pods"), {})[pod] = body
+        self.schedule(ns, body)
 
     def deleted_deployment(self, ns: str, deployment: dict) -> None:
         """Its ReplicaSet's pods go with it (garbage collection)."""
@@ -623,6 +655,21 @@ class KubeEmulator:
             return
         if self._attach_waiting.pop((ns, name), None):
             self.event(ns, pod, "SuccessfulAttachVolume", "AttachVolume.Attach succeeded")
+        for spec in pod["spec"].get("initContainers") or []:  # each must pull and run before the containers
+            image = spec.get("image", "")
+            if self.image_failures.get(image) == "pull":
+                self.event(ns, pod, "BackOff", f'Back-off pulling image "{image}"')
+                state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+                pod["status"].update(
+                    phase="Pending",
+                    conditions=[{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
+                    initContainerStatuses=[self._container_status(spec, state)],
+                    containerStatuses=[
+                        self._container_status(c, {"waiting": {"reason": "PodInitializing"}})
+                        for c in pod["spec"]["containers"]
+                    ],
+                )
+                return
         statuses, phase = [], "Running"
         for spec in pod["spec"]["containers"]:
             image, failure = spec.get("image", ""), self.image_failures.get(spec.get("image", ""))
@@ -1041,7 +1088,7 @@ class KubeEmulator:
                     if kind == "pods":
                         return self._send(200, emulator.delete_pod(ns, name, self._grace(url.query)))
                     gone = store.pop(name)
-                    if kind == "deployments":
+                    if kind in ("deployments", "daemonsets"):
                         emulator.deleted_deployment(ns, gone)
                     return self._send(200, gone)
                 if method == "DELETE":  # a collection, by label selector
@@ -1077,7 +1124,10 @@ class KubeEmulator:
                         emulator.rolled_out(ns, name, before)
                     return self._send(200, store[name])
                 if method == "PATCH":  # a JSON merge patch; a strategic one is read as one too (lists replaced)
+                    before = store[name]
                     store[name] = merged(store[name], self._body())
+                    if kind == "daemonsets":
+                        emulator.rolled_out_daemon_set(ns, name, before)
                     self._send(200, store[name])
                     if kind == "pods":  # its finalizers removed: a deleted pod goes
                         emulator._released(ns, store[name])

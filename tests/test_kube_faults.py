@@ -72,6 +72,20 @@ BREAK = {
         conditions=[{"type": "Ready", "status": "False"}]
     ),
     "ingress-points-elsewhere": lambda c: _backend(c).update(name="hub"),
+    "image-puller-pull-backoff": lambda c: _pod(c, "continuous-image-puller-4kq2p")["status"].update(
+        phase="Pending",
+        conditions=[{"type": "Ready", "status": "False"}],
+        initContainerStatuses=[
+            {
+                "name": "image-pull-singleuser",
+                "ready": False,
+                "restartCount": 0,
+                "image": "quay.io/jupyter/pyspark-notebook:spark-3.5.3-typo",
+                "imageID": "",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+            }
+        ],
+    ),
     "spark-driver-role-missing": lambda c: c.objects[("jh", "roles")].pop("spark-driver"),
     "driver-ports-closed": lambda c: c.get("jh", "networkpolicies", "singleuser")["spec"].update(
         ingress=emulated.chart_network_policies({})["singleuser"]["ingress"]
@@ -114,6 +128,17 @@ MORE_BREAKS = {
     ("SEC.secrets_appear_nowhere_else", "cannot read the log of pod proxy-7f4b (chp): 403"): lambda c: c.forbidden.add(
         ("GET", "/pods/proxy-7f4b/log")
     ),
+    ("RDY.image_puller_has_the_notebook_image_on_every_node", "node emulated-node does not have"): lambda c: c.get(
+        "", "nodes", "emulated-node"
+    )["status"].update(images=[]),
+    (
+        "RDY.image_puller_has_the_notebook_image_on_every_node",
+        "is in ImagePullBackOff pulling quay.io/jupyter/pyspark-notebook:spark-3.5.3-typo",
+    ): lambda c: BREAK["image-puller-pull-backoff"](c),
+    (
+        "RDY.image_puller_has_the_notebook_image_on_every_node",
+        "node emulated-node has no continuous-image-puller pod",
+    ): lambda c: c.objects[("jh", "pods")].pop("continuous-image-puller-4kq2p"),
     ("RDY.component_is_ready[hub]", "hub restarted 1 time(s)"): lambda c: _pod(c, "hub-5d9c")["status"].update(
         containerStatuses=[
             {

@@ -42,7 +42,7 @@ import pytest
 import requests
 import yaml
 
-from hubharness import checks, faults, sparknative, values
+from hubharness import checks, cluster_faults, faults, sparknative, values
 from hubharness.faults import BY_NAME
 from hubharness.paths import VALUES_DIR
 from hubharness.targets import target_for
@@ -394,6 +394,7 @@ def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     cluster.helm, cluster.kubectl, cluster.kubelet = hubs.helm, hubs.kubectl, hubs.kubelet
     cluster.stop_containers, cluster.claim_folder = hubs.stop_containers, hubs.claim_folder
     cluster.serve_port = hubs.serve_port
+    cluster.image_failures[cluster_faults.UNPULLABLE] = "pull"  # no registry has it
     kubectl = cluster.bin_dir / "kubectl"
     kubectl.write_text(KUBECTL.format(python=sys.executable))
     kubectl.chmod(0o755)

@@ -48,6 +48,7 @@ CHART_DEFAULTS = {
         "fsGid": 100,
     },
     "scheduling": {"userScheduler": {"enabled": True}},
+    "prePuller": {"continuous": {"enabled": True}, "hook": {"enabled": True}},
 }
 
 
@@ -156,9 +157,48 @@ def chart_objects(cluster, ns: str, config: dict, chart_version: str = "4.4.0", 
     for name, spec in chart_network_policies(config).items():
         cluster.add(ns, "networkpolicies", name, spec=spec)
     cluster.add(ns, "configmaps", "user-scheduler", data={"config.yaml": "profiles: []\n"})
+    if values.get(config, "prePuller.continuous.enabled", True):  # the chart's default
+        image_puller(cluster, ns, config)
     cluster.objects.setdefault((ns, "ingresses"), {})["jupyterhub"] = yaml.safe_load(kube.INGRESS.read_text())
     cluster.logs[(ns, "hub-5d9c", "hub", False)] = "[I JupyterHub app] Running JupyterHub version 5.5.0\n"
     cluster.logs[(ns, "proxy-7f4b", "chp", False)] = "[ConfigProxy] Proxying http://*:8000\n"
+
+
+PULLER = "continuous-image-puller-4kq2p"
+
+
+def image_puller(cluster, ns: str, config: dict) -> None:
+    """The chart's continuous-image-puller: a DaemonSet whose init container pulls the
+    notebook image, its pod on the node done pulling, and the image in the node's list."""
+    image = values.get(config, "singleuser.image", {}) or {}
+    notebook = f"{image.get('name', 'quay.io/jupyterhub/k8s-singleuser-sample')}:{image.get('tag', '4.4.0')}"
+    labels = {"app": "jupyterhub", "component": "continuous-image-puller", "release": "jupyterhub"}
+    pause = {"name": "pause", "image": "registry.k8s.io/pause:3.10"}
+    init = {"name": "image-pull-singleuser", "image": notebook, "command": ["/bin/sh", "-c", "echo Pulling complete"]}
+    cluster.add(
+        ns,
+        "daemonsets",
+        "continuous-image-puller",
+        spec={
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"initContainers": [init], "containers": [pause]}},
+        },
+    )
+    pod = cluster.add_pod(ns, PULLER, "continuous-image-puller", container="pause")
+    pod["spec"]["initContainers"] = [init]
+    pod["status"]["initContainerStatuses"] = [
+        {
+            "name": init["name"],
+            "image": notebook,
+            "imageID": "",
+            "ready": True,
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+        }
+    ]
+    node = cluster.get("", "nodes", "emulated-node")
+    if not any(notebook in i["names"] for i in node["status"]["images"]):
+        node["status"]["images"].append({"names": [notebook], "sizeBytes": 2_000_000_000})
 
 
 class IngressController:
@@ -652,10 +692,10 @@ def test_load_says_hub_resources_are_not_available_where_the_cluster_has_no_metr
     ("selector", "names"),
     [
         ("component in (hub,proxy)", {"hub-5d9c", "proxy-7f4b"}),
-        ("release=jupyterhub,component notin (hub, proxy)", {"user-scheduler-a", "user-scheduler-b"}),
-        ("component!=user-scheduler", {"hub-5d9c", "proxy-7f4b", "stray"}),
+        ("release=jupyterhub,component notin (hub, proxy)", {"user-scheduler-a", "user-scheduler-b", PULLER}),
+        ("component!=user-scheduler", {"hub-5d9c", "proxy-7f4b", "stray", PULLER}),
         ("!release", {"stray"}),
-        ("release", {"hub-5d9c", "proxy-7f4b", "user-scheduler-a", "user-scheduler-b"}),
+        ("release", {"hub-5d9c", "proxy-7f4b", "user-scheduler-a", "user-scheduler-b", PULLER}),
         ("release==jupyterhub,component=hub", {"hub-5d9c"}),
     ],
 )

@@ -154,6 +154,11 @@ class Deployment(abc.ABC):
     @abc.abstractmethod
     def components(self) -> list[Component]: ...
 
+    def image_puller_ready(self) -> Fact | None:
+        """The continuous image puller ready with the notebook image on every node; None
+        where the values turn it off (kubernetes only)."""
+        raise HarnessError(f"there is no image puller on context {self.context}")
+
     @abc.abstractmethod
     def proxy_routes(self) -> dict: ...
 

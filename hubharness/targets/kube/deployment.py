@@ -424,6 +424,46 @@ class KubeDeployment(Deployment):
             )
         return Component(name, running, ready, restarts, "; ".join(details))
 
+    def image_puller_ready(self) -> Fact | None:
+        """prePuller.continuous: on every node user pods may land, the chart's puller pod is
+        Ready (its init container pulled the notebook image) and the node lists the image;
+        a pull back-off is named with its image. None where the values turn it off."""
+        values = self.rendered_values
+        if not chart_values.get(values, "prePuller.continuous.enabled"):
+            return None
+        image = chart_values.get(values, "singleuser.image", {}) or {}
+        notebook = f"{image.get('name')}:{image.get('tag')}"
+        try:
+            nodes = [n for n in self.core.list_node().items if _schedulable(n)]
+        except ApiException as e:
+            return Fact(False, f"cannot list nodes: {e.status} {e.reason} (kubectl auth can-i list nodes)")
+        pods = {
+            p.spec.node_name: p
+            for p in self._pods(f"release={self.release.name},component=continuous-image-puller")
+            if p.metadata.deletion_timestamp is None
+        }
+        problems, seen = [], []
+        for node in nodes:
+            name, pod = node.metadata.name, pods.get(node.metadata.name)
+            if pod is None:
+                problems.append(f"node {name} has no continuous-image-puller pod")
+                continue
+            statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+            for s in statuses:
+                waiting = s.state.waiting if s.state else None
+                if waiting and waiting.reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+                    problems.append(f"node {name}: pod {pod.metadata.name} is in {waiting.reason} pulling {s.image}")
+            conditions = {c.type: c.status for c in pod.status.conditions or []}
+            if conditions.get("Ready") != "True":
+                problems.append(f"node {name}: pod {pod.metadata.name} is not Ready ({pod.status.phase})")
+            listed = [n for i in node.status.images or [] for n in i.names or []]
+            if not any(_same_image(notebook, n) for n in listed) and len(node.status.images or []) < NODE_IMAGES_LISTED:
+                problems.append(f"node {name} does not have {notebook}")
+            seen.append(name)
+        if not nodes:
+            problems.append("no schedulable node")
+        return Fact(not problems, "; ".join(problems) or f"{notebook} pulled on {', '.join(seen)}")
+
     def proxy_routes(self) -> dict:
         """The proxy's table as the hub reads it from the proxy's API (GET /hub/api/proxy,
         scope `proxy`): proxy-api is not reachable from outside the cluster."""
@@ -731,3 +771,22 @@ def _claim_at(pod, mount: str) -> str | None:
         if v.name == volume and v.persistent_volume_claim is not None:
             return v.persistent_volume_claim.claim_name
     return None
+
+
+NODE_IMAGES_LISTED = 50  # a kubelet lists at most this many images (nodeStatusMaxImages): past it, absence says nothing
+
+
+def _schedulable(node) -> bool:
+    """User pods may land there: not cordoned, and no taint that repels them (the chart's
+    hub.jupyter.org/ taints are tolerated by its user pods and pullers)."""
+    taints = [
+        t
+        for t in node.spec.taints or []
+        if t.effect in ("NoSchedule", "NoExecute") and not t.key.startswith("hub.jupyter.org/")
+    ]
+    return not node.spec.unschedulable and not taints
+
+
+def _same_image(wanted: str, listed: str) -> bool:
+    """quay.io/x/y:t is listed as such; an image of Docker Hub as docker.io/[library/]y:t."""
+    return listed == wanted or listed in (f"docker.io/{wanted}", f"docker.io/library/{wanted}")
