@@ -552,6 +552,7 @@ KUBE_HUB_CHECKS = (
     "LOAD.users_complete_the_journey",
     "LOAD.p95_spawn_within_bound",
     "OPS.no_home_is_fuller_than_the_bound",
+    "OPS.no_component_uses_more_memory_than_its_limit",
     *(c.id for c in CATALOGUE if c.group in ("BAK", "RMV")),
     *(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER),  # KUBE_SPARK_CLUSTER below
 )
@@ -567,8 +568,6 @@ KUBE_SPARK_CLUSTER = tuple(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER)
 # by the nightly workflow (`invoke selftest --context kind` too, where a cluster fault exists:
 # it is the only proof of native Spark's checks of executor pods).
 KUBE_NOT_EMULATED = {
-    "OPS.no_component_uses_more_memory_than_its_limit": "the emulated API server serves no metrics API "
-    "(metrics.k8s.io); on a cluster verify reads metrics-server, and skips the check saying so where there is none",
     "PRX.route_table_holds_the_hub_route": "it needs the hub behind its Service (the proxy's / goes to "
     "http://hub:8081)",
     **{

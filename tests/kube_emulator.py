@@ -122,6 +122,7 @@ ROUTE = re.compile(
 
 
 ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+POD_METRICS = re.compile(r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods$")
 
 
 def merged(obj: dict, patch: dict) -> dict:
@@ -239,6 +240,9 @@ class KubeEmulator:
         # a test's hook: (ns, pod) when a deleted pod's containers stop (processes elsewhere,
         # tests/test_kube_selftest.py); a pod deleted with a grace goes when it returns
         self.stop_containers = None
+        # a test's hook: (ns, pods) → PodMetrics of what runs them (a metrics-server); None: the
+        # cluster has no metrics API (404, as without metrics-server)
+        self.pod_metrics = None
         self._stopped: set[str] = set()  # uids of deleted pods the kubelet has stopped, held by finalizers
         # the node, with the images its kubelet reports present (a DaemonSet's pod pulled them)
         self.add(
@@ -987,6 +991,13 @@ class KubeEmulator:
                     ]
                     return self._send(
                         200, {"apiVersion": api_version, "kind": f"{kind_name}List", "metadata": {}, "items": items}
+                    )
+                if (metrics := POD_METRICS.match(url.path)) and method == "GET" and emulator.pod_metrics:
+                    with emulator.lock:
+                        pods = dict(emulator.objects.get((metrics["ns"], "pods"), {}))
+                    items = [m for m in emulator.pod_metrics(metrics["ns"], pods) if self._selected(m, url.query)]
+                    return self._send(
+                        200, {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetricsList", "items": items}
                     )
                 if url.path == ACCESS_REVIEW and method == "POST":
                     review = self._body()

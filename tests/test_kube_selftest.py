@@ -338,6 +338,34 @@ class Hubs:
             if ready:
                 self.ready.add(uid)
 
+    def pod_metrics(self, ns: str, pods: dict) -> list[dict]:
+        """metrics-server's PodMetrics of the hub, proxy and user pods: the resident memory of
+        the local processes that answer for them (CPU is not emulated: 0)."""
+        target = self.targets.get(ns)
+        if target is None:
+            return []
+        deployment = target.deployment()
+        usage = {}
+        for part in (deployment.component_usage(), deployment.server_usage()):
+            usage |= part if isinstance(part, dict) else {}
+        out = []
+        for name, pod in pods.items():
+            labels = pod["metadata"].get("labels") or {}
+            user = (pod["metadata"].get("annotations") or {}).get(USERNAME_ANNOTATION)
+            used = usage.get(
+                f"server:{user}" if labels.get("component") == "singleuser-server" else labels.get("component")
+            )
+            if used is None or "deletionTimestamp" in pod["metadata"]:
+                continue
+            container = pod["spec"]["containers"][0]["name"]
+            out.append(
+                {
+                    "metadata": {"name": name, "namespace": ns, "labels": labels},
+                    "containers": [{"name": container, "usage": {"cpu": "0", "memory": str(used.memory_bytes)}}],
+                }
+            )
+        return out
+
     def claim_folder(self, ns: str, claim: dict) -> Path | None:
         """A user's volume restore makes again is that user's home of the local hub."""
         user = (claim["metadata"].get("annotations") or {}).get(USERNAME_ANNOTATION)
@@ -393,7 +421,7 @@ def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     hubs = Hubs(cluster, tmp_path / "hubs")
     cluster.helm, cluster.kubectl, cluster.kubelet = hubs.helm, hubs.kubectl, hubs.kubelet
     cluster.stop_containers, cluster.claim_folder = hubs.stop_containers, hubs.claim_folder
-    cluster.serve_port = hubs.serve_port
+    cluster.serve_port, cluster.pod_metrics = hubs.serve_port, hubs.pod_metrics
     cluster.image_failures[cluster_faults.UNPULLABLE] = "pull"  # no registry has it
     kubectl = cluster.bin_dir / "kubectl"
     kubectl.write_text(KUBECTL.format(python=sys.executable))
