@@ -189,3 +189,11 @@ def _of(used: int, bound: int | None, percent: float | None) -> str:
     if bound is None:
         return f"{mib(used)} (no limit)"
     return f"{mib(used)} of {mib(bound)}" + (f" ({percent:.1f}%)" if percent is not None else "")
+
+
+def refuse_unusable(values: dict) -> None:
+    """At deploy, before any change: the bound and the quantities OPS reads must read, so a
+    typo is one line now, not a failed check after the deploy."""
+    max_home_percent(values)
+    home_capacity(values)
+    memory_limits(values)

@@ -71,6 +71,21 @@ def test_unknown_values_key(harness, existing, tmp_path):
     assert_untouched(existing)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("custom:\n  hubharness:\n    storage:\n      maxPercent: ninety\n", "custom.hubharness.storage.maxPercent is"),
+        ("singleuser:\n  storage:\n    capacity: ten gigs\n", "singleuser.storage.capacity is 'ten gigs'"),
+        ("singleuser:\n  memory:\n    limit: 2 gigs\n", "singleuser.memory.limit is '2 gigs'"),
+    ],
+)
+def test_a_day_two_setting_that_does_not_read_is_refused_at_deploy(harness, existing, tmp_path, text, says):
+    bad = tmp_path / "ops.yaml"
+    bad.write_text(text)
+    assert_refused(harness.deploy("keep", "--values", str(bad)), says)
+    assert_untouched(existing)
+
+
 def test_missing_values_file(harness, existing):
     assert_refused(harness.deploy("keep", "--values", "/nonexistent/values.yaml"), "does not exist")
     assert_untouched(existing)

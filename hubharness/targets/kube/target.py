@@ -24,7 +24,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ... import authenticators, chart, sparkcluster, sparknative, upgrades
+from ... import authenticators, chart, daytwo, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
@@ -336,6 +336,7 @@ class KubeTarget(Target):
         chart_version = chart_version or chart.DEFAULT_CHART_VERSION
         values, schema_check = chart_values.load_validated(values_files, chart_version)
         native = sparknative.refuse_unusable(values)
+        daytwo.refuse_unusable(values)
         spark = sparkcluster.refuse_unusable(values, reachable_here=False)
         if spark is not None:
             spark_objects.image_of(values)  # refused before any change, as the settings are

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import requests
 
-from ... import authenticators, backup, chart, procs, sparkcluster, sparknative, upgrades
+from ... import authenticators, backup, chart, daytwo, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
 from ...errors import HarnessError
 from ...hubapi import HubAPI, hub_healthy, users_of
@@ -238,6 +238,7 @@ class LocalTarget(StateFolder, Target):
                 "or leave values/spark-native.yaml out (values/spark-cluster.yaml runs a Spark cluster here)"
             )
         cluster = sparkcluster.refuse_unusable(values)
+        daytwo.refuse_unusable(values)
         authenticators.require_hub_for(values, chart_version)
         self._refuse_unusable_passwords(values)
         self._password_notes = []
