@@ -135,6 +135,32 @@ def selftest(
     help={
         "context": CONTEXT,
         "namespace": NAMESPACE,
+        "every": "from one journey's start to the next, e.g. 30s, 5m, 1h (default 5m)",
+        "journey": "light (login, spawn, a kernel cell, stop) or spark (and a small Spark job)",
+        "metrics_port": "where Prometheus scrapes /metrics (default 9464; 0: any free port)",
+        "metrics_addr": "the address /metrics listens on (default 127.0.0.1; 0.0.0.0 in a pod)",
+        "for_": "stop after this long, e.g. 10m (default: until SIGINT/SIGTERM)",
+    }
+)
+def watch(
+    c,
+    context="local",
+    namespace="default",
+    every=None,
+    journey="light",
+    metrics_port=None,
+    metrics_addr="127.0.0.1",
+    for_=None,
+):
+    """A synthetic user's journey on a schedule, as Prometheus metrics and reports/watch/."""
+    numbers = {"every": every, "for_": for_, "metrics_port": metrics_port}
+    _exit(commands.run(commands.watch, context, namespace, journey, metrics_addr, numbers=numbers))
+
+
+@task(
+    help={
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
         "purge": "also delete homes, database and secrets (on kind: the cluster too, once no release is left in it)",
         "keep_cluster": "with --purge on kind: keep the kind cluster",
     }

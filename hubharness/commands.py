@@ -20,6 +20,9 @@ from .paths import reports_root
 from .targets import target_for
 from .verify import new_report_dir, redact
 from .verify import run as run_verify
+from .watch import schedule
+from .watch.history import PAGE, History
+from .watch.journey import JOURNEYS, USER
 
 
 def say(line: str = "") -> None:
@@ -175,6 +178,38 @@ def load_lines(report: dict) -> list[str]:
     for t in report["thresholds"]:
         lines.append(f"  threshold {t['name']} {'CROSSED' if t['crossed'] else 'held'}: {t['says']}")
     return lines
+
+
+WATCH_EVERY = 300.0  # seconds: a light journey costs ~2 CPU s; every 5 minutes is under 1% of one core
+WATCH_METRICS_PORT = 9464  # the port Prometheus' exporters' registry gives a default
+
+
+def watch(
+    context: str,
+    namespace: str,
+    journey: str,
+    metrics_addr: str,
+    every: float | None = None,
+    for_: float | None = None,
+    metrics_port: int | None = None,
+) -> int:
+    """Journeys on a schedule until --for runs out or a signal; exit 1 if one failed."""
+    if journey not in JOURNEYS:
+        raise HarnessError(f"--journey {journey!r} is not a journey: give {' or '.join(JOURNEYS)}")
+    deployment = target_for(context, namespace).deployment()
+    try:
+        hub = deployment.load_hub()
+        history = History(reports_root() / "watch", [*deployment.secrets(), hub.password, hub.admin_token])
+        port = WATCH_METRICS_PORT if metrics_port is None else metrics_port
+        settings = schedule.Settings(journey, every or WATCH_EVERY, for_, metrics_addr, port)
+        summary = schedule.run(hub, settings, history, context, namespace, say)
+    finally:
+        deployment.close()
+    say(
+        f"watch: {summary.journeys} journey(s) as {USER}, {summary.failed} failed; stopped by {summary.stopped_by}; "
+        f"page: {history.folder / PAGE}"
+    )
+    return 1 if summary.failed else 0
 
 
 def selftest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -113,14 +114,16 @@ class HubAPI:
         user = self.user(name)
         return (user or {}).get("servers", {}).get("")
 
-    def wait_server_ready(self, name: str, timeout: float) -> dict:
+    def wait_server_ready(self, name: str, timeout: float, fail_fast: Callable[[], None] | None = None) -> dict:
+        """`fail_fast` raises to give up early (watch: a stop was asked for)."""
+
         def probe():
             server = self.server(name)
             if server is None:
                 raise HarnessError(f"server of {name} is gone: its spawn failed or it was stopped (see the hub log)")
             return server if server.get("ready") else None
 
-        return wait_until(f"{name}'s server to be ready", probe, timeout)
+        return wait_until(f"{name}'s server to be ready", probe, timeout, fail_fast=fail_fast)
 
     def wait_server_stopped(self, name: str, timeout: float) -> None:
         wait_until(f"{name}'s server to stop", lambda: self.server(name) is None, timeout)

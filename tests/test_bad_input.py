@@ -163,7 +163,21 @@ def test_unknown_chart_version(harness):
 
 # Every option of every task that is not a number, by its parameter's name: a new option
 # is a number (hubharness.options.NUMBERS) or named here, or the test below says so.
-TEXT_OPTIONS = {"context", "namespace", "values", "chart_version", "check", "skip", "k", "prefix", "dir", "to", "from_"}
+TEXT_OPTIONS = {
+    "context",
+    "namespace",
+    "values",
+    "chart_version",
+    "check",
+    "skip",
+    "k",
+    "prefix",
+    "dir",
+    "to",
+    "from_",
+    "journey",
+    "metrics_addr",
+}
 # what a required option gets while another is tried with a bad number
 REQUIRED_TEXT = "/nonexistent/hubharness-bad-input"
 
