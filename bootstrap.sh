@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything hubharness needs, from scratch, on Debian/Ubuntu:
 #   system: Java 17 (PySpark), Node.js + npm (configurable-http-proxy),
-#           Chromium + chromedriver (the AUTH browser check)
+#           Chromium + chromedriver (the AUTH browser check),
+#           promtool (Debian's prometheus: the watch's alert rules)
 #   python: .venv with hubharness, its pinned dependencies and the dev tools the
 #           project's tests run (ruff, mypy, import-linter)
 #   npm:    configurable-http-proxy into .cache/npm when it is not on PATH;
@@ -19,6 +20,9 @@ command -v npm >/dev/null || missing+=(npm)
 # A browser of your own: HUBHARNESS_CHROMIUM and HUBHARNESS_CHROMEDRIVER (CI runners ship Chrome)
 [ -x "${HUBHARNESS_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -x "${HUBHARNESS_CHROMEDRIVER:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
+# promtool checks and unit-tests the watch's alert rules (manifests/prometheus/); its
+# server is not started (policy-rc.d on CI images; elsewhere: systemctl disable prometheus)
+command -v promtool >/dev/null || missing+=(prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo -n"  # CI runners: passwordless sudo; elsewhere we ask
 if [ ${#missing[@]} -gt 0 ]; then

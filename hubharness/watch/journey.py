@@ -25,6 +25,7 @@ from ..errors import HarnessError, WaitTimeout
 from ..hubapi import TIMEOUT, HubAPI, UserSession
 from ..kernel import Kernel
 from ..load.hub import Hub
+from ..waiting import wait_until
 
 USER = "hubharness-watch"  # the synthetic user: one name, whatever the schedule
 JOURNEYS = {
@@ -114,7 +115,10 @@ class Journey:
         self.spawn_asked = False
 
     def timeout(self, phase: str) -> float:
-        return self.hub.spawn_timeout if phase == "spawn" else TIMEOUTS[phase]
+        if phase == "spawn" or (phase == "stop" and self.spawn_asked and not self.server_url):
+            # a spawn ended before the server was ready may go on until the hub gives up on it
+            return self.hub.spawn_timeout + (TIMEOUTS["stop"] if phase == "stop" else 0)
+        return TIMEOUTS[phase]
 
     def run(self) -> Record:
         record = Record(self.kind, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -217,9 +221,20 @@ class Journey:
             raise HarnessError(f"wrong answer: expected {answer}, the cell printed {done.stdout[-200:]!r}")
 
     def _stop(self, deadline: float) -> None:
-        assert self.api is not None
-        self.api.stop_server(self.user)
-        self.api.wait_server_stopped(self.user, self._left(deadline))
+        """Ask for the stop until the server is gone: a spawn still pending (a journey
+        ended during its spawn) cannot be stopped before it is done, the hub says 400."""
+        api = self.api
+        assert api is not None
+
+        def gone() -> bool:
+            server = api.server(self.user)
+            if server is None:
+                return True
+            if not server.get("pending"):
+                api.stop_server(self.user)
+            return False
+
+        wait_until(f"{self.user}'s server to stop", gone, self._left(deadline))
 
     # ---- whatever happened -------------------------------------------------------------
     def _clean_up(self, record: Record) -> None:

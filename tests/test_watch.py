@@ -1,0 +1,314 @@
+"""`invoke watch` against a real local deployment: a journey counted with its phases'
+durations on the metrics endpoint (scraped over 127.0.0.1), SIGTERM during a spawn
+ending that journey with no server left, the catalogue's spawn-fails fault counted as
+failures of the spawn phase, no secret in the scrape or the history. The alert rules
+are checked and unit-tested by promtool, and shown to fail when their bounds move."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from hubharness import faults
+from hubharness.hubapi import HubAPI
+from hubharness.procs import free_port
+from hubharness.targets import target_for
+from hubharness.targets.kube.api import KUBE_SCHEMA_VERSION
+from hubharness.watch.history import History, page
+from hubharness.watch.journey import USER, PhaseResult, Record
+from hubharness.watch.metrics import Metrics
+from hubharness.watch.schedule import line
+
+from .helpers import INVOKE, PROJECT_ROOT
+from .test_bad_input import assert_refused
+
+NS = "watch"
+RULES = PROJECT_ROOT / "manifests" / "prometheus" / "watch-rules.yaml"
+RULES_TEST = PROJECT_ROOT / "manifests" / "prometheus" / "watch-rules.test.yaml"
+MANIFEST = PROJECT_ROOT / "manifests" / "watch.yaml"
+LIGHT = ("health", "login", "spawn", "kernel", "stop")
+WAIT = 120  # seconds, at most, for what a watch should show (a spawn on 2 busy cores takes ~10)
+
+
+# ---- helpers ------------------------------------------------------------------------
+def samples(text: str) -> dict[str, float]:
+    """A scrape as {'name{label="v",...}': value}, labels sorted."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            found[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return found
+
+
+class Watch:
+    """`invoke watch` running as a user runs it, its output in files."""
+
+    def __init__(self, harness, tmp: Path, *args: str):
+        self.port = free_port()
+        self.out, self.err = tmp / f"watch-{self.port}.out", tmp / f"watch-{self.port}.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(
+                [INVOKE, "watch", "--namespace", NS, "--metrics-port", str(self.port), *args],
+                cwd=PROJECT_ROOT,
+                env=harness.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def said(self) -> str:
+        return f"stdout: {self.out.read_text()[-3000:]}\nstderr: {self.err.read_text()[-3000:]}"
+
+    def scrape(self) -> str:
+        return requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+
+    def until(self, what: str, probe, timeout: float = WAIT):
+        """Poll `probe` (every 0.2 s, `timeout` at most) until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"watch exited ({self.proc.returncode}) before {what}; {self.said()}")
+            try:
+                seen = probe()
+            except requests.ConnectionError:
+                seen = None
+            if seen:
+                return seen
+            time.sleep(0.2)
+        pytest.fail(f"no {what} in {timeout}s; {self.said()}")
+
+    def ended(self, timeout: float = 120) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"watch still running {timeout}s after it was told to end; {self.said()}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def deployed(module_harness):
+    ran = module_harness.deploy(NS)
+    assert ran.code == 0, ran.err
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HUBHARNESS_HOME", str(module_harness.home))
+        deployment = target_for("local", NS).deployment()
+    module_harness.deployment = deployment
+    return module_harness
+
+
+def no_secret_in(text: str, secrets: list[str], where: str) -> None:
+    leaked = [s for s in secrets if len(s) >= 6 and s in text]
+    assert not leaked, f"{len(leaked)} secret value(s) in {where}"  # never the value itself in the message
+
+
+def server_left(harness) -> list[str]:
+    """The synthetic user's server as the hub sees it and as the machine does."""
+    deployment = harness.deployment
+    left = []
+    admin = HubAPI(deployment.public_url, deployment.service_token())
+    if admin.server(USER) is not None:
+        left.append(f"the hub lists a server of {USER}: {admin.server(USER)}")
+    running = deployment.user_server_running(USER)
+    if running:
+        left.append(f"a server process of {USER} runs: {running.detail}")
+    return left
+
+
+# ---- against the deployment ------------------------------------------------------------
+def test_a_journey_is_counted_and_sigterm_during_a_spawn_leaves_no_server(deployed, tmp_path):
+    secrets = [str(s) for s in deployed.deployment.secrets()]
+    watch = Watch(deployed, tmp_path, "--every", "1s")
+    try:
+        watch.until(
+            "successful journey",
+            lambda: samples(watch.scrape())['hubharness_watch_journeys_total{outcome="success"}'] >= 1,
+        )
+        text = watch.scrape()
+        seen = samples(text)
+        for phase in LIGHT:
+            count = seen[f'hubharness_watch_phase_duration_seconds_count{{phase="{phase}"}}']
+            total = seen[f'hubharness_watch_phase_duration_seconds_sum{{phase="{phase}"}}']
+            assert count == 1 and total > 0, f"{phase}: {count} observation(s), {total}s"
+        assert seen['hubharness_watch_phase_duration_seconds_count{phase="spark"}'] == 0
+        assert seen["hubharness_watch_last_success_timestamp_seconds"] > time.time() - WAIT
+        assert seen["hubharness_watch_hub_healthy"] == 1 and seen["hubharness_watch_consecutive_failures"] == 0
+        assert not any(v for k, v in seen.items() if k.startswith("hubharness_watch_phase_failures_total"))
+        assert not [k for k in seen if "hubharness-watch" in k or "127.0.0.1" in k], "a user name or address as a label"
+        no_secret_in(text, secrets, "the metrics scrape")
+
+        admin = HubAPI(deployed.deployment.public_url, deployed.deployment.service_token())
+        watch.until("second journey's spawn under way", lambda: (admin.server(USER) or {}).get("pending") == "spawn")
+        watch.proc.send_signal(signal.SIGTERM)
+        code = watch.ended()
+    finally:
+        watch.close()
+    out = watch.out.read_text()
+    assert code == 0, watch.said()
+    assert " light ok in " in out and " light INTERRUPTED at spawn " in out, out
+    assert out.splitlines()[-1].startswith(f"watch: 2 journey(s) as {USER}, 0 failed; stopped by SIGTERM"), out
+    assert not server_left(deployed), server_left(deployed)
+    with pytest.raises(requests.ConnectionError):
+        watch.scrape()
+
+    kept = sorted((deployed.reports / "watch").glob("journey-*.json"))
+    journeys = [json.loads(p.read_text()) for p in kept]
+    assert [j["outcome"] for j in journeys] == ["success", "interrupted"]
+    assert [p["phase"] for p in journeys[1]["phases"]] == ["health", "login", "spawn", "stop"]
+    assert "The last 2 journeys: 1 interrupted, 1 success." in (deployed.reports / "watch" / "index.html").read_text()
+    for path in [*kept, deployed.reports / "watch" / "index.html"]:
+        no_secret_in(path.read_text(), secrets, str(path))
+
+
+def test_bad_input_is_one_line(deployed):
+    assert_refused(deployed.invoke("watch", "--namespace", NS, "--journey", "heavy"), "--journey 'heavy'", "light")
+    assert_refused(deployed.invoke("watch", "--namespace", NS, "--every", "5x"), "--every 5x is not an interval")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = deployed.invoke("watch", "--namespace", NS, "--metrics-port", str(port), "--for", "1s")
+    assert_refused(ran, f"--metrics-port {port}", "give a free port")
+    assert_refused(deployed.invoke("watch", "--namespace", "nowhere"), "nothing deployed in namespace nowhere")
+
+
+def test_a_broken_spawn_path_is_counted_as_failures_of_the_spawn_phase(deployed, tmp_path):
+    """The catalogue's spawn-fails fault (the single-user command does not exist) laid over
+    the deployment; watch runs for 8 s, ends by itself, and exits 1. The module's last
+    test: the deployment stays broken until the fixture purges it (a redeploy costs 8 s)."""
+    args, env = faults.materialise(faults.BY_NAME["spawn-fails"], tmp_path)
+    broken = deployed.deploy(NS, *args, env=env)
+    assert broken.code == 0, broken.err
+    watch = Watch(deployed, tmp_path, "--every", "1s", "--for", "8s")
+    try:
+        key = 'hubharness_watch_phase_failures_total{phase="spawn",reason="error"}'
+        watch.until("failed spawn", lambda: samples(watch.scrape())[key] >= 1)
+        seen = samples(watch.scrape())
+        code = watch.ended()
+    finally:
+        watch.close()
+    assert code == 1, watch.said()
+    assert seen['hubharness_watch_journeys_total{outcome="failure"}'] >= 1
+    assert seen["hubharness_watch_consecutive_failures"] >= 1 and seen["hubharness_watch_hub_healthy"] == 1
+    for phase in ("health", "login", "kernel", "stop"):
+        assert seen[f'hubharness_watch_phase_failures_total{{phase="{phase}",reason="error"}}'] == 0, phase
+    out = watch.out.read_text()
+    assert " light FAILURE at spawn after " in out and "stopped by --for" in out.splitlines()[-1], out
+    assert not server_left(deployed), server_left(deployed)
+
+
+# ---- without a hub -----------------------------------------------------------------------
+def journey(outcome: str = "ok", phase: str = "spawn", finished: float = 1000.0) -> Record:
+    phases = [PhaseResult(p, 0.5, "ok") for p in LIGHT]
+    if outcome != "ok":
+        i = LIGHT.index(phase)
+        phases = [*phases[:i], PhaseResult(phase, 2.0, outcome, "the spawn failed: secret-value-123")]
+        phases.append(PhaseResult("stop", 0.3, "ok"))
+    return Record("light", "2026-12-06T08:00:00Z", finished, 4.0, True, phases)
+
+
+def test_metrics_count_outcomes_phases_and_failures_in_a_row():
+    metrics = Metrics()
+    for record in (journey(), journey("failed"), journey("timeout", "kernel")):
+        metrics.record(record)
+    seen = samples(generate_latest(metrics.registry).decode())
+    assert seen['hubharness_watch_journeys_total{outcome="success"}'] == 1
+    assert seen['hubharness_watch_journeys_total{outcome="failure"}'] == 1
+    assert seen['hubharness_watch_journeys_total{outcome="timeout"}'] == 1
+    assert seen['hubharness_watch_phase_failures_total{phase="spawn",reason="error"}'] == 1
+    assert seen['hubharness_watch_phase_failures_total{phase="kernel",reason="timeout"}'] == 1
+    assert seen['hubharness_watch_phase_duration_seconds_count{phase="stop"}'] == 3
+    assert seen['hubharness_watch_phase_duration_seconds_count{phase="spawn"}'] == 2  # the failed one is not a duration
+    assert seen["hubharness_watch_consecutive_failures"] == 2
+    assert seen["hubharness_watch_last_success_timestamp_seconds"] == 1000.0
+    assert "secret-value-123" not in generate_latest(metrics.registry).decode()
+
+
+def test_lines_and_history_say_where_it_failed_keep_the_last_and_hide_secrets(tmp_path):
+    assert line(journey()).startswith("watch 2026-12-06T08:00:00Z light ok in 4.0s: health 0.50s, login 0.50s")
+    failed = line(journey("failed"))
+    assert failed.startswith("watch 2026-12-06T08:00:00Z light FAILURE at spawn after 2.0s: the spawn failed")
+    history = History(tmp_path, ["secret-value-123"], keep=3)
+    for n in range(5):
+        history.add(journey("failed" if n % 2 else "ok", finished=1000.0 + n), "local", NS)
+    kept = history.files()
+    assert len(kept) == 3 and json.loads(kept[-1].read_text())["finished"] == 1004.0
+    text = "".join(p.read_text() for p in kept) + (tmp_path / "index.html").read_text()
+    assert "secret-value-123" not in text and "the spawn failed: ***" in text
+    assert "The last 3 journeys: 1 failure, 2 success." in page(history.journeys())
+    assert "<script" not in text and "http" not in (tmp_path / "index.html").read_text().replace("http-equiv", "")
+
+
+# ---- the alert rules ------------------------------------------------------------------------
+def promtool(*args: str, cwd: Path = RULES.parent) -> subprocess.CompletedProcess:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.fail("promtool not found: ./bootstrap.sh installs it (Debian's prometheus package)")
+    return subprocess.run([found, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_rules_pass_promtool_check_and_their_unit_tests():
+    checked = promtool("check", "rules", RULES.name)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout
+    tested = promtool("test", "rules", RULES_TEST.name)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+@pytest.mark.parametrize(
+    "bound, moved",
+    [
+        ("hubharness_watch_consecutive_failures >= 3", "hubharness_watch_consecutive_failures >= 4"),
+        ("> 60\n", "> 90\n"),
+        ("> 1800)\n", "> 2400)\n"),
+        ("for: 10m", "for: 20m"),
+    ],
+    ids=["in-a-row", "p95", "no-success", "health"],
+)
+def test_rule_tests_fail_when_a_bound_moves(tmp_path, bound, moved):
+    """A rule test that passes whatever the rule says proves nothing."""
+    rules = RULES.read_text()
+    assert bound in rules
+    (tmp_path / RULES.name).write_text(rules.replace(bound, moved, 1))
+    shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
+    tested = promtool("test", "rules", RULES_TEST.name, cwd=tmp_path)
+    assert tested.returncode != 0, f"the rules' tests pass with {moved!r} for {bound!r}"
+
+
+def test_kubernetes_manifest_runs_watch_behind_a_scraped_service():
+    import kubernetes_validate
+
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_SCHEMA_VERSION, strict=True)
+    kinds = {d["kind"]: d for d in docs}
+    deployment, service = kinds["Deployment"], kinds["Service"]
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    args = container["args"]
+    port = int(args[args.index("--metrics-port") + 1])
+    assert args[args.index("--metrics-addr") + 1] == "0.0.0.0"
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert service["spec"]["selector"] == pod["metadata"]["labels"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == str(port)
+    from_secrets = [e["valueFrom"]["secretKeyRef"] for e in container.get("env", []) if "valueFrom" in e]
+    mounted = [v["secret"]["secretName"] for v in pod["spec"].get("volumes", []) if "secret" in v]
+    assert from_secrets or mounted, "the credential does not come from a Secret"
+    assert "JUPYTERHUB_AUTH_PASSWORD" not in MANIFEST.read_text().replace("key: JUPYTERHUB_AUTH_PASSWORD", "")
