@@ -1,8 +1,9 @@
 """`invoke watch` against a real local deployment: a journey counted with its phases'
 durations on the metrics endpoint (scraped over 127.0.0.1), SIGTERM during a spawn
 ending that journey with no server left, the catalogue's spawn-fails fault counted as
-failures of the spawn phase, no secret in the scrape or the history. The alert rules
-are checked and unit-tested by promtool, and shown to fail when their bounds move."""
+failures of the spawn phase by a real Prometheus, whose evaluation of the shipped rules
+fires HubJourneyFailing; no secret in the scrape or the history. The alert rules are
+checked and unit-tested by promtool, and shown to fail when their bounds move."""
 
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def samples(text: str) -> dict[str, float]:
 class Watch:
     """`invoke watch` running as a user runs it, its output in files."""
 
-    def __init__(self, harness, tmp: Path, *args: str):
-        self.port = free_port()
+    def __init__(self, harness, tmp: Path, *args: str, port: int | None = None):
+        self.port = port or free_port()
         self.out, self.err = tmp / f"watch-{self.port}.out", tmp / f"watch-{self.port}.err"
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(
@@ -110,6 +111,74 @@ def deployed(module_harness):
         deployment = target_for("local", NS).deployment()
     module_harness.deployment = deployment
     return module_harness
+
+
+class Prometheus:
+    """A real Prometheus server (Debian's package, as promtool) on a free port, scraping
+    watch every second and evaluating the shipped rules every second."""
+
+    def __init__(self, tmp: Path, watch_port: int):
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("prometheus not found: ./bootstrap.sh installs it (Debian's prometheus package)")
+        self.url = f"http://127.0.0.1:{free_port()}"
+        config = tmp / "prometheus.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [
+                        {"job_name": "hubharness-watch", "static_configs": [{"targets": [f"127.0.0.1:{watch_port}"]}]}
+                    ],
+                }
+            )
+        )
+        self.log = tmp / "prometheus.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp / 'tsdb'}",
+                    f"--web.listen-address={self.url.removeprefix('http://')}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"prometheus exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"prometheus not ready in {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def query(self, expr: str) -> float | None:
+        answer = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
+        values = [float(r["value"][1]) for r in answer["data"]["result"]]
+        return max(values) if values else None
+
+    def alerts(self) -> dict[str, str]:
+        """Alert name → state (pending, firing), as Prometheus evaluates the rules now."""
+        answer = requests.get(f"{self.url}/api/v1/alerts", timeout=5).json()
+        return {a["labels"]["alertname"]: a["state"] for a in answer["data"]["alerts"]}
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 def no_secret_in(text: str, secrets: list[str], where: str) -> None:
@@ -187,26 +256,39 @@ def test_bad_input_is_one_line(deployed):
     assert_refused(deployed.invoke("watch", "--namespace", "nowhere"), "nothing deployed in namespace nowhere")
 
 
-def test_a_broken_spawn_path_is_counted_as_failures_of_the_spawn_phase(deployed, tmp_path):
+def test_a_broken_spawn_path_shows_in_prometheus_and_fires_the_alert(deployed, tmp_path):
     """The catalogue's spawn-fails fault (the single-user command does not exist) laid over
-    the deployment; watch runs for 8 s, ends by itself, and exits 1. The module's last
-    test: the deployment stays broken until the fixture purges it (a redeploy costs 8 s)."""
-    args, env = faults.materialise(faults.BY_NAME["spawn-fails"], tmp_path)
-    broken = deployed.deploy(NS, *args, env=env)
-    assert broken.code == 0, broken.err
-    watch = Watch(deployed, tmp_path, "--every", "1s", "--for", "8s")
+    the deployment; a real Prometheus scrapes watch and evaluates the shipped rules: the
+    spawn phase's failures rise and HubJourneyFailing fires (3 in a row). watch ends by
+    --for and exits 1. The module's last test: the deployment stays broken until the
+    fixture purges it (mending it would cost a redeploy)."""
+    port = free_port()
+    prometheus = Prometheus(tmp_path, port)  # starts while the hub restarts with the fault
     try:
-        key = 'hubharness_watch_phase_failures_total{phase="spawn",reason="error"}'
-        watch.until("failed spawn", lambda: samples(watch.scrape())[key] >= 1)
-        seen = samples(watch.scrape())
-        code = watch.ended()
+        args, env = faults.materialise(faults.BY_NAME["spawn-fails"], tmp_path)
+        broken = deployed.deploy(NS, *args, env=env)
+        assert broken.code == 0, broken.err
+        prometheus.ready()
+        watch = Watch(deployed, tmp_path, "--every", "1s", "--for", "20s", port=port)
+        try:
+            watch.until(
+                "HubJourneyFailing firing in Prometheus",
+                lambda: prometheus.alerts().get("HubJourneyFailing") == "firing",
+            )
+            seen = samples(watch.scrape())
+            failed_spawns = prometheus.query('hubharness_watch_phase_failures_total{phase="spawn",reason="error"}')
+            failed_elsewhere = prometheus.query('sum(hubharness_watch_phase_failures_total{phase!="spawn"})')
+            code = watch.ended()
+        finally:
+            watch.close()
     finally:
-        watch.close()
+        prometheus.close()
+    assert failed_spawns is not None and failed_spawns >= 3, f"Prometheus read {failed_spawns} failed spawns"
+    assert failed_elsewhere == 0, f"Prometheus read {failed_elsewhere} failures of other phases"
     assert code == 1, watch.said()
-    assert seen['hubharness_watch_journeys_total{outcome="failure"}'] >= 1
-    assert seen["hubharness_watch_consecutive_failures"] >= 1 and seen["hubharness_watch_hub_healthy"] == 1
-    for phase in ("health", "login", "kernel", "stop"):
-        assert seen[f'hubharness_watch_phase_failures_total{{phase="{phase}",reason="error"}}'] == 0, phase
+    assert seen['hubharness_watch_journeys_total{outcome="failure"}'] >= 3
+    assert seen["hubharness_watch_consecutive_failures"] >= 3 and seen["hubharness_watch_hub_healthy"] == 1
+    assert seen['hubharness_watch_journeys_total{outcome="success"}'] == 0
     out = watch.out.read_text()
     assert " light FAILURE at spawn after " in out and "stopped by --for" in out.splitlines()[-1], out
     assert not server_left(deployed), server_left(deployed)
