@@ -31,7 +31,7 @@ from hubharness.watch.journey import USER, PhaseResult, Record
 from hubharness.watch.metrics import Metrics
 from hubharness.watch.schedule import line
 
-from .helpers import INVOKE, PROJECT_ROOT
+from .helpers import INVOKE, PROJECT_ROOT, open_page
 from .test_bad_input import assert_refused
 
 NS = "watch"
@@ -334,6 +334,20 @@ def test_lines_and_history_say_where_it_failed_keep_the_last_and_hide_secrets(tm
     assert "secret-value-123" not in text and "the spawn failed: ***" in text
     assert "The last 3 journeys: 1 failure, 2 success." in page(history.journeys())
     assert "<script" not in text and "http" not in (tmp_path / "index.html").read_text().replace("http-equiv", "")
+
+
+def test_page_shows_the_journeys_in_a_browser_and_loads_nothing(chromium, tmp_path):
+    history = History(tmp_path, [])
+    history.add(journey(finished=1000.0), "local", NS)
+    history.add(journey("timeout", "kernel", finished=1001.0), "local", NS)
+    console, network, _ = open_page(chromium, tmp_path / "index.html")
+    assert console == [] and network == [], (console, network)
+    rows = chromium.execute_script(
+        "return [...document.querySelectorAll('tr')].slice(1).map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert [r[2] for r in rows] == ["timeout", "success"], rows  # newest first
+    assert rows[0][-1].startswith("kernel: the spawn failed") and rows[1][-1] == ""
+    assert chromium.title == "hubharness watch"
 
 
 # ---- the alert rules ------------------------------------------------------------------------
