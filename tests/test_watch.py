@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -23,11 +24,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hubharness import faults
 from hubharness.hubapi import HubAPI
+from hubharness.load.hub import Hub
 from hubharness.procs import free_port
 from hubharness.targets import target_for
 from hubharness.targets.kube.api import KUBE_SCHEMA_VERSION
 from hubharness.watch.history import History, page
-from hubharness.watch.journey import USER, PhaseResult, Record
+from hubharness.watch.journey import TIMEOUTS, USER, Journey, PhaseResult, Record
 from hubharness.watch.metrics import Metrics
 from hubharness.watch.schedule import line
 
@@ -334,6 +336,20 @@ def test_lines_and_history_say_where_it_failed_keep_the_last_and_hide_secrets(tm
     assert "secret-value-123" not in text and "the spawn failed: ***" in text
     assert "The last 3 journeys: 1 failure, 2 success." in page(history.journeys())
     assert "<script" not in text and "http" not in (tmp_path / "index.html").read_text().replace("http-equiv", "")
+
+
+def test_a_hub_that_does_not_answer_is_a_timeout_one_that_refuses_a_failure(monkeypatch):
+    monkeypatch.setitem(TIMEOUTS, "health", 1.0)
+    with socket.socket() as silent:  # listens, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hub = Hub(f"http://127.0.0.1:{silent.getsockname()[1]}", "password-1234", "token-1234", 5, lambda: "")
+        slow = Journey(hub, "light", threading.Event()).run()
+    refused = Journey(hub, "light", threading.Event()).run()
+    assert (slow.outcome, [p.phase for p in slow.phases], slow.hub_healthy) == ("timeout", ["health"], False)
+    assert slow.phases[0].seconds < 3, slow.phases
+    assert (refused.outcome, refused.failed and refused.failed.phase) == ("failure", "health")
+    assert "Connection refused" in refused.phases[0].error
 
 
 def test_page_shows_the_journeys_in_a_browser_and_loads_nothing(chromium, tmp_path):

@@ -154,6 +154,8 @@ class Journey:
             outcome, error = "interrupted", "a stop was asked for while it ran"
         except WaitTimeout as e:
             outcome, error = "timeout", str(e)
+        except requests.Timeout as e:  # the hub took one request's whole bound: slow, not broken
+            outcome, error = "timeout", f"{type(e).__name__}: {e}"
         except HarnessError as e:
             outcome, error = "failed", str(e)
         except Exception as e:  # noqa: BLE001 — a refused connection, a broken socket, an unreadable answer: this phase failed
