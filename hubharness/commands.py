@@ -181,7 +181,7 @@ def load_lines(report: dict) -> list[str]:
 
 
 WATCH_EVERY = 300.0  # seconds: a light journey costs ~3 CPU s, mostly the server's start: 1% of one core
-WATCH_METRICS_PORT = 9464  # the port Prometheus' exporters' registry gives a default
+WATCH_METRICS_PORT = 9464  # /metrics, unless --metrics-port says otherwise (the default)
 
 
 def watch(
