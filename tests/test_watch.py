@@ -31,7 +31,7 @@ from hubharness.targets.kube.api import KUBE_SCHEMA_VERSION
 from hubharness.watch.history import History, page
 from hubharness.watch.journey import TIMEOUTS, USER, Journey, PhaseResult, Record
 from hubharness.watch.metrics import Metrics
-from hubharness.watch.schedule import line
+from hubharness.watch.schedule import Settings, line, run
 
 from .helpers import INVOKE, PROJECT_ROOT, open_page
 from .test_bad_input import assert_refused
@@ -261,9 +261,9 @@ def test_bad_input_is_one_line(deployed):
 def test_a_broken_spawn_path_shows_in_prometheus_and_fires_the_alert(deployed, tmp_path):
     """The catalogue's spawn-fails fault (the single-user command does not exist) laid over
     the deployment; a real Prometheus scrapes watch and evaluates the shipped rules: the
-    spawn phase's failures rise and HubJourneyFailing fires (3 in a row). watch ends by
-    --for and exits 1. The module's last test: the deployment stays broken until the
-    fixture purges it (mending it would cost a redeploy)."""
+    spawn phase's failures rise and HubJourneyFailing fires (3 in a row). SIGINT ends
+    watch, which exits 1 for the failed journeys. The module's last test: the deployment
+    stays broken until the fixture purges it (mending it would cost a redeploy)."""
     port = free_port()
     prometheus = Prometheus(tmp_path, port)  # starts while the hub restarts with the fault
     try:
@@ -271,7 +271,7 @@ def test_a_broken_spawn_path_shows_in_prometheus_and_fires_the_alert(deployed, t
         broken = deployed.deploy(NS, *args, env=env)
         assert broken.code == 0, broken.err
         prometheus.ready()
-        watch = Watch(deployed, tmp_path, "--every", "1s", "--for", "20s", port=port)
+        watch = Watch(deployed, tmp_path, "--every", "1s", port=port)
         try:
             watch.until(
                 "HubJourneyFailing firing in Prometheus",
@@ -280,6 +280,7 @@ def test_a_broken_spawn_path_shows_in_prometheus_and_fires_the_alert(deployed, t
             seen = samples(watch.scrape())
             failed_spawns = prometheus.query('hubharness_watch_phase_failures_total{phase="spawn",reason="error"}')
             failed_elsewhere = prometheus.query('sum(hubharness_watch_phase_failures_total{phase!="spawn"})')
+            watch.proc.send_signal(signal.SIGINT)
             code = watch.ended()
         finally:
             watch.close()
@@ -292,7 +293,7 @@ def test_a_broken_spawn_path_shows_in_prometheus_and_fires_the_alert(deployed, t
     assert seen["hubharness_watch_consecutive_failures"] >= 3 and seen["hubharness_watch_hub_healthy"] == 1
     assert seen['hubharness_watch_journeys_total{outcome="success"}'] == 0
     out = watch.out.read_text()
-    assert " light FAILURE at spawn after " in out and "stopped by --for" in out.splitlines()[-1], out
+    assert " light FAILURE at spawn after " in out and "stopped by SIGINT" in out.splitlines()[-1], out
     assert not server_left(deployed), server_left(deployed)
 
 
@@ -350,6 +351,26 @@ def test_a_hub_that_does_not_answer_is_a_timeout_one_that_refuses_a_failure(monk
     assert slow.phases[0].seconds < 3, slow.phases
     assert (refused.outcome, refused.failed and refused.failed.phase) == ("failure", "health")
     assert "Connection refused" in refused.phases[0].error
+
+
+def test_for_ends_the_schedule_and_the_endpoint(tmp_path):
+    """Journeys every second for 2.5 s against a hub that refuses connections: three, all
+    failed at their health check, then the metrics endpoint is closed."""
+    with socket.socket() as gone:
+        gone.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{gone.getsockname()[1]}"  # bound, not listening: refused
+        hub = Hub(url, "password-1234", "token-1234", 5, lambda: "")
+        lines: list[str] = []
+        started = time.monotonic()
+        settings = Settings("light", every=1.0, duration=2.5, address="127.0.0.1", port=0)
+        summary = run(hub, settings, History(tmp_path, []), "local", NS, lines.append)
+        took = time.monotonic() - started
+    assert (summary.journeys, summary.failed, summary.stopped_by) == (3, 3, "--for"), lines
+    assert 2.0 < took < 5, f"--for 2.5s took {took:.1f}s"
+    assert all(" light FAILURE at health after " in line for line in lines[1:]), lines
+    metrics_url = lines[0].split("metrics on ")[1].split(";")[0]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(metrics_url, timeout=2)
 
 
 def test_page_shows_the_journeys_in_a_browser_and_loads_nothing(chromium, tmp_path):
