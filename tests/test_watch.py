@@ -7,18 +7,26 @@ checked and unit-tested by promtool, and shown to fail when their bounds move.""
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
 import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -304,7 +312,7 @@ def journey(outcome: str = "ok", phase: str = "spawn", finished: float = 1000.0)
         i = LIGHT.index(phase)
         phases = [*phases[:i], PhaseResult(phase, 2.0, outcome, "the spawn failed: secret-value-123")]
         phases.append(PhaseResult("stop", 0.3, "ok"))
-    return Record("light", "2026-12-06T08:00:00Z", finished, 4.0, True, phases)
+    return Record("light", "2026-12-06T08:00:00Z", finished=finished, seconds=4.0, hub_healthy=True, phases=phases)
 
 
 def test_metrics_count_outcomes_phases_and_failures_in_a_row():
@@ -373,6 +381,68 @@ def test_for_ends_the_schedule_and_the_endpoint(tmp_path):
         requests.get(metrics_url, timeout=2)
 
 
+def self_signed(folder: Path, days: int) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 valid `days` from now, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return folder / "cert.pem", folder / "key.pem"
+
+
+class HealthOnly(http.server.BaseHTTPRequestHandler):
+    """A hub that answers its health check and nothing else."""
+
+    def do_GET(self):
+        self.send_response(200 if self.path == "/hub/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_https_hubs_certificate_end_is_read_and_exported(tmp_path, monkeypatch):
+    cert, key = self_signed(tmp_path, days=30)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # trusted as the deployment's CA would be
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HealthOnly)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hub = Hub(f"https://127.0.0.1:{server.server_port}", "password-1234", "token-1234", 5, lambda: "")
+        record = Journey(hub, "light", threading.Event()).run()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert record.hub_healthy and record.failed is not None and record.failed.phase == "login", record
+    assert record.tls_not_after is not None
+    assert abs(record.tls_not_after - (time.time() + 30 * 86400)) < 600, record.tls_not_after
+    metrics = Metrics()
+    assert "tls" not in generate_latest(metrics.registry).decode()  # not known yet: no series
+    metrics.record(record)
+    seen = samples(generate_latest(metrics.registry).decode())
+    assert seen["hubharness_watch_tls_not_after_timestamp_seconds"] == record.tls_not_after
+
+
 def test_page_shows_the_journeys_in_a_browser_and_loads_nothing(chromium, tmp_path):
     history = History(tmp_path, [])
     history.add(journey(finished=1000.0), "local", NS)
@@ -398,7 +468,7 @@ def promtool(*args: str, cwd: Path = RULES.parent) -> subprocess.CompletedProces
 def test_rules_pass_promtool_check_and_their_unit_tests():
     checked = promtool("check", "rules", RULES.name)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
     tested = promtool("test", "rules", RULES_TEST.name)
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -410,8 +480,9 @@ def test_rules_pass_promtool_check_and_their_unit_tests():
         ("> 60\n", "> 90\n"),
         ("> 1800)\n", "> 2400)\n"),
         ("for: 10m", "for: 20m"),
+        ("< 14 * 86400", "< 7 * 86400"),
     ],
-    ids=["in-a-row", "p95", "no-success", "health"],
+    ids=["in-a-row", "p95", "no-success", "health", "certificate"],
 )
 def test_rule_tests_fail_when_a_bound_moves(tmp_path, bound, moved):
     """A rule test that passes whatever the rule says proves nothing."""

@@ -1,5 +1,5 @@
 """One synthetic user's journey through a hub, as a person takes it: the hub answers its
-health check, the user logs in through the form, starts a server, runs a cell in a
+health check (on https, its certificate's end is read too), the user logs in through the form, starts a server, runs a cell in a
 kernel over the proxy (with `spark`: a small Spark job, built as a notebook builds its
 SparkSession) and stops the server.
 
@@ -11,6 +11,9 @@ ends the phase under way at its next poll; the stop phase itself always runs.
 
 from __future__ import annotations
 
+import os
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -18,8 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
+import requests.utils
 
 from ..errors import HarnessError, WaitTimeout
 from ..hubapi import TIMEOUT, HubAPI, UserSession
@@ -53,6 +58,27 @@ SPARK_CELL = (
 )
 
 
+def certificate_not_after(url: str, timeout: float) -> float | None:
+    """When the certificate the hub's https address presents expires (Unix time), checked
+    against the CAs requests trusts; None for plain http."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    trusted = (
+        os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or requests.utils.DEFAULT_CA_BUNDLE_PATH
+    )
+    context = ssl.create_default_context(cafile=trusted)
+    address = (parts.hostname, parts.port or 443)
+    with (
+        socket.create_connection(address, timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
+    ):
+        cert = tls.getpeercert()
+    return float(ssl.cert_time_to_seconds(str(cert["notAfter"]))) if cert else None
+
+
 class Interrupted(Exception):
     """A stop was asked for while a phase ran."""
 
@@ -78,6 +104,7 @@ class Record:
     finished: float = 0.0  # Unix time
     seconds: float = 0.0
     hub_healthy: bool | None = None  # None: the health check did not run
+    tls_not_after: float | None = None  # the hub's certificate's end (Unix time), where it has one
     phases: list[PhaseResult] = field(default_factory=list)
 
     @property
@@ -113,6 +140,7 @@ class Journey:
         self.kernel: Kernel | None = None
         self.server_url = ""
         self.spawn_asked = False
+        self.tls_not_after: float | None = None
 
     def timeout(self, phase: str) -> float:
         if phase == "spawn" or (phase == "stop" and self.spawn_asked and not self.server_url):
@@ -139,6 +167,7 @@ class Journey:
             self._clean_up(record)
         record.seconds = round(time.monotonic() - started, 3)
         record.finished = time.time()
+        record.tls_not_after = self.tls_not_after
         return record
 
     def _phase(self, record: Record, phase: str, step: Callable[[float], None], interruptible: bool = True) -> None:
@@ -181,6 +210,7 @@ class Journey:
         answer = requests.get(f"{self.url}/hub/health", timeout=min(TIMEOUT, self._left(deadline)))
         if answer.status_code != 200:
             raise HarnessError(f"/hub/health answered {answer.status_code}")
+        self.tls_not_after = certificate_not_after(self.url, min(TIMEOUT, self._left(deadline)))
 
     def _login(self, deadline: float) -> None:
         # made beforehand as the harness's admin, so a hub that lists its allowed users lets it in

@@ -75,6 +75,7 @@ class Metrics:
             self.durations.labels(phase)
             for reason in REASONS:
                 self.failures.labels(phase, reason)
+        self.tls: Gauge | None = None  # made when a journey first reads a certificate (an https hub)
         self.server: WSGIServer | None = None
 
     def record(self, record: Record) -> None:
@@ -86,6 +87,14 @@ class Metrics:
                 self.failures.labels(phase.phase, "timeout" if phase.outcome == "timeout" else "error").inc()
         if record.hub_healthy is not None:
             self.healthy.set(1 if record.hub_healthy else 0)
+        if record.tls_not_after is not None:
+            if self.tls is None:
+                self.tls = Gauge(
+                    f"{PREFIX}_tls_not_after_timestamp_seconds",
+                    "When the certificate of the hub's https address expires (Unix time).",
+                    registry=self.registry,
+                )
+            self.tls.set(record.tls_not_after)
         self.last_journey.set(record.finished)
         if record.outcome == "success":
             self.last_success.set(record.finished)
