@@ -46,11 +46,25 @@ def test_a_service_token_given_in_values_is_the_one_the_hub_accepts(harness, tmp
     assert "admin" in [u["name"] for u in response.json()]
 
 
+# seconds the hub holds a spawn request: past the server's bind (at most BIND_WAIT, 20 s, in
+# hub_config.py) and its postStart
+SPAWN_HELD = 50
+
+
 def _hooks(tmp_path, post_start: str) -> str:
     overlay = tmp_path / "hooks.yaml"
     hook = {"exec": {"command": ["sh", "-c", post_start]}}
     stop = {"exec": {"command": ["sh", "-c", "echo stopping > pre-stop.txt"]}}
-    overlay.write_text(yaml.safe_dump({"singleuser": {"lifecycleHooks": {"postStart": hook, "preStop": stop}}}))
+    # The hub holds a spawn request until the spawn is over, but only for slow_spawn_timeout
+    # (10 s by default), then answers 202 with the spawn still going. A failing postStart
+    # runs once the server listens, which can take longer than that on a busy machine:
+    # hold the request until the spawn has failed, so the hub's answer is its outcome.
+    held = {"JupyterHub": {"slow_spawn_timeout": SPAWN_HELD}}
+    overlay.write_text(
+        yaml.safe_dump(
+            {"hub": {"config": held}, "singleuser": {"lifecycleHooks": {"postStart": hook, "preStop": stop}}}
+        )
+    )
     return str(overlay)
 
 
@@ -74,7 +88,7 @@ def test_lifecycle_hooks_run_in_the_server_and_a_failing_post_start_fails_the_sp
     ran = harness.deploy("hooks", "--values", _hooks(tmp_path, "echo no such thing; exit 3"))
     assert ran.code == 0, ran.err
     api.ensure_user("hugo")
-    response = api.request("POST", "/users/hugo/server", timeout=60)
+    response = api.request("POST", "/users/hugo/server", timeout=SPAWN_HELD + 10)
     assert response.status_code == 500, f"a spawn whose postStart failed answered {response.status_code}"
     hub_log = (harness.state_dir("hooks") / "logs" / "hub.log").read_text()
     assert "singleuser.lifecycleHooks.postStart exited 3: the server was stopped" in hub_log
