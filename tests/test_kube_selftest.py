@@ -432,7 +432,6 @@ def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     monkeypatch.delenv("JUPYTERHUB_AUTH_PASSWORD")  # each namespace's deploy makes its own
     yield cluster
     hubs.harness.purge_all()
-    shutil.rmtree(faults.IN_POD_DIR, ignore_errors=True)  # what postStart hooks wrote for the "pods"
 
 
 def _selftest_report(cluster) -> dict:
@@ -454,7 +453,7 @@ def _reports_kept_on_failure(reports: Path, name: str) -> Iterator[None]:
         raise
 
 
-def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(hub_cluster):
+def test_selftest_on_the_emulated_cluster_kills_every_check_it_can_break_there(in_pod_dir, hub_cluster):
     _selftest_kills(hub_cluster, SELECTED, "emulated-selftest")
     broken = {row["id"]: row["message"] for row in _selftest_report(hub_cluster)["checks"]}
     # native Spark's two say what the cluster refused, by name
@@ -577,6 +576,10 @@ def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(clus
 
 @pytest.fixture
 def in_pod_dir():
+    """The folder the faults' postStart hooks write in the "pods" (/tmp of this machine, one
+    for every emulated pod): removed after a test that writes there, by that test only. Not by
+    hub_cluster: test_rotation uses it too, on the other xdist worker, and its teardown would
+    take a running emulated selftest's fault files from under its servers."""
     yield Path(faults.IN_POD_DIR)
     shutil.rmtree(faults.IN_POD_DIR, ignore_errors=True)
 
