@@ -101,10 +101,11 @@ MORE_BREAKS = {
     ("NS.state_is_isolated", "no NetworkPolicy for singleuser"): lambda c: c.objects[("jh", "networkpolicies")].pop(
         "singleuser"
     ),
-    ("SPK.native_driver_may_manage_executor_pods", "may not create, list, watch, delete pods"): lambda c: c.objects[
-        ("jh", "rolebindings")
-    ].pop("spark-driver"),
-    ("SPK.native_driver_may_manage_executor_pods", "may not create pods"): lambda c: c.get(
+    (
+        "SPK.native_driver_may_manage_executor_pods",
+        "may not create, get, list, watch, delete, deletecollection pods; create, deletecollection configmaps",
+    ): lambda c: c.objects[("jh", "rolebindings")].pop("spark-driver"),
+    ("SPK.native_driver_may_manage_executor_pods", "may not create, deletecollection pods; create"): lambda c: c.get(
         "jh", "roles", "spark-driver"
     ).update(rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]}]),
     (

@@ -49,7 +49,12 @@ NETWORK_POLICIES = ("hub", "proxy", "singleuser")
 NOTEBOOK_PORTS = {"notebook-port": 8888}
 # what KubeSpawner labels every user pod with (its common labels, the chart's release and app)
 USER_POD_LABELS = {"component": "singleuser-server", "app": "jupyterhub", "heritage": "jupyterhub"}
-DRIVER_VERBS = ("create", "list", "watch", "delete")  # what Spark's driver does to executor pods
+# what Spark's driver does in client mode: its executors' pods (its own read for their owner,
+# all of them deleted by label at stop) and the config map of their Spark conf
+DRIVER_ACCESS = (
+    ("pods", ("create", "get", "list", "watch", "delete", "deletecollection")),
+    ("configmaps", ("create", "deletecollection")),
+)
 STOP_TIMEOUT = 120  # a deleted pod's grace period (30 s by default) and then some
 LOG_LINES = 2000
 
@@ -588,31 +593,33 @@ class KubeDeployment(Deployment):
         user, groups = spark_rbac.subject(account, self.namespace)
         api = client.AuthorizationV1Api(self.core.api_client)
         said: dict[str, list[str]] = {}  # "allowed (why)" → its verbs
-        refused = []
-        for verb in DRIVER_VERBS:
-            body: Any = {
-                "apiVersion": "authorization.k8s.io/v1",
-                "kind": "SubjectAccessReview",
-                "spec": {
-                    "user": user,
-                    "groups": groups,
-                    "resourceAttributes": {"namespace": self.namespace, "verb": verb, "resource": "pods"},
-                },
-            }
-            try:
-                review = cast(client.V1SubjectAccessReview, api.create_subject_access_review(body))
-            except ApiException as e:
-                return Fact(
-                    False,
-                    f"the API server did not review {user}'s access: {e.status} {e.reason} (may the context create "
-                    "subjectaccessreviews? kubectl auth can-i create subjectaccessreviews)",
-                )
-            status = review.status or client.V1SubjectAccessReviewStatus(allowed=False)
-            why = status.reason or status.evaluation_error or "no rule allows it"
-            said.setdefault(f"{'allowed' if status.allowed else 'denied'} ({why})", []).append(verb)
-            if not status.allowed:
-                refused.append(verb)
-        verdict = f"may not {', '.join(refused)} pods" if refused else "may " + ", ".join(DRIVER_VERBS) + " pods"
+        refused: dict[str, list[str]] = {}  # resource → the verbs refused on it
+        for resource, verbs in DRIVER_ACCESS:
+            for verb in verbs:
+                body: Any = {
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "kind": "SubjectAccessReview",
+                    "spec": {
+                        "user": user,
+                        "groups": groups,
+                        "resourceAttributes": {"namespace": self.namespace, "verb": verb, "resource": resource},
+                    },
+                }
+                try:
+                    review = cast(client.V1SubjectAccessReview, api.create_subject_access_review(body))
+                except ApiException as e:
+                    return Fact(
+                        False,
+                        f"the API server did not review {user}'s access: {e.status} {e.reason} (may the context "
+                        "create subjectaccessreviews? kubectl auth can-i create subjectaccessreviews)",
+                    )
+                status = review.status or client.V1SubjectAccessReviewStatus(allowed=False)
+                why = status.reason or status.evaluation_error or "no rule allows it"
+                said.setdefault(f"{'allowed' if status.allowed else 'denied'} ({why})", []).append(f"{verb} {resource}")
+                if not status.allowed:
+                    refused.setdefault(resource, []).append(verb)
+        asked = refused or {r: list(v) for r, v in DRIVER_ACCESS}
+        verdict = ("may not " if refused else "may ") + "; ".join(f"{', '.join(v)} {r}" for r, v in asked.items())
         answers = "; ".join(f"{', '.join(verbs)} {answer}" for answer, verbs in said.items())
         return Fact(not refused, f"{user} {verdict} in {self.namespace}, says the API server: {answers}")
 
