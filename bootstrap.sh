@@ -20,16 +20,30 @@ command -v npm >/dev/null || missing+=(npm)
 # A browser of your own: HUBHARNESS_CHROMIUM and HUBHARNESS_CHROMEDRIVER (CI runners ship Chrome)
 [ -x "${HUBHARNESS_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -x "${HUBHARNESS_CHROMEDRIVER:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
-# promtool checks and unit-tests the watch's alert rules (manifests/prometheus/); its
-# server is not started (policy-rc.d on CI images; elsewhere: systemctl disable prometheus)
-command -v promtool >/dev/null || missing+=(prometheus)
+# promtool checks and unit-tests the watch's alert rules (manifests/prometheus/), and the
+# tests run a Prometheus of their own; the package's own service is kept from starting
+{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || missing+=(prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo -n"  # CI runners: passwordless sudo; elsewhere we ask
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
     echo "bootstrap: apt-get install ${missing[*]}"
     $sudo apt-get update -qq
+    held=""  # no service of a package starts during the install (what Debian's container images do)
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+      $sudo chmod 755 /usr/sbin/policy-rc.d
+      held=1
+      trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT  # also when the install fails
+    fi
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$held" ]; then
+      $sudo rm -f /usr/sbin/policy-rc.d
+      trap - EXIT
+      if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+      fi
+    fi
   else
     echo "bootstrap: please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
     exit 1

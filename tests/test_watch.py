@@ -362,8 +362,8 @@ def test_a_hub_that_does_not_answer_is_a_timeout_one_that_refuses_a_failure(monk
 
 
 def test_for_ends_the_schedule_and_the_endpoint(tmp_path):
-    """Journeys every second for 2.5 s against a hub that refuses connections: three, all
-    failed at their health check, then the metrics endpoint is closed."""
+    """Journeys every second for 2.5 s against a hub that refuses connections: each failed
+    at its health check, then the metrics endpoint is closed."""
     with socket.socket() as gone:
         gone.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{gone.getsockname()[1]}"  # bound, not listening: refused
@@ -373,7 +373,9 @@ def test_for_ends_the_schedule_and_the_endpoint(tmp_path):
         settings = Settings("light", every=1.0, duration=2.5, address="127.0.0.1", port=0)
         summary = run(hub, settings, History(tmp_path, []), "local", NS, lines.append)
         took = time.monotonic() - started
-    assert (summary.journeys, summary.failed, summary.stopped_by) == (3, 3, "--for"), lines
+    # every 1 s for 2.5 s: three, or two where the first two started late on a busy machine
+    assert summary.journeys in (2, 3) and summary.failed == summary.journeys, lines
+    assert summary.stopped_by == "--for", lines
     assert 2.0 < took < 5, f"--for 2.5s took {took:.1f}s"
     assert all(" light FAILURE at health after " in line for line in lines[1:]), lines
     metrics_url = lines[0].split("metrics on ")[1].split(";")[0]

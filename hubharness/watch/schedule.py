@@ -62,7 +62,8 @@ def run(
 
     def on_signal(signum: int, _frame: object) -> None:
         summary.stopped_by = signal.Signals(signum).name
-        stopping.set()
+        # set from another thread: the handler may run while this thread holds the Event's lock
+        threading.Thread(target=stopping.set, daemon=True).start()
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
