@@ -23,6 +23,7 @@ from .errors import HarnessError
 from .targets.base import Target
 from .targets.kube import KubeTarget, spark_objects, spark_rbac
 from .targets.kube.api import HUB_DB, RELEASE, user_claims, validated
+from .targets.kube.deployment import IMAGE_PULLER
 from .targets.kube.helm_release import decode, encode
 from .targets.kube.pods import exec_in
 from .waiting import wait_until
@@ -213,7 +214,6 @@ def delete_spark_driver_role(target: KubeTarget) -> None:
 
 
 UNPULLABLE = "registry.invalid/hubharness/no-such-image:0"  # .invalid never resolves (RFC 2606)
-IMAGE_PULLER = "continuous-image-puller"  # the chart's DaemonSet
 PULLER_INIT = "image-pull-singleuser"  # its init container that pulls the notebook image
 
 

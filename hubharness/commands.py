@@ -282,6 +282,8 @@ def _day2(target) -> dict:
         return {"error": str(e)}
     try:
         return daytwo.figures(deployment)
+    except Exception as e:  # noqa: BLE001 — figures are status's extra: what broke is said, status goes on
+        return {"error": f"{type(e).__name__}: {e}"}
     finally:
         deployment.close()
 

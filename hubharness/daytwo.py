@@ -111,9 +111,20 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
+# JupyterHub's ByteSpecification, which reads singleuser.memory.limit (Spawner.mem_limit):
+# K, M, G, T are powers of 1024 there, not of 1000 as in a Kubernetes quantity
+_BYTE_SPEC = re.compile(r"^(\d+(?:\.\d+)?)([KMGT])$")
+
+
 def memory_limits(values: dict) -> dict[str, int | None]:
-    """hub, proxy and server (each user's) → the memory limit the values give, in bytes."""
-    return {name: quantity_bytes(chart_values.get(values, key), key) for name, key in MEMORY_LIMITS.items()}
+    """hub, proxy and server (each user's) → the memory limit the values give, in bytes, each
+    read as what reads it: the pod specs' quantities, the spawner's byte specification."""
+    out = {}
+    for name, key in MEMORY_LIMITS.items():
+        given = chart_values.get(values, key)
+        spec = _BYTE_SPEC.match(str(given or "").strip()) if name == "server" else None
+        out[name] = int(float(spec[1]) * 1024 ** ("KMGT".index(spec[2]) + 1)) if spec else quantity_bytes(given, key)
+    return out
 
 
 def over_memory_limit(usage: dict[str, Usage], limits: dict[str, int | None]) -> list[str]:
@@ -175,6 +186,8 @@ def lines(figures: dict) -> list[str]:
         f"  home {h['user']}: {_of(h['used_bytes'], h['capacity_bytes'], h['percent'])}"
         for h in figures.get("homes", [])
     ]
+    if "error" in figures:
+        out.append(f"  homes and memory: not measured ({figures['error']})")
     if "homes_error" in figures:
         out.append(f"  homes: not measured ({figures['homes_error']})")
     resources = figures.get("resources") or {}

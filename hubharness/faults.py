@@ -692,7 +692,7 @@ c.Spawner.start_timeout = 240
     ),
     Fault(
         "server-memory-limit-below-use",
-        "users' servers are given a memory limit of 16 MiB, below what a server uses "
+        "users' servers are given a memory limit of 16 MiB (16M, as the spawner reads it), below what a server uses "
         "(a local process is not confined by it; a pod would be OOM-killed)",
         overlay="singleuser:\n  memory:\n    limit: 16M\n",
     ),

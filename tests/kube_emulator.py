@@ -107,7 +107,7 @@ NEVER_STARTED = {
 # e.g. GET /api/v1/services (every namespace), /api/v1/persistentvolumes (cluster-scoped)
 ALL_NAMESPACES = re.compile(r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>\w+)$")
 CLUSTER_OBJECT = re.compile(
-    r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|"
+    r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/(?P<kind>persistentvolumes|nodes|"
     r"clusterroles|clusterrolebindings)/(?P<name>[^/]+)$"
 )
 PROXY = re.compile(
@@ -123,6 +123,18 @@ ROUTE = re.compile(
 
 ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 POD_METRICS = re.compile(r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods$")
+
+
+def daemon_set_status(wanted: int, ready: int) -> dict:
+    """A DaemonSet's status as its controller reports it, its pods all up to date."""
+    return {
+        "desiredNumberScheduled": wanted,
+        "currentNumberScheduled": wanted,
+        "updatedNumberScheduled": wanted,
+        "numberReady": ready,
+        "numberAvailable": ready,
+        "numberMisscheduled": 0,
+    }
 
 
 def merged(obj: dict, patch: dict) -> dict:
@@ -435,6 +447,8 @@ class KubeEmulator:
         }
         self.objects.setdefault((ns, "pods"), {})[pod] = body
         self.schedule(ns, body)
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in body["status"].get("conditions") or [])
+        daemon_set["status"] = daemon_set_status(1, int(ready))
 
     def deleted_deployment(self, ns: str, deployment: dict) -> None:
         """Its ReplicaSet's pods go with it (garbage collection)."""

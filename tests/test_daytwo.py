@@ -53,9 +53,24 @@ def test_a_component_over_its_memory_limit_is_named_with_both_figures():
     limits = daytwo.memory_limits(
         {"hub": {"resources": {"limits": {"memory": "1Gi"}}}, "singleuser": {"memory": {"limit": "16M"}}}
     )
-    assert limits == {"hub": 2**30, "proxy": None, "server": 16_000_000}
+    assert limits == {"hub": 2**30, "proxy": None, "server": 16 * 2**20}  # the spawner's M is 1024²
     usage = {"hub": Usage(2**29), "proxy": Usage(2**40), "server:ann": Usage(32 * 2**20), "server:ben": Usage(2**20)}
-    assert daytwo.over_memory_limit(usage, limits) == ["server:ann uses 32.0 MiB over its limit of 15.3 MiB"]
+    assert daytwo.over_memory_limit(usage, limits) == ["server:ann uses 32.0 MiB over its limit of 16.0 MiB"]
+
+
+def test_the_servers_limit_is_read_as_jupyterhub_reads_it():
+    from jupyterhub.traitlets import ByteSpecification
+    from traitlets import HasTraits
+
+    class Spawner(HasTraits):
+        mem_limit = ByteSpecification(None, allow_none=True)
+
+    for given in ("2G", "1.5G", "512M", "64K", "3T", 1073741824, "1Gi"):
+        limits = daytwo.memory_limits({"singleuser": {"memory": {"limit": given}}})
+        if given == "1Gi":  # not a byte specification: a quantity, as a pod's limit reads it
+            assert limits["server"] == 2**30
+            continue
+        assert limits["server"] == Spawner(mem_limit=given).mem_limit, given
 
 
 @pytest.mark.parametrize(

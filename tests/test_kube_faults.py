@@ -14,6 +14,7 @@ from hubharness.targets.kube import spark_rbac
 
 from . import test_kube_verify as emulated
 from .helpers import run_invoke
+from .kube_emulator import daemon_set_status
 from .test_kube_verify import AUTH, PASSWORD, _closed_port, _pod, b64
 
 ingress_controller = emulated.ingress_controller
@@ -30,6 +31,11 @@ def chart(cluster, ingress_controller):
         cluster.add("jh", f"{body['kind'].lower()}s", body["metadata"]["name"], **fields)
     cluster.ingress_controller = ingress_controller
     return cluster
+
+
+def _puller_down(cluster) -> None:
+    """The puller's DaemonSet as its controller reports a pod that is not Ready."""
+    cluster.get("jh", "daemonsets", "continuous-image-puller")["status"] = daemon_set_status(1, 0)
 
 
 def _backend(cluster) -> dict:
@@ -72,19 +78,22 @@ BREAK = {
         conditions=[{"type": "Ready", "status": "False"}]
     ),
     "ingress-points-elsewhere": lambda c: _backend(c).update(name="hub"),
-    "image-puller-pull-backoff": lambda c: _pod(c, "continuous-image-puller-4kq2p")["status"].update(
-        phase="Pending",
-        conditions=[{"type": "Ready", "status": "False"}],
-        initContainerStatuses=[
-            {
-                "name": "image-pull-singleuser",
-                "ready": False,
-                "restartCount": 0,
-                "image": "quay.io/jupyter/pyspark-notebook:spark-3.5.3-typo",
-                "imageID": "",
-                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
-            }
-        ],
+    "image-puller-pull-backoff": lambda c: (
+        _puller_down(c)
+        or _pod(c, "continuous-image-puller-4kq2p")["status"].update(
+            phase="Pending",
+            conditions=[{"type": "Ready", "status": "False"}],
+            initContainerStatuses=[
+                {
+                    "name": "image-pull-singleuser",
+                    "ready": False,
+                    "restartCount": 0,
+                    "image": "quay.io/jupyter/pyspark-notebook:spark-3.5.3-typo",
+                    "imageID": "",
+                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+                }
+            ],
+        )
     ),
     "spark-driver-role-missing": lambda c: c.objects[("jh", "roles")].pop("spark-driver"),
     "driver-ports-closed": lambda c: c.get("jh", "networkpolicies", "singleuser")["spec"].update(
@@ -138,8 +147,8 @@ MORE_BREAKS = {
     ): lambda c: BREAK["image-puller-pull-backoff"](c),
     (
         "RDY.image_puller_has_the_notebook_image_on_every_node",
-        "node emulated-node has no continuous-image-puller pod",
-    ): lambda c: c.objects[("jh", "pods")].pop("continuous-image-puller-4kq2p"),
+        "DaemonSet continuous-image-puller: 0 of 1 pod(s) Ready",
+    ): lambda c: _puller_down(c) or c.objects[("jh", "pods")].pop("continuous-image-puller-4kq2p"),
     ("RDY.component_is_ready[hub]", "hub restarted 1 time(s)"): lambda c: _pod(c, "hub-5d9c")["status"].update(
         containerStatuses=[
             {

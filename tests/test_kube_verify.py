@@ -26,6 +26,7 @@ from hubharness.targets.kube import helm_release
 from hubharness.waiting import wait_until
 
 from .helpers import PROJECT_ROOT, run_invoke
+from .kube_emulator import daemon_set_status
 
 PASSWORD = "from-the-environment-123"
 SERVICE_TOKEN = "hubharness-service-token-0123456789"
@@ -183,6 +184,7 @@ def image_puller(cluster, ns: str, config: dict) -> None:
             "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {"initContainers": [init], "containers": [pause]}},
         },
+        status=daemon_set_status(1, 1),
     )
     pod = cluster.add_pod(ns, PULLER, "continuous-image-puller", container="pause")
     pod["spec"]["initContainers"] = [init]

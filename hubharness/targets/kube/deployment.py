@@ -15,6 +15,7 @@ import hmac
 import io
 import json
 import os
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,22 +185,26 @@ class KubeDeployment(Deployment):
     # ---- OPS: users' homes, measured in their pods ------------------------------------------
     def homes(self) -> list[Home]:
         """The home of each user whose server runs: `du` inside the pod at the home's mount
-        path, against the capacity of the claim mounted there (none: nothing bounds it)."""
-        mount = str(chart_values.get(self.rendered_values, "singleuser.storage.homeMountPath") or "/home/jovyan")
+        (one file system: a share mounted under it is not the user's), against the capacity
+        of the claim mounted there (none: nothing bounds it)."""
+        template = str(chart_values.get(self.rendered_values, "singleuser.storage.homeMountPath") or "/home/jovyan")
         out = []
         for pod in self._pods(f"release={self.release.name},component=singleuser-server"):
             user = (pod.metadata.annotations or {}).get(USERNAME_ANNOTATION)
             if not user or pod.metadata.deletion_timestamp is not None or pod.status.phase != "Running":
                 continue
-            ran = self.run_in_server(user, f"du -sk {shlex.quote(mount)}")
-            if ran.rc != 0:
+            mount, claim = _home_mount(pod, template)
+            ran = self.run_in_server(user, f"du -skx {shlex.quote(mount)}")
+            found = ran.stdout.split()[:1]
+            # du exits 1 when some folder could not be read (lost+found) and still totals the rest
+            if ran.rc not in (0, 1) or not found or not found[0].isdigit():
                 raise HarnessError(
-                    f"du -sk {mount} in pod {pod.metadata.name} exited {ran.rc}: {last_line(ran.stderr)}"
+                    f"du -skx {mount} in pod {pod.metadata.name} exited {ran.rc}: {last_line(ran.stderr)}"
                 )
-            claim = _claim_at(pod, mount)
             capacity = self._claim_capacity(claim) if claim else None
             where = f"pod {pod.metadata.name}:{mount}" + (f", claim {claim}" if claim else ", no claim")
-            out.append(Home(user, int(ran.stdout.split()[0]) * 1024, capacity, where))
+            where += ", some folders unreadable" if ran.rc else ""
+            out.append(Home(user, int(found[0]) * 1024, capacity, where))
         return out
 
     def _claim_capacity(self, name: str) -> int | None:
@@ -430,44 +435,53 @@ class KubeDeployment(Deployment):
         return Component(name, running, ready, restarts, "; ".join(details))
 
     def image_puller_ready(self) -> Fact | None:
-        """prePuller.continuous: on every node user pods may land, the chart's puller pod is
-        Ready (its init container pulled the notebook image) and the node lists the image;
-        a pull back-off is named with its image. None where the values turn it off."""
+        """prePuller.continuous: the chart's DaemonSet has a Ready, up-to-date pod on every
+        node it wants one on (the nodes user pods may land on, by the chart's own selector,
+        affinity and tolerations), each of those nodes lists the notebook image, and a pull
+        back-off is named with its image. None where the values turn it off."""
         values = self.rendered_values
         if not chart_values.get(values, "prePuller.continuous.enabled"):
             return None
         image = chart_values.get(values, "singleuser.image", {}) or {}
         notebook = f"{image.get('name')}:{image.get('tag')}"
         try:
-            nodes = [n for n in self.core.list_node().items if _schedulable(n)]
+            daemon_set = client.AppsV1Api(self.core.api_client).read_namespaced_daemon_set(IMAGE_PULLER, self.namespace)
         except ApiException as e:
-            return Fact(False, f"cannot list nodes: {e.status} {e.reason} (kubectl auth can-i list nodes)")
-        pods = {
-            p.spec.node_name: p
+            return Fact(False, f"cannot read DaemonSet {IMAGE_PULLER}: {e.status} {e.reason}")
+        status = daemon_set.status or client.V1DaemonSetStatus(
+            current_number_scheduled=0, desired_number_scheduled=0, number_misscheduled=0, number_ready=0
+        )
+        wanted, ready = status.desired_number_scheduled or 0, status.number_ready or 0
+        updated = status.updated_number_scheduled or 0
+        problems = []
+        if not wanted:
+            problems.append(f"DaemonSet {IMAGE_PULLER} wants no pod: no node user pods may land on")
+        if ready < wanted or updated < wanted:
+            problems.append(f"DaemonSet {IMAGE_PULLER}: {ready} of {wanted} pod(s) Ready, {updated} up to date")
+        pods = [
+            p
             for p in self._pods(f"release={self.release.name},component=continuous-image-puller")
             if p.metadata.deletion_timestamp is None
-        }
-        problems, seen = [], []
-        for node in nodes:
-            name, pod = node.metadata.name, pods.get(node.metadata.name)
-            if pod is None:
-                problems.append(f"node {name} has no continuous-image-puller pod")
-                continue
+        ]
+        nodes: dict[str, list[str]] = {}
+        for pod in pods:
             statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
             for s in statuses:
                 waiting = s.state.waiting if s.state else None
                 if waiting and waiting.reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                    problems.append(f"node {name}: pod {pod.metadata.name} is in {waiting.reason} pulling {s.image}")
-            conditions = {c.type: c.status for c in pod.status.conditions or []}
-            if conditions.get("Ready") != "True":
-                problems.append(f"node {name}: pod {pod.metadata.name} is not Ready ({pod.status.phase})")
+                    problems.append(f"pod {pod.metadata.name} is in {waiting.reason} pulling {s.image}")
+            if pod.spec.node_name:
+                nodes[pod.spec.node_name] = []
+        for name in nodes:
+            try:
+                node = self.core.read_node(name)
+            except ApiException as e:
+                problems.append(f"cannot read node {name}: {e.status} {e.reason} (kubectl auth can-i get nodes)")
+                continue
             listed = [n for i in node.status.images or [] for n in i.names or []]
             if not any(_same_image(notebook, n) for n in listed) and len(node.status.images or []) < NODE_IMAGES_LISTED:
                 problems.append(f"node {name} does not have {notebook}")
-            seen.append(name)
-        if not nodes:
-            problems.append("no schedulable node")
-        return Fact(not problems, "; ".join(problems) or f"{notebook} pulled on {', '.join(seen)}")
+        return Fact(not problems, "; ".join(problems) or f"{notebook} pulled on {', '.join(sorted(nodes))}")
 
     def proxy_routes(self) -> dict:
         """The proxy's table as the hub reads it from the proxy's API (GET /hub/api/proxy,
@@ -769,29 +783,21 @@ def _usage(pod_metrics: dict) -> Usage:
     )
 
 
-def _claim_at(pod, mount: str) -> str | None:
-    """The claim of the volume the notebook container mounts at `mount`."""
+def _home_mount(pod, template: str) -> tuple[str, str | None]:
+    """Where the notebook container mounts the home (homeMountPath, whose {username} and the
+    like KubeSpawner fills in per user) and the claim mounted there, if any."""
+    pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template.rstrip("/"))) + "/?")
     container = next((c for c in pod.spec.containers if c.name == NOTEBOOK_CONTAINER), None)
     mounts = (container.volume_mounts if container else None) or []
-    volume = next((m.name for m in mounts if m.mount_path.rstrip("/") == mount.rstrip("/")), None)
-    for v in pod.spec.volumes or []:
-        if v.name == volume and v.persistent_volume_claim is not None:
-            return v.persistent_volume_claim.claim_name
-    return None
+    mount = next((m for m in mounts if pattern.fullmatch(m.mount_path)), None)
+    if mount is None:
+        return template, None
+    claims = {v.name: v.persistent_volume_claim.claim_name for v in pod.spec.volumes or [] if v.persistent_volume_claim}
+    return mount.mount_path, claims.get(mount.name)
 
 
+IMAGE_PULLER = "continuous-image-puller"  # the chart's DaemonSet
 NODE_IMAGES_LISTED = 50  # a kubelet lists at most this many images (nodeStatusMaxImages): past it, absence says nothing
-
-
-def _schedulable(node) -> bool:
-    """User pods may land there: not cordoned, and no taint that repels them (the chart's
-    hub.jupyter.org/ taints are tolerated by its user pods and pullers)."""
-    taints = [
-        t
-        for t in node.spec.taints or []
-        if t.effect in ("NoSchedule", "NoExecute") and not t.key.startswith("hub.jupyter.org/")
-    ]
-    return not node.spec.unschedulable and not taints
 
 
 def _same_image(wanted: str, listed: str) -> bool:
