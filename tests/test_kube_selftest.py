@@ -262,7 +262,9 @@ class Hubs:
                 continue
             if account:  # KubeSpawner's service_account
                 pod["spec"].setdefault("serviceAccountName", account)
-            user = pod["metadata"]["annotations"][USERNAME_ANNOTATION]  # the user's claim at the home mount
+            user = (pod["metadata"].get("annotations") or {}).get(USERNAME_ANNOTATION)
+            if user is None:  # a pod only labelled as one (a cluster fault's), not KubeSpawner's
+                continue
             pod["spec"].setdefault(
                 "volumes", [{"name": "home", "persistentVolumeClaim": {"claimName": f"claim-{user}"}}]
             )
