@@ -41,8 +41,9 @@ from hubharness.watch.journey import TIMEOUTS, USER, Journey, PhaseResult, Recor
 from hubharness.watch.metrics import Metrics
 from hubharness.watch.schedule import Settings, line, run
 
-from .helpers import INVOKE, PROJECT_ROOT, open_page
+from .helpers import INVOKE, PROJECT_ROOT, open_page, run_invoke
 from .test_bad_input import assert_refused
+from .test_kube_selftest import hub_cluster, ingress_controller  # noqa: F401 — the emulated cluster, a real hub per namespace
 
 NS = "watch"
 RULES = PROJECT_ROOT / "manifests" / "prometheus" / "watch-rules.yaml"
@@ -518,3 +519,23 @@ def test_kubernetes_manifest_runs_watch_behind_a_scraped_service():
     mounted = [v["secret"]["secretName"] for v in pod["spec"].get("volumes", []) if "secret" in v]
     assert from_secrets or mounted, "the credential does not come from a Secret"
     assert "JUPYTERHUB_AUTH_PASSWORD" not in MANIFEST.read_text().replace("key: JUPYTERHUB_AUTH_PASSWORD", "")
+
+
+def test_watch_on_a_cluster_takes_its_journey_through_the_port_forward(hub_cluster):  # noqa: F811
+    """On a kube context (the emulated cluster: a real hub behind its API server) watch
+    reaches proxy-public as verify does and leaves no server of its user running."""
+    done = run_invoke("deploy", "--context", "emulated", "--namespace", "watchk", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    port = free_port()
+    ran = run_invoke(
+        "watch", "--context", "emulated", "--namespace", "watchk", "--every", "5s", "--for", "3s",
+        "--metrics-port", str(port), timeout=300,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert " light ok in " in ran.stdout and "1 journey(s) as hubharness-watch, 0 failed" in ran.stdout, ran.stdout
+    deployment = target_for("emulated", "watchk").deployment()
+    try:
+        watcher = HubAPI(deployment.public_url, deployment.service_token()).user(USER)
+        assert watcher is not None and not watcher["servers"], watcher
+    finally:
+        deployment.close()
