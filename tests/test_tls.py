@@ -1,0 +1,229 @@
+"""hubharness.tls against real TLS on 127.0.0.1: configurable-http-proxy (tlsfront) serves
+a plain http upstream with certificates from a test CA, good and broken on purpose, and
+each check must pass on the good one and fail on the broken one."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+
+from hubharness.errors import HarnessError
+from hubharness.procs import free_port
+from hubharness.tls import Certificate, certificate, http_redirect, names_match
+from hubharness.tlsfront import TestCA, TlsFront
+
+UPSTREAM_BODY = b"upstream says hello"
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(UPSTREAM_BODY)))
+        self.end_headers()
+        self.wfile.write(UPSTREAM_BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """A plain http server, the hub's stand-in behind the front."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def front(upstream, tmp_path):
+    """Starts a TlsFront for the upstream; every one started is stopped afterwards."""
+    started: list[TlsFront] = []
+
+    def make(cert, redirect=True):
+        started.append(TlsFront(upstream, cert, tmp_path / f"front{len(started)}", redirect=redirect))
+        return started[-1].start()
+
+    yield make
+    for one in started:
+        one.stop()
+
+
+def spki_of_key(path) -> str:
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def test_a_good_certificate_verifies_and_names_the_host(ca, front):
+    files = ca.issue("good")
+    served = certificate(front(files).url, ca_bundle=str(ca.ca_pem))
+    assert served.chain_ok and served.chain_error == ""
+    assert served.matches_host() and served.host == "127.0.0.1"
+    assert set(served.names) == {"127.0.0.1", "localhost"}
+    assert served.days_left() > 300
+    assert served.not_after.tzinfo is not None
+    assert served.spki_sha256_b64 == spki_of_key(files.key)
+    assert (files.key.stat().st_mode & 0o777) == 0o600
+
+
+def test_without_a_bundle_the_default_trust_is_used(ca, front, monkeypatch):
+    """SSL_CERT_FILE names the system's trust; ca.pem is not in the machine's own."""
+    url = front(ca.issue("default-trust")).url
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_pem))
+    assert certificate(url).chain_ok
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    assert not certificate(url).chain_ok
+
+
+def test_an_expired_certificate_fails_the_chain(ca, front):
+    served = certificate(front(ca.issue("expired", expired=True)).url, ca_bundle=str(ca.ca_pem))
+    assert not served.chain_ok
+    assert "expired" in served.chain_error
+    assert served.days_left() < 0
+
+
+def test_a_certificate_for_another_host_does_not_match(ca, front):
+    served = certificate(front(ca.issue("wrong", hosts=("wrong.example",))).url, ca_bundle=str(ca.ca_pem))
+    assert served.chain_ok  # the chain is fine: only the name is wrong
+    assert not served.matches_host()
+    assert served.matches_host("wrong.example")
+
+
+def test_a_certificate_from_an_unknown_ca_fails_the_chain(ca, front):
+    served = certificate(front(ca.issue("stranger", untrusted=True)).url, ca_bundle=str(ca.ca_pem))
+    assert not served.chain_ok
+    assert "issuer" in served.chain_error, served.chain_error
+    assert served.matches_host()
+
+
+def test_restart_with_serves_another_certificate_at_the_same_url(ca, front):
+    tls_front = front(ca.issue("before"))
+    url = tls_front.url
+    tls_front.restart_with(ca.issue("after", expired=True))
+    assert tls_front.url == url
+    assert certificate(url, ca_bundle=str(ca.ca_pem)).days_left() < 0
+
+
+def test_http_redirects_to_https(ca, front):
+    tls_front = front(ca.issue("redirect"), redirect=True)
+    status, location = http_redirect(tls_front.http_url + "/hub/login")
+    assert status in (301, 302, 307, 308)
+    assert location.startswith("https://") and location.endswith("/hub/login")
+    assert location.startswith(tls_front.url)
+
+
+def test_http_without_redirect_is_served_in_clear(ca, front):
+    tls_front = front(ca.issue("clear"), redirect=False)
+    status, location = http_redirect(tls_front.http_url)
+    assert status == 200
+    assert not location.startswith("https://")
+    assert requests.get(tls_front.http_url, timeout=10).content == UPSTREAM_BODY
+
+
+def test_the_upstream_answers_through_https(ca, front):
+    answer = requests.get(front(ca.issue("through")).url, verify=str(ca.ca_pem), timeout=10)
+    assert answer.status_code == 200
+    assert answer.content == UPSTREAM_BODY
+
+
+def test_the_proxy_token_is_in_the_environment_never_on_the_command_line(ca, front):
+    tls_front = front(ca.issue("token"), redirect=False)
+    running = tls_front.processes()
+    assert len(running) == 2
+    for proc in running:
+        assert tls_front.token not in " ".join(proc.cmdline())
+        assert proc.environ().get("CONFIGPROXY_AUTH_TOKEN") == tls_front.token
+    assert tls_front.token not in repr(tls_front.token)
+
+
+def test_stop_leaves_nothing_running(ca, front):
+    tls_front = front(ca.issue("stopped"), redirect=False)
+    running = tls_front.processes()
+    tls_front.stop()
+    assert not any(proc.is_running() and proc.status() != "zombie" for proc in running)
+    with pytest.raises(HarnessError) as refused:
+        certificate(tls_front.url)
+    assert "refused" in str(refused.value)
+
+
+def test_plain_http_given_as_https_is_one_line(upstream):
+    url = upstream.replace("http://", "https://")
+    with pytest.raises(HarnessError) as raised:
+        certificate(url, timeout=5)
+    message = str(raised.value)
+    assert url in message and "\n" not in message
+    assert "TLS" in message
+
+
+def test_nothing_listening_is_one_line():
+    url = f"https://127.0.0.1:{free_port()}"
+    with pytest.raises(HarnessError) as raised:
+        certificate(url, timeout=5)
+    assert url in str(raised.value) and "\n" not in str(raised.value)
+    http_url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(HarnessError) as raised:
+        http_redirect(http_url, timeout=5)
+    assert http_url in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_only_https_urls_are_read():
+    with pytest.raises(HarnessError, match="not an https URL"):
+        certificate("http://127.0.0.1:8000")
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "matches"),
+    [
+        (("hub.example.org",), "hub.example.org", True),
+        (("hub.example.org",), "HUB.Example.org.", True),
+        (("hub.example.org",), "example.org", False),
+        (("*.example.org",), "hub.example.org", True),
+        (("*.example.org",), "example.org", False),
+        (("*.example.org",), "a.hub.example.org", False),
+        (("*.org",), "example.org", False),
+        (("h*.example.org",), "hub.example.org", False),
+        (("hub.*.org",), "hub.example.org", False),
+        (("127.0.0.1",), "127.0.0.1", True),
+        (("127.0.0.1",), "127.0.0.2", False),
+        (("::1",), "[0:0:0:0:0:0:0:1]", True),
+        (("localhost",), "127.0.0.1", False),
+        ((), "hub.example.org", False),
+    ],
+)
+def test_host_names_match_as_rfc_6125_says(names, host, matches):
+    assert names_match(names, host) is matches
+
+
+def test_the_common_name_is_not_a_name():
+    cert = Certificate(
+        host="hub.example.org",
+        port=443,
+        subject="CN=hub.example.org",
+        issuer="CN=Some CA",
+        not_after=datetime(2030, 1, 1, tzinfo=UTC),
+        names=("other.example.org",),
+        chain_ok=True,
+        chain_error="",
+        spki_sha256_b64="",
+    )
+    assert not cert.matches_host()
+    assert cert.days_left(now=datetime(2029, 12, 31, tzinfo=UTC)) == pytest.approx(1.0)
+    assert cert.days_left(now=cert.not_after + timedelta(days=2)) == pytest.approx(-2.0)
