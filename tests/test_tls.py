@@ -4,8 +4,10 @@ each check must pass on the good one and fail on the broken one."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import websocket
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application
+from tornado.websocket import WebSocketHandler
 
 from hubharness.errors import HarnessError
 from hubharness.procs import free_port
@@ -45,6 +52,35 @@ def upstream() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+class _Echo(WebSocketHandler):
+    def on_message(self, message):
+        self.write_message(message)
+
+
+@pytest.fixture(scope="module")
+def echo_upstream() -> Iterator[str]:
+    """A websocket echo server, as a kernel's channels are behind the hub."""
+    loop = asyncio.new_event_loop()
+    sockets = bind_sockets(0, "127.0.0.1")
+    ready = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        HTTPServer(Application([(r"/echo", _Echo)])).add_sockets(sockets)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    for sock in sockets:
+        sock.close()
+    loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +178,19 @@ def test_the_upstream_answers_through_https(ca, front):
     answer = requests.get(front(ca.issue("through")).url, verify=str(ca.ca_pem), timeout=10)
     assert answer.status_code == 200
     assert answer.content == UPSTREAM_BODY
+
+
+def test_websockets_pass_through(ca, echo_upstream, tmp_path):
+    with TlsFront(echo_upstream, ca.issue("websocket"), tmp_path / "front") as tls_front:
+        wss = tls_front.url.replace("https://", "wss://") + "/echo"
+        channel = websocket.create_connection(
+            wss, timeout=10, sslopt={"ca_certs": str(ca.ca_pem), "cert_reqs": ssl.CERT_REQUIRED}
+        )
+        try:
+            channel.send("ping through TLS")
+            assert channel.recv() == "ping through TLS"
+        finally:
+            channel.close()
 
 
 def test_the_proxy_token_is_in_the_environment_never_on_the_command_line(ca, front):
