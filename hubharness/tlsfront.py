@@ -168,7 +168,9 @@ class TlsFront:
 
     def start(self) -> Self:
         """Start the proxies; return once https serves this cert and http answers. Ports
-        are kept from an earlier start, so a restart serves the same URLs."""
+        are kept from an earlier start, so a restart serves the same URLs; proxies still
+        running from it are stopped first."""
+        self.stop()
         chp = LocalTarget.chp_command()
         for attempt in range(1, PORT_ATTEMPTS + 1):
             if not self._ports or attempt > 1:
