@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import HarnessError
 
-LOCAL, KUBE = "local", "kube"
+LOCAL, KUBE, REMOTE = "local", "kube", "remote"
 EVERYWHERE = (LOCAL, KUBE)
 
 # The checklist ids, in run order: AUTH uses bob's server before PRX and ADM stop it;
@@ -26,6 +26,8 @@ GROUPS = {
     "NS": "the namespace exists and its state is isolated",
     "SEC": "the password lives in a Secret, reaches the hub from it, and nowhere else",
     "RDY": "hub and proxy are up, Ready, never restarted, and the chart's JupyterHub",
+    "TLS": "a hub reached by its https URL: a certificate for its host, a chain that verifies, "
+    "far from expiry; plain http redirects to https",
     "AUTH": "the shared password logs in (HTTP and a browser), nothing else does; non-admins hold no admin power",
     "PRX": "proxy-public serves the hub; routes follow spawns and stops",
     "ADM": "admins list users and sessions and stop servers through the API",
@@ -64,7 +66,10 @@ class Check:
         return self.id.split(".", 1)[0]
 
     def applies_to(self, context: str) -> bool:
-        return target_kind(context) in self.targets
+        kind = target_kind(context)
+        if kind == REMOTE:
+            return self.id in FROM_OUTSIDE
+        return kind in self.targets
 
 
 def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE, authenticator: str = "") -> Check:
@@ -161,6 +166,26 @@ CATALOGUE: tuple[Check, ...] = (
     _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-hangs"),
     _c(
         "RDY.hub_runs_the_charts_jupyterhub", "the hub is the JupyterHub the deployed chart ships", "hub-not-the-charts"
+    ),
+    # TLS
+    _c(
+        "TLS.certificate_chain_verifies",
+        "the hub's certificate chain verifies against the trusted CAs (the system's, or HUBHARNESS_CA_BUNDLE)",
+        "tls-untrusted-chain",
+        (REMOTE,),
+    ),
+    _c("TLS.certificate_names_the_host", "the certificate's names include the URL's host", "tls-wrong-host", (REMOTE,)),
+    _c(
+        "TLS.certificate_is_far_from_expiry",
+        "the certificate is valid for at least HUBHARNESS_TLS_MIN_DAYS more days (14); its days left are reported",
+        "tls-expired",
+        (REMOTE,),
+    ),
+    _c(
+        "TLS.plain_http_redirects_to_https",
+        "a plain-http request for the hub is redirected to its https URL, never served in clear",
+        "tls-http-served-in-clear",
+        (REMOTE,),
     ),
     # AUTH
     _c("AUTH.right_password_logs_in", "the Secret's password logs in through the form", "secret-rotated-behind-hub"),
@@ -457,6 +482,81 @@ CATALOGUE: tuple[Check, ...] = (
 
 BY_ID = {check.id: check for check in CATALOGUE}
 
+# A hub reached only by its URL (context remote): the credentials each check needs beyond
+# HTTP(S) to the hub and its users' servers. verify's users log in with the password, or are
+# made with their tokens by the admin credential where there is none. Every other check needs
+# the machine or the cluster the hub runs on (NOT_FROM_OUTSIDE says why).
+PASSWORD = "password"  # HUBHARNESS_PASSWORD: the hub has a login form, and users' password
+ADMIN = "admin"  # an API token with admin scopes (given, or an admin's after logging in)
+ADMIN_PASSWORD = "admin-password"  # HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD: an admin logs in
+CREDENTIALS = {
+    PASSWORD: "HUBHARNESS_PASSWORD",
+    ADMIN: "HUBHARNESS_API_TOKEN (a token with admin scopes), or an admin's password",
+    ADMIN_PASSWORD: "HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD",
+}
+_NONE: frozenset[str] = frozenset()
+FROM_OUTSIDE: dict[str, frozenset[str]] = {
+    "RDY.hub_health_answers_through_the_proxy": _NONE,
+    **{c.id: _NONE for c in CATALOGUE if c.group == "TLS"},
+    **dict.fromkeys(
+        (
+            "AUTH.right_password_logs_in",
+            "AUTH.wrong_password_is_refused[wrong]",
+            "AUTH.wrong_password_is_refused[empty]",
+            "AUTH.login_without_xsrf_is_refused",
+            "AUTH.non_admin_is_kept_from_admin_page",
+            "AUTH.browser_with_wrong_password_stays_out",
+            "AUTH.browser_logs_in_to_jupyterlab",
+            "PRX.login_page_is_served",
+            "SEC.password_is_not_a_published_one",
+            *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
+        ),
+        frozenset({PASSWORD}),
+    ),
+    "AUTH.admin_reaches_admin_page": frozenset({ADMIN_PASSWORD}),
+    "AUTH.admin_password_is_refused_for_a_non_admin": frozenset({ADMIN_PASSWORD}),
+    "AUTH.user_password_does_not_make_an_admin": frozenset({PASSWORD, ADMIN_PASSWORD}),
+    "AUTH.user_cannot_reach_another_users_server": _NONE,
+    **{c.id: frozenset({PASSWORD, ADMIN}) for c in CATALOGUE if c.id.startswith("AUTH.non_admin_cannot")},
+    "AUTH.non_admin_holds_only_its_own_scopes": frozenset({PASSWORD, ADMIN}),
+    "PRX.root_redirects_into_the_hub": _NONE,
+    "PRX.user_route_appears_after_spawn": frozenset({ADMIN}),
+    "PRX.user_route_goes_after_stop": frozenset({ADMIN}),
+    **{c.id: frozenset({ADMIN}) for c in CATALOGUE if c.group == "ADM"},
+    **dict.fromkeys(
+        (
+            "SPK.server_spawns_through_the_hub",
+            "SPK.kernel_runs_code_over_the_proxy",
+            "SPK.spark_job_gives_the_known_answer",
+            "SPK.csv_aggregate_to_pandas",
+            "SPK.ml_pipeline_trains_with_a_good_auc",
+            "SPK.json_aggregate_written_as_csv",
+        ),
+        _NONE,
+    ),
+}
+# Why the rest cannot be observed from outside, by group (a check's own id first).
+NOT_FROM_OUTSIDE = {
+    "NS": "a namespace and its state are the cluster's or the machine's, not visible through the hub's URL",
+    "SEC": "the Secret, the hub's configuration, logs and processes, and users' environments and homes are "
+    "on the machine or cluster the hub runs on",
+    "RDY.component_is_ready[hub]": "processes and pods, their readiness and restarts, are not visible from outside",
+    "RDY.component_is_ready[proxy]": "processes and pods, their readiness and restarts, are not visible from outside",
+    "RDY.image_puller_has_the_notebook_image_on_every_node": "nodes and DaemonSets are the cluster's",
+    "RDY.hub_runs_the_charts_jupyterhub": "the chart a hub was deployed with is not known from outside (its "
+    "JupyterHub version is in the report)",
+    "PRX.ingress_routes_its_host_to_proxy_public": "the Ingress object is the cluster's",
+    "PRX.route_table_holds_the_hub_route": "the hub's internal address is not known from outside",
+    "SPK": "it compares the servers with the deployment's values or reads a server's processes, which a hub "
+    "reached by its URL does not give",
+    "RES": "it restarts the hub, the proxy or a user's server, which only whoever runs the hub may do",
+    "UPG": "it upgrades the deployment, which only whoever deployed it may do",
+    "BAK": "it backs up, purges and restores the deployment, which only whoever runs it may do",
+    "RMV": "it removes the deployment, which only whoever runs it may do",
+    "LOAD": "a load is not run against somebody's production hub by a verify (invoke load is a command of its own)",
+    "OPS": "homes and the components' memory are read on the machine or the cluster",
+}
+
 # `invoke verify --smoke`: can a user log in, reach their server and run Spark, and is the
 # secret safe. The rest of the catalogue stays for the full verify (CI and the nightly).
 SMOKE = (
@@ -602,9 +702,16 @@ FAULT_ON_KUBE = {
 }
 
 
+# Where a check's own fault hides from a hub reached by its URL, the fault `invoke selftest
+# --context remote` does instead: a server left running behind a removed route is not seen
+# from outside, one still routed is.
+FAULT_ON_REMOTE = {"ADM.server_stops_through_the_api": "stopped-server-still-answers"}
+
+
 def fault_of(check: Check, context: str) -> str:
     """The name of the fault selftest does to break this check on this context."""
-    return FAULT_ON_KUBE.get(check.id, check.fault) if target_kind(context) == KUBE else check.fault
+    other = {KUBE: FAULT_ON_KUBE, REMOTE: FAULT_ON_REMOTE}.get(target_kind(context), {})
+    return other.get(check.id, check.fault)
 
 
 def kube_proof(check: Check) -> str:
@@ -643,7 +750,33 @@ def not_on_local(check: Check) -> str:
 
 
 def target_kind(context: str) -> str:
-    return LOCAL if context == "local" else KUBE
+    return {"local": LOCAL, "remote": REMOTE}.get(context, KUBE)
+
+
+def for_credentials(checks: list[Check], context: str, held: set[str] | None) -> list[Check]:
+    """On a hub reached by its URL, the checks the credentials at hand allow; all of them
+    elsewhere, or when it is not known (None)."""
+    if target_kind(context) != REMOTE or held is None:
+        return checks
+    return [c for c in checks if FROM_OUTSIDE[c.id] <= held]
+
+
+def not_applicable(context: str, held: set[str] | None = None) -> list[dict[str, str]]:
+    """Every check of the catalogue that does not apply here, with why: for the report,
+    which lists them as not applicable (neither skipped nor passed)."""
+    kind = target_kind(context)
+    out = []
+    for check in CATALOGUE:
+        if kind == REMOTE and check.id in FROM_OUTSIDE:
+            missing = sorted(FROM_OUTSIDE[check.id] - held) if held is not None else []
+            if missing:
+                out.append({"id": check.id, "why": "it needs " + " and ".join(CREDENTIALS[m] for m in missing)})
+        elif kind == REMOTE:
+            out.append({"id": check.id, "why": NOT_FROM_OUTSIDE.get(check.id) or NOT_FROM_OUTSIDE[check.group]})
+        elif kind not in check.targets:
+            where = " and ".join(check.targets)
+            out.append({"id": check.id, "why": f"it applies on {where} only"})
+    return out
 
 
 def for_authenticator(checks: list[Check], running: str | None) -> list[Check]:

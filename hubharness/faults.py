@@ -12,7 +12,10 @@ expects verify to fail the checks that name it. It is one or more of:
   in verify's process by hubharness.mutants, in the operations of the target verify
   runs on: BAK and RMV check those operations;
 - `cluster`: done to a kubernetes deployment through its API server (a function of
-  hubharness.cluster_faults, by name), where `action` is done to a local one.
+  hubharness.cluster_faults, by name), where `action` is done to a local one;
+- `front`: how the TLS front of a hub reached by its URL is broken (hubharness.tlsfront:
+  its certificate, or plain http served in clear); `invoke selftest --context remote`
+  puts each local deployment behind such a front.
 A fault applies on kubernetes when it has a `cluster` way, is a mutant, or is chart
 values (and an environment) alone: the chart reads them there as it does here, unless
 `local_only` says why not.
@@ -33,7 +36,7 @@ import requests
 import yaml
 
 from . import chart, procs
-from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, SPARK_NATIVE
+from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, REMOTE, SPARK_NATIVE
 from .paths import VALUES_DIR
 from .procs import free_port
 from .targets.local import HUB_SECRET, LocalTarget
@@ -52,10 +55,19 @@ class Fault:
     mutant: str = ""
     cluster: str = ""  # the function of hubharness.cluster_faults that does it (loaded with the kubernetes client)
     local_only: str = ""  # why its values do not break a chart deployment on kubernetes as they do here
+    front: str = ""  # expired | wrong-host | untrusted | no-redirect (hubharness.tlsfront)
 
     def not_on(self, kind: str) -> str:
-        """Why the fault cannot be done on this kind of target ("local" or "kube"); "" when it can."""
+        """Why the fault cannot be done on this kind of target ("local", "kube" or "remote");
+        "" when it can."""
         values_alone = bool(self.overlay or self.env) and not (self.action or self.mutant)
+        if kind == REMOTE:
+            # a local deployment behind a TLS front stands for the remote hub
+            if self.mutant:
+                return "it is planted in the harness's own operations, which do not run on a remote hub"
+            return "" if self.front or values_alone or self.action else "it is done to a cluster"
+        if self.front:
+            return "it is done to the TLS front of a hub reached by its URL (context remote)"
         if kind == LOCAL:
             return "" if values_alone or self.action or self.mutant else "it is done to a cluster"
         if self.cluster:
@@ -68,7 +80,7 @@ class Fault:
 
     @property
     def targets(self) -> tuple[str, ...]:
-        return tuple(kind for kind in (LOCAL, KUBE) if not self.not_on(kind))
+        return tuple(kind for kind in (LOCAL, KUBE, REMOTE) if not self.not_on(kind))
 
 
 def extra_config(snippet: str) -> str:
@@ -195,6 +207,10 @@ def _hijack_hub_route(target: LocalTarget) -> None:
 
 # ---- the faults -----------------------------------------------------------------------
 FAULTS: tuple[Fault, ...] = (
+    Fault("tls-untrusted-chain", "the front serves a certificate from a CA nobody trusts", front="untrusted"),
+    Fault("tls-wrong-host", "the front serves a certificate for wrong.example", front="wrong-host"),
+    Fault("tls-expired", "the front serves a certificate that expired yesterday", front="expired"),
+    Fault("tls-http-served-in-clear", "plain http serves the hub in clear, no redirect", front="no-redirect"),
     Fault(
         "namespace-terminating",
         "the namespace is being deleted (Terminating), held by a finalizer on helm's release record",
@@ -543,6 +559,27 @@ hub:
     hubharness:
       scopes: ["list:users!user=admin", "read:users!user=admin", "admin:servers", read:hub, proxy]
 """,
+    ),
+    Fault(
+        "stopped-server-still-answers",
+        "the spawner reports a server stopped and leaves it running, and the hub keeps its route: "
+        "the server still answers at its URL",
+        overlay=extra_config("""
+_Spawner = c.JupyterHub.spawner_class
+if isinstance(_Spawner, str):
+    from traitlets.utils.importstring import import_item
+    _Spawner = import_item(_Spawner)
+class _LeakySpawner(_Spawner):
+    async def stop(self, now=False):
+        self.log.warning("fault: %s's server process left running", self.user.name)
+        self.clear_state()
+c.JupyterHub.spawner_class = _LeakySpawner
+from jupyterhub.proxy import ConfigurableHTTPProxy
+class _StickyProxy(ConfigurableHTTPProxy):
+    async def delete_user(self, user, server_name=""):
+        self.log.warning("fault: route of %s kept", user.name)
+c.JupyterHub.proxy_class = _StickyProxy
+"""),
     ),
     Fault(
         "spawner-leaves-servers-running",

@@ -58,7 +58,10 @@ def test_every_check_has_a_fault_that_applies_where_the_check_does():
 
 
 def test_every_fault_breaks_some_check():
-    used = {check.fault for check in checks.CATALOGUE} | set(checks.FAULT_ON_KUBE.values())
+    used = {check.fault for check in checks.CATALOGUE} | {
+        *checks.FAULT_ON_KUBE.values(),
+        *checks.FAULT_ON_REMOTE.values(),
+    }
     assert sorted(set(faults.BY_NAME) - used) == []
 
 
@@ -87,7 +90,11 @@ def test_every_mutant_can_be_planted_and_undone():
 def test_check_selection_reads_the_catalogue():
     local = checks.select(None, "local")
     assert "NS.namespace_exists" not in {c.id for c in local}, "the local namespace is its state folder"
-    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID)
+    tls = {c.id for c in checks.CATALOGUE if c.group == "TLS"}
+    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID) - tls
+    remote = {c.id for c in checks.select(None, "remote")}
+    assert remote == set(checks.FROM_OUTSIDE) and tls <= remote
+    assert {r["id"] for r in checks.not_applicable("remote", set())} | remote == set(checks.BY_ID)
     assert [c.id for c in checks.select("rdy", "local")][:1] == ["RDY.component_is_ready[hub]"]
     assert [c.id for c in checks.select("SEC.secret_is_private", "local")] == ["SEC.secret_is_private"]
     with pytest.raises(HarnessError, match="unknown check"):

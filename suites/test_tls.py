@@ -1,0 +1,67 @@
+"""TLS: a hub reached by its https URL shows a certificate for its host, with a chain that
+verifies and far from expiry, and plain http is redirected to https, never served in clear
+(context remote: a hub deployed here is reached over its own listener)."""
+
+import os
+from urllib.parse import urlsplit
+
+import pytest
+
+from hubharness import tls
+from hubharness.errors import HarnessError
+
+pytestmark = pytest.mark.check("TLS")
+
+MIN_DAYS_ENV = "HUBHARNESS_TLS_MIN_DAYS"
+MIN_DAYS = 14
+
+
+@pytest.fixture(scope="session")
+def certificate(deployment) -> tls.Certificate:
+    if urlsplit(deployment.public_url).scheme != "https":
+        pytest.fail(f"{deployment.public_url} is plain http: the hub has no TLS (give its https URL)")
+    try:
+        return tls.certificate(deployment.public_url)  # the system's CAs, and HUBHARNESS_CA_BUNDLE's
+    except HarnessError as e:
+        pytest.fail(str(e))
+
+
+@pytest.fixture(scope="session")
+def min_days() -> float:
+    given = os.environ.get(MIN_DAYS_ENV, "")
+    try:
+        return float(given) if given else MIN_DAYS
+    except ValueError:
+        pytest.fail(f"{MIN_DAYS_ENV}={given!r} is not a number of days")
+
+
+def test_certificate_chain_verifies(certificate, note):
+    assert certificate.chain_ok, f"the chain does not verify: {certificate.chain_error} (issuer {certificate.issuer})"
+    note(f"issued to {certificate.subject} by {certificate.issuer}")
+
+
+def test_certificate_names_the_host(certificate, note):
+    assert certificate.matches_host(), (
+        f"the certificate names {', '.join(certificate.names) or 'no host'}, not {certificate.host}"
+    )
+    note(f"{certificate.host} is among {', '.join(certificate.names)}")
+
+
+def test_certificate_is_far_from_expiry(certificate, min_days, note):
+    left = certificate.days_left()
+    assert left >= min_days, (
+        f"the certificate expires {certificate.not_after:%Y-%m-%d %H:%M} UTC, in {left:.1f} day(s): "
+        f"under the {min_days:g} days of {MIN_DAYS_ENV}"
+    )
+    note(f"{left:.0f} days left (until {certificate.not_after:%Y-%m-%d} UTC; the bound is {min_days:g})")
+
+
+def test_plain_http_redirects_to_https(deployment, note):
+    try:
+        status, location = tls.http_redirect(deployment.http_url)
+    except HarnessError as e:
+        pytest.fail(str(e))
+    assert status in (301, 302, 307, 308) and location.startswith("https://"), (
+        f"{deployment.http_url} answered {status}" + (f" → {location}" if location else " and served the page in clear")
+    )
+    note(f"{deployment.http_url} answers {status} → {location}")
