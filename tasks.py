@@ -9,7 +9,8 @@ from invoke import Exit, task
 from hubharness import chart, commands
 from hubharness.checks import CHECK_ORDER
 
-CONTEXT = "local, kind, or a kube context"
+CONTEXT = "local, kind, remote (with --url), or a kube context"
+URL = "context remote: the hub's address, e.g. https://hub.example.org (credentials from the environment)"
 NAMESPACE = "deployment namespace (default: default)"
 
 
@@ -66,11 +67,15 @@ CHECKS = "checklist ids ({}) or check ids as in summary.json, comma-separated".f
         "check": f"only these: {CHECKS}",
         "skip": f"skip these on purpose (recorded in the report): {CHECKS}",
         "smoke": "only: can a user log in, reach their server and run Spark, and is the secret safe",
+        "url": URL,
+        "http_url": "context remote: where plain http reaches the hub, for the redirect check (default http://<host>)",
     }
 )
-def verify(c, context="local", namespace="default", k=None, check=None, skip=None, smoke=False):
+def verify(
+    c, context="local", namespace="default", k=None, check=None, skip=None, smoke=False, url=None, http_url=None
+):
     """Run the conformance suites; writes reports/<UTC>-<context>/ and reports/latest."""
-    _exit(commands.run(commands.verify, context, namespace, k, check, skip, smoke))
+    _exit(commands.run(commands.verify, context, namespace, k, check, skip, smoke, url, http_url))
 
 
 @task(
@@ -184,10 +189,10 @@ def rotate_password(c, context="local", namespace="default", admin=False):
     _exit(commands.run(commands.rotate_password, context, namespace, admin))
 
 
-@task(help={"context": CONTEXT, "namespace": NAMESPACE, "json": "machine-readable output"})
-def status(c, context="local", namespace="default", json=False):
+@task(help={"context": CONTEXT, "namespace": NAMESPACE, "json": "machine-readable output", "url": URL})
+def status(c, context="local", namespace="default", json=False, url=None):
     """Hub, proxy, users and running servers at a glance."""
-    _exit(commands.run(commands.status, context, namespace, json))
+    _exit(commands.run(commands.status, context, namespace, json, url))
 
 
 @task(

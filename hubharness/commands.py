@@ -67,11 +67,20 @@ def lint(context: str, values_files: list[str], strict: bool) -> int:
 
 
 def verify(
-    context: str, namespace: str, keyword: str | None, checks: str | None, skip: str | None = None, smoke: bool = False
+    context: str,
+    namespace: str,
+    keyword: str | None,
+    checks: str | None,
+    skip: str | None = None,
+    smoke: bool = False,
+    url: str | None = None,
+    http_url: str | None = None,
 ) -> int:
     if smoke and (checks or keyword):
         raise HarnessError("--smoke is a selection of its own: give it alone, or --check/-k without it")
-    result = run_verify(context, namespace, keyword, ",".join(catalogue.SMOKE) if smoke else checks, skip=skip)
+    chosen = ",".join(catalogue.SMOKE) if smoke else checks
+    options = {"url": url or "", "http_url": http_url or ""}
+    result = run_verify(context, namespace, keyword, chosen, skip=skip, options=options)
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
@@ -84,6 +93,8 @@ def verify(
     skipped = [c["id"] for c in summary["checks"] if c["outcome"] == "skipped"]
     if skipped:
         say(f"  skipped on request: {', '.join(skipped)}")
+    if summary.get("left_on_hub"):
+        say(f"  NOT deleted from the hub: {'; '.join(summary['left_on_hub'])}")
     unvalidated = report_page.not_validated(report_page.deployment_of(summary))
     if unvalidated is not None:
         say(f"  values NOT validated against the chart's schema at deploy: {unvalidated}")
@@ -247,8 +258,8 @@ def rotate_password(context: str, namespace: str, admin: bool) -> int:
     return 1 if result.lost else 0
 
 
-def status(context: str, namespace: str, as_json: bool) -> int:
-    target = target_for(context, namespace)
+def status(context: str, namespace: str, as_json: bool, url: str | None = None) -> int:
+    target = target_for(context, namespace, {"url": url or ""})
     info = target.status()
     day2 = _day2(target) if any(c.name == "hub" and c.running for c in info.components) else {}
     if as_json:

@@ -40,6 +40,7 @@ RECORDS_KEY = pytest.StashKey[dict]()
 STARTED_KEY = pytest.StashKey[float]()
 BACKGROUND_KEY = pytest.StashKey[list]()
 NOTE_KEY = pytest.StashKey[str]()
+LEFT_KEY = pytest.StashKey[list]()  # what verify made on a hub it did not deploy and could not delete
 VERSION_TIMEOUT = 5  # seconds for the hub's /hub/api when the run ends
 
 
@@ -101,7 +102,9 @@ def pytest_collection_modifyitems(config, items):
     running = config.getoption("authenticator", None)
     chosen = catalogue.select(config.getoption("checks"), context)
     has = config.getoption("deployment_has", None)
-    chosen = catalogue.for_deployment(chosen, None if has is None else {h for h in has.split(",") if h})
+    held = None if has is None else {h for h in has.split(",") if h}
+    chosen = catalogue.for_deployment(chosen, held)
+    chosen = catalogue.for_credentials(chosen, context, held)
     wanted = {c.id for c in catalogue.for_authenticator(chosen, authenticators.kind_of(running) if running else None)}
     skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
     order = {cid: n for n, cid in enumerate(catalogue.RUN_ORDER)}
@@ -171,6 +174,7 @@ def _diagnose(item, record) -> None:
         (dest / "diagnostics-error.txt").write_text(f"{type(e).__name__}: {e}\n")
 
 
+@pytest.hookimpl(trylast=True)  # after the fixtures' teardown: what a remote run left behind is known
 def pytest_sessionfinish(session, exitstatus):
     report_dir = session.config.getoption("report_dir")
     if not report_dir:
@@ -199,9 +203,20 @@ def pytest_sessionfinish(session, exitstatus):
         "mutant": os.environ.get(MUTANT_ENV) or None,
         # OPS's day-2 figures (homes against capacity, memory against limits), where it ran
         "ops": _read_json(Path(report_dir, "ops.json")),
+        # the catalogue's checks that do not apply to this target or these credentials, with why
+        "not_applicable": catalogue.not_applicable(
+            session.config.getoption("context", None) or "local", _offers(deployment)
+        ),
+        # what verify made on a hub it did not deploy and could not delete
+        "left_on_hub": session.config.stash.get(LEFT_KEY, []),
         "checks": records,
     }
     Path(report_dir, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _offers(deployment) -> set[str] | None:
+    offers = getattr(deployment, "offers", None)
+    return None if offers is None else set(offers)
 
 
 def _read_json(path: Path) -> dict | None:

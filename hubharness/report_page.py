@@ -320,6 +320,23 @@ def _skips(summary: dict) -> str:
     )
 
 
+def _not_applicable(summary: dict) -> str:
+    """The catalogue's checks that do not apply to this target or these credentials, each
+    with why: neither passed nor skipped, so that nobody reads them as either."""
+    rows = summary.get("not_applicable") or []
+    left = summary.get("left_on_hub") or []
+    if not rows and not left:
+        return ""
+    kept = f'<p class="unvalidated"><b>Left on the hub</b> (not deleted): {e("; ".join(left))}</p>' if left else ""
+    items = "".join(f"<li><code>{e(r['id'])}</code>: {e(r['why'])}</li>" for r in rows)
+    return (
+        f'<section id="not-applicable"><h2>Not applicable here ({len(rows)})</h2>{kept}'
+        '<p class="muted">Checks of the catalogue this run did not run, because they need what this target '
+        "or these credentials do not give; neither passed nor skipped.</p>"
+        f"<details><summary>the {len(rows)} checks, each with why</summary><ul>{items}</ul></details></section>"
+    )
+
+
 def _ops(summary: dict) -> str:
     """OPS's day-2 figures: each home against its capacity, each component's memory against
     its limit (or why it was not read)."""
@@ -495,6 +512,7 @@ def render_report(
         + _checklist(summary)
         + "\n"
         + _ops(summary)
+        + _not_applicable(summary)
         + '\n<section id="timeline"><h2>Timeline</h2>'
         + '<p class="muted">Each bar is a check, from its setup to its teardown; the harness spawns servers, '
         + "runs the notebook's Spark cells and deploys its scratch namespace in the background while the "

@@ -102,17 +102,21 @@ def run(
     checks: str | None = None,
     extra: list[str] | None = None,
     skip: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> VerifyResult:
+    """`options`: the target's own (remote: url, http_url)."""
     catalogue.select(checks, context)  # unknown ids: one clear line before anything runs
     if skip:
         catalogue.select(skip, context)
-    deployment = target_for(context, namespace).deployment()  # nothing deployed → one clear line
+    options = {k: v for k, v in (options or {}).items() if v}
+    deployment = target_for(context, namespace, options).deployment()  # nothing deployed → one clear line
     secrets = [str(s) for s in deployment.secrets()]
     authenticator = running_authenticator(deployment)
     # from the values: a cluster they turn on that is not there fails its checks, by name
     has = [catalogue.SPARK_CLUSTER] if sparkcluster.settings(deployment.values) is not None else []
     if sparknative.settings(deployment.values) is not None:
         has.append(catalogue.SPARK_NATIVE)
+    has += sorted(deployment.offers or ())  # what the credentials for a hub reached by its URL allow
     report_dir = new_report_dir(context)
     args = [
         str(SUITES_DIR),
@@ -122,6 +126,7 @@ def run(
         f"--report-dir={report_dir}",
         f"--context={context}",
         f"--namespace={namespace}",
+        *(f"--{name.replace('_', '-')}={value}" for name, value in options.items()),
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_family=xunit2",
@@ -163,5 +168,7 @@ def run(
         )
         if not has:
             runs += "; checks that need a Spark cluster or native Spark are left out of a deployment without them"
+        if deployment.offers is not None:
+            runs += "; on a remote hub, checks the credentials do not allow are left out (see the report)"
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}){runs}: see the names in suites/")
     return VerifyResult(code, report_dir)

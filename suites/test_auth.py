@@ -12,20 +12,20 @@ from hubharness.hubapi import HELD_TIMEOUT, TIMEOUT, UserSession, login
 pytestmark = pytest.mark.check("AUTH")
 
 
-def test_right_password_logs_in(deployment, password):
-    result = login(deployment.public_url, "verify-dana", password)
+def test_right_password_logs_in(deployment, password, prefix):
+    result = login(deployment.public_url, f"{prefix}dana", password)
     assert result.ok, f"login answered {result.response.status_code} → {result.response.headers.get('Location')}"
 
 
 @pytest.mark.parametrize("wrong", ["not-the-password", ""], ids=["wrong", "empty"])
-def test_wrong_password_is_refused(deployment, wrong, refused_login):
-    result = login(deployment.public_url, "verify-dana", wrong)
+def test_wrong_password_is_refused(deployment, wrong, refused_login, prefix):
+    result = login(deployment.public_url, f"{prefix}dana", wrong)
     assert not result.ok, "the hub accepted a wrong password"
     assert result.response.status_code == refused_login, f"expected {refused_login}, got {result.response.status_code}"
 
 
-def test_login_without_xsrf_is_refused(deployment, password):
-    result = login(deployment.public_url, "verify-dana", password, with_xsrf=False)
+def test_login_without_xsrf_is_refused(deployment, password, prefix):
+    result = login(deployment.public_url, f"{prefix}dana", password, with_xsrf=False)
     assert not result.ok, "the hub accepted a login form without its _xsrf token"
     assert result.response.status_code == 403, f"expected 403, got {result.response.status_code}"
 
@@ -41,20 +41,20 @@ def test_non_admin_is_kept_from_admin_page(deployment, alice):
     assert response.status_code == 403, f"{alice.name} got {response.status_code} on /hub/admin"
 
 
-def test_user_password_does_not_make_an_admin(deployment, authenticator, password, admin_name):
+def test_user_password_does_not_make_an_admin(deployment, authenticator, password, admin_name, prefix):
     """SharedPasswordAuthenticator: admins log in with the admin password only, and the
     user password never makes anyone an admin."""
     as_admin = login(deployment.public_url, admin_name, password)
     assert not as_admin.ok, f"{admin_name} logged in with the user password"
     assert as_admin.response.status_code == 403, f"expected the hub's 403, got {as_admin.response.status_code}"
-    dana = UserSession(deployment.public_url, "verify-dana", password).api().request("GET", "/user")
-    assert dana.status_code == 200, f"/hub/api/user answered verify-dana {dana.status_code}"
-    assert dana.json()["admin"] is False, "verify-dana is an admin after logging in with the user password"
+    dana = UserSession(deployment.public_url, f"{prefix}dana", password).api().request("GET", "/user")
+    assert dana.status_code == 200, f"/hub/api/user answered {prefix}dana {dana.status_code}"
+    assert dana.json()["admin"] is False, f"{prefix}dana is an admin after logging in with the user password"
 
 
-def test_admin_password_is_refused_for_a_non_admin(deployment, admin_password):
-    result = login(deployment.public_url, "verify-dana", admin_password)
-    assert not result.ok, "verify-dana, no admin, logged in with the admin password"
+def test_admin_password_is_refused_for_a_non_admin(deployment, admin_password, prefix):
+    result = login(deployment.public_url, f"{prefix}dana", admin_password)
+    assert not result.ok, f"{prefix}dana, no admin, logged in with the admin password"
     assert result.response.status_code == 403, f"expected the hub's 403, got {result.response.status_code}"
 
 

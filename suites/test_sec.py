@@ -41,8 +41,8 @@ def test_password_is_not_a_published_one(password):
 
 
 @pytest.mark.parametrize("candidate", PUBLISHED_PASSWORDS)
-def test_no_fallback_password_logs_in(deployment, candidate, refused_login):
-    result = login(deployment.public_url, "verify-intruder", candidate)
+def test_no_fallback_password_logs_in(deployment, candidate, refused_login, prefix):
+    result = login(deployment.public_url, f"{prefix}intruder", candidate)
     assert not result.ok, f"the hub accepted the published password {candidate!r}"
     assert result.response.status_code == refused_login, (
         f"expected the hub's {refused_login}, got {result.response.status_code}"

@@ -176,6 +176,8 @@ TEXT_OPTIONS = {
     "to",
     "from_",
     "journey",
+    "url",
+    "http_url",
     "metrics_addr",
 }
 # what a required option gets while another is tried with a bad number

@@ -1,7 +1,8 @@
 """Targets: where a deployment runs, found by context name.
 
-`local` runs processes on this machine, `kind` a kind cluster it creates, any other name
-a context of the kubeconfig (the chart through helm). Each target is a package behind
+`local` runs processes on this machine, `kind` a kind cluster it creates, `remote` a hub
+deployed by others, reached by its URL; any other name a context of the kubeconfig (the
+chart through helm). Each target is a package behind
 the contract in base.py; the registry names its class, imported only when that context
 is used (as testinfra loads its backends), so `local` never imports the kubernetes
 client. A third target is one package and one line here.
@@ -19,6 +20,7 @@ from .base import Target
 REGISTRY = {
     "local": "hubharness.targets.local:LocalTarget",
     "kind": "hubharness.targets.kube.kind:KindTarget",
+    "remote": "hubharness.targets.remote:RemoteTarget",
 }
 KUBE_CONTEXT = "hubharness.targets.kube:KubeTarget"
 

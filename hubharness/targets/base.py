@@ -79,6 +79,26 @@ class Deployment(abc.ABC):
     # whether deploy validated the values against the chart's schema ({"validated", "schema"}:
     # where the schema came from, or why there was none); None where not recorded
     values_schema: dict | None = None
+    # verify's users are <prefix>alice, <prefix>bob …
+    user_prefix = "verify-"
+    # what the harness may do on the hub, where it is not everything (hubharness.checks:
+    # PASSWORD, ADMIN, ADMIN_PASSWORD, for a hub reached by its URL); None: everything
+    offers: frozenset[str] | None = None
+
+    @property
+    def admin_users(self) -> list[str]:
+        """The hub's admins, as the values name them (Authenticator.admin_users)."""
+        return list(self.values.get("hub", {}).get("config", {}).get("Authenticator", {}).get("admin_users") or [])
+
+    def user_token(self, username: str) -> Secret:
+        """A token for one of verify's users made by the harness's admin token, where users
+        cannot log in with a password the harness holds."""
+        raise HarnessError(f"verify's users log in with the password on context {self.context}")
+
+    def sweep(self) -> list[str]:
+        """Delete what verify made on the hub, where it must leave nothing (a hub it did not
+        deploy); what could not be deleted. Nothing to do by default."""
+        return []
 
     @property
     def rendered_values(self) -> dict:
