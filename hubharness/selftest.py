@@ -10,6 +10,11 @@ Deploy, verify and remove run as the user runs them (`invoke …` in a subproces
 On a kubernetes context the namespaces are the cluster's: a fault is chart values there as
 here, or done through the API server (hubharness.cluster_faults); a check whose fault cannot
 be done on a cluster is listed with why, not counted (`unproven`).
+
+On context remote each namespace is a local deployment served behind a TLS front
+(hubharness.tlsfront, with a CA of the run's own) and verified by its https URL, with its
+credentials in verify's environment as an operator gives them; the TLS checks' faults are
+done to the front.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR
 from .targets import target_for
 from .targets.local import LocalTarget
+from .tlsfront import LOCAL_HOSTS, TestCA, TlsFront
 from .verify import MUTANT_ENV, new_report_dir
 
 HEALTHY = "healthy"
@@ -79,8 +85,11 @@ class Selftest:
     def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int | None, say=print):
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
         self.kind = catalogue.target_kind(context)
+        # where the namespaces are deployed: a remote hub is a local one behind a TLS front
+        self.deploy_context = "local" if self.kind == catalogue.REMOTE else context
+        self.deploys_locally = self.deploy_context == "local"
         self.values = [str(Path(v).resolve()) for v in values]
-        merged = chart_values.load(chart_values.values_files(context, [Path(v) for v in self.values]))
+        merged = chart_values.load(chart_values.values_files(self.deploy_context, [Path(v) for v in self.values]))
         # the authenticator the user's values already run (their healthy run proves its checks)
         self._authenticator = authenticators.configured(merged)
         # what the user's values already give the deployment (their healthy run proves its checks)
@@ -125,7 +134,7 @@ class Selftest:
         # verify purges its scratch namespace itself, unless its run's fault is a purge that
         # keeps (purge-keeps-state): RMV's scratch is purged here too
         for ns in (namespace, f"{namespace[:50]}-scratch"):
-            target = target_for(self.context, ns)
+            target = target_for(self.deploy_context, ns)
             try:
                 there = target.exists()
             except HarnessError:  # the cluster did not say: remove finds out, and says why
@@ -133,11 +142,11 @@ class Selftest:
             if there:
                 # a cluster the target makes (kind) stays for the next namespace
                 keep = ["--keep-cluster"] if "keep_cluster" in type(target).OPTIONS else []
-                self._invoke(["remove", "--context", self.context, "--namespace", ns, "--purge", *keep], env)
+                self._invoke(["remove", "--context", self.deploy_context, "--namespace", ns, "--purge", *keep], env)
 
     def _break(self, fault: Fault, namespace: str):
         """Do the fault to the running deployment; what undoes it before the purge, if anything."""
-        if self.kind == catalogue.LOCAL:
+        if self.deploys_locally:
             if fault.action is not None:
                 fault.action(LocalTarget(namespace))
             return None
@@ -154,7 +163,7 @@ class Selftest:
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
-        fault_args, fault_env = materialise(fault, work, self.kind)
+        fault_args, fault_env = materialise(fault, work, catalogue.target_kind(self.deploy_context))
         env.update(fault_env)
         if fault.mutant:
             env[MUTANT_ENV] = fault.mutant
@@ -171,10 +180,10 @@ class Selftest:
         deploy = [
             "deploy",
             "--context",
-            self.context,
+            self.deploy_context,
             "--namespace",
             namespace,
-            *(["--port", "0"] if self.kind == catalogue.LOCAL else []),
+            *(["--port", "0"] if self.deploys_locally else []),
             "--chart-version",
             self.chart_version,
             *values_args,
@@ -194,7 +203,13 @@ class Selftest:
                         run.error = f"deploy after the fault failed: {done.stderr.strip()[-400:]}"
                         return run
             ids = ",".join(c.id for c in run.checks)
-            done = self._invoke(["verify", "--context", self.context, "--namespace", namespace, "--check", ids], env)
+            verify = ["verify", "--context", self.context, "--namespace", namespace, "--check", ids]
+            if self.kind == catalogue.REMOTE:
+                front, by_url = self._behind_front(run.fault, namespace, work)
+                undo = front.stop
+                verify += ["--url", front.url, "--http-url", front.http_url]
+                env = {**env, **by_url}
+            done = self._invoke(verify, env)
             run.verify_exit, run.verify_output = done.returncode, done.stdout + done.stderr
             summary_file = report_dir / "runs" / run.name / "latest" / "summary.json"
             if not summary_file.is_file():
@@ -220,6 +235,31 @@ class Selftest:
             self._purge(namespace, deploy_env)
             run.seconds = time.monotonic() - started
             self._progress(run)
+
+    @staticmethod
+    def _behind_front(fault: Fault | None, namespace: str, work: Path) -> tuple[TlsFront, dict[str, str]]:
+        """The local deployment served by a TLS front (broken as the fault says, if it is a
+        front's), and what an operator gives verify for it: the CA to trust, the password,
+        an admin's name and password (the admin's session asks the hub for a token)."""
+        broken = fault.front if fault else ""
+        ca = TestCA(work / "tls")
+        cert = ca.issue(
+            "front",
+            hosts=("wrong.example",) if broken == "wrong-host" else LOCAL_HOSTS,
+            expired=broken == "expired",
+            untrusted=broken == "untrusted",
+        )
+        local = LocalTarget(namespace).deployment()
+        front = TlsFront(local.public_url, cert, work / "tls", redirect=broken != "no-redirect").start()
+        shared = authenticators.configured(local.values) == authenticators.SHARED
+        env = {
+            "HUBHARNESS_CA_BUNDLE": str(ca.ca_pem),
+            "HUBHARNESS_PASSWORD": str(local.auth_password()),
+        }
+        if local.admin_users:
+            env["HUBHARNESS_ADMIN_USER"] = local.admin_users[0]
+            env["HUBHARNESS_ADMIN_PASSWORD"] = str(local.admin_password() if shared else local.auth_password())
+        return front, env
 
     def _values_for(self, check: catalogue.Check) -> tuple[str, ...]:
         """The user's values, then the values that make the hub run the check's authenticator
@@ -316,7 +356,7 @@ class Selftest:
         runs[len(healthy_runs) :] = sorted(
             runs[len(healthy_runs) :], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks)
         )
-        target_for(self.context, self.prefix).prepare()  # a missing tool stops it before any deploy
+        target_for(self.deploy_context, self.prefix).prepare()  # a missing tool stops it before any deploy
         report_dir = new_report_dir("selftest")
         self.say(
             f"selftest: {len(chosen)} check(s), {len(fault_runs)} fault run(s) and {len(healthy_runs)} healthy, "

@@ -1,0 +1,130 @@
+"""The remote target: a local hub served behind a TLS front with a CA of the test's own,
+verified by its https URL as an operator verifies a hub they did not deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import requests
+
+from hubharness import checks
+from hubharness.hubapi import HubAPI, UserSession
+from hubharness.tlsfront import TestCA, TlsFront
+
+from .helpers import failed, outcomes
+
+NAMESPACE = "rm"
+
+
+def _secret(harness, name: str, key: str) -> str:
+    return json.loads((harness.state_dir(NAMESPACE) / "secrets" / f"{name}.json").read_text())[key]
+
+
+@pytest.fixture(scope="module")
+def hub(module_harness, tmp_path_factory):
+    """A local deployment behind https, and what an operator would be given for it."""
+    ran = module_harness.deploy(NAMESPACE)
+    assert ran.code == 0, ran.err
+    folder = tmp_path_factory.mktemp("tls")
+    ca = TestCA(folder)
+    upstream = module_harness.status(NAMESPACE)["hub_url"]
+    password = _secret(module_harness, "urbalurba-secrets", "JUPYTERHUB_AUTH_PASSWORD")
+    with TlsFront(upstream, ca.issue("front"), folder) as front:
+        yield {
+            "front": front,
+            "ca": str(ca.ca_pem),
+            "password": password,
+            # an admin's own token, as an operator of a hub behind OAuth would give one
+            "token": UserSession(upstream, "admin", password).create_token("an operator's token"),
+            "upstream": upstream,
+        }
+
+
+def remote_verify(harness, hub, env: dict[str, str], *args: str):
+    front = hub["front"]
+    ran = harness.invoke(
+        "verify", "--context", "remote", "--url", front.url, "--http-url", front.http_url, *args,
+        env={"HUBHARNESS_CA_BUNDLE": hub["ca"], **env},
+        timeout=900,
+    )  # fmt: skip
+    summary_file = harness.reports / "latest" / "summary.json"
+    return ran, json.loads(summary_file.read_text()) if summary_file.exists() else {}
+
+
+def left_users(hub) -> list[str]:
+    api = HubAPI(hub["upstream"], hub["token"])
+    return [u["name"] for u in api.users() if u["name"].startswith("verify-")]
+
+
+def test_a_token_alone_verifies_every_check_it_allows_and_leaves_nothing(module_harness, hub):
+    ran, summary = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": hub["token"]})
+    ran_ids = set(outcomes(summary))
+    allowed = {cid for cid, needs in checks.FROM_OUTSIDE.items() if needs <= {checks.ADMIN}}
+    assert ran_ids == allowed, sorted(ran_ids ^ allowed)
+    assert not failed(summary) and ran.code == 0, ran.out[-3000:]
+    why = {r["id"]: r["why"] for r in summary["not_applicable"]}
+    assert "HUBHARNESS_PASSWORD" in why["AUTH.right_password_logs_in"]
+    assert "Secret" in why["SEC.secret_is_private"]
+    assert set(why) | ran_ids == set(checks.BY_ID)
+    assert summary["left_on_hub"] == [] and left_users(hub) == []
+    assert hub["token"] not in (module_harness.reports / "latest" / "report.html").read_text()
+
+
+def test_a_password_and_an_admin_verify_the_logins(module_harness, hub):
+    env = {
+        "HUBHARNESS_PASSWORD": hub["password"],
+        "HUBHARNESS_ADMIN_USER": "admin",
+        "HUBHARNESS_ADMIN_PASSWORD": hub["password"],
+    }
+    ran, summary = remote_verify(module_harness, hub, env, "--check", "AUTH,SEC,PRX,ADM,TLS")
+    assert not failed(summary) and ran.code == 0, ran.out[-3000:]
+    assert "AUTH.non_admin_cannot_list_users" in outcomes(summary)
+    assert "AUTH.browser_logs_in_to_jupyterlab" in outcomes(summary)
+    assert left_users(hub) == []
+    # the admin's token the run asked for with the admin's password is revoked
+    tokens = HubAPI(hub["upstream"], hub["token"]).request("GET", "/users/admin/tokens").json()["api_tokens"]
+    assert not [t for t in tokens if t.get("note") == "hubharness verify (remote)"]
+
+
+def test_a_credential_the_hub_refuses_is_one_line(module_harness, hub):
+    ran, _ = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": "not-a-token"}, "--check", "ADM")
+    assert ran.code != 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["verify", "--context", "remote"], {"HUBHARNESS_PASSWORD": "x" * 12}, "--url https://"),
+        (["verify", "--context", "remote", "--url", "ftp://hub"], {}, "is not a hub's address"),
+        (["verify", "--context", "remote", "--url", "https://127.0.0.1:9"], {}, "no credential for the remote hub"),
+        (["deploy", "--context", "remote"], {}, "deploy is for a hub this harness deploys"),
+        (["remove", "--context", "remote"], {}, "remove is for a hub this harness deploys"),
+        (["backup", "--context", "remote"], {}, "backup is for a hub this harness deploys"),
+    ],
+)
+def test_bad_remote_input_is_one_line(harness, args, env, says):
+    clean = {k: "" for k in os.environ if k.startswith("HUBHARNESS_") and k.endswith(("PASSWORD", "TOKEN", "USER"))}
+    ran = harness.invoke(*args, env={**clean, **env})
+    assert ran.code == 2 and len(ran.err_lines) == 1 and says in ran.err, ran.err
+
+
+def test_a_credentials_file_others_may_read_is_refused(harness, tmp_path):
+    path = tmp_path / "creds.yaml"
+    path.write_text("password: not-published-123\n")
+    path.chmod(0o644)
+    ran = harness.invoke(
+        "verify", "--context", "remote", "--url", "https://127.0.0.1:9", env={"HUBHARNESS_CREDENTIALS": str(path)}
+    )
+    assert ran.code == 2 and "chmod 600" in ran.err, ran.err
+
+
+def test_selftest_on_remote_kills_the_tls_checks(module_harness):
+    ran = module_harness.invoke("selftest", "--context", "remote", "--check", "TLS", "--prefix", "rst", timeout=900)
+    assert ran.code == 0, ran.out[-3000:] + ran.err[-2000:]
+    assert "killed 4/4" in ran.out
+
+
+def test_the_front_serves_the_hub_over_https(hub):
+    assert requests.get(f"{hub['front'].url}/hub/health", verify=hub["ca"], timeout=10).status_code == 200
