@@ -100,6 +100,7 @@ def report(c, dir=None, open=False):
         "spark": "the cell each user runs is a small SparkSession job",
         "max_failures": "fail if more users than this fail (default 0)",
         "max_p95_spawn": "fail if the 95th percentile spawn takes longer, in seconds (default 60)",
+        "url": URL,
     },
 )
 def load(
@@ -112,10 +113,11 @@ def load(
     spark=False,
     max_failures=None,
     max_p95_spawn=None,
+    url=None,
 ):
     """N simulated users: login, spawn, kernel, a known answer, hold, stop; load.json and a page of plots."""
     numbers = {"users": users, "ramp": ramp, "hold": hold, "max_failures": max_failures, "max_p95_spawn": max_p95_spawn}
-    _exit(commands.run(commands.load, context, namespace, spark, numbers=numbers))
+    _exit(commands.run(commands.load, context, namespace, spark, numbers=numbers, url=url))
 
 
 @task(
@@ -145,6 +147,7 @@ def selftest(
         "metrics_port": "where Prometheus scrapes /metrics (default 9464; 0: any free port)",
         "metrics_addr": "the address /metrics listens on (default 127.0.0.1; 0.0.0.0 in a pod)",
         "for_": "stop after this long, e.g. 10m (default: until SIGINT/SIGTERM)",
+        "url": URL,
     }
 )
 def watch(
@@ -156,10 +159,11 @@ def watch(
     metrics_port=None,
     metrics_addr="127.0.0.1",
     for_=None,
+    url=None,
 ):
     """A synthetic user's journey on a schedule, as Prometheus metrics and reports/watch/."""
     numbers = {"every": every, "for_": for_, "metrics_port": metrics_port}
-    _exit(commands.run(commands.watch, context, namespace, journey, metrics_addr, numbers=numbers))
+    _exit(commands.run(commands.watch, context, namespace, journey, metrics_addr, numbers=numbers, url=url))
 
 
 @task(

@@ -129,9 +129,10 @@ def load(
     hold: float | None = None,
     max_failures: int | None = None,
     max_p95_spawn: float | None = None,
+    url: str | None = None,
 ) -> int:
     """Run a load; exit 1 naming each threshold it crossed."""
-    deployment = target_for(context, namespace).deployment()
+    deployment = target_for(context, namespace, {"url": url or ""}).deployment()
     try:
         chosen = load_options(
             deployment.values,
@@ -203,11 +204,12 @@ def watch(
     every: float | None = None,
     for_: float | None = None,
     metrics_port: int | None = None,
+    url: str | None = None,
 ) -> int:
     """Journeys on a schedule until --for runs out or a signal; exit 1 if one failed."""
     if journey not in JOURNEYS:
         raise HarnessError(f"--journey {journey!r} is not a journey: give {' or '.join(JOURNEYS)}")
-    deployment = target_for(context, namespace).deployment()
+    deployment = target_for(context, namespace, {"url": url or ""}).deployment()
     try:
         hub = deployment.load_hub()
         history = History(reports_root() / "watch", [*deployment.secrets(), hub.password, hub.admin_token])
@@ -339,12 +341,12 @@ def kube_api_error(error: Exception) -> str | None:
     )
 
 
-def run(action, *args, numbers: dict[str, object] | None = None) -> int:
+def run(action, *args, numbers: dict[str, object] | None = None, **given: object) -> int:
     """Run a command; a HarnessError, or the kubernetes API's refusal, becomes one line on
     stderr and exit code 2. `numbers` are the numeric options as typed (None: not
-    given), checked before the command starts and passed to it by name."""
+    given), checked before the command starts and passed to it by name, with `given`."""
     try:
-        return action(*args, **options.numbers(**(numbers or {})))
+        return action(*args, **options.numbers(**(numbers or {})), **given)
     except HarnessError as e:
         print(f"hubharness: {e}", file=sys.stderr)
         return 2
