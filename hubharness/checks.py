@@ -500,7 +500,6 @@ FROM_OUTSIDE: dict[str, frozenset[str]] = {
     **{c.id: _NONE for c in CATALOGUE if c.group == "TLS"},
     **dict.fromkeys(
         (
-            "AUTH.right_password_logs_in",
             "AUTH.wrong_password_is_refused[wrong]",
             "AUTH.wrong_password_is_refused[empty]",
             "AUTH.login_without_xsrf_is_refused",
@@ -537,6 +536,8 @@ FROM_OUTSIDE: dict[str, frozenset[str]] = {
 }
 # Why the rest cannot be observed from outside, by group (a check's own id first).
 NOT_FROM_OUTSIDE = {
+    "AUTH.right_password_logs_in": "the password given is tried before any check: a hub that refuses it stops "
+    "verify with one line saying so",
     "NS": "a namespace and its state are the cluster's or the machine's, not visible through the hub's URL",
     "SEC": "the Secret, the hub's configuration, logs and processes, and users' environments and homes are "
     "on the machine or cluster the hub runs on",
@@ -704,8 +705,13 @@ FAULT_ON_KUBE = {
 
 # Where a check's own fault hides from a hub reached by its URL, the fault `invoke selftest
 # --context remote` does instead: a server left running behind a removed route is not seen
-# from outside, one still routed is.
-FAULT_ON_REMOTE = {"ADM.server_stops_through_the_api": "stopped-server-still-answers"}
+# from outside, one still routed is; the admin credential is an admin's, not the harness's
+# role that the own fault narrows.
+FAULT_ON_REMOTE = {
+    "ADM.server_stops_through_the_api": "stopped-server-still-answers",
+    "ADM.users_are_listed": "user-list-hides-users",
+    "ADM.active_sessions_are_listed": "user-list-hides-users",
+}
 
 
 def fault_of(check: Check, context: str) -> str:

@@ -561,6 +561,27 @@ hub:
 """,
     ),
     Fault(
+        "user-list-hides-users",
+        "the hub's user list (GET /hub/api/users) leaves out every user whose name starts with verify-, for any admin",
+        overlay=extra_config("""
+import json
+from jupyterhub.apihandlers.users import UserListAPIHandler
+_write = UserListAPIHandler.write
+def _hiding(self, chunk):
+    if isinstance(chunk, str):
+        data = json.loads(chunk)
+        items = data["items"] if isinstance(data, dict) else data
+        kept = [u for u in items if not u["name"].startswith("verify-")]
+        if isinstance(data, dict):
+            data["items"] = kept
+        else:
+            data = kept
+        chunk = json.dumps(data)
+    return _write(self, chunk)
+UserListAPIHandler.write = _hiding
+"""),
+    ),
+    Fault(
         "stopped-server-still-answers",
         "the spawner reports a server stopped and leaves it running, and the hub keeps its route: "
         "the server still answers at its URL",

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 
 import pytest
 import requests
 
 from hubharness import checks
 from hubharness.hubapi import HubAPI, UserSession
+from hubharness.paths import PROJECT_ROOT
 from hubharness.tlsfront import TestCA, TlsFront
+from hubharness.waiting import wait_until
 
-from .helpers import failed, outcomes
+from .helpers import INVOKE, failed, outcomes
 
 NAMESPACE = "rm"
 
@@ -65,7 +69,7 @@ def test_a_token_alone_verifies_every_check_it_allows_and_leaves_nothing(module_
     assert ran_ids == allowed, sorted(ran_ids ^ allowed)
     assert not failed(summary) and ran.code == 0, ran.out[-3000:]
     why = {r["id"]: r["why"] for r in summary["not_applicable"]}
-    assert "HUBHARNESS_PASSWORD" in why["AUTH.right_password_logs_in"]
+    assert "HUBHARNESS_PASSWORD" in why["AUTH.wrong_password_is_refused[wrong]"]
     assert "Secret" in why["SEC.secret_is_private"]
     assert set(why) | ran_ids == set(checks.BY_ID)
     assert summary["left_on_hub"] == [] and left_users(hub) == []
@@ -88,9 +92,29 @@ def test_a_password_and_an_admin_verify_the_logins(module_harness, hub):
     assert not [t for t in tokens if t.get("note") == "hubharness verify (remote)"]
 
 
+def test_ctrl_c_leaves_nothing_on_the_hub(module_harness, hub):
+    """Interrupted once its users are on the hub, verify still deletes them and their servers."""
+    front = hub["front"]
+    args = ["verify", "--context", "remote", "--url", front.url, "--http-url", front.http_url, "--check", "SPK,ADM"]
+    env = {**module_harness.env, "HUBHARNESS_CA_BUNDLE": hub["ca"], "HUBHARNESS_API_TOKEN": hub["token"]}
+    run = subprocess.Popen(
+        [INVOKE, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_until("verify's users on the hub", lambda: len(left_users(hub)) >= 2, 60, progress=False)
+        run.send_signal(signal.SIGINT)
+        out, _ = run.communicate(timeout=180)
+    finally:
+        run.kill()
+    assert left_users(hub) == [], out[-3000:]
+    assert not [u for u in HubAPI(hub["upstream"], hub["token"]).users(state="active")], out[-3000:]
+
+
 def test_a_credential_the_hub_refuses_is_one_line(module_harness, hub):
     ran, _ = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": "not-a-token"}, "--check", "ADM")
-    assert ran.code != 0
+    assert ran.code == 2 and len(ran.err_lines) == 1 and "refuses HUBHARNESS_API_TOKEN" in ran.err, ran.err
+    ran, _ = remote_verify(module_harness, hub, {"HUBHARNESS_PASSWORD": "not-the-password"}, "--check", "AUTH")
+    assert ran.code == 2 and len(ran.err_lines) == 1 and "refuses HUBHARNESS_PASSWORD" in ran.err, ran.err
 
 
 @pytest.mark.parametrize(

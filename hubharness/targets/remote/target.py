@@ -20,7 +20,7 @@ import requests
 
 from ...checks import ADMIN
 from ...errors import HarnessError
-from ...hubapi import TIMEOUT, HubAPI, UserSession, users_of
+from ...hubapi import TIMEOUT, HubAPI, UserSession, login, users_of
 from ...paths import cache_dir
 from ...secretstore import Secret
 from ..base import Component, Deployment, Fact, Footprint, Status, Target
@@ -30,6 +30,7 @@ CONTEXT = "remote"
 CA_BUNDLE_ENV = "HUBHARNESS_CA_BUNDLE"  # a CA file to trust besides the system's (a private CA)
 PREFIX_ENV = "HUBHARNESS_USER_PREFIX"  # verify's users are <prefix>alice …; deleted afterwards
 DEFAULT_PREFIX = "verify-"
+REFUSED = (401, 403)
 TOKEN_NOTE = "hubharness verify (remote)"  # the admin's token asked for with their password, revoked at the end
 
 
@@ -151,6 +152,35 @@ class RemoteDeployment(Deployment):
 
     def secrets(self) -> list[Secret]:
         return [*self.creds.secrets(), *self._minted]
+
+    def check_access(self) -> None:
+        """One line, before any check runs, when the hub refuses a credential given (401 or
+        403, or its login form again) or nothing answers. A hub that answers otherwise (a
+        certificate that does not verify, a 5xx) is left to the checks, which name it."""
+        try:
+            if self.creds.api_token or self.creds.admin_token:
+                which = "HUBHARNESS_API_TOKEN" if self.creds.api_token else "HUBHARNESS_ADMIN_TOKEN"
+                status = HubAPI(self.url, self._admin_token).request("GET", "/user").status_code
+                if status in REFUSED:
+                    raise HarnessError(
+                        f"the hub at {self.url} refuses {which}: GET /hub/api/user answered {status}; "
+                        "check the token (and that it has not expired)"
+                    )
+            tries = [("HUBHARNESS_PASSWORD", f"{self.user_prefix}alice", self.creds.password)]
+            if self.creds.admin_user and self.creds.admin_password:
+                tries.append(("HUBHARNESS_ADMIN_PASSWORD", self.creds.admin_user, self.creds.admin_password))
+            for which, name, password in tries:
+                if password:
+                    result = login(self.url, name, str(password))
+                    if not result.ok and result.response.status_code in (200, *REFUSED):
+                        raise HarnessError(
+                            f"the hub at {self.url} refuses {which}: logging in as {name} answered "
+                            f"{result.response.status_code}"
+                        )
+        except (requests.exceptions.SSLError, requests.HTTPError):
+            return  # the hub answered, badly: TLS, PRX and RDY say how
+        except requests.RequestException as e:
+            raise HarnessError(f"nothing answers at {self.url} ({type(e).__name__}): check --url") from None
 
     # what needs the machine or the cluster
     def state_is_isolated(self) -> Fact:
@@ -319,7 +349,9 @@ class RemoteTarget(Target):
 
     def deployment(self) -> RemoteDeployment:
         trust_ca_bundle()
-        return RemoteDeployment(self.namespace, self.url, self.http_url, credentials.load())
+        deployment = RemoteDeployment(self.namespace, self.url, self.http_url, credentials.load())
+        deployment.check_access()
+        return deployment
 
     def status(self) -> Status:
         deployment = self.deployment()
