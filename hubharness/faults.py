@@ -117,6 +117,27 @@ def native_submit_args(drop: tuple[str, ...] = (), **conf: str) -> str:
     return user_env(PYSPARK_SUBMIT_ARGS=" ".join([*kept[:-1], *extra, kept[-1]]))
 
 
+# hub.extraConfig snippets more than one fault uses
+LEAKY_SPAWNER = """
+_Spawner = c.JupyterHub.spawner_class
+if isinstance(_Spawner, str):  # the chart's jupyterhub_config.py names KubeSpawner by its import string
+    from traitlets.utils.importstring import import_item
+    _Spawner = import_item(_Spawner)
+class _LeakySpawner(_Spawner):
+    async def stop(self, now=False):
+        self.log.warning("fault: %s's server process left running", self.user.name)
+        self.clear_state()
+c.JupyterHub.spawner_class = _LeakySpawner
+"""
+STICKY_PROXY = """
+from jupyterhub.proxy import ConfigurableHTTPProxy
+class _StickyProxy(ConfigurableHTTPProxy):
+    async def delete_user(self, user, server_name=""):
+        self.log.warning("fault: route of %s kept", user.name)
+c.JupyterHub.proxy_class = _StickyProxy
+"""
+
+
 # ---- actions on a running local deployment ------------------------------------------
 def _chmod_state(target: LocalTarget) -> None:
     os.chmod(target.state_dir, 0o755)
@@ -352,13 +373,7 @@ c.JupyterHub.proxy_class = _ForgetfulProxy
     Fault(
         "proxy-keeps-stopped-routes",
         "the hub never deletes a stopped server's route",
-        overlay=extra_config("""
-from jupyterhub.proxy import ConfigurableHTTPProxy
-class _StickyProxy(ConfigurableHTTPProxy):
-    async def delete_user(self, user, server_name=""):
-        self.log.warning("fault: route of %s kept", user.name)
-c.JupyterHub.proxy_class = _StickyProxy
-"""),
+        overlay=extra_config(STICKY_PROXY),
     ),
     Fault(
         "any-password-logs-in",
@@ -585,37 +600,12 @@ UserListAPIHandler.write = _hiding
         "stopped-server-still-answers",
         "the spawner reports a server stopped and leaves it running, and the hub keeps its route: "
         "the server still answers at its URL",
-        overlay=extra_config("""
-_Spawner = c.JupyterHub.spawner_class
-if isinstance(_Spawner, str):
-    from traitlets.utils.importstring import import_item
-    _Spawner = import_item(_Spawner)
-class _LeakySpawner(_Spawner):
-    async def stop(self, now=False):
-        self.log.warning("fault: %s's server process left running", self.user.name)
-        self.clear_state()
-c.JupyterHub.spawner_class = _LeakySpawner
-from jupyterhub.proxy import ConfigurableHTTPProxy
-class _StickyProxy(ConfigurableHTTPProxy):
-    async def delete_user(self, user, server_name=""):
-        self.log.warning("fault: route of %s kept", user.name)
-c.JupyterHub.proxy_class = _StickyProxy
-"""),
+        overlay=extra_config(LEAKY_SPAWNER + STICKY_PROXY),
     ),
     Fault(
         "spawner-leaves-servers-running",
         "the spawner reports a server stopped and leaves its process running",
-        overlay=extra_config("""
-_Spawner = c.JupyterHub.spawner_class
-if isinstance(_Spawner, str):  # the chart's jupyterhub_config.py names KubeSpawner by its import string
-    from traitlets.utils.importstring import import_item
-    _Spawner = import_item(_Spawner)
-class _LeakySpawner(_Spawner):
-    async def stop(self, now=False):
-        self.log.warning("fault: %s's server process left running", self.user.name)
-        self.clear_state()
-c.JupyterHub.spawner_class = _LeakySpawner
-"""),
+        overlay=extra_config(LEAKY_SPAWNER),
     ),
     Fault(
         "hub-stops-servers-when-it-stops",
