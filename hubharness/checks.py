@@ -489,7 +489,9 @@ BY_ID = {check.id: check for check in CATALOGUE}
 PASSWORD = "password"  # HUBHARNESS_PASSWORD: the hub has a login form, and users' password
 ADMIN = "admin"  # an API token with admin scopes (given, or an admin's after logging in)
 ADMIN_PASSWORD = "admin-password"  # HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD: an admin logs in
+USERS = "users"  # verify's own users: with the password, or made by the admin credential
 CREDENTIALS = {
+    USERS: "HUBHARNESS_PASSWORD or an admin credential (verify's users log in or are made)",
     PASSWORD: "HUBHARNESS_PASSWORD",
     ADMIN: "HUBHARNESS_API_TOKEN (a token with admin scopes), or an admin's password",
     ADMIN_PASSWORD: "HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD",
@@ -500,6 +502,7 @@ FROM_OUTSIDE: dict[str, frozenset[str]] = {
     **{c.id: _NONE for c in CATALOGUE if c.group == "TLS"},
     **dict.fromkeys(
         (
+            "AUTH.right_password_logs_in",
             "AUTH.wrong_password_is_refused[wrong]",
             "AUTH.wrong_password_is_refused[empty]",
             "AUTH.login_without_xsrf_is_refused",
@@ -515,7 +518,7 @@ FROM_OUTSIDE: dict[str, frozenset[str]] = {
     "AUTH.admin_reaches_admin_page": frozenset({ADMIN_PASSWORD}),
     "AUTH.admin_password_is_refused_for_a_non_admin": frozenset({ADMIN_PASSWORD}),
     "AUTH.user_password_does_not_make_an_admin": frozenset({PASSWORD, ADMIN_PASSWORD}),
-    "AUTH.user_cannot_reach_another_users_server": _NONE,
+    "AUTH.user_cannot_reach_another_users_server": frozenset({USERS}),
     **{c.id: frozenset({PASSWORD, ADMIN}) for c in CATALOGUE if c.id.startswith("AUTH.non_admin_cannot")},
     "AUTH.non_admin_holds_only_its_own_scopes": frozenset({PASSWORD, ADMIN}),
     "PRX.root_redirects_into_the_hub": _NONE,
@@ -531,13 +534,11 @@ FROM_OUTSIDE: dict[str, frozenset[str]] = {
             "SPK.ml_pipeline_trains_with_a_good_auc",
             "SPK.json_aggregate_written_as_csv",
         ),
-        _NONE,
+        frozenset({USERS}),
     ),
 }
 # Why the rest cannot be observed from outside, by group (a check's own id first).
 NOT_FROM_OUTSIDE = {
-    "AUTH.right_password_logs_in": "the password given is tried before any check: a hub that refuses it stops "
-    "verify with one line saying so",
     "NS": "a namespace and its state are the cluster's or the machine's, not visible through the hub's URL",
     "SEC": "the Secret, the hub's configuration, logs and processes, and users' environments and homes are "
     "on the machine or cluster the hub runs on",

@@ -84,10 +84,13 @@ def verify(
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]
+    interrupted = "INTERRUPTED, " if summary.get("interrupted") else ""
     say(
-        f"verify: {counts['passed']} passed, {counts['failed']} failed, {counts['timeout']} timed out, "
+        f"verify: {interrupted}{counts['passed']} passed, {counts['failed']} failed, {counts['timeout']} timed out, "
         f"{counts['skipped']} skipped in {summary['duration']:.1f}s; report: {result.report_dir}"
     )
+    if summary.get("not_applicable"):
+        say(f"  {len(summary['not_applicable'])} check(s) of the catalogue do not apply here (why: the report)")
     if failed:
         say(f"  failed checks: {', '.join(failed)}")
     skipped = [c["id"] for c in summary["checks"] if c["outcome"] == "skipped"]
@@ -136,7 +139,7 @@ def load(
     try:
         chosen = load_options(
             deployment.values,
-            "load-",
+            deployment.load_prefix,
             users=users,
             ramp=ramp,
             hold=hold,
@@ -288,11 +291,15 @@ def status(context: str, namespace: str, as_json: bool, url: str | None = None) 
 
 
 def _day2(target) -> dict:
-    """Homes and memory now; a deployment that cannot be read says why, status goes on."""
+    """Homes and memory now; a deployment that cannot be read says why, status goes on.
+    Nothing for a hub reached by its URL: homes and memory are not seen from outside."""
     try:
         deployment = target.deployment()
     except HarnessError as e:
         return {"error": str(e)}
+    if deployment.offers is not None:
+        deployment.close()
+        return {}
     try:
         return daytwo.figures(deployment)
     except Exception as e:  # noqa: BLE001 — figures are status's extra: what broke is said, status goes on

@@ -177,6 +177,7 @@ class UserSession:
                 f"{result.response.headers.get('Location', '')}"
             )
         self.session = result.session
+        self.token_id: str | None = None
 
     def create_token(self, note: str = "hubharness verify") -> str:
         # The _xsrf cookie of the login form is an anonymous one: JupyterHub 5.3 refuses it
@@ -191,6 +192,7 @@ class UserSession:
         )
         if response.status_code != 201:
             raise HarnessError(f"token for {self.username} refused: {response.status_code} {response.text[:200]}")
+        self.token_id = response.json().get("id")  # to revoke it
         return response.json()["token"]
 
     def api(self) -> HubAPI:

@@ -174,8 +174,17 @@ def _diagnose(item, record) -> None:
         (dest / "diagnostics-error.txt").write_text(f"{type(e).__name__}: {e}\n")
 
 
-@pytest.hookimpl(trylast=True)  # after the fixtures' teardown: what a remote run left behind is known
+@pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session, exitstatus):
+    """summary.json after every other hook, the fixtures' teardown included (what a remote
+    run left behind is known then), and whatever they raised."""
+    try:
+        return (yield)
+    finally:
+        write_summary(session, exitstatus)
+
+
+def write_summary(session, exitstatus) -> None:
     report_dir = session.config.getoption("report_dir")
     if not report_dir:
         return
@@ -192,6 +201,8 @@ def pytest_sessionfinish(session, exitstatus):
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.config.stash[STARTED_KEY])),
         "duration": round(time.time() - session.config.stash[STARTED_KEY], 3),
         "outcome": outcome,
+        # stopped by Ctrl-C or a signal: the checks not recorded never ran
+        "interrupted": exitstatus == pytest.ExitCode.INTERRUPTED,
         "counts": counts,
         # what the run observed of the deployment or the deployment declares; no secret
         "deployment": deployment_facts(deployment) if deployment is not None else None,

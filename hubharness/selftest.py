@@ -40,7 +40,12 @@ from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR
 from .targets import target_for
 from .targets.local import LocalTarget
+from .targets.remote.credentials import ENVIRONMENT as REMOTE_CREDENTIALS
+from .targets.remote.credentials import FILE_ENV
+from .targets.remote.target import CA_BUNDLE_ENV, PREFIX_ENV
 from .tlsfront import LOCAL_HOSTS, TestCA, TlsFront
+
+REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
 from .verify import MUTANT_ENV, new_report_dir
 
 HEALTHY = "healthy"
@@ -159,7 +164,9 @@ class Selftest:
     def _prepare(self, run: Run, work: Path) -> tuple[list[str], dict[str, str]]:
         """The run's values, the fault's overlay and files in its own folder, and its environment."""
         fault = run.fault
-        env = {k: v for k, v in os.environ.items() if k not in (*authenticators.GENERATED, MUTANT_ENV)}
+        # an operator's own remote credentials and user prefix are for their hub, not ours
+        dropped = {*authenticators.GENERATED, MUTANT_ENV, *REMOTE_ENVIRONMENT}
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
@@ -206,7 +213,7 @@ class Selftest:
             verify = ["verify", "--context", self.context, "--namespace", namespace, "--check", ids]
             if self.kind == catalogue.REMOTE:
                 front, by_url = self._behind_front(run.fault, namespace, work)
-                undo = front.stop
+                undo = front.stop  # a local deployment's fault has nothing to undo (_break)
                 verify += ["--url", front.url, "--http-url", front.http_url]
                 env = {**env, **by_url}
             done = self._invoke(verify, env)
@@ -241,6 +248,12 @@ class Selftest:
         """The local deployment served by a TLS front (broken as the fault says, if it is a
         front's), and what an operator gives verify for it: the CA to trust, the password,
         an admin's name and password (the admin's session asks the hub for a token)."""
+        local = LocalTarget(namespace).deployment()
+        shared = authenticators.configured(local.values) == authenticators.SHARED
+        env = {"HUBHARNESS_PASSWORD": str(local.auth_password())}
+        if local.admin_users:
+            env["HUBHARNESS_ADMIN_USER"] = local.admin_users[0]
+            env["HUBHARNESS_ADMIN_PASSWORD"] = str(local.admin_password() if shared else local.auth_password())
         broken = fault.front if fault else ""
         ca = TestCA(work / "tls")
         cert = ca.issue(
@@ -249,16 +262,8 @@ class Selftest:
             expired=broken == "expired",
             untrusted=broken == "untrusted",
         )
-        local = LocalTarget(namespace).deployment()
+        env["HUBHARNESS_CA_BUNDLE"] = str(ca.ca_pem)
         front = TlsFront(local.public_url, cert, work / "tls", redirect=broken != "no-redirect").start()
-        shared = authenticators.configured(local.values) == authenticators.SHARED
-        env = {
-            "HUBHARNESS_CA_BUNDLE": str(ca.ca_pem),
-            "HUBHARNESS_PASSWORD": str(local.auth_password()),
-        }
-        if local.admin_users:
-            env["HUBHARNESS_ADMIN_USER"] = local.admin_users[0]
-            env["HUBHARNESS_ADMIN_PASSWORD"] = str(local.admin_password() if shared else local.auth_password())
         return front, env
 
     def _values_for(self, check: catalogue.Check) -> tuple[str, ...]:

@@ -95,6 +95,20 @@ def running_authenticator(deployment: Deployment) -> str | None:
         deployment.close()  # what reaching it took (a port-forward): pytest reaches it again
 
 
+class _MintedSecrets:
+    """The secrets the run's own deployment holds at its end (tokens asked for during the
+    run), for the report's redaction."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session) -> None:
+        deployment = session.config.stash.get(DEPLOYMENT_KEY, None)
+        if deployment is not None:
+            self.values = [str(s) for s in deployment.secrets()]
+
+
 def run(
     context: str,
     namespace: str,
@@ -110,6 +124,8 @@ def run(
         catalogue.select(skip, context)
     options = {k: v for k, v in (options or {}).items() if v}
     deployment = target_for(context, namespace, options).deployment()  # nothing deployed → one clear line
+    for line in deployment.check_access():  # a credential the hub refuses: said before the checks
+        print(f"verify: {line}")
     secrets = [str(s) for s in deployment.secrets()]
     authenticator = running_authenticator(deployment)
     # from the values: a cluster they turn on that is not there fails its checks, by name
@@ -151,10 +167,12 @@ def run(
     args += extra or []
     cwd = os.getcwd()
     os.chdir(PROJECT_ROOT)
+    minted = _MintedSecrets()
     try:
-        code = int(pytest.main(args))
+        code = int(pytest.main(args, plugins=[minted]))
     finally:
         os.chdir(cwd)
+    secrets += minted.values
     record_scrub(report_dir, secrets, redact(report_dir, secrets))  # the pages are drawn from what is left
     if (report_dir / "summary.json").is_file():
         report_page.write_report(report_dir)

@@ -4,7 +4,6 @@ verified by its https URL as an operator verifies a hub they did not deploy."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 
@@ -14,6 +13,7 @@ import requests
 from hubharness import checks
 from hubharness.hubapi import HubAPI, UserSession
 from hubharness.paths import PROJECT_ROOT
+from hubharness.targets.remote import credentials
 from hubharness.tlsfront import TestCA, TlsFront
 from hubharness.waiting import wait_until
 
@@ -57,6 +57,11 @@ def remote_verify(harness, hub, env: dict[str, str], *args: str):
     return ran, json.loads(summary_file.read_text()) if summary_file.exists() else {}
 
 
+def remote_environment() -> list[str]:
+    """What an operator may have exported for the remote target, cleared for a test."""
+    return [*credentials.ENVIRONMENT, credentials.FILE_ENV, "HUBHARNESS_CA_BUNDLE", "HUBHARNESS_USER_PREFIX"]
+
+
 def left_users(hub) -> list[str]:
     api = HubAPI(hub["upstream"], hub["token"])
     return [u["name"] for u in api.users() if u["name"].startswith("verify-")]
@@ -65,7 +70,7 @@ def left_users(hub) -> list[str]:
 def test_a_token_alone_verifies_every_check_it_allows_and_leaves_nothing(module_harness, hub):
     ran, summary = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": hub["token"]})
     ran_ids = set(outcomes(summary))
-    allowed = {cid for cid, needs in checks.FROM_OUTSIDE.items() if needs <= {checks.ADMIN}}
+    allowed = {cid for cid, needs in checks.FROM_OUTSIDE.items() if needs <= {checks.ADMIN, checks.USERS}}
     assert ran_ids == allowed, sorted(ran_ids ^ allowed)
     assert not failed(summary) and ran.code == 0, ran.out[-3000:]
     why = {r["id"]: r["why"] for r in summary["not_applicable"]}
@@ -92,6 +97,24 @@ def test_a_password_and_an_admin_verify_the_logins(module_harness, hub):
     assert not [t for t in tokens if t.get("note") == "hubharness verify (remote)"]
 
 
+def test_a_password_alone_says_what_it_could_not_delete(module_harness, hub):
+    ran, summary = remote_verify(
+        module_harness, hub, {"HUBHARNESS_PASSWORD": hub["password"]}, "--check", "AUTH.right_password_logs_in,PRX"
+    )
+    # PRX's route checks read the proxy's table through the hub's API: they need an admin token
+    assert set(outcomes(summary)) == {
+        "AUTH.right_password_logs_in",
+        "PRX.root_redirects_into_the_hub",
+        "PRX.login_page_is_served",
+    }
+    assert not failed(summary) and ran.code == 0, ran.out[-3000:]
+    assert "without an admin credential they cannot be deleted" in summary["left_on_hub"][0]
+    assert "NOT deleted from the hub" in ran.out
+    api = HubAPI(hub["upstream"], hub["token"])
+    for name in left_users(hub):  # what the operator would do with an admin credential
+        api.delete_user(name)
+
+
 def test_ctrl_c_leaves_nothing_on_the_hub(module_harness, hub):
     """Interrupted once its users are on the hub, verify still deletes them and their servers."""
     front = hub["front"]
@@ -110,11 +133,14 @@ def test_ctrl_c_leaves_nothing_on_the_hub(module_harness, hub):
     assert not [u for u in HubAPI(hub["upstream"], hub["token"]).users(state="active")], out[-3000:]
 
 
-def test_a_credential_the_hub_refuses_is_one_line(module_harness, hub):
+def test_a_credential_the_hub_refuses_is_said_in_one_line(module_harness, hub):
     ran, _ = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": "not-a-token"}, "--check", "ADM")
     assert ran.code == 2 and len(ran.err_lines) == 1 and "refuses HUBHARNESS_API_TOKEN" in ran.err, ran.err
-    ran, _ = remote_verify(module_harness, hub, {"HUBHARNESS_PASSWORD": "not-the-password"}, "--check", "AUTH")
-    assert ran.code == 2 and len(ran.err_lines) == 1 and "refuses HUBHARNESS_PASSWORD" in ran.err, ran.err
+    # a refused password is said first, and the checks that log in with it fail by name
+    env = {"HUBHARNESS_PASSWORD": "not-the-password", "HUBHARNESS_API_TOKEN": hub["token"]}
+    ran, summary = remote_verify(module_harness, hub, env, "--check", "AUTH.right_password_logs_in")
+    assert ran.out.startswith("verify: the hub at") and "refuses HUBHARNESS_PASSWORD" in ran.out.splitlines()[0]
+    assert failed(summary) == {"AUTH.right_password_logs_in"} and ran.code == 1, ran.out[-2000:]
 
 
 @pytest.mark.parametrize(
@@ -122,14 +148,19 @@ def test_a_credential_the_hub_refuses_is_one_line(module_harness, hub):
     [
         (["verify", "--context", "remote"], {"HUBHARNESS_PASSWORD": "x" * 12}, "--url https://"),
         (["verify", "--context", "remote", "--url", "ftp://hub"], {}, "is not a hub's address"),
-        (["verify", "--context", "remote", "--url", "https://127.0.0.1:9"], {}, "no credential for the remote hub"),
+        (
+            ["verify", "--context", "remote", "--url", "https://127.0.0.1:9"],
+            {},
+            "nothing answers at https://127.0.0.1:9",
+        ),
+        (["verify", "--context", "remote", "--url", "https://me:pw@hub.example"], {}, "the URL holds a user name"),
         (["deploy", "--context", "remote"], {}, "deploy is for a hub this harness deploys"),
         (["remove", "--context", "remote"], {}, "remove is for a hub this harness deploys"),
         (["backup", "--context", "remote"], {}, "backup is for a hub this harness deploys"),
     ],
 )
 def test_bad_remote_input_is_one_line(harness, args, env, says):
-    clean = {k: "" for k in os.environ if k.startswith("HUBHARNESS_") and k.endswith(("PASSWORD", "TOKEN", "USER"))}
+    clean = dict.fromkeys(remote_environment(), "")
     ran = harness.invoke(*args, env={**clean, **env})
     assert ran.code == 2 and len(ran.err_lines) == 1 and says in ran.err, ran.err
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable
@@ -54,6 +55,12 @@ SPARK_CELL = (
     ),
     "500500",
 )
+
+
+def _trusting() -> aiohttp.TCPConnector:
+    """TLS as the ssl module trusts it (SSL_CERT_FILE: a private CA the remote target adds),
+    where aiohttp alone would take certifi's bundle."""
+    return aiohttp.TCPConnector(ssl=ssl.create_default_context())
 
 
 class Failed(Exception):
@@ -123,6 +130,7 @@ class Load:
         admin = aiohttp.ClientSession(
             headers={"Authorization": f"token {self.hub.admin_token}"},
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            connector=_trusting(),
         )
         async with admin:
             await self._make_users(admin)
@@ -142,7 +150,7 @@ class Load:
         await asyncio.sleep(user.planned_start)
         jar = aiohttp.CookieJar(unsafe=True)  # unsafe: the hub may be on an IP address (127.0.0.1)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-        async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as http:
+        async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout, connector=_trusting()) as http:
             try:
                 await self._phase(user, "login", self._login(http, user), REQUEST_TIMEOUT * 2)
                 http.headers["Authorization"] = f"token {user.token}"

@@ -79,8 +79,9 @@ class Deployment(abc.ABC):
     # whether deploy validated the values against the chart's schema ({"validated", "schema"}:
     # where the schema came from, or why there was none); None where not recorded
     values_schema: dict | None = None
-    # verify's users are <prefix>alice, <prefix>bob …
+    # verify's users are <prefix>alice, <prefix>bob …; a load's <load_prefix>1 …
     user_prefix = "verify-"
+    load_prefix = "load-"
     # what the harness may do on the hub, where it is not everything (hubharness.checks:
     # PASSWORD, ADMIN, ADMIN_PASSWORD, for a hub reached by its URL); None: everything
     offers: frozenset[str] | None = None
@@ -94,6 +95,12 @@ class Deployment(abc.ABC):
         """A token for one of verify's users made by the harness's admin token, where users
         cannot log in with a password the harness holds."""
         raise HarnessError(f"verify's users log in with the password on context {self.context}")
+
+    def check_access(self) -> list[str]:
+        """The credentials verify holds, tried before any check: a HarnessError where none
+        can tell anything, else what verify says first (one line each). Nothing to try
+        where the harness deployed the hub and reads its Secrets."""
+        return []
 
     def sweep(self) -> list[str]:
         """Delete what verify made on the hub, where it must leave nothing (a hub it did not

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ...checks import ADMIN, ADMIN_PASSWORD, PASSWORD
+from ...checks import ADMIN, ADMIN_PASSWORD, PASSWORD, USERS
 from ...errors import HarnessError
 from ...secretstore import Secret
 
@@ -51,9 +51,12 @@ class Credentials:
             held.add(ADMIN)
         if self.admin_password and self.admin_user:
             held.add(ADMIN_PASSWORD)
+        if held & {PASSWORD, ADMIN}:
+            held.add(USERS)
         return frozenset(held)
 
     def secrets(self) -> list[Secret]:
+        """Every value given, for leak checks and the report's redaction."""
         return [s for s in (self.password, self.api_token, self.admin_password, self.admin_token) if s]
 
 
@@ -77,14 +80,10 @@ def from_file(path: Path) -> dict[str, str]:
 
 
 def load(environ: Mapping[str, str] = os.environ) -> Credentials:
-    """From the file HUBHARNESS_CREDENTIALS names, then the environment over it."""
+    """From the file HUBHARNESS_CREDENTIALS names, then the environment over it. None at
+    all is allowed: the checks that need nothing but the URL (TLS, health) run."""
     given = from_file(Path(environ[FILE_ENV])) if environ.get(FILE_ENV) else {}
     given.update({field: environ[name] for name, field in ENVIRONMENT.items() if environ.get(name)})
-    if not ({"password", "api_token", "admin_token"} & set(given) or {"admin_password", "admin_user"} <= set(given)):
-        raise HarnessError(
-            "no credential for the remote hub: set HUBHARNESS_PASSWORD (a password hub) or HUBHARNESS_API_TOKEN "
-            f"(a token with admin scopes) in the environment, or in a file of mode 0600 named by {FILE_ENV}"
-        )
     if given.get("admin_password") and not given.get("admin_user"):
         raise HarnessError("HUBHARNESS_ADMIN_PASSWORD needs HUBHARNESS_ADMIN_USER: the admin's user name")
     secret = {k: Secret(v) for k, v in given.items() if k != "admin_user"}

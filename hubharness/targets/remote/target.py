@@ -10,6 +10,9 @@ import functools
 import hashlib
 import json
 import os
+import re
+import secrets
+import ssl
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
@@ -29,9 +32,23 @@ from . import credentials
 CONTEXT = "remote"
 CA_BUNDLE_ENV = "HUBHARNESS_CA_BUNDLE"  # a CA file to trust besides the system's (a private CA)
 PREFIX_ENV = "HUBHARNESS_USER_PREFIX"  # verify's users are <prefix>alice …; deleted afterwards
-DEFAULT_PREFIX = "verify-"
 REFUSED = (401, 403)
 TOKEN_NOTE = "hubharness verify (remote)"  # the admin's token asked for with their password, revoked at the end
+
+
+def run_prefix(environ: MutableMapping[str, str] = os.environ) -> str:
+    """What verify's users' names begin with: HUBHARNESS_USER_PREFIX, else verify-<6 hex>-
+    made once per process, a run's own, so that the sweep deletes this run's users only,
+    never another run's nor a person's."""
+    given = environ.get(PREFIX_ENV)
+    if not given:
+        environ[PREFIX_ENV] = given = f"verify-{secrets.token_hex(3)}-"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{2,}-", given):
+        raise HarnessError(
+            f"{PREFIX_ENV}={given!r}: give at least 4 lower-case letters, digits or dashes ending in '-' "
+            "(every user whose name begins with it is deleted at the end)"
+        )
+    return given
 
 
 def _outside(what: str) -> NoReturn:
@@ -39,8 +56,9 @@ def _outside(what: str) -> NoReturn:
 
 
 def trust_ca_bundle(environ: MutableMapping[str, str] = os.environ) -> str | None:
-    """HUBHARNESS_CA_BUNDLE trusted besides the CAs every client verify uses already trusts:
-    one bundle of both, for requests, websocket-client (the kernels) and the ssl module."""
+    """HUBHARNESS_CA_BUNDLE trusted besides the CAs the clients trust already (the bundle
+    REQUESTS_CA_BUNDLE names, else the system's, else certifi's): one file of both, for
+    requests, websocket-client (the kernels) and the ssl module."""
     given = environ.get(CA_BUNDLE_ENV)
     if not given:
         return None
@@ -50,21 +68,32 @@ def trust_ca_bundle(environ: MutableMapping[str, str] = os.environ) -> str | Non
         raise HarnessError(f"{CA_BUNDLE_ENV}={given} cannot be read: point it at the CA certificate(s) to trust")
     if b"-----BEGIN CERTIFICATE-----" not in extra:
         raise HarnessError(f"{CA_BUNDLE_ENV}={given} holds no PEM certificate: give the CA's certificate file")
-    system = environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or certifi.where()
-    both = Path(system).read_bytes().rstrip() + b"\n" + extra
-    bundle = cache_dir() / "ca" / f"{hashlib.sha256(both).hexdigest()[:16]}.pem"
+    folder = cache_dir() / "ca"
+    base = environ.get("REQUESTS_CA_BUNDLE") or ssl.get_default_verify_paths().openssl_cafile or certifi.where()
+    if Path(base).parent == folder:  # made by an earlier call in this process
+        return base
+    both = Path(base).read_bytes().rstrip() + b"\n" + extra
+    bundle = folder / f"{hashlib.sha256(both).hexdigest()[:16]}.pem"
     if not bundle.is_file():
-        bundle.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         bundle.write_bytes(both)
     for name in ("REQUESTS_CA_BUNDLE", "WEBSOCKET_CLIENT_CA_BUNDLE", "SSL_CERT_FILE"):
         environ[name] = str(bundle)
     return str(bundle)
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, plain: bool = False) -> str:
+    """The hub's root URL as given, refused in one line where it cannot be one; plain http
+    only where `plain` (--http-url, which carries no credential)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HarnessError(f"--url {url!r} is not a hub's address: give it as https://hub.example.org")
+    if parts.scheme == "http" and not plain:
+        raise HarnessError(f"--url {url}: plain http would carry the credentials in clear; give the hub's https URL")
+    if parts.username or parts.password:
+        raise HarnessError(
+            "the URL holds a user name or password: give the address alone; credentials come from the environment"
+        )
     if parts.path.rstrip("/") not in ("", "/hub"):
         raise HarnessError(f"--url {url!r}: give the hub's root (https://{parts.netloc}), not a page of it")
     return f"{parts.scheme}://{parts.netloc}"
@@ -83,11 +112,14 @@ class RemoteDeployment(Deployment):
         self.context, self.namespace = CONTEXT, namespace
         self.url = url
         parts = urlsplit(url)
-        self.http_url = http_url or f"http://{parts.hostname}"
+        host = f"[{parts.hostname}]" if ":" in str(parts.hostname) else parts.hostname
+        self.http_url = http_url or f"http://{host}"
         self.creds = creds
         self.values: dict = {}
         self.values_files: list[Path] = []
-        self.user_prefix = os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX
+        self.user_prefix = run_prefix()
+        self.load_prefix = f"{self.user_prefix}load-"
+        self._admin_token_id: str | None = None  # the admin's token asked for with their password
         self.offers = creds.offers
         self._minted: list[Secret] = []
 
@@ -122,6 +154,7 @@ class RemoteDeployment(Deployment):
             try:
                 session = UserSession(self.url, self.creds.admin_user, str(self.creds.admin_password))
                 token = Secret(session.create_token(TOKEN_NOTE))
+                self._admin_token_id = session.token_id
             except requests.RequestException as e:
                 raise HarnessError(f"{self.creds.admin_user} could not log in at {self.url}: {e}") from None
             self._minted.append(token)
@@ -153,11 +186,14 @@ class RemoteDeployment(Deployment):
     def secrets(self) -> list[Secret]:
         return [*self.creds.secrets(), *self._minted]
 
-    def check_access(self) -> None:
-        """One line, before any check runs, when the hub refuses a credential given (401 or
-        403, or its login form again) or nothing answers. A hub that answers otherwise (a
-        certificate that does not verify, a 5xx) is left to the checks, which name it."""
+    def check_access(self) -> list[str]:
+        """The credentials tried before any check. A token the hub refuses (401, 403), or a
+        URL where nothing answers, stops verify in one line; a refused password is said in
+        one line, and the checks that log in fail by name. A hub that answers otherwise (a
+        certificate that does not verify, a 5xx, a hang) is left to the checks."""
+        said = []
         try:
+            requests.get(f"{self.url}/hub/api", timeout=TIMEOUT)
             if self.creds.api_token or self.creds.admin_token:
                 which = "HUBHARNESS_API_TOKEN" if self.creds.api_token else "HUBHARNESS_ADMIN_TOKEN"
                 status = HubAPI(self.url, self._admin_token).request("GET", "/user").status_code
@@ -173,14 +209,17 @@ class RemoteDeployment(Deployment):
                 if password:
                     result = login(self.url, name, str(password))
                     if not result.ok and result.response.status_code in (200, *REFUSED):
-                        raise HarnessError(
+                        said.append(
                             f"the hub at {self.url} refuses {which}: logging in as {name} answered "
-                            f"{result.response.status_code}"
+                            f"{result.response.status_code}; the checks that log in with it fail"
                         )
-        except (requests.exceptions.SSLError, requests.HTTPError):
-            return  # the hub answered, badly: TLS, PRX and RDY say how
-        except requests.RequestException as e:
+        except requests.exceptions.SSLError:
+            return said  # the TLS checks say what is wrong with the certificate
+        except requests.ConnectionError as e:
             raise HarnessError(f"nothing answers at {self.url} ({type(e).__name__}): check --url") from None
+        except requests.RequestException:
+            return said  # a hub that answers badly or hangs: its checks name it
+        return said
 
     # what needs the machine or the cluster
     def state_is_isolated(self) -> Fact:
@@ -255,7 +294,7 @@ class RemoteDeployment(Deployment):
             version = {"error": type(e).__name__}
         (dest / "hub.json").write_text(json.dumps({"url": self.url, "hub_api": version}, indent=2) + "\n")
 
-    def test_users(self) -> list[str]:
+    def verify_users(self) -> list[str]:
         """verify's users now on the hub (the prefix's), as the admin credential lists them."""
         return [
             u["name"] for u in HubAPI(self.url, self._admin_token).users() if u["name"].startswith(self.user_prefix)
@@ -265,10 +304,16 @@ class RemoteDeployment(Deployment):
         """Delete what verify made on the hub (its users, with their servers and tokens);
         what could not be deleted, each in a few words."""
         if ADMIN not in self.creds.offers:
-            return []
+            kept = (
+                f"verify's users ({self.user_prefix}…): without an admin credential they cannot be deleted "
+                "(no server of theirs runs; their tokens expire within the hour)"
+            )
+            return [kept]
         try:
             api = HubAPI(self.url, self._admin_token)
-            names = self.test_users()
+            names = self.verify_users()
+        except requests.exceptions.SSLError:
+            return []  # every request of the run was refused the same way: it made nothing
         except (HarnessError, requests.RequestException) as e:
             return [f"verify's users (prefix {self.user_prefix}) not listed: {e}"]
         left = []
@@ -284,16 +329,14 @@ class RemoteDeployment(Deployment):
 
     def close(self) -> None:
         """Revoke the token asked for with the admin's password, if any."""
-        if self.creds.api_token or self.creds.admin_token or "_admin_token" not in vars(self):
+        token_id, self._admin_token_id = self._admin_token_id, None
+        if token_id is None:
             return
-        api = HubAPI(self.url, self._admin_token)
+        user = quote(str(self.creds.admin_user))
         try:
-            mine = api.request("GET", f"/users/{quote(str(self.creds.admin_user))}/tokens").json()
-            for token in mine.get("api_tokens", []):
-                if token.get("note") == TOKEN_NOTE:
-                    api.request("DELETE", f"/users/{quote(str(self.creds.admin_user))}/tokens/{token['id']}")
-        except (requests.RequestException, ValueError):
-            pass
+            HubAPI(self.url, self._admin_token).request("DELETE", f"/users/{user}/tokens/{token_id}")
+        except requests.RequestException:
+            pass  # it expires within the hour
         del self._admin_token
 
 
@@ -305,7 +348,7 @@ class RemoteTarget(Target):
     def __init__(self, namespace: str, url: str | None = None, http_url: str | None = None):
         self.context, self.namespace = CONTEXT, namespace
         self._url = check_url(url) if url else None
-        self.http_url = check_url(http_url) if http_url else None
+        self.http_url = check_url(http_url, plain=True) if http_url else None
 
     @classmethod
     def create(cls, context: str, namespace: str, **options: Any) -> RemoteTarget:
@@ -320,7 +363,7 @@ class RemoteTarget(Target):
     def _refuse(self, what: str) -> NoReturn:
         raise HarnessError(
             f"{what} is for a hub this harness deploys (local, kind or a kube context): a remote hub is "
-            "whoever runs it's to change; verify and status reach it by its URL"
+            "changed by whoever runs it; verify and status reach it by its URL"
         )
 
     def deploy(self, values_files, port=0, chart_version=None, beside=False, force=False):
@@ -349,9 +392,7 @@ class RemoteTarget(Target):
 
     def deployment(self) -> RemoteDeployment:
         trust_ca_bundle()
-        deployment = RemoteDeployment(self.namespace, self.url, self.http_url, credentials.load())
-        deployment.check_access()
-        return deployment
+        return RemoteDeployment(self.namespace, self.url, self.http_url, credentials.load())
 
     def status(self) -> Status:
         deployment = self.deployment()
@@ -362,11 +403,13 @@ class RemoteTarget(Target):
         except (requests.RequestException, ValueError) as e:
             version, detail = None, f"did not answer: {type(e).__name__}"
         hub = Component("hub", version is not None, version is not None, 0, f"{detail} (as seen from outside)")
-        status = Status(self.context, self.namespace, None, self.url, "not the harness's: a remote hub", [hub])
+        status = Status(self.context, self.namespace, "not known", self.url, "not the harness's: a remote hub", [hub])
         try:
             status.users = users_of(HubAPI(self.url, deployment.service_token()))
         except HarnessError as e:
             status.users_error = str(e)
+        except requests.RequestException as e:
+            status.users_error = f"the hub could not be asked: {e}"
         finally:
             deployment.close()
         return status
