@@ -250,7 +250,8 @@ class Selftest:
         an admin's name and password (the admin's session asks the hub for a token)."""
         local = LocalTarget(namespace).deployment()
         shared = authenticators.configured(local.values) == authenticators.SHARED
-        env = {"HUBHARNESS_PASSWORD": str(local.auth_password())}
+        # the faults name verify's users as a local verify names them (everyone-admin)
+        env = {"HUBHARNESS_PASSWORD": str(local.auth_password()), PREFIX_ENV: "verify-"}
         if local.admin_users:
             env["HUBHARNESS_ADMIN_USER"] = local.admin_users[0]
             env["HUBHARNESS_ADMIN_PASSWORD"] = str(local.admin_password() if shared else local.auth_password())
