@@ -124,7 +124,7 @@ def test_terminating_namespace_is_refused(cluster):
 
 
 def test_unknown_context_lists_the_contexts_there_are(cluster):
-    with pytest.raises(HarnessError, match="unknown context 'prod': use one of local, kind, emulated"):
+    with pytest.raises(HarnessError, match="unknown context 'prod': use one of local, kind, remote, emulated"):
         target_for("prod", "jh")
 
 
