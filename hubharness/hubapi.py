@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -16,6 +18,7 @@ TIMEOUT = 10  # seconds, for any single HTTP request
 HELD_TIMEOUT = 30  # spawn and stop requests: longer than slow_spawn_timeout and slow_stop_timeout (10 s)
 PAGINATED = "application/jupyterhub-pagination+json"  # JupyterHub ≥ 2: items and where the next page is
 MAX_PAGES = 1000
+MAX_EVENTS = 200  # lines of a spawn's progress stream read for its outcome
 
 
 class HubAPI:
@@ -100,7 +103,28 @@ class HubAPI:
         response = self.request("POST", f"/users/{quote(name)}/server", timeout=HELD_TIMEOUT)
         if response.status_code == 400 and "already running" in response.text:
             return response
+        if response.status_code >= 500:
+            why = self.spawn_failure(name)
+            if why:
+                raise HarnessError(f"hub API POST /hub/api/users/{name}/server answered {response.status_code}: {why}")
         return self._ok(response)
+
+    def spawn_failure(self, name: str) -> str | None:
+        """Why the hub says the user's last spawn failed (the failed event of its progress
+        stream: "Spawn failed: …"), where it says; the API's own 500 says only "error"."""
+        url = f"{self.public_url}/hub/api/users/{quote(name)}/server/progress"
+        try:
+            with self.session.get(url, stream=True, timeout=TIMEOUT) as answer:
+                if answer.status_code != 200:
+                    return None
+                for line in itertools.islice(answer.iter_lines(decode_unicode=True), MAX_EVENTS):
+                    if line and line.startswith("data:"):
+                        event = json.loads(line.removeprefix("data:"))
+                        if event.get("failed"):
+                            return str(event.get("message") or "Spawn failed")
+        except (requests.RequestException, ValueError):
+            return None
+        return None
 
     def stop_server(self, name: str, server: str = "") -> requests.Response:
         suffix = f"/servers/{quote(server)}" if server else "/server"
