@@ -89,41 +89,15 @@ def expired_validity(now: datetime | None = None) -> tuple[datetime, datetime]:
     return now - timedelta(days=2), now - timedelta(days=1)
 
 
-def https_command(chp: list[str], port: int, api_port: int, cert: CertFiles, upstream: str) -> list[str]:
-    """configurable-http-proxy terminating TLS on 127.0.0.1:`port` for `upstream`."""
+def proxy_command(chp: list[str], port: int, api_port: int, upstream: str, cert: CertFiles | None = None) -> list[str]:
+    """configurable-http-proxy on 127.0.0.1:`port` for `upstream`: terminating TLS with
+    `cert`, or serving in clear without one."""
+    tls = ["--ssl-key", str(cert.key), "--ssl-cert", str(cert.cert)] if cert else []
     return [
         *chp,
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--ssl-key",
-        str(cert.key),
-        "--ssl-cert",
-        str(cert.cert),
-        "--default-target",
-        upstream,
-        "--api-ip",
-        "127.0.0.1",
-        "--api-port",
-        str(api_port),
-    ]
-
-
-def plain_command(chp: list[str], port: int, api_port: int, upstream: str) -> list[str]:
-    """configurable-http-proxy serving `upstream` in clear on 127.0.0.1:`port`."""
-    return [
-        *chp,
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--default-target",
-        upstream,
-        "--api-ip",
-        "127.0.0.1",
-        "--api-port",
-        str(api_port),
+        *("--ip", "127.0.0.1", "--port", str(port)),
+        *tls,
+        *("--default-target", upstream, "--api-ip", "127.0.0.1", "--api-port", str(api_port)),
     ]
 
 
@@ -189,18 +163,18 @@ class TlsFront:
             except HarnessError:
                 self.stop()
                 raise
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _launch(self, chp: list[str]) -> None:
         ports = self._ports
         env = {**os.environ, TOKEN_ENV: str(self.token)}
-        https = https_command(chp, ports["https"], ports["api"], self.cert, self.upstream)
+        https = proxy_command(chp, ports["https"], ports["api"], self.upstream, self.cert)
         if self.redirect:
             https += ["--redirect-port", str(ports["http"]), "--redirect-to", str(ports["https"])]
         self._offsets = {name: _size(self._log(name)) for name in ("https", "http")}
         self._running = [procs.start(https, env, self.folder, self._log("https"))]
         if not self.redirect:
-            plain = plain_command(chp, ports["http"], ports["plain_api"], self.upstream)
+            plain = proxy_command(chp, ports["http"], ports["plain_api"], self.upstream)
             self._running.append(procs.start(plain, env, self.folder, self._log("http")))
 
     def _log(self, name: str) -> Path:
