@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from hubharness import checks
 from hubharness.errors import HarnessError
+from hubharness.targets import target_class
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 REPORT = re.compile(r"report: (\S+)\s*$", re.MULTILINE)
@@ -80,7 +81,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     try:
-        ids = [c.id for c in checks.select(args.check, args.context)]
+        ids = [c.id for c in checks.select(args.check, target_class(args.context), args.context)]
     except HarnessError as e:  # an unknown id: one line, not a traceback
         print(f"alone: {e}", file=sys.stderr)
         return 2

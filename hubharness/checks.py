@@ -10,12 +10,15 @@ A check id is what summary.json records: `<GROUP>.<test name without test_>[para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from .errors import HarnessError
 
+# The kinds of target (each target class says which it is, hubharness.targets): the names
+# by which a fault gives one its own way to be done (Fault.ways).
 LOCAL, KUBE, REMOTE = "local", "kube", "remote"
-EVERYWHERE = (LOCAL, KUBE)
 
 # The checklist ids, in run order: AUTH uses bob's server before PRX and ADM stop it;
 # the stop overlaps the Spark cells that SPK then collects. LOAD comes last: its users'
@@ -53,7 +56,9 @@ class Check:
     id: str
     guards: str
     fault: str  # the name of a fault in hubharness.faults
-    targets: tuple[str, ...] = EVERYWHERE
+    # What it reads beyond a hub and its deployment (CLUSTER_OBJECTS, HTTPS_URL): a target
+    # that has no such thing says why it does not apply there (Target.LACKS).
+    reads: str = ""
     # Where it applies only to a hub running this authenticator (hubharness.authenticators:
     # "shared-password"): verify leaves it out when the hub says it runs another.
     authenticator: str = ""
@@ -65,15 +70,20 @@ class Check:
     def group(self) -> str:
         return self.id.split(".", 1)[0]
 
-    def applies_to(self, context: str) -> bool:
-        kind = target_kind(context)
-        if kind == REMOTE:
-            return self.id in FROM_OUTSIDE
-        return kind in self.targets
+
+def _c(id: str, guards: str, fault: str, reads: str = "", authenticator: str = "") -> Check:
+    return Check(id, guards, fault, reads, authenticator)
 
 
-def _c(id: str, guards: str, fault: str, targets: tuple[str, ...] = EVERYWHERE, authenticator: str = "") -> Check:
-    return Check(id, guards, fault, targets, authenticator)
+# What credentials a deployment offers verify (Deployment.offers; None: all it needs, as a
+# deployment of the harness's own does) and a check may need (Target.credentials_for).
+PASSWORD = "password"  # HUBHARNESS_PASSWORD: the hub has a login form, and users' password
+ADMIN = "admin"  # an API token with admin scopes (given, or an admin's after logging in)
+ADMIN_PASSWORD = "admin-password"  # HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD: an admin logs in
+USERS = "users"  # verify's own users: with the password, or made by the admin credential
+
+CLUSTER_OBJECTS = "cluster-objects"  # a Namespace, a DaemonSet, an Ingress: a cluster's objects
+HTTPS_URL = "https-url"  # the TLS front of a hub reached by its https URL
 
 
 SHARED_PASSWORD = "shared-password"  # hubharness.authenticators.SHARED
@@ -86,13 +96,13 @@ NEEDS_VALUES = {SPARK_CLUSTER: "spark-cluster.yaml", SPARK_NATIVE: "spark-native
 def _cluster(id: str, guards: str, fault: str) -> Check:
     """A check of the Spark standalone cluster deployed beside the hub (processes on local,
     pods on kubernetes)."""
-    return Check(id, guards, fault, EVERYWHERE, needs=SPARK_CLUSTER)
+    return Check(id, guards, fault, needs=SPARK_CLUSTER)
 
 
 def _native(id: str, guards: str, fault: str) -> Check:
     """A check of the seed's native mode (values/spark-native.yaml): executors as pods the
     notebook's driver makes through the Kubernetes API, on kubernetes only."""
-    return Check(id, guards, fault, (KUBE,), needs=SPARK_NATIVE)
+    return Check(id, guards, fault, needs=SPARK_NATIVE)
 
 
 PUBLISHED = ("fallback-password", "SecretPassword2", "password", "admin", "jupyter")
@@ -104,7 +114,7 @@ CATALOGUE: tuple[Check, ...] = (
         "the namespace is there and Active (local: the state folder is the namespace, "
         "which verify needs to start at all)",
         "namespace-terminating",
-        (KUBE,),
+        CLUSTER_OBJECTS,
     ),
     _c(
         "NS.state_is_isolated",
@@ -161,7 +171,7 @@ CATALOGUE: tuple[Check, ...] = (
         "with prePuller.continuous.enabled, the continuous-image-puller pod is Ready on every node user pods "
         "may land on and the node has the notebook image; a pull back-off is named with its image",
         "image-puller-pull-backoff",
-        (KUBE,),
+        CLUSTER_OBJECTS,
     ),
     _c("RDY.hub_health_answers_through_the_proxy", "/hub/health answers 200 through proxy-public", "hub-hangs"),
     _c(
@@ -172,20 +182,20 @@ CATALOGUE: tuple[Check, ...] = (
         "TLS.certificate_chain_verifies",
         "the hub's certificate chain verifies against the trusted CAs (the system's, or HUBHARNESS_CA_BUNDLE)",
         "tls-untrusted-chain",
-        (REMOTE,),
+        HTTPS_URL,
     ),
-    _c("TLS.certificate_names_the_host", "the certificate's names include the URL's host", "tls-wrong-host", (REMOTE,)),
+    _c("TLS.certificate_names_the_host", "the certificate's names include the URL's host", "tls-wrong-host", HTTPS_URL),
     _c(
         "TLS.certificate_is_far_from_expiry",
         "the certificate is valid for at least HUBHARNESS_TLS_MIN_DAYS more days (14); its days left are reported",
         "tls-expired",
-        (REMOTE,),
+        HTTPS_URL,
     ),
     _c(
         "TLS.plain_http_redirects_to_https",
         "a plain-http request for the hub is redirected to its https URL, never served in clear",
         "tls-http-served-in-clear",
-        (REMOTE,),
+        HTTPS_URL,
     ),
     # AUTH
     _c("AUTH.right_password_logs_in", "the Secret's password logs in through the form", "secret-rotated-behind-hub"),
@@ -263,7 +273,7 @@ CATALOGUE: tuple[Check, ...] = (
         "PRX.ingress_routes_its_host_to_proxy_public",
         "a request for the ingress host reaches proxy-public",
         "ingress-points-elsewhere",
-        (KUBE,),
+        CLUSTER_OBJECTS,
     ),
     _c("PRX.route_table_holds_the_hub_route", "the proxy routes / to the hub's address", "hub-route-hijacked"),
     _c("PRX.user_route_appears_after_spawn", "a spawned server gets its route", "proxy-forgets-user-routes"),
@@ -482,83 +492,6 @@ CATALOGUE: tuple[Check, ...] = (
 
 BY_ID = {check.id: check for check in CATALOGUE}
 
-# A hub reached only by its URL (context remote): the credentials each check needs beyond
-# HTTP(S) to the hub and its users' servers. verify's users log in with the password, or are
-# made with their tokens by the admin credential where there is none. Every other check needs
-# the machine or the cluster the hub runs on (NOT_FROM_OUTSIDE says why).
-PASSWORD = "password"  # HUBHARNESS_PASSWORD: the hub has a login form, and users' password
-ADMIN = "admin"  # an API token with admin scopes (given, or an admin's after logging in)
-ADMIN_PASSWORD = "admin-password"  # HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD: an admin logs in
-USERS = "users"  # verify's own users: with the password, or made by the admin credential
-CREDENTIALS = {
-    USERS: "HUBHARNESS_PASSWORD or an admin credential (verify's users log in or are made)",
-    PASSWORD: "HUBHARNESS_PASSWORD",
-    ADMIN: "HUBHARNESS_API_TOKEN (a token with admin scopes), or an admin's password",
-    ADMIN_PASSWORD: "HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD",
-}
-_NONE: frozenset[str] = frozenset()
-FROM_OUTSIDE: dict[str, frozenset[str]] = {
-    "RDY.hub_health_answers_through_the_proxy": _NONE,
-    **{c.id: _NONE for c in CATALOGUE if c.group == "TLS"},
-    **dict.fromkeys(
-        (
-            "AUTH.right_password_logs_in",
-            "AUTH.wrong_password_is_refused[wrong]",
-            "AUTH.wrong_password_is_refused[empty]",
-            "AUTH.login_without_xsrf_is_refused",
-            "AUTH.non_admin_is_kept_from_admin_page",
-            "AUTH.browser_with_wrong_password_stays_out",
-            "AUTH.browser_logs_in_to_jupyterlab",
-            "PRX.login_page_is_served",
-            "SEC.password_is_not_a_published_one",
-            *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
-        ),
-        frozenset({PASSWORD}),
-    ),
-    "AUTH.admin_reaches_admin_page": frozenset({ADMIN_PASSWORD}),
-    "AUTH.admin_password_is_refused_for_a_non_admin": frozenset({ADMIN_PASSWORD}),
-    "AUTH.user_password_does_not_make_an_admin": frozenset({PASSWORD, ADMIN_PASSWORD}),
-    "AUTH.user_cannot_reach_another_users_server": frozenset({USERS}),
-    **{c.id: frozenset({PASSWORD, ADMIN}) for c in CATALOGUE if c.id.startswith("AUTH.non_admin_cannot")},
-    "AUTH.non_admin_holds_only_its_own_scopes": frozenset({PASSWORD, ADMIN}),
-    "PRX.root_redirects_into_the_hub": _NONE,
-    "PRX.user_route_appears_after_spawn": frozenset({ADMIN}),
-    "PRX.user_route_goes_after_stop": frozenset({ADMIN}),
-    **{c.id: frozenset({ADMIN}) for c in CATALOGUE if c.group == "ADM"},
-    **dict.fromkeys(
-        (
-            "SPK.server_spawns_through_the_hub",
-            "SPK.kernel_runs_code_over_the_proxy",
-            "SPK.spark_job_gives_the_known_answer",
-            "SPK.csv_aggregate_to_pandas",
-            "SPK.ml_pipeline_trains_with_a_good_auc",
-            "SPK.json_aggregate_written_as_csv",
-        ),
-        frozenset({USERS}),
-    ),
-}
-# Why the rest cannot be observed from outside, by group (a check's own id first).
-NOT_FROM_OUTSIDE = {
-    "NS": "a namespace and its state are the cluster's or the machine's, not visible through the hub's URL",
-    "SEC": "the Secret, the hub's configuration, logs and processes, and users' environments and homes are "
-    "on the machine or cluster the hub runs on",
-    "RDY.component_is_ready[hub]": "processes and pods, their readiness and restarts, are not visible from outside",
-    "RDY.component_is_ready[proxy]": "processes and pods, their readiness and restarts, are not visible from outside",
-    "RDY.image_puller_has_the_notebook_image_on_every_node": "nodes and DaemonSets are the cluster's",
-    "RDY.hub_runs_the_charts_jupyterhub": "the chart a hub was deployed with is not known from outside (its "
-    "JupyterHub version is in the report)",
-    "PRX.ingress_routes_its_host_to_proxy_public": "the Ingress object is the cluster's",
-    "PRX.route_table_holds_the_hub_route": "the hub's internal address is not known from outside",
-    "SPK": "it compares the servers with the deployment's values or reads a server's processes, which a hub "
-    "reached by its URL does not give",
-    "RES": "it restarts the hub, the proxy or a user's server, which only whoever runs the hub may do",
-    "UPG": "it upgrades the deployment, which only whoever deployed it may do",
-    "BAK": "it backs up, purges and restores the deployment, which only whoever runs it may do",
-    "RMV": "it removes the deployment, which only whoever runs it may do",
-    "LOAD": "a load is not run against somebody's production hub by a verify (invoke load is a command of its own)",
-    "OPS": "homes and the components' memory are read on the machine or the cluster",
-}
-
 # `invoke verify --smoke`: can a user log in, reach their server and run Spark, and is the
 # secret safe. The rest of the catalogue stays for the full verify (CI and the nightly).
 SMOKE = (
@@ -574,215 +507,62 @@ SMOKE = (
     "SPK.spark_job_gives_the_known_answer",
 )
 
-# On kubernetes every check is proven able to fail in one of three ways. Where its fault can
-# be done on a cluster, the project's tests run `invoke selftest --context emulated` for it
-# (tests/test_kube_selftest.py): the fault is done by the product, as on a real cluster.
-#
-# The checks the API server alone can prove; the project's tests also break an emulated API
-# server in the way named here (and others), and see `invoke verify` fail each by name
-# (tests/test_kube_faults.py).
-KUBE_FAULTS = {
-    "NS.namespace_exists": "namespace-terminating",
-    "NS.state_is_isolated": "foreign-pod-in-namespace",
-    "SEC.secret_holds_the_password": "secret-without-key",
-    "SEC.secret_is_private": "user-pod-mounts-the-secret",
-    "SEC.hub_reads_password_from_secret": "secret-rotated-behind-hub",
-    "SEC.password_is_not_a_published_one": "published-password",
-    "SEC.secrets_appear_nowhere_else": "password-in-hub-log",
-    "RDY.component_is_ready[hub]": "hub-in-crash-loop",
-    "RDY.component_is_ready[proxy]": "proxy-not-ready",
-    "RDY.image_puller_has_the_notebook_image_on_every_node": "image-puller-pull-backoff",
-    "PRX.ingress_routes_its_host_to_proxy_public": "ingress-points-elsewhere",
-    "SPK.native_driver_may_manage_executor_pods": "spark-driver-role-missing",
-    "SPK.native_executors_may_reach_the_driver": "driver-ports-closed",
-}
 
-# The checks that need a hub to answer: a real JupyterHub (the local target's, on 127.0.0.1)
-# serves each emulated namespace, its Secrets are the cluster's, its server processes are the
-# cluster's user pods. A fault that cannot be done on a cluster (to local processes or files)
-# is done to that hub as on local (tests/test_kube_hub_faults.py).
-KUBE_HUB_CHECKS = (
-    "SEC.hub_reads_admin_password_from_secret",
-    *(f"SEC.no_fallback_password_logs_in[{p}]" for p in PUBLISHED),
-    "SEC.user_servers_do_not_inherit_hub_secrets",
-    "SEC.user_homes_hold_no_hub_secret",
-    "RDY.hub_health_answers_through_the_proxy",
-    "RDY.hub_runs_the_charts_jupyterhub",
-    "AUTH.right_password_logs_in",
-    "AUTH.wrong_password_is_refused[wrong]",
-    "AUTH.wrong_password_is_refused[empty]",
-    "AUTH.login_without_xsrf_is_refused",
-    "AUTH.admin_reaches_admin_page",
-    "AUTH.non_admin_is_kept_from_admin_page",
-    "AUTH.user_password_does_not_make_an_admin",
-    "AUTH.admin_password_is_refused_for_a_non_admin",
-    "AUTH.user_cannot_reach_another_users_server",
-    "AUTH.non_admin_holds_only_its_own_scopes",
-    "AUTH.non_admin_cannot_list_users",
-    "AUTH.non_admin_cannot_create_a_user",
-    "AUTH.non_admin_cannot_start_another_users_server",
-    "AUTH.non_admin_cannot_stop_another_users_server",
-    "AUTH.non_admin_cannot_read_another_users_tokens",
-    "AUTH.non_admin_cannot_shut_the_hub_down",
-    "AUTH.browser_with_wrong_password_stays_out",
-    "AUTH.browser_logs_in_to_jupyterlab",
-    "PRX.root_redirects_into_the_hub",
-    "PRX.login_page_is_served",
-    "PRX.user_route_appears_after_spawn",
-    "PRX.user_route_goes_after_stop",
-    "ADM.users_are_listed",
-    "ADM.active_sessions_are_listed",
-    "ADM.server_stops_through_the_api",
-    "SPK.server_spawns_through_the_hub",
-    "SPK.kernel_runs_code_over_the_proxy",
-    "SPK.pyspark_is_the_expected_version",
-    "SPK.servers_pyspark_python_imports_the_expected_pyspark",
-    "SPK.spark_job_gives_the_known_answer",
-    "SPK.csv_aggregate_to_pandas",
-    "SPK.ml_pipeline_trains_with_a_good_auc",
-    "SPK.json_aggregate_written_as_csv",
-    "RES.servers_survive_a_hub_restart",
-    "RES.kernels_keep_their_state_across_a_hub_restart",
-    "RES.users_stay_logged_in_across_a_hub_restart",
-    "RES.routes_come_back_after_a_proxy_restart",
-    "RES.a_dead_server_is_noticed_and_starts_again_with_its_home",
-    "RES.a_rotated_password_is_the_only_one_that_logs_in",
-    "RES.a_password_rotation_keeps_users_servers",
-    "UPG.users_and_admin_flags_survive_an_upgrade",
-    "UPG.users_stay_logged_in_across_an_upgrade",
-    "UPG.a_running_server_survives_an_upgrade_or_starts_again_with_its_files",
-    "LOAD.users_complete_the_journey",
-    "LOAD.p95_spawn_within_bound",
-    "OPS.no_home_is_fuller_than_the_bound",
-    "OPS.no_component_uses_more_memory_than_its_limit",
-    *(c.id for c in CATALOGUE if c.group in ("BAK", "RMV")),
-    *(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER),  # KUBE_SPARK_CLUSTER below
-)
+@dataclass(frozen=True)
+class Fault:
+    """A way to break a deployment for `invoke selftest` (hubharness.faults lists them and
+    says what each field does); which targets can do it is theirs to say."""
 
-# The Spark standalone cluster's checks: besides the hub, real Spark master and workers (local
-# processes from pyspark's jars, started by the local deploy behind the emulated namespace)
-# answer for its spark-master and spark-worker pods; the kube target reads them through the
-# emulated API server's proxy and exec, as on a cluster.
-KUBE_SPARK_CLUSTER = tuple(c.id for c in CATALOGUE if c.needs == SPARK_CLUSTER)
+    name: str
+    breaks: str  # what it does, in words
+    overlay: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    # a kind of target (LOCAL, KUBE, REMOTE) -> the name of that target's own way to do it
+    ways: Mapping[str, str] = field(default_factory=dict)
+    redeploy: bool = False
+    mutant: str = ""
+    # a kind of target -> why the fault's values do not break a deployment there as they do here
+    not_by_values_on: Mapping[str, str] = field(default_factory=dict)
 
-# The rest are not proven on the emulated cluster, each for the reason given: they are proven
-# able to fail on local (`invoke selftest`) where they apply there, and run for real on kind
-# by the nightly workflow (`invoke selftest --context kind` too, where a cluster fault exists:
-# it is the only proof of native Spark's checks of executor pods).
-KUBE_NOT_EMULATED = {
-    "PRX.route_table_holds_the_hub_route": "it needs the hub behind its Service (the proxy's / goes to "
-    "http://hub:8081)",
-    **{
-        f"SPK.spark_python_is_set_and_is_the_kernels[{name}]": "it needs the notebook image's own paths "
-        "(/opt/conda/bin/python) in a user pod; a hub on this machine runs its servers' python from the "
-        "harness's virtualenv"
-        for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
-    },
-    **{
-        check: "it needs Spark on Kubernetes for real: executor pods started from the notebook image by a driver "
-        "in a user pod; pip's pyspark ships no Kubernetes resource manager and this machine runs no containers, "
-        "so neither local nor the emulated cluster can make an executor pod (verify and `invoke selftest "
-        "--context kind` run it on kind in the nightly, with the real image)"
-        for check in (
-            "SPK.native_job_runs_on_two_executor_pods",
-            "SPK.native_executor_pods_are_owned_by_the_driver",
-            "SPK.native_no_executor_pod_left_after_stop",
-        )
-    },
-}
+    @property
+    def by_values(self) -> bool:
+        """Whether its chart values (and environment) do it, on any target that reads them."""
+        return bool(self.overlay or self.env)
 
 
-# Where a check's own fault is done to local files or processes, the fault `invoke selftest
-# --context <kube context>` does on a cluster instead (hubharness.faults, through the API).
-FAULT_ON_KUBE = {
-    "NS.state_is_isolated": "foreign-pod-in-namespace",
-    "SEC.secret_is_private": "user-pod-mounts-the-secret",
-    "SEC.secrets_appear_nowhere_else": "password-in-an-event",
-    "RDY.component_is_ready[hub]": "hub-container-restarted",
-    "RDY.component_is_ready[proxy]": "proxy-container-restarted",
-    "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
-}
+class Applicability(Protocol):
+    """What the catalogue asks of a target's class (hubharness.targets.base.Target)."""
+
+    def why_not_applicable(self, check: Check) -> str: ...
+
+    def credentials_for(self, check: Check) -> frozenset[str]: ...
+
+    def fault_for(self, check: Check) -> str: ...
+
+    def why_missing(self, credentials: list[str]) -> str: ...
 
 
-# Where a check's own fault hides from a hub reached by its URL, the fault `invoke selftest
-# --context remote` does instead: a server left running behind a removed route is not seen
-# from outside, one still routed is; the admin credential is an admin's, not the harness's
-# role that the own fault narrows.
-FAULT_ON_REMOTE = {
-    "ADM.server_stops_through_the_api": "stopped-server-still-answers",
-    "ADM.users_are_listed": "user-list-hides-users",
-    "ADM.active_sessions_are_listed": "user-list-hides-users",
-}
-
-
-def fault_of(check: Check, context: str) -> str:
-    """The name of the fault selftest does to break this check on this context."""
-    other = {KUBE: FAULT_ON_KUBE, REMOTE: FAULT_ON_REMOTE}.get(target_kind(context), {})
-    return other.get(check.id, check.fault)
-
-
-def kube_proof(check: Check) -> str:
-    """How the check is proven able to fail on kubernetes (see above)."""
-    if check.id in KUBE_FAULTS:
-        return (
-            "`invoke selftest --context emulated`, and an emulated API server broken as a cluster breaks "
-            "(tests/test_kube_selftest.py, tests/test_kube_faults.py)"
-        )
-    if check.id in KUBE_SPARK_CLUSTER:
-        return (
-            "a real hub and real Spark master and workers serving an emulated cluster: `invoke selftest "
-            "--context emulated` (tests/test_kube_selftest.py); the cluster's pods, on kind nightly"
-        )
-    if check.id in KUBE_HUB_CHECKS:
-        return (
-            "a real hub serving an emulated cluster: `invoke selftest --context emulated` where its fault can "
-            "be done on a cluster, else that fault done to the hub (tests/test_kube_selftest.py, "
-            "tests/test_kube_hub_faults.py)"
-        )
-    why = KUBE_NOT_EMULATED.get(check.id) or KUBE_NOT_EMULATED[check.group]
-    if LOCAL not in check.targets:
-        return f"verify and `invoke selftest --context kind` on kind nightly; not on the emulated cluster: {why}"
-    return f"`invoke selftest` on local, verify on kind nightly; not on the emulated cluster: {why}"
-
-
-def not_on_local(check: Check) -> str:
-    """Why a kubernetes-only check is not proven by `invoke selftest` on local; "" for one that
-    applies there, or one that only means something on a cluster (a namespace object)."""
-    if LOCAL in check.targets or check.needs != SPARK_NATIVE:
-        return ""
-    return (
-        "it applies to kubernetes only: native mode runs Spark's executors as pods, and the local target "
-        "refuses it (pip's pyspark ships no Kubernetes resource manager); " + kube_proof(check)
-    )
-
-
-def target_kind(context: str) -> str:
-    return {"local": LOCAL, "remote": REMOTE}.get(context, KUBE)
-
-
-def for_credentials(checks: list[Check], context: str, held: set[str] | None) -> list[Check]:
-    """On a hub reached by its URL, the checks the credentials at hand allow; all of them
-    elsewhere, or when it is not known (None)."""
-    if target_kind(context) != REMOTE or held is None:
+def for_credentials(checks: list[Check], target: Applicability, held: set[str] | None) -> list[Check]:
+    """The checks the credentials at hand allow (a hub reached by its URL asks for some);
+    all of them when it is not known (None)."""
+    if held is None:
         return checks
-    return [c for c in checks if FROM_OUTSIDE[c.id] <= held]
+    return [c for c in checks if target.credentials_for(c) <= held]
 
 
-def not_applicable(context: str, held: set[str] | None = None) -> list[dict[str, str]]:
-    """Every check of the catalogue that does not apply here, with why: for the report,
-    which lists them as not applicable (neither skipped nor passed)."""
-    kind = target_kind(context)
+def not_applicable(target: Applicability, held: set[str] | None = None) -> list[dict[str, str]]:
+    """Every check of the catalogue that does not apply on this target, with why: for the
+    report, which lists them as not applicable (neither skipped nor passed). With `held`,
+    also those the credentials at hand do not allow."""
     out = []
     for check in CATALOGUE:
-        if kind == REMOTE and check.id in FROM_OUTSIDE:
-            missing = sorted(FROM_OUTSIDE[check.id] - held) if held is not None else []
-            if missing:
-                out.append({"id": check.id, "why": "it needs " + " and ".join(CREDENTIALS[m] for m in missing)})
-        elif kind == REMOTE:
-            out.append({"id": check.id, "why": NOT_FROM_OUTSIDE.get(check.id) or NOT_FROM_OUTSIDE[check.group]})
-        elif kind not in check.targets:
-            where = " and ".join(check.targets)
-            out.append({"id": check.id, "why": f"it applies on {where} only"})
+        why = target.why_not_applicable(check)
+        if not why and held is not None:
+            missing = sorted(target.credentials_for(check) - held)
+            why = f"it needs {target.why_missing(missing)}" if missing else ""
+        if why:
+            out.append({"id": check.id, "why": why})
     return out
 
 
@@ -798,14 +578,14 @@ def for_deployment(checks: list[Check], has: set[str] | None) -> list[Check]:
     return [c for c in checks if has is None or not c.needs or c.needs in has]
 
 
-def for_context(context: str) -> list[Check]:
-    return [check for check in CATALOGUE if check.applies_to(context)]
+def for_target(target: Applicability) -> list[Check]:
+    return [check for check in CATALOGUE if not target.why_not_applicable(check)]
 
 
-def select(spec: str | None, context: str) -> list[Check]:
-    """The checks a `--check` value names, for this context: checklist ids (NS,SEC) or whole
+def select(spec: str | None, target: Applicability, context: str = "") -> list[Check]:
+    """The checks a `--check` value names, for this target: checklist ids (NS,SEC) or whole
     check ids (SEC.secret_is_private); None or empty means every check that applies."""
-    applicable = for_context(context)
+    applicable = for_target(target)
     if not spec:
         return applicable
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
@@ -817,5 +597,5 @@ def select(spec: str | None, context: str) -> list[Check]:
         )
     chosen = [c for c in applicable if c.group in {w.upper() for w in wanted} or c.id in wanted]
     if not chosen:
-        raise HarnessError(f"--check {spec}: none of these checks applies to context {context}")
+        raise HarnessError(f"--check {spec}: none of these checks applies to context {context or target}")
     return chosen

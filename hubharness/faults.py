@@ -1,86 +1,37 @@
-"""Faults: ways to break a local deployment, one for every check in the catalogue.
+"""Faults: ways to break a deployment, one for every check in the catalogue.
 
-A fault is what `invoke selftest` does to a fresh namespace before it runs verify, and
-expects verify to fail the checks that name it. It is one or more of:
+A fault (hubharness.checks.Fault) is what `invoke selftest` does to a fresh namespace
+before it runs verify, and expects verify to fail the checks that name it. It is one or
+more of:
 - `overlay`: chart values laid over the deployment's (as `--values`), the way a user's
   own values would break it; `{dir}` is the fault's own folder, holding `files`;
 - `env`: the environment of deploy (and of verify, whose scratch namespace deploys too);
-- `chart`: the chart version the deployment is recorded with;
-- `action`: done to the running deployment (kill, chmod, rewrite a file, add a route),
-  then `redeploy` runs `invoke deploy` again, as a user would bring a hub back;
+- `ways`: a target's own way to do it, by kind of target, done to the running deployment
+  by the target (Target.do_fault: hubharness.targets.local.faults kills, chmods or
+  rewrites; hubharness.targets.kube.faults goes through the API server; a remote hub's
+  way is how its TLS front is broken); `redeploy` then runs `invoke deploy` again, as a
+  user would bring a hub back;
 - `mutant`: a fault in the harness's own operations (backup, restore, remove), planted
   in verify's process by hubharness.mutants, in the operations of the target verify
-  runs on: BAK and RMV check those operations;
-- `cluster`: done to a kubernetes deployment through its API server (a function of
-  hubharness.cluster_faults, by name), where `action` is done to a local one;
-- `front`: how the TLS front of a hub reached by its URL is broken (hubharness.tlsfront:
-  its certificate, or plain http served in clear); `invoke selftest --context remote`
-  puts each local deployment behind such a front.
-A fault applies on kubernetes when it has a `cluster` way, is a mutant, or is chart
-values (and an environment) alone: the chart reads them there as it does here, unless
-`local_only` says why not.
+  runs on: BAK and RMV check those operations.
+Which faults a target can do is the target's to say (Target.why_cannot_do); this module
+holds what is the same everywhere: the faults, their overlays, and their files.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import secrets
-import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
 import yaml
 
-from . import chart, procs
-from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, REMOTE, SPARK_NATIVE
+from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, REMOTE, SPARK_NATIVE, Fault
 from .paths import VALUES_DIR
-from .procs import free_port
-from .targets.local import HUB_SECRET, LocalTarget
+from .targets.base import Target
 from .values import load_file
 
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    breaks: str  # what it does, in words
-    overlay: str = ""
-    files: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    action: Callable[[LocalTarget], None] | None = None
-    redeploy: bool = False
-    mutant: str = ""
-    cluster: str = ""  # the function of hubharness.cluster_faults that does it (loaded with the kubernetes client)
-    local_only: str = ""  # why its values do not break a chart deployment on kubernetes as they do here
-    front: str = ""  # expired | wrong-host | untrusted | no-redirect (hubharness.tlsfront)
-
-    def not_on(self, kind: str) -> str:
-        """Why the fault cannot be done on this kind of target ("local", "kube" or "remote");
-        "" when it can."""
-        values_alone = bool(self.overlay or self.env) and not (self.action or self.mutant)
-        if kind == REMOTE:
-            # a local deployment behind a TLS front stands for the remote hub
-            if self.mutant:
-                return "it is planted in the harness's own operations, which do not run on a remote hub"
-            return "" if self.front or values_alone or self.action else "it is done to a cluster"
-        if self.front:
-            return "it is done to the TLS front of a hub reached by its URL (context remote)"
-        if kind == LOCAL:
-            return "" if values_alone or self.action or self.mutant else "it is done to a cluster"
-        if self.cluster:
-            return ""
-        if self.mutant:
-            return ""  # planted in the kube target's operations as in the local one's (hubharness.mutants)
-        if self.action:
-            return "it is done to local processes or files; there is no cluster way to do it yet"
-        return self.local_only
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        return tuple(kind for kind in (LOCAL, KUBE, REMOTE) if not self.not_on(kind))
+__all__ = ["BY_NAME", "FAULTS", "Fault", "materialise"]
 
 
 def extra_config(snippet: str) -> str:
@@ -138,145 +89,56 @@ c.JupyterHub.proxy_class = _StickyProxy
 """
 
 
-# ---- actions on a running local deployment ------------------------------------------
-def _chmod_state(target: LocalTarget) -> None:
-    os.chmod(target.state_dir, 0o755)
-
-
-def _auth_secret(target: LocalTarget) -> tuple[Path, str]:
-    """The file of the Secret the hub's password comes from, and its key, as deployed."""
-    name, key = target.deployment().auth_ref
-    return target.store.path(name), key
-
-
-def _drop_secret_key(target: LocalTarget) -> None:
-    path, _ = _auth_secret(target)
-    path.write_text(json.dumps({"SOMETHING_ELSE": "x"}))
-
-
-def _chmod_hub_secret(target: LocalTarget) -> None:
-    os.chmod(target.store.path(HUB_SECRET), 0o644)
-
-
-def _rotate_secret(target: LocalTarget) -> None:
-    """The Secret changes and the hub is not redeployed: it still has the old password."""
-    name, key = target.deployment().auth_ref
-    target.store.put(name, key, secrets.token_urlsafe(18))
-
-
-def _rotate_admin_password(target: LocalTarget) -> None:
-    """The admin password changes in its Secret and the hub is not redeployed."""
-    ref = target.deployment().admin_ref
-    if ref is None:
-        raise RuntimeError(f"namespace {target.namespace} routes no admin password from a Secret")
-    target.store.put(*ref, secrets.token_urlsafe(36))
-
-
-def _password_to_hub_log(target: LocalTarget) -> None:
-    path, key = _auth_secret(target)
-    with open(target.log("hub"), "a") as log:
-        log.write(f"[D fault] login attempt with password={json.loads(path.read_text())[key]}\n")
-
-
-def _signal(name: str, signum: int) -> Callable[[LocalTarget], None]:
-    def send(target: LocalTarget) -> None:
-        proc = target.running(name)
-        if proc is None:
-            raise RuntimeError(f"no {name} process to signal in namespace {target.namespace}")
-        proc.send_signal(signum)
-        if signum == signal.SIGKILL:
-            proc.wait(10)
-
-    return send
-
-
-def _kill(name: str) -> Callable[[LocalTarget], None]:
-    return _signal(name, signal.SIGKILL)
-
-
-def _stop_spark_worker(target: LocalTarget) -> None:
-    """A Spark worker goes for good, as a node that is lost: its supervisor stops it and
-    nothing starts it again."""
-    name = f"spark-worker-{target.read_state().get('spark', {}).get('workers', 0)}"
-    sup = target.supervisor(name)
-    if sup is None:
-        raise RuntimeError(f"no {name} in namespace {target.namespace}: is the Spark cluster deployed?")
-    procs.stop(sup, timeout=20)
-
-
-def _record_another_chart(target: LocalTarget) -> None:
-    """The deployment is recorded with a chart whose JupyterHub is not the one running (the
-    environment was changed under it)."""
-    state = target.read_state()
-    running = chart.hub_version(state["chart"])
-    state["chart"] = next(v for v, hub in chart.HUB_VERSION_OF_CHART.items() if hub != running)
-    target.write_json(target.state_file, state)
-
-
-def _hijack_hub_route(target: LocalTarget) -> None:
-    """Something else claims / in the proxy: proxy-public no longer reaches the hub."""
-    state = target.read_state()
-    token = target.store.get(HUB_SECRET, "hub.config.ConfigurableHTTPProxy.auth_token")
-    response = requests.post(
-        f"http://127.0.0.1:{state['proxy_api_port']}/api/routes/",
-        json={"target": f"http://127.0.0.1:{free_port()}"},
-        headers={"Authorization": f"token {token}"},
-        timeout=5,
-    )
-    response.raise_for_status()
-
-
 # ---- the faults -----------------------------------------------------------------------
 FAULTS: tuple[Fault, ...] = (
-    Fault("tls-untrusted-chain", "the front serves a certificate from a CA nobody trusts", front="untrusted"),
-    Fault("tls-wrong-host", "the front serves a certificate for wrong.example", front="wrong-host"),
-    Fault("tls-expired", "the front serves a certificate that expired yesterday", front="expired"),
-    Fault("tls-http-served-in-clear", "plain http serves the hub in clear, no redirect", front="no-redirect"),
+    Fault("tls-untrusted-chain", "the front serves a certificate from a CA nobody trusts", ways={REMOTE: "untrusted"}),
+    Fault("tls-wrong-host", "the front serves a certificate for wrong.example", ways={REMOTE: "wrong-host"}),
+    Fault("tls-expired", "the front serves a certificate that expired yesterday", ways={REMOTE: "expired"}),
+    Fault("tls-http-served-in-clear", "plain http serves the hub in clear, no redirect", ways={REMOTE: "no-redirect"}),
     Fault(
         "namespace-terminating",
         "the namespace is being deleted (Terminating), held by a finalizer on helm's release record",
-        cluster="namespace_terminating",
+        ways={KUBE: "namespace_terminating"},
     ),
     Fault(
         "foreign-pod-in-namespace",
         "a pod of another release runs in the namespace",
-        cluster="foreign_pod",
+        ways={KUBE: "foreign_pod"},
     ),
     Fault(
         "ingress-points-elsewhere",
         "the ingress sends its host to another service (the hub's)",
-        cluster="ingress_points_elsewhere",
+        ways={KUBE: "ingress_points_elsewhere"},
     ),
     Fault(
-        "state-world-readable", "the namespace's state folder is opened to everyone (chmod 755)", action=_chmod_state
+        "state-world-readable",
+        "the namespace's state folder is opened to everyone (chmod 755)",
+        ways={LOCAL: "chmod_state"},
     ),
     Fault(
         "secret-without-key",
         "the Secret loses its JUPYTERHUB_AUTH_PASSWORD key",
-        action=_drop_secret_key,
-        cluster="drop_secret_key",
+        ways={LOCAL: "drop_secret_key", KUBE: "drop_secret_key"},
     ),
     Fault(
         "user-pod-mounts-the-secret",
         "a pod labelled as a user's server reads the password from the Secret",
-        cluster="user_pod_reads_the_secret",
+        ways={KUBE: "user_pod_reads_the_secret"},
     ),
     Fault(
         "secret-world-readable",
         "the chart's managed Secret (cookie secret, proxy and service tokens) is readable by everyone (chmod 644)",
-        action=_chmod_hub_secret,
+        ways={LOCAL: "chmod_hub_secret"},
     ),
     Fault(
         "secret-rotated-behind-hub",
         "the Secret gets a new password and the hub is not redeployed",
-        action=_rotate_secret,
-        cluster="rotate_auth_password",
+        ways={LOCAL: "rotate_auth_password", KUBE: "rotate_auth_password"},
     ),
     Fault(
         "admin-password-rotated-behind-hub",
         "the Secret gets a new admin password and the hub is not redeployed",
-        action=_rotate_admin_password,
-        cluster="rotate_admin_password",
+        ways={LOCAL: "rotate_admin_password", KUBE: "rotate_admin_password"},
     ),
     Fault(
         "published-password",
@@ -299,11 +161,11 @@ for _cls in (DummyAuthenticator, SharedPasswordAuthenticator):
     _cls.authenticate = _with_backdoor(_cls.authenticate)
 """),
     ),
-    Fault("password-in-hub-log", "the hub's log gets a line with the password", action=_password_to_hub_log),
+    Fault("password-in-hub-log", "the hub's log gets a line with the password", ways={LOCAL: "password_to_hub_log"}),
     Fault(
         "password-in-an-event",
         "an Event about the hub pod carries the password",
-        cluster="password_in_an_event",
+        ways={KUBE: "password_in_an_event"},
     ),
     Fault(
         "user-servers-inherit-secret",
@@ -313,8 +175,10 @@ for _cls in (DummyAuthenticator, SharedPasswordAuthenticator):
     Fault(
         "credentials-file-in-homes",
         "a pre-spawn hook writes the hub's password into each user's home",
-        local_only="its pre-spawn hook writes into the home from the hub's own disk; on kubernetes a home is "
-        "a volume of the user's pod",
+        not_by_values_on={
+            KUBE: "its pre-spawn hook writes into the home from the hub's own disk; on kubernetes a home is "
+            "a volume of the user's pod"
+        },
         overlay=extra_config("""
 import os
 def _write_credentials(spawner):
@@ -327,38 +191,44 @@ c.Spawner.pre_spawn_hook = _write_credentials
     Fault(
         "hub-crashed-and-restarted",
         "the hub is killed and `invoke deploy` brings it back (a restart)",
-        action=_kill("hub"),
+        ways={LOCAL: "kill_hub"},
         redeploy=True,
     ),
     Fault(
-        "proxy-killed", "the proxy process is killed (its supervisor starts it again: a restart)", action=_kill("proxy")
+        "proxy-killed",
+        "the proxy process is killed (its supervisor starts it again: a restart)",
+        ways={LOCAL: "kill_proxy"},
     ),
     Fault(
         "hub-container-restarted",
         "the hub container's first process is ended (SIGTERM): the kubelet starts it again, a restart",
-        cluster="restart_hub",
+        ways={KUBE: "restart_hub"},
     ),
     Fault(
         "proxy-container-restarted",
         "the proxy container's first process is ended (SIGTERM): the kubelet starts it again, a restart",
-        cluster="restart_proxy",
+        ways={KUBE: "restart_proxy"},
     ),
     Fault(
         "hub-hangs",
         "the hub stops answering, its process alive (SIGSTOP: what a liveness probe is for)",
-        action=_signal("hub", signal.SIGSTOP),
+        ways={LOCAL: "freeze_hub"},
     ),
     Fault(
         "hub-not-the-charts",
         "the deployment is recorded with a chart whose JupyterHub is not the one running",
-        action=_record_another_chart,
+        ways={LOCAL: "record_another_chart"},
     ),
     Fault(
         "release-records-another-chart",
         "helm's release record names a chart whose JupyterHub is not the one the hub runs",
-        cluster="record_another_chart",
+        ways={KUBE: "record_another_chart"},
     ),
-    Fault("hub-route-hijacked", "the proxy's / route points at a port where nothing listens", action=_hijack_hub_route),
+    Fault(
+        "hub-route-hijacked",
+        "the proxy's / route points at a port where nothing listens",
+        ways={LOCAL: "hijack_hub_route"},
+    ),
     Fault(
         "proxy-forgets-user-routes",
         "the hub never adds a user's route to the proxy",
@@ -505,8 +375,7 @@ singleuser:
         "spark-worker-down",
         "a Spark worker goes for good, as a lost node (local: the last worker and its supervisor stopped; "
         "kubernetes: the workers' Deployment scaled one down)",
-        action=_stop_spark_worker,
-        cluster="spark_worker_down",
+        ways={LOCAL: "spark_worker_down", KUBE: "spark_worker_down"},
     ),
     Fault(
         "spark-apps-take-every-core",
@@ -543,7 +412,7 @@ sys.meta_path.insert(0, _KeepSessions())
     Fault(
         "spark-driver-role-missing",
         "the Role that lets the user pods' service account manage executor pods is deleted",
-        cluster="delete_spark_driver_role",
+        ways={KUBE: "delete_spark_driver_role"},
     ),
     Fault(
         "driver-ports-closed",
@@ -718,7 +587,7 @@ c.Spawner.start_timeout = 240
         "image-puller-pull-backoff",
         "the continuous image puller is told to pull an image no registry has (a typo in the image): "
         "its pod stays in ImagePullBackOff",
-        cluster="image_puller_pull_backoff",
+        ways={KUBE: "image_puller_pull_backoff"},
     ),
     Fault(
         "homes-filled-past-capacity",
@@ -749,44 +618,18 @@ c.Spawner.start_timeout = 240
 BY_NAME = {fault.name: fault for fault in FAULTS}
 
 
-IN_POD_DIR = "/tmp/hubharness-fault"  # where a user pod gets a fault's files, on kubernetes
-
-
-def _files_in_pod(files: dict[str, str], folder: str) -> str:
-    """An overlay whose postStart hook writes the fault's files into the user's pod, under
-    folder (the notebook image's python3 writes them; their text travels base64)."""
-    encoded = {f"{folder}/{name}": base64.b64encode(text.encode()).decode() for name, text in files.items()}
-    script = (
-        "import base64, os\n"
-        f"for path, data in {encoded!r}.items():\n"
-        "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
-        "    open(path, 'wb').write(base64.b64decode(data))\n"
-    )
-    hook = {"postStart": {"exec": {"command": ["python3", "-c", script]}}}
-    return yaml.safe_dump({"singleuser": {"lifecycleHooks": hook}}, sort_keys=False)
-
-
-def materialise(fault: Fault, work: Path, kind: str = LOCAL) -> tuple[list[str], dict[str, str]]:
+def materialise(fault: Fault, work: Path, target: type[Target] = Target) -> tuple[list[str], dict[str, str]]:
     """The fault's files and overlay written into its own folder `work`: the `--values`
     arguments and the environment it adds to deploy (a password it writes somewhere is
-    a fresh one). On kubernetes its files are written in each user pod as it starts,
-    where `{dir}` then points."""
+    a fresh one). Its files go where the target's servers find them
+    (Target.place_fault_files: on kubernetes, into each user pod as it starts), where
+    `{dir}` then points."""
     password = secrets.token_urlsafe(18)
-    # a folder of the fault's own: a pod's /tmp is its own, but servers that stand in for
-    # pods on one machine (the project's emulated cluster) share one
-    folder = f"{IN_POD_DIR}/{fault.name}" if kind == KUBE else str(work)
+    folder, args = target.place_fault_files(fault, work)
 
     def fill(text: str) -> str:
         return text.replace("{dir}", folder).replace("{password}", password)
 
-    args = []
-    if fault.files and kind == KUBE:
-        (work / "files-in-pod.yaml").write_text(_files_in_pod(fault.files, folder))
-        args += ["--values", str(work / "files-in-pod.yaml")]
-    elif fault.files:
-        for name, text in fault.files.items():
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            (work / name).write_text(text)
     if fault.overlay:
         (work / "values.yaml").write_text(fill(fault.overlay))
         args += ["--values", str(work / "values.yaml")]

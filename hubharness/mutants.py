@@ -11,27 +11,20 @@ one. Nothing outside selftest sets it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from . import backup, stable
-from .checks import KUBE, LOCAL, target_kind
 from .errors import HarnessError
 from .hubapi import HubAPI
+from .targets import target_class
 from .targets.base import RemoveResult, Target
-from .targets.local import LocalTarget
 from .verify import MUTANT_ENV
 
 _PATCH = pytest.StashKey[pytest.MonkeyPatch]()
@@ -89,31 +82,27 @@ conn.close()
 """
 
 
-def _local_corrupt(target) -> None:
-    subprocess.run([sys.executable, "-c", ORPHAN_PAGES, str(target.state_dir / "jupyterhub.sqlite")], check=True)
-
-
-def _corrupting_restore(original, corrupt):
-    """The restored database is damaged after restore checked it (by `corrupt`)."""
+def _corrupting_restore(original):
+    """The restored database is damaged after restore checked it."""
 
     def restore(target, archive, force=False):
         result = original(target, archive, force=force)
-        corrupt(target)
+        target.damage_hub_database(ORPHAN_PAGES)
         return result
 
     return restore
 
 
-def _remove_mutant(name: str, original, delete_homes, nothing_running):
-    """`delete_homes(target)` and `nothing_running(target)` as the target has them."""
+def _remove_mutant(name: str, original):
+    """Broken with the target's own primitives (delete_homes, runs_nothing)."""
 
     def remove(self, purge: bool = False) -> RemoveResult:
         if name == "remove-deletes-homes":
             said = original(self, purge=purge)
-            delete_homes(self)
+            self.delete_homes()
             return said
         if name == "remove-twice-fails":
-            if nothing_running(self) and not purge:
+            if self.runs_nothing() and not purge:
                 raise HarnessError(f"namespace {self.namespace} is not running")
             return original(self, purge=purge)
         if name == "purge-keeps-state":
@@ -123,14 +112,6 @@ def _remove_mutant(name: str, original, delete_homes, nothing_running):
         return RemoveResult(f"removed namespace {self.namespace}") if not said.removed else said
 
     return remove
-
-
-def _local_delete_homes(target) -> None:
-    shutil.rmtree(target.state_dir / "home", ignore_errors=True)
-
-
-def _local_nothing_running(target) -> bool:
-    return target.state_dir.exists() and target.running("hub") is None
 
 
 def _server_stopping_restart(original):
@@ -150,20 +131,8 @@ def _server_stopping_restart(original):
     return restart_hub
 
 
-def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
-    """The mutant in the operations of this kind of target (a kube one only on a cluster:
-    a local run never loads the kubernetes client)."""
-    target_cls: type[Target]
-    corrupt: Callable[[Any], None]
-    if kind == KUBE:
-        # with the kubernetes client: for a cluster only
-        from .cluster_faults import KubeTarget, damage_hub_database, delete_user_volumes, nothing_running_on
-
-        target_cls, corrupt = KubeTarget, functools.partial(damage_hub_database, script=ORPHAN_PAGES)
-        delete_homes, nothing_running = delete_user_volumes, nothing_running_on
-    else:
-        target_cls, corrupt = LocalTarget, _local_corrupt
-        delete_homes, nothing_running = _local_delete_homes, _local_nothing_running
+def plant(name: str, patch: pytest.MonkeyPatch, target_cls: type[Target]) -> None:
+    """The mutant in the operations of this target class (the one verify's context uses)."""
     if name == "backup-lies-about-checksums":
         patch.setattr(backup.ArchiveWriter, "finish", _lying_finish(backup.ArchiveWriter.finish))
     elif name == "backup-tears-files":
@@ -171,14 +140,14 @@ def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
     elif name == "restore-skips-archive-check":
         patch.setattr(backup, "check_and_stage", _unchecked_stage)
     elif name == "restore-corrupts-database":
-        patch.setattr(target_cls, "restore", _corrupting_restore(target_cls.restore, corrupt))
+        patch.setattr(target_cls, "restore", _corrupting_restore(target_cls.restore))
     elif name in (
         "remove-deletes-homes",
         "remove-twice-fails",
         "purge-keeps-state",
         "remove-quiet-when-nothing-deployed",
     ):
-        patch.setattr(target_cls, "remove", _remove_mutant(name, target_cls.remove, delete_homes, nothing_running))
+        patch.setattr(target_cls, "remove", _remove_mutant(name, target_cls.remove))
     elif name == "rotation-restarts-nothing":
         patch.setattr(target_cls, "restart_hub", lambda self: None)
     elif name == "rotation-stops-servers":
@@ -189,7 +158,7 @@ def plant(name: str, patch: pytest.MonkeyPatch, kind: str = LOCAL) -> None:
 
 def pytest_configure(config):
     patch = pytest.MonkeyPatch()
-    plant(os.environ[MUTANT_ENV], patch, target_kind(config.getoption("context")))
+    plant(os.environ[MUTANT_ENV], patch, target_class(config.getoption("context")))
     config.stash[_PATCH] = patch
 
 

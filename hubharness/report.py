@@ -24,6 +24,7 @@ from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError, WaitTimeout
 from .paths import PROJECT_ROOT
+from .targets import target_class
 from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
 TIMEOUT_TYPES: tuple[type[BaseException], ...] = (WaitTimeout, TimeoutError, requests.Timeout)
@@ -99,14 +100,16 @@ def pytest_collection_modifyitems(config, items):
     if unknown:
         raise pytest.UsageError(f"checks missing from the catalogue (hubharness/checks.py): {', '.join(unknown)}")
     context = config.getoption("context", None) or "local"
+    target = target_class(context)
     running = config.getoption("authenticator", None)
-    chosen = catalogue.select(config.getoption("checks"), context)
+    chosen = catalogue.select(config.getoption("checks"), target, context)
     has = config.getoption("deployment_has", None)
     held = None if has is None else {h for h in has.split(",") if h}
     chosen = catalogue.for_deployment(chosen, held)
-    chosen = catalogue.for_credentials(chosen, context, held)
+    chosen = catalogue.for_credentials(chosen, target, held)
     wanted = {c.id for c in catalogue.for_authenticator(chosen, authenticators.kind_of(running) if running else None)}
-    skipped = {c.id for c in catalogue.select(config.getoption("skip"), context)} if config.getoption("skip") else set()
+    skip = config.getoption("skip")
+    skipped = {c.id for c in catalogue.select(skip, target, context)} if skip else set()
     order = {cid: n for n, cid in enumerate(catalogue.RUN_ORDER)}
     items.sort(key=lambda item: order.get(check_group(item), len(order)))  # stable within a check
     deselected = [item for item in items if check_id(item) not in wanted]
@@ -216,7 +219,7 @@ def write_summary(session, exitstatus) -> None:
         "ops": _read_json(Path(report_dir, "ops.json")),
         # the catalogue's checks that do not apply to this target or these credentials, with why
         "not_applicable": catalogue.not_applicable(
-            session.config.getoption("context", None) or "local", _offers(deployment)
+            target_class(session.config.getoption("context", None) or "local"), _offers(deployment)
         ),
         # what verify made on a hub it did not deploy and could not delete
         "left_on_hub": session.config.stash.get(LEFT_KEY, []),

@@ -7,14 +7,16 @@ healthy run passed it and its fault's run failed it, naming it in verify's outpu
 Deploy, verify and remove run as the user runs them (`invoke …` in a subprocess), up to
 `jobs` namespaces at once.
 
-On a kubernetes context the namespaces are the cluster's: a fault is chart values there as
-here, or done through the API server (hubharness.cluster_faults); a check whose fault cannot
-be done on a cluster is listed with why, not counted (`unproven`).
+Which checks apply, which fault breaks each and whether it can be done is the target's
+to say (hubharness.targets: Target.fault_for, why_cannot_do), and the target does it
+(Target.do_fault: processes and files on local, the API server on a cluster); a check
+whose fault cannot be done there is listed with why, not counted (`unproven`).
 
 On context remote each namespace is a local deployment served behind a TLS front
 (hubharness.tlsfront, with a CA of the run's own) and verified by its https URL, with its
 credentials in verify's environment as an operator gives them; the TLS checks' faults are
-done to the front.
+done to the front. That stage composes two targets, which never import each other, so it
+lives here.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR
-from .targets import target_for
+from .targets import target_class, target_for
 from .targets.local import LocalTarget
 from .targets.remote.credentials import ENVIRONMENT as REMOTE_CREDENTIALS
 from .targets.remote.credentials import FILE_ENV
 from .targets.remote.target import CA_BUNDLE_ENV, PREFIX_ENV
-from .tlsfront import LOCAL_HOSTS, TestCA, TlsFront
+from .tlsfront import BROKEN, LOCAL_HOSTS, TestCA, TlsFront
 
 REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
 from .verify import MUTANT_ENV, new_report_dir
@@ -89,9 +91,10 @@ class Result:
 class Selftest:
     def __init__(self, context: str, prefix: str, values: list[str], chart_version: str, jobs: int | None, say=print):
         self.context, self.prefix, self.chart_version = context, prefix, chart_version
-        self.kind = catalogue.target_kind(context)
+        self.target = target_class(context)
         # where the namespaces are deployed: a remote hub is a local one behind a TLS front
-        self.deploy_context = "local" if self.kind == catalogue.REMOTE else context
+        self.behind_front = self.target.KIND == catalogue.REMOTE
+        self.deploy_context = "local" if self.behind_front else context
         self.deploys_locally = self.deploy_context == "local"
         self.values = [str(Path(v).resolve()) for v in values]
         merged = chart_values.load(chart_values.values_files(self.deploy_context, [Path(v) for v in self.values]))
@@ -106,18 +109,14 @@ class Selftest:
         self.lock = threading.Lock()
 
     def _jobs(self, asked: int | None, values: dict) -> int:
-        """2 at a time unless asked; 1 on a cluster where each namespace's proxy-public would
-        claim the values' NodePort (kind's), which only one Service may have."""
-        port = chart_values.get(values, "proxy.service.nodePorts.http")
-        shared = (
-            bool(port) and self.kind == catalogue.KUBE and chart_values.get(values, "proxy.service.type") == "NodePort"
-        )
+        """2 at a time unless asked; 1 where every namespace would claim what only one may
+        have (on a cluster, the values' NodePort: kind's)."""
+        shared = self.target.shared_by_namespaces(values)
         if asked is None:
             return 1 if shared else 2
         if shared and asked > 1:
             raise HarnessError(
-                f"selftest --jobs {asked} on context {self.context}: every namespace's proxy-public would claim "
-                f"NodePort {port} (proxy.service.nodePorts.http in the values), which one Service may have: "
+                f"selftest --jobs {asked} on context {self.context}: {shared}, which one namespace may have: "
                 "use --jobs 1"
             )
         return max(1, asked)
@@ -151,15 +150,7 @@ class Selftest:
 
     def _break(self, fault: Fault, namespace: str):
         """Do the fault to the running deployment; what undoes it before the purge, if anything."""
-        if self.deploys_locally:
-            if fault.action is not None:
-                fault.action(LocalTarget(namespace))
-            return None
-        if fault.cluster:
-            from .cluster_faults import apply  # with the kubernetes client: for a cluster only
-
-            return apply(fault.cluster, target_for(self.context, namespace))
-        return None
+        return target_for(self.deploy_context, namespace).do_fault(fault)
 
     def _prepare(self, run: Run, work: Path) -> tuple[list[str], dict[str, str]]:
         """The run's values, the fault's overlay and files in its own folder, and its environment."""
@@ -170,7 +161,7 @@ class Selftest:
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
-        fault_args, fault_env = materialise(fault, work, catalogue.target_kind(self.deploy_context))
+        fault_args, fault_env = materialise(fault, work, target_class(self.deploy_context))
         env.update(fault_env)
         if fault.mutant:
             env[MUTANT_ENV] = fault.mutant
@@ -211,7 +202,7 @@ class Selftest:
                         return run
             ids = ",".join(c.id for c in run.checks)
             verify = ["verify", "--context", self.context, "--namespace", namespace, "--check", ids]
-            if self.kind == catalogue.REMOTE:
+            if self.behind_front:
                 front, by_url = self._behind_front(run.fault, namespace, work)
                 undo = front.stop  # a local deployment's fault has nothing to undo (_break)
                 verify += ["--url", front.url, "--http-url", front.http_url]
@@ -255,7 +246,9 @@ class Selftest:
         if local.admin_users:
             env["HUBHARNESS_ADMIN_USER"] = local.admin_users[0]
             env["HUBHARNESS_ADMIN_PASSWORD"] = str(local.admin_password() if shared else local.auth_password())
-        broken = fault.front if fault else ""
+        broken = fault.ways.get(catalogue.REMOTE, "") if fault else ""
+        if fault and broken and broken not in BROKEN:
+            raise HarnessError(f"fault {fault.name}: a TLS front is broken in one of {', '.join(BROKEN)}, not {broken}")
         ca = TestCA(work / "tls")
         cert = ca.issue(
             "front",
@@ -307,33 +300,31 @@ class Selftest:
             self.say(f"  {run.name:<38} {state:<14} {run.seconds:6.1f}s{'  ' + run.error if run.error else ''}")
 
     def _elsewhere(self, selection: str | None) -> list[dict]:
-        """The selection's checks that apply only where this context is not, each with why
-        (native Spark's on local), so that a local selftest names them rather than leaving
-        them out."""
-        if self.kind != catalogue.LOCAL:
-            return []
+        """The selection's checks that a deployment could have but this target refuses
+        (native Spark's on local), each with why, so that selftest names them rather than
+        leaving them out."""
         wanted = {s.strip() for s in (selection or "").split(",") if s.strip()}
         return [
-            {"id": check.id, "fault": check.fault, "why": catalogue.not_on_local(check)}
+            {"id": check.id, "fault": check.fault, "why": self.target.LACKS[check.needs]}
             for check in catalogue.CATALOGUE
-            if catalogue.not_on_local(check) and (not wanted or check.group in wanted or check.id in wanted)
+            if check.needs in self.target.LACKS and (not wanted or check.group in wanted or check.id in wanted)
         ]
 
     # ---- all of it ---------------------------------------------------------------
     def run(self, selection: str | None = None) -> Result:
         started = time.monotonic()
-        selected = catalogue.select(selection, self.context)
-        fault_of = {check.id: catalogue.fault_of(check, self.context) for check in selected}
+        selected = catalogue.select(selection, self.target, self.context)
+        fault_of = {check.id: self.target.fault_for(check) for check in selected}
         unknown = sorted({name for name in fault_of.values() if name not in BY_NAME})
         if unknown:
             raise HarnessError(f"no fault named {', '.join(unknown)} (hubharness/faults.py)")
         unproven = [
-            {"id": check.id, "fault": fault_of[check.id], "why": BY_NAME[fault_of[check.id]].not_on(self.kind)}
+            {"id": check.id, "fault": fault_of[check.id], "why": self.target.why_cannot_do(BY_NAME[fault_of[check.id]])}
             for check in selected
-            if BY_NAME[fault_of[check.id]].not_on(self.kind)
+            if self.target.why_cannot_do(BY_NAME[fault_of[check.id]])
         ]
         unproven += self._elsewhere(selection)
-        chosen = [check for check in selected if not BY_NAME[fault_of[check.id]].not_on(self.kind)]
+        chosen = [check for check in selected if not self.target.why_cannot_do(BY_NAME[fault_of[check.id]])]
         if not chosen:
             raise HarnessError(
                 f"none of the selected checks has a fault that can be done on context {self.context}: "

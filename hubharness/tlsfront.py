@@ -30,6 +30,8 @@ from .targets.local.target import LocalTarget
 from .waiting import wait_until
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# how selftest breaks a front: a remote hub's way of a fault (hubharness.faults, Fault.ways["remote"])
+BROKEN = ("untrusted", "wrong-host", "expired", "no-redirect")
 START_TIMEOUT = 30  # seconds for the proxy to serve its ports
 STOP_TIMEOUT = 10
 PORT_ATTEMPTS = 3  # a port picked free can be taken before the proxy binds it

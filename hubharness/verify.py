@@ -14,7 +14,7 @@ from . import authenticators, report_page, sparkcluster, sparknative
 from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
-from .targets import target_for
+from .targets import target_class, target_for
 from .targets.base import Deployment
 
 DEPLOYMENT_KEY = pytest.StashKey[Deployment]()
@@ -119,9 +119,10 @@ def run(
     options: dict[str, str] | None = None,
 ) -> VerifyResult:
     """`options`: the target's own (remote: url, http_url)."""
-    catalogue.select(checks, context)  # unknown ids: one clear line before anything runs
+    target = target_class(context)
+    catalogue.select(checks, target, context)  # unknown ids: one clear line before anything runs
     if skip:
-        catalogue.select(skip, context)
+        catalogue.select(skip, target, context)
     options = {k: v for k, v in (options or {}).items() if v}
     deployment = target_for(context, namespace, options).deployment()  # nothing deployed → one clear line
     for line in deployment.check_access():  # a credential the hub refuses: said before the checks

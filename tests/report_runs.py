@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from hubharness import checks
+from hubharness.targets.local import LocalTarget
 
 DEPLOYMENT = {
     "context": "local",
@@ -51,7 +52,7 @@ def summary(failed: bool, started: str = "2026-11-27T04:00:00Z", duration: float
     """Every check verify runs on local with the default DummyAuthenticator and no Spark
     cluster; the failed run breaks two and skips RMV."""
     records, clock = [], 0.5
-    for check in checks.for_deployment(checks.for_authenticator(checks.for_context("local"), "dummy"), set()):
+    for check in checks.for_deployment(checks.for_authenticator(checks.for_target(LocalTarget), "dummy"), set()):
         outcome, message = "passed", ""
         if failed and check.id == "RDY.hub_health_answers_through_the_proxy":
             outcome, message = "failed", FAILURE

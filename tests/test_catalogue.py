@@ -9,9 +9,16 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.resilience import STEPS
-from hubharness import chart, checks, cluster_faults, faults, mutants, selftest
+from hubharness import chart, checks, faults, mutants, selftest
 from hubharness.errors import HarnessError
 from hubharness.paths import PROJECT_ROOT
+from hubharness.targets.kube import KubeTarget
+from hubharness.targets.kube import faults as kube_faults
+from hubharness.targets.local import LocalTarget
+from hubharness.targets.local import faults as local_faults
+from hubharness.targets.remote import RemoteTarget
+from hubharness.targets.remote import checks as remote_checks
+from hubharness.tlsfront import BROKEN as TLS_FRONT_FAULTS
 
 COLLECT = """
 import json, sys, pytest
@@ -47,60 +54,84 @@ def test_every_suite_check_is_in_the_catalogue_and_back(suite_ids):
     assert len(suite_ids) == len(set(suite_ids)) == len(checks.CATALOGUE)
 
 
+TARGETS = (LocalTarget, KubeTarget, RemoteTarget)
+
+
 def test_every_check_has_a_fault_that_applies_where_the_check_does():
     """On local, selftest applies them; kubernetes faults are shown in tests/test_kube_verify.py."""
     for check in checks.CATALOGUE:
         fault = faults.BY_NAME.get(check.fault)
         assert fault is not None, f"{check.id}: no fault named {check.fault}"
-        if "local" in check.targets:
-            assert "local" in fault.targets, f"{check.id} runs on local but its fault {fault.name} does not"
-            assert fault.overlay or fault.env or fault.action or fault.mutant, f"{fault.name} does nothing"
+        if not LocalTarget.why_not_applicable(check):
+            assert LocalTarget.why_cannot_do(fault) == "", f"{check.id} runs on local but its fault {fault.name} not"
+            assert fault.by_values or fault.ways.get("local") or fault.mutant, f"{fault.name} does nothing"
 
 
 def test_every_fault_breaks_some_check():
-    used = {check.fault for check in checks.CATALOGUE} | {
-        *checks.FAULT_ON_KUBE.values(),
-        *checks.FAULT_ON_REMOTE.values(),
-    }
+    used = {target.fault_for(check) for target in TARGETS for check in checks.CATALOGUE}
     assert sorted(set(faults.BY_NAME) - used) == []
 
 
-def test_every_fault_says_where_it_can_be_done_and_a_cluster_way_is_there():
+def test_every_fault_can_be_done_somewhere_and_every_way_is_the_targets():
+    """A fault's way of a kind of target is a function of that target's own faults module
+    (a remote hub's is how selftest breaks its TLS front)."""
+    ways = {"local": local_faults.BY_NAME, "kube": kube_faults.BY_NAME, "remote": TLS_FRONT_FAULTS}
     for fault in faults.FAULTS:
-        assert fault.targets, f"{fault.name} can be done nowhere"
-        assert not fault.cluster or fault.cluster in cluster_faults.BY_NAME, fault.name
-    for check in checks.for_context("kind"):
-        fault = faults.BY_NAME[checks.fault_of(check, "kind")]
-        assert bool(fault.not_on("kube")) != ("kube" in fault.targets), check.id
-    kube_faults = {checks.fault_of(c, "kind") for c in checks.for_context("kind")}
-    assert set(checks.FAULT_ON_KUBE.values()) <= kube_faults
-    assert all("kube" in faults.BY_NAME[f].targets for f in checks.FAULT_ON_KUBE.values())
+        assert any(not target.why_cannot_do(fault) for target in TARGETS), f"{fault.name} can be done nowhere"
+        for kind, name in fault.ways.items():
+            assert name in ways[kind], f"{fault.name}: {kind} has no way named {name}"
+    for target in TARGETS:
+        for check in checks.CATALOGUE:
+            if target.why_not_applicable(check):
+                continue
+            assert target.fault_for(check) in faults.BY_NAME, (target.KIND, check.id)
 
 
-def test_every_mutant_can_be_planted_and_undone():
+def test_a_target_that_does_another_fault_can_do_it():
+    for check_id, name in kube_faults.INSTEAD.items():
+        assert KubeTarget.fault_for(checks.BY_ID[check_id]) == name
+        assert KubeTarget.why_cannot_do(faults.BY_NAME[name]) == "", name
+    for check_id, name in remote_checks.INSTEAD.items():
+        assert RemoteTarget.why_cannot_do(faults.BY_NAME[name]) == "", name
+
+
+def test_a_target_says_why_it_cannot_do_a_fault():
+    kill = faults.BY_NAME["hub-crashed-and-restarted"]
+    assert KubeTarget.why_cannot_do(kill) == (
+        "it is done to local processes or files; there is no kube way to do it yet"
+    )
+    assert LocalTarget.why_cannot_do(faults.BY_NAME["ingress-points-elsewhere"]).startswith("it is done to a cluster")
+    assert "TLS front" in LocalTarget.why_cannot_do(faults.BY_NAME["tls-expired"])
+    assert "harness's own operations" in RemoteTarget.why_cannot_do(faults.BY_NAME["remove-deletes-homes"])
+    assert KubeTarget.why_cannot_do(faults.BY_NAME["credentials-file-in-homes"]).startswith("its pre-spawn hook")
+
+
+@pytest.mark.parametrize("target", [LocalTarget, KubeTarget], ids=["local", "kube"])
+def test_every_mutant_can_be_planted_and_undone(target):
     for fault in faults.FAULTS:
         if fault.mutant:
             patch = pytest.MonkeyPatch()
-            mutants.plant(fault.mutant, patch)
+            mutants.plant(fault.mutant, patch, target)
             patch.undo()
     with pytest.raises(pytest.UsageError):
-        mutants.plant("no-such-mutant", pytest.MonkeyPatch())
+        mutants.plant("no-such-mutant", pytest.MonkeyPatch(), target)
 
 
 def test_check_selection_reads_the_catalogue():
-    local = checks.select(None, "local")
+    local = checks.select(None, LocalTarget)
     assert "NS.namespace_exists" not in {c.id for c in local}, "the local namespace is its state folder"
     tls = {c.id for c in checks.CATALOGUE if c.group == "TLS"}
-    assert {c.id for c in checks.select(None, "kind")} == set(checks.BY_ID) - tls
-    remote = {c.id for c in checks.select(None, "remote")}
-    assert remote == set(checks.FROM_OUTSIDE) and tls <= remote
-    assert {r["id"] for r in checks.not_applicable("remote", set())} | remote == set(checks.BY_ID)
-    assert [c.id for c in checks.select("rdy", "local")][:1] == ["RDY.component_is_ready[hub]"]
-    assert [c.id for c in checks.select("SEC.secret_is_private", "local")] == ["SEC.secret_is_private"]
+    assert {c.id for c in checks.select(None, KubeTarget)} == set(checks.BY_ID) - tls
+    remote = {c.id for c in checks.select(None, RemoteTarget)}
+    assert remote == set(remote_checks.FROM_OUTSIDE) and tls <= remote
+    assert {r["id"] for r in checks.not_applicable(RemoteTarget, set())} | remote == set(checks.BY_ID)
+    assert {r["id"] for r in checks.not_applicable(LocalTarget)} == set(checks.BY_ID) - {c.id for c in local}
+    assert [c.id for c in checks.select("rdy", LocalTarget)][:1] == ["RDY.component_is_ready[hub]"]
+    assert [c.id for c in checks.select("SEC.secret_is_private", LocalTarget)] == ["SEC.secret_is_private"]
     with pytest.raises(HarnessError, match="unknown check"):
-        checks.select("NOPE", "local")
-    with pytest.raises(HarnessError, match="none of these checks applies"):
-        checks.select("NS.namespace_exists", "local")
+        checks.select("NOPE", LocalTarget)
+    with pytest.raises(HarnessError, match="none of these checks applies to context local"):
+        checks.select("NS.namespace_exists", LocalTarget, "local")
 
 
 def test_every_res_check_has_the_steps_it_reads():

@@ -6,13 +6,16 @@ leaked password redacted from the report.
 import json
 import os
 import textwrap
+from types import SimpleNamespace
 
 import psutil
+import yaml
 
 from hubharness.selftest import Selftest
 from hubharness.waiting import wait_until
 
 from .helpers import failed, outcomes
+from .kube_emulator import KubeEmulator
 
 
 def deploy(harness, ns, tmp_path, overlay: str | None = None):
@@ -33,12 +36,15 @@ def test_selftest_on_a_cluster_checks_its_tools_first_in_one_line(harness):
     assert not list(harness.reports.glob("*selftest*")), "nothing ran"
 
 
-def test_selftest_on_kind_runs_one_namespace_at_a_time_and_refuses_more_in_one_line(harness):
+def test_selftest_on_kind_runs_one_namespace_at_a_time_and_refuses_more_in_one_line(harness, tmp_path, monkeypatch):
     """Each namespace's proxy-public would claim kind's NodePort: a second would be refused."""
     ran = harness.invoke("selftest", "--context", "kind", "--jobs", "2", env={"PATH": "/usr/bin:/bin"})
     assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
     assert "claim NodePort 30080" in ran.err and "use --jobs 1" in ran.err, ran.err
     assert Selftest("kind", "s", [], "4.4.0", None).jobs == 1
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(KubeEmulator.kubeconfig(SimpleNamespace(url="http://127.0.0.1:9"))))
+    monkeypatch.setenv("KUBECONFIG", str(config))
     assert Selftest("emulated", "s", [], "4.4.0", None).jobs == 2  # its proxy-public: a ClusterIP
 
 

@@ -17,11 +17,8 @@ PACKAGE = PROJECT_ROOT / "hubharness"
 TOOL_TIMEOUT = 300
 # Imports inside a function, of our own modules, that are there on purpose (not to dodge
 # a circle): the registry loads the kubernetes target only when a context is not ours.
-# the kubernetes client loads only for a kube context
 LAZY_ON_PURPOSE = {
     ("hubharness/targets/__init__.py", "kube"),
-    ("hubharness/selftest.py", "cluster_faults"),
-    ("hubharness/mutants.py", "cluster_faults"),
 }
 
 

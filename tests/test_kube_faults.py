@@ -1,4 +1,4 @@
-"""Every check that the API server alone can prove on kubernetes (checks.KUBE_FAULTS), broken
+"""Every check that the API server alone can prove on kubernetes (kube_proofs.KUBE_FAULTS), broken
 on an emulated cluster the way it happens on a real one: `invoke verify --context emulated`
 passes it on the healthy namespace and fails it, by name, on the broken one."""
 
@@ -10,8 +10,9 @@ import pytest
 
 from hubharness import checks, values
 from hubharness.paths import VALUES_DIR
-from hubharness.targets.kube import spark_rbac
+from hubharness.targets.kube import KubeTarget, spark_rbac
 
+from . import kube_proofs
 from . import test_kube_verify as emulated
 from .helpers import run_invoke
 from .kube_emulator import daemon_set_status
@@ -184,19 +185,19 @@ def verify(cluster, check_ids: list[str], hub_url: str = "", timeout: float = 12
 
 
 def test_the_catalogue_names_a_cluster_fault_for_each_check_the_api_server_proves():
-    kube_checks = {c.id for c in checks.for_context("emulated")}
-    assert set(checks.KUBE_FAULTS) <= kube_checks, set(checks.KUBE_FAULTS) - kube_checks
-    assert set(checks.KUBE_FAULTS.values()) == set(BREAK)
+    kube_checks = {c.id for c in checks.for_target(KubeTarget)}
+    assert set(kube_proofs.KUBE_FAULTS) <= kube_checks, set(kube_proofs.KUBE_FAULTS) - kube_checks
+    assert set(kube_proofs.KUBE_FAULTS.values()) == set(BREAK)
 
 
 def test_a_healthy_namespace_passes_every_check_the_api_server_proves(chart):
-    outcomes, output = verify(chart, list(checks.KUBE_FAULTS))
-    assert outcomes == dict.fromkeys(checks.KUBE_FAULTS, "passed"), output[-3000:]
+    outcomes, output = verify(chart, list(kube_proofs.KUBE_FAULTS))
+    assert outcomes == dict.fromkeys(kube_proofs.KUBE_FAULTS, "passed"), output[-3000:]
 
 
-@pytest.mark.parametrize("check_id", list(checks.KUBE_FAULTS))
+@pytest.mark.parametrize("check_id", list(kube_proofs.KUBE_FAULTS))
 def test_verify_fails_the_check_its_cluster_fault_breaks(chart, check_id):
-    BREAK[checks.KUBE_FAULTS[check_id]](chart)
+    BREAK[kube_proofs.KUBE_FAULTS[check_id]](chart)
     outcomes, output = verify(chart, [check_id])
     assert outcomes == {check_id: "failed"}, output[-3000:]
     assert f"failed checks: {check_id}" in output

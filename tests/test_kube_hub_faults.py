@@ -21,9 +21,11 @@ import pytest
 from hubharness import authenticators, checks, faults, values
 from hubharness.paths import VALUES_DIR
 from hubharness.procs import processes_under
+from hubharness.targets.kube import KubeTarget
 from hubharness.targets.kube.api import NOTEBOOK_CONTAINER, USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
 
+from . import kube_proofs
 from .helpers import Harness
 from .test_kube_faults import verify
 from .test_kube_verify import b64, install_chart
@@ -42,9 +44,9 @@ def _authenticator_of(check_ids: list[str]) -> str:
 def _hub_checks() -> dict[str, list[str]]:
     """fault → the hub checks the catalogue breaks with it, where selftest cannot do it on a cluster."""
     by_fault: dict[str, list[str]] = {}
-    for check_id in checks.KUBE_HUB_CHECKS:
-        fault = faults.BY_NAME[checks.fault_of(checks.BY_ID[check_id], "emulated")]
-        if fault.not_on(checks.KUBE):
+    for check_id in kube_proofs.KUBE_HUB_CHECKS:
+        fault = faults.BY_NAME[KubeTarget.fault_for(checks.BY_ID[check_id])]
+        if KubeTarget.why_cannot_do(fault):
             by_fault.setdefault(fault.name, []).append(check_id)
     return by_fault
 
@@ -79,12 +81,11 @@ class LocalHub:
         return self.target.store.read(name)
 
     def apply(self, fault: faults.Fault, work: Path) -> None:
-        """As selftest does: the fault's values and environment at deploy, then its action."""
+        """As selftest does: the fault's values and environment at deploy, then its local way."""
         args, env = faults.materialise(fault, work)
         self.deploy(*args, env=env)
-        if fault.action is not None:
-            assert self.target is not None
-            fault.action(self.target)
+        assert self.target is not None
+        self.target.do_fault(fault)
         assert not fault.redeploy and not fault.mutant, f"{fault.name}: not a fault done to a running hub"
 
     def purge(self) -> None:

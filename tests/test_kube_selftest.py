@@ -1,5 +1,5 @@
 """`invoke selftest --context emulated`: each check's fault done to an emulated cluster the
-way selftest does it to a real one (the product's own hubharness.cluster_faults through the
+way selftest does it to a real one (the product's own hubharness.targets.kube.faults through the
 API server; chart values through helm), every namespace deployed by `invoke deploy` and
 purged by `invoke remove`, as on a cluster.
 
@@ -42,13 +42,16 @@ import pytest
 import requests
 import yaml
 
-from hubharness import checks, cluster_faults, faults, sparknative, values
+from hubharness import checks, faults, sparknative, values
 from hubharness.faults import BY_NAME
 from hubharness.paths import VALUES_DIR
 from hubharness.targets import target_for
+from hubharness.targets.kube import KubeTarget
+from hubharness.targets.kube import faults as cluster_faults
 from hubharness.targets.kube.api import USERNAME_ANNOTATION
 from hubharness.targets.local import LocalTarget
 
+from . import kube_proofs
 from . import test_kube_verify as emulated
 from .helpers import KUBECTL, PROJECT_ROOT, Harness, run_invoke
 from .test_kube_hub_faults import HUB_CHECKS, mirror_servers
@@ -68,8 +71,8 @@ KEPT_REPORTS = PROJECT_ROOT / "reports" / "kept-by-tests"
 # and those a hub answers, whose fault can be done on a cluster
 CHECKS = [
     c
-    for c in (*checks.KUBE_FAULTS, *checks.KUBE_HUB_CHECKS)
-    if not BY_NAME[checks.fault_of(checks.BY_ID[c], "emulated")].not_on(checks.KUBE)
+    for c in (*kube_proofs.KUBE_FAULTS, *kube_proofs.KUBE_HUB_CHECKS)
+    if not KubeTarget.why_cannot_do(BY_NAME[KubeTarget.fault_for(checks.BY_ID[c])])
 ]
 
 
@@ -476,9 +479,9 @@ def _selftest_kills(hub_cluster, ids: list[str], name: str) -> None:
         assert done.returncode == 0
         data = _selftest_report(hub_cluster)
         faults_done = {row["id"]: row["fault"] for row in data["checks"]}
-        assert faults_done == {i: checks.fault_of(checks.BY_ID[i], "emulated") for i in ids}
+        assert faults_done == {i: KubeTarget.fault_for(checks.BY_ID[i]) for i in ids}
         # each done as on a cluster: through the API server or helm values, none to local files or processes
-        assert all(BY_NAME[f].cluster or not BY_NAME[f].action for f in faults_done.values())
+        assert all(set(BY_NAME[f].ways) <= {checks.KUBE} for f in faults_done.values())
         assert data["unproven"] == []
         assert set(hub_cluster.namespaces) == set(), "selftest left namespaces behind"
 
@@ -553,10 +556,10 @@ def test_a_neighbours_disturbance_leaves_the_forward_under_test_answering(hub_cl
 def test_every_check_that_applies_on_kubernetes_is_proven_there_one_way():
     by_selftest, by_hub_faults = set(CHECKS), set(HUB_CHECKS)
     assert not by_selftest & by_hub_faults
-    assert by_selftest | by_hub_faults == set(checks.KUBE_FAULTS) | set(checks.KUBE_HUB_CHECKS)
-    assert not set(checks.KUBE_FAULTS) & set(checks.KUBE_HUB_CHECKS)
-    for check in checks.for_context("emulated"):
-        assert checks.kube_proof(check), check.id  # a group or check not listed raises KeyError
+    assert by_selftest | by_hub_faults == set(kube_proofs.KUBE_FAULTS) | set(kube_proofs.KUBE_HUB_CHECKS)
+    assert not set(kube_proofs.KUBE_FAULTS) & set(kube_proofs.KUBE_HUB_CHECKS)
+    for check in checks.for_target(KubeTarget):
+        assert kube_proofs.kube_proof(check), check.id  # a group or check not listed raises KeyError
 
 
 def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(cluster):
@@ -572,7 +575,7 @@ def test_a_check_whose_fault_cannot_be_done_on_a_cluster_is_listed_with_why(clus
     assert done.stderr.strip().splitlines()[-1].startswith("hubharness: none of the selected checks has a fault"), (
         done.stderr
     )
-    assert "there is no cluster way to do it yet" in done.stderr
+    assert "there is no kube way to do it yet" in done.stderr
     assert cluster.helm_calls() == [], "nothing was deployed"
 
 
@@ -582,15 +585,15 @@ def in_pod_dir():
     for every emulated pod): removed after a test that writes there, by that test only. Not by
     hub_cluster: test_rotation uses it too, on the other xdist worker, and its teardown would
     take a running emulated selftest's fault files from under its servers."""
-    yield Path(faults.IN_POD_DIR)
-    shutil.rmtree(faults.IN_POD_DIR, ignore_errors=True)
+    yield Path(cluster_faults.IN_POD_DIR)
+    shutil.rmtree(cluster_faults.IN_POD_DIR, ignore_errors=True)
 
 
 def test_a_faults_files_travel_in_its_values_and_the_poststart_hook_writes_them_in_the_pod(tmp_path, in_pod_dir):
     """On a cluster a fault's files cannot be on this machine's disk: its values carry them,
     and the user pod's postStart hook writes them, in a folder of the fault's own. (A real hub
     and server see them do their harm in the emulated selftest above: wrong-pyspark.)"""
-    args, _ = faults.materialise(BY_NAME["wrong-pyspark"], tmp_path, checks.KUBE)
+    args, _ = faults.materialise(BY_NAME["wrong-pyspark"], tmp_path, KubeTarget)
     assert not (tmp_path / "site").exists(), "nothing is written on this machine's disk"
     merged = values.load([Path(a) for a in args if a != "--values"])
     (hook,) = merged["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"][2:]

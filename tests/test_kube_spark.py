@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hubharness import sparkcluster, values
+from hubharness import faults, sparkcluster, values
 from hubharness.errors import HarnessError
 from hubharness.paths import VALUES_DIR
 from hubharness.targets import target_for
@@ -238,11 +238,9 @@ def test_bad_cluster_settings_are_one_line_and_nothing_is_made(cluster, tmp_path
 
 
 def test_a_worker_down_is_the_workers_deployment_scaled_one_down_and_status_says_so(cluster, master):
-    from hubharness import cluster_faults
-
     deploy(SPARK_VALUES)
     cluster.add_release("jh", chart_release(CONFIG))
-    assert cluster_faults.apply("spark_worker_down", target_for("emulated", "jh")) is None
+    assert target_for("emulated", "jh").do_fault(faults.BY_NAME["spark-worker-down"]) is None
     assert cluster.get("jh", "deployments", "spark-worker")["spec"]["replicas"] == 1
     assert len(spark_pods(cluster, "spark-worker")) == 1
     workers = target_for("emulated", "jh").deployment().spark_components()[1]

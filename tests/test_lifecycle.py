@@ -10,6 +10,7 @@ import testinfra
 
 from hubharness import checks
 from hubharness.hubapi import UserSession
+from hubharness.targets.local import LocalTarget
 
 from .helpers import failed, open_page, outcomes
 
@@ -22,7 +23,7 @@ def listening(port: int) -> bool:
 
 # what verify runs on local with the seed's DummyAuthenticator (the shared-password checks
 # are left out there: the hub says it runs another)
-CHECKS = {c.id for c in checks.for_deployment(checks.for_authenticator(checks.for_context("local"), "dummy"), set())}
+CHECKS = {c.id for c in checks.for_deployment(checks.for_authenticator(checks.for_target(LocalTarget), "dummy"), set())}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import requests
 from hubharness import checks
 from hubharness.hubapi import HubAPI, UserSession
 from hubharness.paths import PROJECT_ROOT
+from hubharness.targets.remote import checks as remote_checks
 from hubharness.targets.remote import credentials
 from hubharness.tlsfront import TestCA, TlsFront
 from hubharness.waiting import wait_until
@@ -70,7 +71,9 @@ def left_users(hub) -> list[str]:
 def test_a_token_alone_verifies_every_check_it_allows_and_leaves_nothing(module_harness, hub):
     ran, summary = remote_verify(module_harness, hub, {"HUBHARNESS_API_TOKEN": hub["token"]})
     ran_ids = set(outcomes(summary))
-    allowed = {cid for cid, needs in checks.FROM_OUTSIDE.items() if needs <= {checks.ADMIN, checks.USERS}}
+    allowed = {
+        cid for cid, needs in remote_checks.FROM_OUTSIDE.items() if needs <= {remote_checks.ADMIN, remote_checks.USERS}
+    }
     assert ran_ids == allowed, sorted(ran_ids ^ allowed)
     assert not failed(summary) and ran.code == 0, ran.out[-3000:]
     why = {r["id"]: r["why"] for r in summary["not_applicable"]}

@@ -11,9 +11,10 @@ import json
 import pytest
 
 from hubharness import checks
+from hubharness.targets.local import LocalTarget
 
 SELFTEST_TIMEOUT = 2400  # about 25 minutes on 2 cores beside the other tests; this bounds a hung run
-LOCAL = {c.id for c in checks.for_context("local")}
+LOCAL = {c.id for c in checks.for_target(LocalTarget)}
 
 
 @pytest.fixture(scope="module")

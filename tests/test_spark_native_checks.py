@@ -12,9 +12,11 @@ import pytest
 
 from hubharness import checks, faults, sparknative
 from hubharness.selftest import Selftest
-from hubharness.targets.kube import netpol, spark_rbac
+from hubharness.targets.kube import KubeTarget, netpol, spark_rbac
 from hubharness.targets.kube.deployment import NETWORK_POLICIES, NOTEBOOK_PORTS
+from hubharness.targets.local import LocalTarget
 
+from . import kube_proofs
 from .kube_emulator import KubeEmulator
 from .test_kube_verify import chart_network_policies
 from .test_spark_native import native_values
@@ -172,12 +174,12 @@ def test_native_checks_apply_on_kubernetes_only_and_say_where_they_are_proven():
     assert len(NATIVE_CHECKS) == 5
     for check_id in NATIVE_CHECKS:
         check = checks.BY_ID[check_id]
-        assert check.targets == (checks.KUBE,) and not check.applies_to("local")
-        assert faults.BY_NAME[checks.fault_of(check, "kind")].not_on(checks.KUBE) == ""
-    emulated = {c for c in NATIVE_CHECKS if c in checks.KUBE_FAULTS}
+        assert LocalTarget.why_not_applicable(check) and not KubeTarget.why_not_applicable(check)
+        assert KubeTarget.why_cannot_do(faults.BY_NAME[KubeTarget.fault_for(check)]) == ""
+    emulated = {c for c in NATIVE_CHECKS if c in kube_proofs.KUBE_FAULTS}
     assert emulated == {"SPK.native_driver_may_manage_executor_pods", "SPK.native_executors_may_reach_the_driver"}
     for check_id in set(NATIVE_CHECKS) - emulated:
-        proof = checks.kube_proof(checks.BY_ID[check_id])
+        proof = kube_proofs.kube_proof(checks.BY_ID[check_id])
         assert "pip's pyspark ships no Kubernetes resource manager" in proof and "kind" in proof, check_id
 
 

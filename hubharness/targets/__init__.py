@@ -37,17 +37,22 @@ def kube_contexts() -> list[str]:
     return KubeTarget.contexts()
 
 
+def target_class(context: str) -> type[Target]:
+    """The class of the target for a context: what it is (its KIND), which checks apply to
+    it and which faults it can do, before any namespace is chosen."""
+    if context in REGISTRY:
+        return _load(REGISTRY[context])
+    if context in kube_contexts():
+        return _load(KUBE_CONTEXT)
+    known = ", ".join([*REGISTRY, *kube_contexts()])
+    raise HarnessError(f"unknown context {context!r}: use one of {known}")
+
+
 def target_for(context: str, namespace: str, options: Mapping[str, object] | None = None) -> Target:
     """The target for a context. `options` are a target's own (kind's keep_cluster): one
     set for a target that has no such option is refused, not ignored."""
     given = {k: v for k, v in (options or {}).items() if v}
-    if context in REGISTRY:
-        cls = _load(REGISTRY[context])
-    elif context in kube_contexts():
-        cls = _load(KUBE_CONTEXT)
-    else:
-        known = ", ".join([*REGISTRY, *kube_contexts()])
-        raise HarnessError(f"unknown context {context!r}: use one of {known}")
+    cls = target_class(context)
     unknown = sorted(set(given) - cls.OPTIONS)
     if unknown:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in unknown)

@@ -10,12 +10,13 @@ targets, so `commands.py` prints them without knowing who made them.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
+from ..checks import KUBE, LOCAL, REMOTE, Check, Fault
 from ..daytwo import Home
 from ..errors import HarnessError
 from ..load.figures import Usage
@@ -394,15 +395,100 @@ class Footprint:
     secret: tuple[str, str] | None = None  # the Secret (name, key) its password was kept in
 
 
+Undo = Callable[[], None]
+# what a fault's way of each kind of target is done to (Fault.ways)
+DONE_TO = {
+    LOCAL: "local processes or files",
+    KUBE: "a cluster, through its API server",
+    REMOTE: "the TLS front of a hub reached by its URL (context remote)",
+}
+
+
 class Target(abc.ABC):
     """Lifecycle of one namespace, as the commands drive it and as BAK and RMV drive it on a
     scratch namespace. A target class takes (namespace, **options); `options` are the
     target's own (kind's keep_cluster), declared in OPTIONS so that the registry can refuse
-    an option a target does not have."""
+    an option a target does not have.
+
+    It also says which checks of the catalogue apply to it and which faults selftest can do
+    to it, and does them (a fault's way of its KIND; the primitives the harness's mutants
+    break its own operations with): nothing outside the target's package knows that."""
 
     OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    KIND: ClassVar[str]  # checks.LOCAL, KUBE or REMOTE: the key of its ways in Fault.ways
+    # what it has none of (a check's `reads` or `needs`), each with why its checks do not apply
+    LACKS: ClassVar[Mapping[str, str]] = {}
     context: str
     namespace: str
+
+    # ---- the catalogue on this target (classmethods: no namespace needed) -------------
+    @classmethod
+    def why_not_applicable(cls, check: Check) -> str:
+        """Why a check does not apply on this target; "" when it does."""
+        return cls.LACKS.get(check.reads, "") or cls.LACKS.get(check.needs, "")
+
+    @classmethod
+    def credentials_for(cls, check: Check) -> frozenset[str]:
+        """What a check needs of the credentials verify is given (a hub reached by its URL)."""
+        return frozenset()
+
+    @staticmethod
+    def why_missing(credentials: list[str]) -> str:
+        """What gives these credentials (credentials_for's names), in words."""
+        return " and ".join(credentials)
+
+    @classmethod
+    def fault_for(cls, check: Check) -> str:
+        """The name of the fault selftest does here to break the check: its own, unless
+        the target does another (one its own can not be done or seen on it)."""
+        return check.fault
+
+    @classmethod
+    def why_cannot_do(cls, fault: Fault) -> str:
+        """Why selftest cannot do the fault to a deployment of this target; "" when it can:
+        by its own way, by its values (which every target's chart reads), or as a mutant of
+        the target's own operations."""
+        if fault.mutant or cls.KIND in fault.ways:
+            return ""
+        if fault.ways:
+            done_to = " or ".join(DONE_TO[kind] for kind in fault.ways)
+            return f"it is done to {done_to}; there is no {cls.KIND} way to do it yet"
+        return fault.not_by_values_on.get(cls.KIND, "")
+
+    @classmethod
+    def shared_by_namespaces(cls, values: dict) -> str:
+        """What every namespace deployed with these values would claim that only one may
+        have (selftest then deploys one at a time); "" when they can run side by side."""
+        return ""
+
+    # ---- what selftest does to a deployment ------------------------------------------
+    @classmethod
+    def place_fault_files(cls, fault: Fault, work: Path) -> tuple[str, list[str]]:
+        """Where the deployment's servers find the fault's files (`{dir}` in its overlay),
+        and the `--values` arguments that put them there: here, written into `work`."""
+        for name, text in fault.files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_text(text)
+        return str(work), []
+
+    def do_fault(self, fault: Fault) -> Undo | None:
+        """Do the fault's way of this kind of target to the running deployment; return what
+        undoes it before the purge, if anything must (a finalizer that would hold it)."""
+        if self.KIND in fault.ways:
+            raise HarnessError(f"context {self.context} cannot do fault {fault.name}")
+        return None
+
+    def damage_hub_database(self, script: str) -> None:
+        """Run `python -c script <database>` where the hub's database lies (a mutant of restore)."""
+        raise HarnessError(f"context {self.context} has no hub database the harness can reach")
+
+    def delete_homes(self) -> None:
+        """Delete every user's home (a mutant of remove)."""
+        raise HarnessError(f"context {self.context} has no homes the harness can reach")
+
+    def runs_nothing(self) -> bool:
+        """Whether the namespace is there with nothing running in it (a mutant of remove)."""
+        raise HarnessError(f"context {self.context} cannot say what runs in it")
 
     @classmethod
     @abc.abstractmethod

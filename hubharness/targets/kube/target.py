@@ -15,9 +15,10 @@ import base64
 import functools
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 import yaml
@@ -26,12 +27,13 @@ from kubernetes.client.exceptions import ApiException
 
 from ... import authenticators, chart, daytwo, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
+from ...checks import HTTPS_URL, KUBE, Check, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
 from ...waiting import wait_until
-from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
-from . import helm_release, spark_objects, spark_rbac
+from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target, Undo
+from . import faults, helm_release, spark_objects, spark_rbac
 from .access import node_port
 from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
 from .backup import run_backup
@@ -73,6 +75,11 @@ class PasswordPlan:
 class KubeTarget(Target):
     """Any context of the kubeconfig: the cluster is there already, helm is all it needs."""
 
+    KIND = KUBE
+    LACKS: ClassVar[Mapping[str, str]] = {
+        HTTPS_URL: "it reads the TLS front of a hub reached by its https URL (context remote)"
+    }
+
     def __init__(self, context: str, namespace: str):
         self.context = context
         self.namespace = namespace
@@ -110,6 +117,34 @@ class KubeTarget(Target):
 
     def exists(self) -> bool:
         return self.cluster_missing() is None and self._namespace_phase(self.core()) is not None
+
+    # ---- what selftest does to it (hubharness.targets.kube.faults) ---------------------
+    @classmethod
+    def fault_for(cls, check: Check) -> str:
+        return faults.INSTEAD.get(check.id, check.fault)
+
+    @classmethod
+    def shared_by_namespaces(cls, values: dict) -> str:
+        port = chart_values.get(values, "proxy.service.nodePorts.http")
+        if port and chart_values.get(values, "proxy.service.type") == "NodePort":
+            return f"every namespace's proxy-public would claim NodePort {port} (proxy.service.nodePorts.http)"
+        return ""
+
+    @classmethod
+    def place_fault_files(cls, fault: Fault, work: Path) -> tuple[str, list[str]]:
+        return faults.files_in_pods(fault, work)
+
+    def do_fault(self, fault: Fault) -> Undo | None:
+        return faults.BY_NAME[fault.ways[KUBE]](self) if KUBE in fault.ways else None
+
+    def damage_hub_database(self, script: str) -> None:
+        faults.damage_hub_database(self, script)
+
+    def delete_homes(self) -> None:
+        faults.delete_user_volumes(self)
+
+    def runs_nothing(self) -> bool:
+        return faults.nothing_running_on(self)
 
     def node_address(self, port: int) -> str | None:
         """An address on this machine that reaches `port` on the cluster's nodes, where the

@@ -17,23 +17,36 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 import requests
 
 from ... import authenticators, backup, chart, daytwo, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
+from ...checks import CLUSTER_OBJECTS, HTTPS_URL, LOCAL, SPARK_NATIVE, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, hub_healthy, users_of
 from ...paths import cache_dir
 from ...waiting import wait_until
-from ..base import BackupResult, Component, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target
+from ..base import (
+    BackupResult,
+    Component,
+    DeployResult,
+    Fact,
+    Footprint,
+    RemoveResult,
+    RestoreResult,
+    Status,
+    Target,
+    Undo,
+)
 from . import backup as local_backup
-from . import hub_venv, images, parity, spark, supervisor
+from . import faults, hub_venv, images, parity, spark, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -90,6 +103,16 @@ def hub_runtime(ports: dict, pyspark_path: Path | None) -> dict:
 class LocalTarget(StateFolder, Target):
     """Deploys, removes, backs up and restores one namespace's hub and proxy as processes."""
 
+    KIND = LOCAL
+    LACKS: ClassVar[Mapping[str, str]] = {
+        CLUSTER_OBJECTS: "it reads a Kubernetes cluster's objects (a Namespace, a DaemonSet, an Ingress), which "
+        "a deployment of processes on this machine has none of",
+        HTTPS_URL: "it reads the TLS front of a hub reached by its https URL (context remote)",
+        SPARK_NATIVE: "it applies to kubernetes only: native mode runs Spark's executors as pods, and the local "
+        "target refuses it (pip's pyspark ships no Kubernetes resource manager); verify and `invoke selftest "
+        "--context kind` run it on kind in the nightly, with the real image",
+    }
+
     def __init__(self, namespace: str = "default"):
         super().__init__(namespace)
         self._log_offsets: dict[str, int] = {}  # each component's log size at launch
@@ -105,6 +128,21 @@ class LocalTarget(StateFolder, Target):
 
     def exists(self) -> bool:
         return self.state_dir.exists()
+
+    # ---- what selftest does to it (hubharness.targets.local.faults) -------------------
+    def do_fault(self, fault: Fault) -> Undo | None:
+        if LOCAL in fault.ways:
+            faults.BY_NAME[fault.ways[LOCAL]](self)
+        return None
+
+    def damage_hub_database(self, script: str) -> None:
+        faults.damage_hub_database(self, script)
+
+    def delete_homes(self) -> None:
+        faults.delete_homes(self)
+
+    def runs_nothing(self) -> bool:
+        return faults.runs_nothing(self)
 
     # ---- prerequisites ------------------------------------------------------------
     @staticmethod

@@ -5,7 +5,7 @@ machine and lands in shell histories and CI logs).
 A password (dummy or shared-password hubs) logs verify's users in through the form; an
 API token with admin scopes (a service's, or an admin's) makes them and their tokens on a
 hub behind any authenticator, and lets ADM run. Which checks each allows is in
-hubharness.checks (FROM_OUTSIDE).
+hubharness.targets.remote.checks (FROM_OUTSIDE).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from ...checks import ADMIN, ADMIN_PASSWORD, PASSWORD, USERS
 from ...errors import HarnessError
 from ...secretstore import Secret
+from .checks import ADMIN, ADMIN_PASSWORD, PASSWORD, USERS
 
 # environment variable -> the field it fills
 ENVIRONMENT = {

@@ -21,13 +21,14 @@ from urllib.parse import quote, urlsplit
 import certifi
 import requests
 
-from ...checks import ADMIN
+from ...checks import LOCAL, REMOTE, Check, Fault
 from ...errors import HarnessError
 from ...hubapi import TIMEOUT, HubAPI, UserSession, login, users_of
 from ...paths import cache_dir
 from ...secretstore import Secret
 from ..base import Component, Deployment, Fact, Footprint, Status, Target
-from . import credentials
+from . import checks, credentials
+from .checks import ADMIN
 
 CONTEXT = "remote"
 CA_BUNDLE_ENV = "HUBHARNESS_CA_BUNDLE"  # a CA file to trust besides the system's (a private CA)
@@ -101,7 +102,7 @@ def check_url(url: str, plain: bool = False) -> str:
 
 class RemoteDeployment(Deployment):
     """What verify may ask of a hub reached by its URL. The facts that need the machine or
-    the cluster raise: the catalogue leaves their checks out (checks.FROM_OUTSIDE)."""
+    the cluster raise: the target leaves their checks out (checks.FROM_OUTSIDE)."""
 
     spawn_timeout = 300  # a cluster's spawn may pull an image and attach a volume
     chart_version = "not known (a hub this harness did not deploy)"
@@ -344,6 +345,36 @@ class RemoteTarget(Target):
     """`--context remote --url https://hub.example.org`: verify and status only."""
 
     OPTIONS: ClassVar[frozenset[str]] = frozenset({"url", "http_url"})
+    KIND = REMOTE
+
+    @classmethod
+    def why_not_applicable(cls, check: Check) -> str:
+        if check.id in checks.FROM_OUTSIDE:
+            return ""
+        return checks.NOT_FROM_OUTSIDE.get(check.id) or checks.NOT_FROM_OUTSIDE[check.group]
+
+    @classmethod
+    def credentials_for(cls, check: Check) -> frozenset[str]:
+        return checks.FROM_OUTSIDE.get(check.id, frozenset())
+
+    @staticmethod
+    def why_missing(credentials: list[str]) -> str:
+        """The environment that gives these credentials, for the report's not applicable list."""
+        return " and ".join(checks.CREDENTIALS[c] for c in credentials)
+
+    @classmethod
+    def fault_for(cls, check: Check) -> str:
+        return checks.INSTEAD.get(check.id, check.fault)
+
+    @classmethod
+    def why_cannot_do(cls, fault: Fault) -> str:
+        """selftest stands a local deployment behind a TLS front for a remote hub: the
+        front's faults, and the local deployment's values and ways, can be done."""
+        if fault.mutant:
+            return "it is planted in the harness's own operations, which do not run on a remote hub"
+        if fault.by_values or REMOTE in fault.ways or LOCAL in fault.ways:
+            return ""
+        return "it is done to a cluster"
 
     def __init__(self, namespace: str, url: str | None = None, http_url: str | None = None):
         self.context, self.namespace = CONTEXT, namespace

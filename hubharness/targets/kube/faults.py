@@ -1,7 +1,8 @@
 """Faults done to a kubernetes deployment through its API server, the way they happen on a
 cluster: what `invoke selftest --context <kube context>` does to a namespace it deployed
-(hubharness.faults names them, beside the faults that are chart values and apply there as
-they are).
+(the kube ways of hubharness.faults, Fault.ways["kube"], beside the faults that are chart
+values and apply there as they are), and the primitives the harness's own mutants
+(hubharness.mutants) break backup, restore and remove with on a cluster.
 
 Each is done to a namespace of selftest's own, which it purges afterwards. One that would
 keep the namespace from ever going (a finalizer) returns how to undo it; selftest undoes
@@ -14,22 +15,39 @@ from __future__ import annotations
 import base64
 import io
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import yaml
 from kubernetes.client.exceptions import ApiException
 
-from . import chart
-from .errors import HarnessError
-from .targets.base import Target
-from .targets.kube import KubeTarget, spark_objects, spark_rbac
-from .targets.kube.api import HUB_DB, RELEASE, user_claims, validated
-from .targets.kube.deployment import IMAGE_PULLER
-from .targets.kube.helm_release import decode, encode
-from .targets.kube.pods import exec_in
-from .waiting import wait_until
+from ... import chart
+from ...checks import Fault
+from ...errors import HarnessError
+from ...waiting import wait_until
+from ..base import Undo
+from . import spark_objects, spark_rbac
+from .api import HUB_DB, RELEASE, user_claims, validated
+from .deployment import IMAGE_PULLER
+from .helm_release import decode, encode
+from .pods import exec_in
 
-Undo = Callable[[], None]
-ClusterFault = Callable[[KubeTarget], Undo | None]
+if TYPE_CHECKING:
+    from .target import KubeTarget
+
+ClusterFault = Callable[["KubeTarget"], Undo | None]
+
+# Where a check's own fault is done to local files or processes, the fault done on a
+# cluster instead (by the check's id; hubharness.faults names them).
+INSTEAD = {
+    "NS.state_is_isolated": "foreign-pod-in-namespace",
+    "SEC.secret_is_private": "user-pod-mounts-the-secret",
+    "SEC.secrets_appear_nowhere_else": "password-in-an-event",
+    "RDY.component_is_ready[hub]": "hub-container-restarted",
+    "RDY.component_is_ready[proxy]": "proxy-container-restarted",
+    "RDY.hub_runs_the_charts_jupyterhub": "release-records-another-chart",
+}
 
 FINALIZER = "hubharness.io/selftest-hold"
 LABELS = {"app.kubernetes.io/managed-by": "hubharness-selftest"}
@@ -270,11 +288,33 @@ BY_NAME: dict[str, ClusterFault] = {
 }
 
 
-def apply(name: str, target: Target) -> Undo | None:
-    """Do the fault named so (hubharness.faults' `cluster`) to the target's namespace."""
-    if not isinstance(target, KubeTarget):
-        raise HarnessError(f"{name} is done to a kubernetes namespace; context {target.context} is not one")
-    return BY_NAME[name](target)
+IN_POD_DIR = "/tmp/hubharness-fault"  # where a user pod gets a fault's files
+
+
+def _files_in_pod(files: Mapping[str, str], folder: str) -> str:
+    """An overlay whose postStart hook writes the fault's files into the user's pod, under
+    folder (the notebook image's python3 writes them; their text travels base64)."""
+    encoded = {f"{folder}/{name}": base64.b64encode(text.encode()).decode() for name, text in files.items()}
+    script = (
+        "import base64, os\n"
+        f"for path, data in {encoded!r}.items():\n"
+        "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+        "    open(path, 'wb').write(base64.b64decode(data))\n"
+    )
+    hook = {"postStart": {"exec": {"command": ["python3", "-c", script]}}}
+    return yaml.safe_dump({"singleuser": {"lifecycleHooks": hook}}, sort_keys=False)
+
+
+def files_in_pods(fault: Fault, work: Path) -> tuple[str, list[str]]:
+    """A pod does not see this machine's disk: the fault's files travel in values whose
+    postStart hook writes them in each user pod, in a folder of the fault's own (a pod's
+    /tmp is its own, but servers that stand in for pods on one machine, the project's
+    emulated cluster, share one)."""
+    folder = f"{IN_POD_DIR}/{fault.name}"
+    if not fault.files:
+        return folder, []
+    (work / "files-in-pod.yaml").write_text(_files_in_pod(fault.files, folder))
+    return folder, ["--values", str(work / "files-in-pod.yaml")]
 
 
 # ---- the harness's own operations broken on a cluster (hubharness.mutants plants them) ------
