@@ -208,15 +208,48 @@ def _cause(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+class NotServed(HarnessError):
+    """Nothing serves plain http there: the connection was refused, or nothing answered
+    (a firewall that drops it). Any other failure (a name that does not resolve, a reset)
+    says nothing of what is served, and is a HarnessError."""
+
+
 def http_redirect(http_url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
     """Status and Location ("" when none) of a GET of the plain-http URL, redirects not
     followed: a hub served on https should send http there."""
     try:
         response = requests.get(http_url, allow_redirects=False, timeout=timeout)
+    except requests.Timeout:
+        raise NotServed(f"{http_url}: nothing answered within {timeout:.0f}s") from None
+    except requests.ConnectionError as e:
+        if _refused(e):
+            raise NotServed(f"{http_url}: connection refused") from None
+        raise HarnessError(f"{http_url}: {_request_cause(e)}") from None
     except requests.RequestException as e:
         raise HarnessError(f"{http_url}: {_request_cause(e)}") from None
     response.close()
     return response.status_code, response.headers.get("Location", "")
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a connection error was a refused connection (requests wraps urllib3, which
+    wraps the socket's error: walk the chain and the reasons)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        todo += [
+            e.__cause__,
+            e.__context__,
+            getattr(e, "reason", None),
+            *(a for a in e.args if isinstance(a, BaseException)),
+        ]
+    return False
 
 
 def _request_cause(error: requests.RequestException) -> str:

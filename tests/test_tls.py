@@ -24,7 +24,7 @@ from tornado.websocket import WebSocketHandler
 
 from hubharness.errors import HarnessError
 from hubharness.procs import free_port
-from hubharness.tls import Certificate, certificate, http_redirect, names_match
+from hubharness.tls import Certificate, NotServed, certificate, http_redirect, names_match
 from hubharness.tlsfront import TestCA, TlsFront
 
 UPSTREAM_BODY = b"upstream says hello"
@@ -228,9 +228,18 @@ def test_nothing_listening_is_one_line():
         certificate(url, timeout=5)
     assert url in str(raised.value) and "\n" not in str(raised.value)
     http_url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(HarnessError) as raised:
+    with pytest.raises(NotServed) as raised:
         http_redirect(http_url, timeout=5)
-    assert http_url in str(raised.value) and "\n" not in str(raised.value)
+    assert http_url in str(raised.value) and "connection refused" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_plain_http_that_cannot_be_reached_is_not_taken_for_not_served():
+    """A name that does not resolve says nothing of what the hub serves on http."""
+    url = "http://hub.invalid"  # .invalid never resolves (RFC 2606)
+    with pytest.raises(HarnessError) as raised:
+        http_redirect(url, timeout=5)
+    assert not isinstance(raised.value, NotServed) and url in str(raised.value)
 
 
 def test_only_https_urls_are_read():
