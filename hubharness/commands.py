@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import checks as catalogue
@@ -66,6 +69,17 @@ def lint(context: str, values_files: list[str], strict: bool) -> int:
     return 1 if strict and findings else 0
 
 
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a container stopped) ends the run as Ctrl-C does: the
+    suites' teardown still stops and deletes what the run made on the hub."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def verify(
     context: str,
     namespace: str,
@@ -80,7 +94,8 @@ def verify(
         raise HarnessError("--smoke is a selection of its own: give it alone, or --check/-k without it")
     chosen = ",".join(catalogue.SMOKE) if smoke else checks
     options = {"url": url or "", "http_url": http_url or ""}
-    result = run_verify(context, namespace, keyword, chosen, skip=skip, options=options)
+    with sigterm_as_ctrl_c():
+        result = run_verify(context, namespace, keyword, chosen, skip=skip, options=options)
     summary = json.loads((result.report_dir / "summary.json").read_text())
     counts = summary["counts"]
     failed = [c["id"] for c in summary["checks"] if c["outcome"] in ("failed", "timeout")]

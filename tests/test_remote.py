@@ -118,8 +118,10 @@ def test_a_password_alone_says_what_it_could_not_delete(module_harness, hub):
         api.delete_user(name)
 
 
-def test_ctrl_c_leaves_nothing_on_the_hub(module_harness, hub):
-    """Interrupted once its users are on the hub, verify still deletes them and their servers."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_leaves_nothing_on_the_hub(module_harness, hub, signum):
+    """Interrupted once its users are on the hub (Ctrl-C, or a CI job cancelled), verify
+    still deletes them and their servers."""
     front = hub["front"]
     args = ["verify", "--context", "remote", "--url", front.url, "--http-url", front.http_url, "--check", "SPK,ADM"]
     env = {**module_harness.env, "HUBHARNESS_CA_BUNDLE": hub["ca"], "HUBHARNESS_API_TOKEN": hub["token"]}
@@ -128,7 +130,7 @@ def test_ctrl_c_leaves_nothing_on_the_hub(module_harness, hub):
     )
     try:
         wait_until("verify's users on the hub", lambda: len(left_users(hub)) >= 2, 60, progress=False)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         out, _ = run.communicate(timeout=180)
     finally:
         run.kill()
