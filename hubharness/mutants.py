@@ -23,9 +23,9 @@ import pytest
 from . import backup, stable
 from .errors import HarnessError
 from .hubapi import HubAPI
+from .session import MUTANT_ENV
 from .targets import target_class
 from .targets.base import RemoveResult, Target
-from .verify import MUTANT_ENV
 
 _PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 

@@ -24,8 +24,8 @@ from . import checks as catalogue
 from . import values as chart_values
 from .errors import HarnessError, WaitTimeout
 from .paths import PROJECT_ROOT
+from .session import DEPLOYMENT_KEY, MUTANT_ENV
 from .targets import target_class
-from .verify import DEPLOYMENT_KEY, MUTANT_ENV
 
 TIMEOUT_TYPES: tuple[type[BaseException], ...] = (WaitTimeout, TimeoutError, requests.Timeout)
 

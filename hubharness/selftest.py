@@ -48,7 +48,8 @@ from .targets.remote.target import CA_BUNDLE_ENV, PREFIX_ENV
 from .tlsfront import BROKEN, LOCAL_HOSTS, TestCA, TlsFront
 
 REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
-from .verify import MUTANT_ENV, new_report_dir
+from .session import MUTANT_ENV
+from .verify import new_report_dir
 
 HEALTHY = "healthy"
 COMMAND_TIMEOUT = 900  # one deploy or verify; a BAK run deploys three times and spawns three servers

@@ -14,14 +14,9 @@ from . import authenticators, report_page, sparkcluster, sparknative
 from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
+from .session import DEPLOYMENT_KEY, MUTANT_ENV  # selftest still imports MUTANT_ENV from here
 from .targets import target_class, target_for
 from .targets.base import Deployment
-
-DEPLOYMENT_KEY = pytest.StashKey[Deployment]()
-# Set only by `invoke selftest`: the name of a harness fault (hubharness.mutants) to
-# plant in this verify run, so the checks of the harness's own operations can be shown
-# to fail. summary.json records it.
-MUTANT_ENV = "HUBHARNESS_MUTANT"
 
 
 @dataclass
