@@ -86,22 +86,21 @@ def running_authenticator(deployment: Deployment) -> str | None:
     except HarnessError as e:
         print(f"verify: {e}; the checks for one authenticator run, and need the hub's answer")
         return None
-    finally:
-        deployment.close()  # what reaching it took (a port-forward): pytest reaches it again
 
 
-class _MintedSecrets:
-    """The secrets the run's own deployment holds at its end (tokens asked for during the
-    run), for the report's redaction."""
+class _Handover:
+    """Hands verify's deployment under test to its pytest run (a plugin object): in the
+    stash, where the suites' `deployment` fixture and the report plugin find it. One
+    object for the whole run: what reaching the hub took before the checks (a remote
+    hub's admin token, a port-forward) serves the checks too. verify built it, and
+    verify closes it when pytest is done."""
 
-    def __init__(self) -> None:
-        self.values: list[str] = []
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session) -> None:
-        deployment = session.config.stash.get(DEPLOYMENT_KEY, None)
-        if deployment is not None:
-            self.values = [str(s) for s in deployment.secrets()]
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[DEPLOYMENT_KEY] = self.deployment
 
 
 def run(
@@ -120,55 +119,59 @@ def run(
         catalogue.select(skip, target, context)
     options = {k: v for k, v in (options or {}).items() if v}
     deployment = target_for(context, namespace, options).deployment()  # nothing deployed → one clear line
-    for line in deployment.check_access():  # a credential the hub refuses: said before the checks
-        print(f"verify: {line}")
-    secrets = [str(s) for s in deployment.secrets()]
-    authenticator = running_authenticator(deployment)
-    # from the values: a cluster they turn on that is not there fails its checks, by name
-    has = [catalogue.SPARK_CLUSTER] if sparkcluster.settings(deployment.values) is not None else []
-    if sparknative.settings(deployment.values) is not None:
-        has.append(catalogue.SPARK_NATIVE)
-    has += sorted(deployment.offers or ())  # what the credentials for a hub reached by its URL allow
-    report_dir = new_report_dir(context)
-    args = [
-        str(SUITES_DIR),
-        f"--rootdir={PROJECT_ROOT}",
-        "-p",
-        "hubharness.report",
-        f"--report-dir={report_dir}",
-        f"--context={context}",
-        f"--namespace={namespace}",
-        *(f"--{name.replace('_', '-')}={value}" for name, value in options.items()),
-        f"--junitxml={report_dir / 'junit.xml'}",
-        "-o",
-        "junit_family=xunit2",
-        f"--html={report_dir / report_page.PYTEST_PAGE}",
-        "--self-contained-html",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "-rfE",
-    ]
-    if checks:
-        args += [f"--checks={checks}"]
-    if skip:
-        args += [f"--skip={skip}"]
-    if authenticator:
-        args += [f"--authenticator={authenticator}"]
-    args += [f"--deployment-has={','.join(has)}"]
-    if os.environ.get(MUTANT_ENV):
-        args += ["-p", "hubharness.mutants"]
-    if keyword:
-        args += ["-k", keyword]
-    args += extra or []
-    cwd = os.getcwd()
-    os.chdir(PROJECT_ROOT)
-    minted = _MintedSecrets()
     try:
-        code = int(pytest.main(args, plugins=[minted]))
+        for line in deployment.check_access():  # a credential the hub refuses: said before the checks
+            print(f"verify: {line}")
+        secrets = [str(s) for s in deployment.secrets()]
+        authenticator = running_authenticator(deployment)
+        # from the values: a cluster they turn on that is not there fails its checks, by name
+        has = [catalogue.SPARK_CLUSTER] if sparkcluster.settings(deployment.values) is not None else []
+        if sparknative.settings(deployment.values) is not None:
+            has.append(catalogue.SPARK_NATIVE)
+        has += sorted(deployment.offers or ())  # what the credentials for a hub reached by its URL allow
+        report_dir = new_report_dir(context)
+        args = [
+            str(SUITES_DIR),
+            f"--rootdir={PROJECT_ROOT}",
+            "-p",
+            "hubharness.report",
+            f"--report-dir={report_dir}",
+            f"--context={context}",
+            f"--namespace={namespace}",
+            *(f"--{name.replace('_', '-')}={value}" for name, value in options.items()),
+            f"--junitxml={report_dir / 'junit.xml'}",
+            "-o",
+            "junit_family=xunit2",
+            f"--html={report_dir / report_page.PYTEST_PAGE}",
+            "--self-contained-html",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rfE",
+        ]
+        if checks:
+            args += [f"--checks={checks}"]
+        if skip:
+            args += [f"--skip={skip}"]
+        if authenticator:
+            args += [f"--authenticator={authenticator}"]
+        args += [f"--deployment-has={','.join(has)}"]
+        if os.environ.get(MUTANT_ENV):
+            args += ["-p", "hubharness.mutants"]
+        if keyword:
+            args += ["-k", keyword]
+        args += extra or []
+        cwd = os.getcwd()
+        os.chdir(PROJECT_ROOT)
+        try:
+            code = int(pytest.main(args, plugins=[_Handover(deployment)]))
+        finally:
+            os.chdir(cwd)
+        secrets += [str(s) for s in deployment.secrets()]  # and the tokens asked for during the run
     finally:
-        os.chdir(cwd)
-    secrets += minted.values
+        # once, when pytest is done (its fixtures swept the hub with it): a remote hub's
+        # admin token revoked, a port-forward stopped
+        deployment.close()
     record_scrub(report_dir, secrets, redact(report_dir, secrets))  # the pages are drawn from what is left
     if (report_dir / "summary.json").is_file():
         report_page.write_report(report_dir)
