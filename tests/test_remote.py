@@ -4,6 +4,7 @@ verified by its https URL as an operator verifies a hub they did not deploy."""
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import subprocess
 
@@ -98,6 +99,45 @@ def test_a_password_and_an_admin_verify_the_logins(module_harness, hub):
     # the admin's token the run asked for with the admin's password is revoked
     tokens = HubAPI(hub["upstream"], hub["token"]).request("GET", "/users/admin/tokens").json()["api_tokens"]
     assert not [t for t in tokens if t.get("note") == "hubharness verify (remote)"]
+
+
+def hub_log_mark(harness, hub) -> int:
+    """How many lines the hub's log holds up to a request made for the purpose, once the
+    hub has written it there (its log is written behind its requests)."""
+    mark = f"/hub/log-mark-{secrets.token_hex(4)}"
+    requests.get(f"{hub['upstream']}{mark}", timeout=10)
+    log = harness.state_dir(NAMESPACE) / "logs" / "hub.log"
+
+    def lines_to_mark() -> int:
+        lines = log.read_text().splitlines()
+        return next((n + 1 for n, line in enumerate(lines) if mark in line), 0)
+
+    return wait_until(f"{mark} in the hub's log", lines_to_mark, 30, progress=False)
+
+
+def test_one_run_asks_the_hub_for_one_admin_token(module_harness, hub):
+    """verify builds the deployment under test once: the admin logs in and asks for a
+    token once per run, for the checks before pytest (the authenticator the hub runs)
+    and the checks in it (the user the admin makes for the check) alike, and the run
+    revokes it at the end. Counted as the hub logged the requests."""
+    env = {
+        "HUBHARNESS_PASSWORD": hub["password"],
+        "HUBHARNESS_ADMIN_USER": "admin",
+        "HUBHARNESS_ADMIN_PASSWORD": hub["password"],
+    }
+    before = hub_log_mark(module_harness, hub)
+    ran, summary = remote_verify(module_harness, hub, env, "--check", "AUTH.non_admin_cannot_list_users")
+    after = hub_log_mark(module_harness, hub)
+    assert outcomes(summary) == {"AUTH.non_admin_cannot_list_users": "passed"}, ran.out[-3000:] + ran.err
+    assert summary["authenticator"], "the check before pytest did not ask the hub with the admin token"
+    run = (module_harness.state_dir(NAMESPACE) / "logs" / "hub.log").read_text().splitlines()[before:after]
+    asked = [line for line in run if "POST /hub/api/users/admin/tokens " in line]
+    revoked = [line for line in run if "DELETE /hub/api/users/admin/tokens/" in line]
+    assert len(asked) == 1 and len(revoked) == 1, "\n".join(asked + revoked)
+    assert [line for line in run if "POST /hub/api/users/verify-" in line and "nina" in line], (
+        "no user made by the admin"
+    )
+    assert summary["left_on_hub"] == [] and left_users(hub) == []
 
 
 def test_a_password_alone_says_what_it_could_not_delete(module_harness, hub):
