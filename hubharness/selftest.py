@@ -40,16 +40,16 @@ from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR
+from .session import MUTANT_ENV
 from .targets import target_class, target_for
 from .targets.local import LocalTarget
 from .targets.remote.credentials import ENVIRONMENT as REMOTE_CREDENTIALS
 from .targets.remote.credentials import FILE_ENV
 from .targets.remote.target import CA_BUNDLE_ENV, PREFIX_ENV
 from .tlsfront import BROKEN, LOCAL_HOSTS, TestCA, TlsFront
+from .verify import new_report_dir
 
 REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
-from .session import MUTANT_ENV
-from .verify import new_report_dir
 
 HEALTHY = "healthy"
 COMMAND_TIMEOUT = 900  # one deploy or verify; a BAK run deploys three times and spawns three servers

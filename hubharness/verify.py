@@ -14,7 +14,7 @@ from . import authenticators, report_page, sparkcluster, sparknative
 from . import checks as catalogue
 from .errors import HarnessError
 from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
-from .session import DEPLOYMENT_KEY, MUTANT_ENV  # selftest still imports MUTANT_ENV from here
+from .session import DEPLOYMENT_KEY, MUTANT_ENV
 from .targets import target_class, target_for
 from .targets.base import Deployment
 
