@@ -73,6 +73,17 @@ class Run:
 
 
 @dataclass
+class Plan:
+    """What a selftest will do (Selftest.plan): nothing deployed yet."""
+
+    chosen: list[catalogue.Check]  # the checks it proves
+    unproven: list[dict]  # those whose fault cannot be done here, or that this target refuses, with why
+    fault_of: dict[str, str]  # check id -> the fault done to break it here
+    healthy_runs: dict[tuple[str, ...], Run]  # by the values they deploy
+    fault_runs: dict[tuple[str, tuple[str, ...]], Run]  # by (fault, values)
+
+
+@dataclass
 class Result:
     report_dir: Path
     rows: list[dict]
@@ -312,28 +323,27 @@ class Selftest:
         ]
 
     # ---- all of it ---------------------------------------------------------------
-    def run(self, selection: str | None = None) -> Result:
-        started = time.monotonic()
+    def plan(self, selection: str | None = None) -> Plan:
+        """What the run will do, from the catalogue and what the target says of each check
+        and fault (nothing is deployed): the checks it proves, those it cannot, the runs."""
         selected = catalogue.select(selection, self.target, self.context)
         fault_of = {check.id: self.target.fault_for(check) for check in selected}
         unknown = sorted({name for name in fault_of.values() if name not in BY_NAME})
         if unknown:
             raise HarnessError(f"no fault named {', '.join(unknown)} (hubharness/faults.py)")
+        why_not = {check.id: self.target.why_cannot_do(BY_NAME[fault_of[check.id]]) for check in selected}
         unproven = [
-            {"id": check.id, "fault": fault_of[check.id], "why": self.target.why_cannot_do(BY_NAME[fault_of[check.id]])}
+            {"id": check.id, "fault": fault_of[check.id], "why": why_not[check.id]}
             for check in selected
-            if self.target.why_cannot_do(BY_NAME[fault_of[check.id]])
+            if why_not[check.id]
         ]
         unproven += self._elsewhere(selection)
-        chosen = [check for check in selected if not self.target.why_cannot_do(BY_NAME[fault_of[check.id]])]
+        chosen = [check for check in selected if not why_not[check.id]]
         if not chosen:
             raise HarnessError(
                 f"none of the selected checks has a fault that can be done on context {self.context}: "
                 + "; ".join(f"{u['id']}: {u['why']}" for u in unproven[:3])
             )
-        by_fault: dict[str, list[catalogue.Check]] = {}
-        for check in chosen:
-            by_fault.setdefault(fault_of[check.id], []).append(check)
         # A check for one authenticator is proven on a deployment running it: its healthy
         # baseline and its fault's run get that authenticator's values over the user's.
         by_values: dict[tuple[str, ...], list[catalogue.Check]] = {}
@@ -348,6 +358,13 @@ class Selftest:
             if key not in fault_runs:
                 fault_runs[key] = Run(self._run_name(key[0], key[1]), [], BY_NAME[key[0]], values=key[1])
             fault_runs[key].checks.append(check)
+        return Plan(chosen, unproven, fault_of, healthy_runs, fault_runs)
+
+    def run(self, selection: str | None = None) -> Result:
+        started = time.monotonic()
+        plan = self.plan(selection)
+        chosen, unproven, fault_of = plan.chosen, plan.unproven, plan.fault_of
+        healthy_runs, fault_runs = plan.healthy_runs, plan.fault_runs
         runs = [*healthy_runs.values(), *fault_runs.values()]
         # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
         weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2, "RES": 2, "UPG": 2}

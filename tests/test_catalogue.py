@@ -4,12 +4,14 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
 from fixtures.resilience import STEPS
-from hubharness import chart, checks, faults, mutants, selftest
+from hubharness import chart, checks, faults, mutants, selftest, targets
 from hubharness.errors import HarnessError
 from hubharness.paths import PROJECT_ROOT
 from hubharness.targets.kube import KubeTarget
@@ -132,6 +134,29 @@ def test_check_selection_reads_the_catalogue():
         checks.select("NOPE", LocalTarget)
     with pytest.raises(HarnessError, match="none of these checks applies to context local"):
         checks.select("NS.namespace_exists", LocalTarget, "local")
+
+
+class StaticTarget(LocalTarget):
+    """A fourth target, for the test below: a hub whose processes and files the harness may
+    not touch (no ways of its own), and that runs no Spark cluster."""
+
+    KIND = "static"
+    LACKS: ClassVar[Mapping[str, str]] = {**LocalTarget.LACKS, checks.SPARK_CLUSTER: "it runs no Spark cluster"}
+
+
+def test_a_new_target_is_one_class_and_one_line_in_the_registry(monkeypatch):
+    """Which checks apply to it, which fault breaks each, which faults selftest can do to it
+    and why not the others: all follow from its class, nothing else of the project names it."""
+    monkeypatch.setitem(targets.REGISTRY, "static", f"{__name__}:StaticTarget")
+    plan = selftest.Selftest("static", "st", [], chart.DEFAULT_CHART_VERSION, 2, say=lambda _: None).plan()
+    proven = {c.id for c in plan.chosen}
+    why = {u["id"]: u["why"] for u in plan.unproven}
+    assert why["NS.state_is_isolated"] == "it is done to local processes or files; there is no static way to do it yet"
+    cluster_checks = {c.id for c in checks.CATALOGUE if c.needs == checks.SPARK_CLUSTER}
+    assert all(why[c] == "it runs no Spark cluster" for c in cluster_checks) and not cluster_checks & proven
+    # the chart reads values everywhere, and the mutants are planted in the target's own operations
+    assert {"SEC.user_servers_do_not_inherit_hub_secrets", "RMV.remove_keeps_user_data"} <= proven
+    assert {r["id"] for r in checks.not_applicable(StaticTarget)} >= cluster_checks
 
 
 def test_every_res_check_has_the_steps_it_reads():
