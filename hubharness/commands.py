@@ -1,4 +1,9 @@
-"""What each `invoke` task does, as functions that print for people and return exit codes."""
+"""What each `invoke` task does, as functions that print for people and return exit codes.
+
+verify (and pytest under it), load (aiohttp), watch and selftest are imported by the task
+that runs them: every `invoke deploy`, `remove` or `status` would pay for them otherwise
+(0.35 s of CPU, hundreds of times in a selftest).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +19,10 @@ from pathlib import Path
 from . import checks as catalogue
 from . import daytwo, options, report_page, rotation
 from . import lint as lint_values
-from . import selftest as runner
 from . import values as chart_values
 from .errors import HarnessError
-from .load import figures, journey, page
-from .load.hub import options as load_options
 from .paths import reports_root
 from .targets import target_for
-from .verify import new_report_dir, redact
-from .verify import run as run_verify
-from .watch import schedule
-from .watch.history import PAGE, History
-from .watch.journey import JOURNEYS, USER
 
 
 def say(line: str = "") -> None:
@@ -94,6 +91,8 @@ def verify(
         raise HarnessError("--smoke is a selection of its own: give it alone, or --check/-k without it")
     chosen = ",".join(catalogue.SMOKE) if smoke else checks
     options = {"url": url or "", "http_url": http_url or ""}
+    from .verify import run as run_verify
+
     with sigterm_as_ctrl_c():
         result = run_verify(context, namespace, keyword, chosen, skip=skip, options=options)
     summary = json.loads((result.report_dir / "summary.json").read_text())
@@ -150,6 +149,10 @@ def load(
     url: str | None = None,
 ) -> int:
     """Run a load; exit 1 naming each threshold it crossed."""
+    from .load import figures, journey, page
+    from .load.hub import options as load_options
+    from .verify import new_report_dir, redact
+
     deployment = target_for(context, namespace, {"url": url or ""}).deployment()
     try:
         chosen = load_options(
@@ -181,6 +184,8 @@ def load(
 
 
 def load_lines(report: dict) -> list[str]:
+    from .load import figures
+
     users, generator = report["users"], report["generator"]
     lines = [
         f"load: {report['completed']}/{len(users)} users completed in {report['duration']:.1f}s"
@@ -225,6 +230,10 @@ def watch(
     url: str | None = None,
 ) -> int:
     """Journeys on a schedule until --for runs out or a signal; exit 1 if one failed."""
+    from .watch import schedule
+    from .watch.history import PAGE, History
+    from .watch.journey import JOURNEYS, USER
+
     if journey not in JOURNEYS:
         raise HarnessError(f"--journey {journey!r} is not a journey: give {' or '.join(JOURNEYS)}")
     deployment = target_for(context, namespace, {"url": url or ""}).deployment()
@@ -246,7 +255,9 @@ def watch(
 def selftest(
     context: str, prefix: str, values_files: list[str], chart_version: str, checks: str | None, jobs: int | None = None
 ) -> int:
-    result = runner.run(context, prefix, values_files, chart_version, checks, jobs, say=say)
+    from .selftest import run as run_selftest
+
+    result = run_selftest(context, prefix, values_files, chart_version, checks, jobs, say=say)
     say()
     say(f"{'check':<62} {'fault':<34} {'healthy':<8} {'broken':<8} {'in':<6} {'s':>6}")
     for row in sorted(result.rows, key=lambda r: r["killed"]):
