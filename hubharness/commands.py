@@ -242,7 +242,7 @@ def watch(
         history = History(reports_root() / "watch", [*deployment.secrets(), hub.password, hub.admin_token])
         port = WATCH_METRICS_PORT if metrics_port is None else metrics_port
         settings = schedule.Settings(journey, every or WATCH_EVERY, for_, metrics_addr, port)
-        summary = schedule.run(hub, settings, history, context, namespace, say)
+        summary = schedule.run(deployment.load_hub, settings, history, context, namespace, say)
     finally:
         deployment.close()
     say(

@@ -14,8 +14,10 @@ import requests
 from hubharness import checks
 from hubharness.hubapi import HubAPI, UserSession
 from hubharness.paths import PROJECT_ROOT
+from hubharness.secretstore import Secret
+from hubharness.targets.remote import RemoteDeployment, credentials
 from hubharness.targets.remote import checks as remote_checks
-from hubharness.targets.remote import credentials
+from hubharness.targets.remote import target as remote_target
 from hubharness.tlsfront import TestCA, TlsFront
 from hubharness.waiting import wait_until
 
@@ -176,6 +178,24 @@ def test_an_interrupt_leaves_nothing_on_the_hub(module_harness, hub, signum):
         run.kill()
     assert left_users(hub) == [], out[-3000:]
     assert not [u for u in HubAPI(hub["upstream"], hub["token"]).users(state="active")], out[-3000:]
+
+
+def test_the_admins_session_token_is_renewed_before_the_hub_expires_it(hub, monkeypatch):
+    """A watch runs for days; the token the admin's password asks for lives an hour: past
+    ADMIN_TOKEN_RENEW it is asked for anew and the old one revoked, and close revokes the last."""
+    creds = credentials.Credentials(admin_user="admin", admin_password=Secret(hub["password"]))
+    deployment = RemoteDeployment(NAMESPACE, hub["upstream"], None, creds)
+    clock = [1000.0]
+    monkeypatch.setattr(remote_target.time, "monotonic", lambda: clock[0])
+    first = deployment.service_token()
+    assert deployment.service_token() == first, "asked for once while it is young"
+    clock[0] += remote_target.ADMIN_TOKEN_RENEW + 1
+    second = deployment.service_token()
+    assert second != first
+    assert HubAPI(hub["upstream"], first).request("GET", "/user").status_code in (401, 403), "the old one revoked"
+    assert HubAPI(hub["upstream"], second).request("GET", "/user").status_code == 200
+    deployment.close()
+    assert HubAPI(hub["upstream"], second).request("GET", "/user").status_code in (401, 403)
 
 
 def test_a_credential_the_hub_refuses_is_said_in_one_line(module_harness, hub):

@@ -48,7 +48,7 @@ def line(record: Record) -> str:
 
 
 def run(
-    hub: Hub,
+    hub_of: Callable[[], Hub],
     settings: Settings,
     history: History,
     context: str,
@@ -79,6 +79,8 @@ def run(
         end = time.monotonic() + settings.duration if settings.duration else math.inf
         while not stopping.is_set():
             begun = time.monotonic()
+            hub = hub_of()  # asked each time: a credential of the deployment's may have been renewed
+            history.secrets += [s for s in (str(hub.password), str(hub.admin_token)) if s not in history.secrets]
             record = Journey(hub, settings.journey, stopping).run()
             metrics.record(record)
             history.add(record, context, namespace)

@@ -6,13 +6,13 @@ is HTTP(S) to the hub and its users' servers, with the credentials the operator 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import re
 import secrets
 import ssl
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
@@ -34,6 +34,7 @@ CONTEXT = "remote"
 CA_BUNDLE_ENV = "HUBHARNESS_CA_BUNDLE"  # a CA file to trust besides the system's (a private CA)
 PREFIX_ENV = "HUBHARNESS_USER_PREFIX"  # verify's users are <prefix>alice …; deleted afterwards
 REFUSED = (401, 403)
+ADMIN_TOKEN_RENEW = 3000.0  # seconds; hubapi.UserSession asks for tokens that live 3600
 TOKEN_NOTE = "hubharness verify (remote)"  # the admin's token asked for with their password, revoked at the end
 
 
@@ -120,7 +121,10 @@ class RemoteDeployment(Deployment):
         self.values_files: list[Path] = []
         self.user_prefix = run_prefix()
         self.load_prefix = f"{self.user_prefix}load-"
-        self._admin_token_id: str | None = None  # the admin's token asked for with their password
+        # the token the admin's session asked for with their password, when, and its id (to revoke it)
+        self._session_token: Secret | None = None
+        self._session_token_at = 0.0
+        self._admin_token_id: str | None = None
         self.offers = creds.offers
         self._minted: list[Secret] = []
 
@@ -146,24 +150,30 @@ class RemoteDeployment(Deployment):
             raise HarnessError("no admin password given: set HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD")
         return self.creds.admin_password
 
-    @functools.cached_property
+    @property
     def _admin_token(self) -> Secret:
+        """The admin credential's token: the one given, else one the admin's session asks
+        for, which the hub lets live an hour: asked for anew (and the old one revoked) once
+        it is ADMIN_TOKEN_RENEW old, so that a watch of days keeps its identity."""
         given = self.creds.api_token or self.creds.admin_token
         if given:
             return given
-        if self.creds.admin_password and self.creds.admin_user:
-            try:
-                session = UserSession(self.url, self.creds.admin_user, str(self.creds.admin_password))
-                token = Secret(session.create_token(TOKEN_NOTE))
-                self._admin_token_id = session.token_id
-            except requests.RequestException as e:
-                raise HarnessError(f"{self.creds.admin_user} could not log in at {self.url}: {e}") from None
-            self._minted.append(token)
-            return token
-        raise HarnessError(
-            "no admin credential given: set HUBHARNESS_API_TOKEN (a token with admin scopes) or "
-            "HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD"
-        )
+        if self._session_token is not None and time.monotonic() - self._session_token_at < ADMIN_TOKEN_RENEW:
+            return self._session_token
+        if not (self.creds.admin_password and self.creds.admin_user):
+            raise HarnessError(
+                "no admin credential given: set HUBHARNESS_API_TOKEN (a token with admin scopes) or "
+                "HUBHARNESS_ADMIN_USER and HUBHARNESS_ADMIN_PASSWORD"
+            )
+        self._revoke_session_token()
+        try:
+            session = UserSession(self.url, self.creds.admin_user, str(self.creds.admin_password))
+            token = Secret(session.create_token(TOKEN_NOTE))
+        except requests.RequestException as e:
+            raise HarnessError(f"{self.creds.admin_user} could not log in at {self.url}: {e}") from None
+        self._session_token, self._session_token_at, self._admin_token_id = token, time.monotonic(), session.token_id
+        self._minted.append(token)
+        return token
 
     def service_token(self) -> Secret:
         """The admin credential's token: the harness's identity on a remote hub."""
@@ -330,15 +340,18 @@ class RemoteDeployment(Deployment):
 
     def close(self) -> None:
         """Revoke the token asked for with the admin's password, if any."""
-        token_id, self._admin_token_id = self._admin_token_id, None
-        if token_id is None:
+        self._revoke_session_token()
+
+    def _revoke_session_token(self) -> None:
+        token, token_id = self._session_token, self._admin_token_id
+        self._session_token, self._admin_token_id = None, None
+        if token is None or token_id is None:
             return
         user = quote(str(self.creds.admin_user))
         try:
-            HubAPI(self.url, self._admin_token).request("DELETE", f"/users/{user}/tokens/{token_id}")
+            HubAPI(self.url, token).request("DELETE", f"/users/{user}/tokens/{token_id}")
         except requests.RequestException:
             pass  # it expires within the hour
-        del self._admin_token
 
 
 class RemoteTarget(Target):
