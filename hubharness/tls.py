@@ -209,9 +209,10 @@ def _cause(error: BaseException) -> str:
 
 
 class NotServed(HarnessError):
-    """Nothing serves plain http there: the connection was refused, or nothing answered
-    (a firewall that drops it). Any other failure (a name that does not resolve, a reset)
-    says nothing of what is served, and is a HarnessError."""
+    """Nothing serves plain http there: the connection was refused, or never opened (a
+    firewall that drops it). Any other failure (a name that does not resolve, a reset, a
+    listener that takes the connection and never answers) says nothing of what is served,
+    and is a HarnessError."""
 
 
 def http_redirect(http_url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
@@ -219,8 +220,8 @@ def http_redirect(http_url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
     followed: a hub served on https should send http there."""
     try:
         response = requests.get(http_url, allow_redirects=False, timeout=timeout)
-    except requests.Timeout:
-        raise NotServed(f"{http_url}: nothing answered within {timeout:.0f}s") from None
+    except requests.ConnectTimeout:
+        raise NotServed(f"{http_url}: no connection within {timeout:.0f}s (dropped)") from None
     except requests.ConnectionError as e:
         if _refused(e):
             raise NotServed(f"{http_url}: connection refused") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -235,11 +236,19 @@ def test_nothing_listening_is_one_line():
 
 
 def test_plain_http_that_cannot_be_reached_is_not_taken_for_not_served():
-    """A name that does not resolve says nothing of what the hub serves on http."""
+    """A name that does not resolve, or a listener that takes the connection and never
+    answers, says nothing of what the hub serves on http."""
     url = "http://hub.invalid"  # .invalid never resolves (RFC 2606)
     with pytest.raises(HarnessError) as raised:
         http_redirect(url, timeout=5)
     assert not isinstance(raised.value, NotServed) and url in str(raised.value)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(HarnessError) as raised:
+            http_redirect(url, timeout=1)
+    assert not isinstance(raised.value, NotServed) and "timed out" in str(raised.value), raised.value
 
 
 def test_only_https_urls_are_read():
