@@ -1,5 +1,5 @@
-"""The check catalogue: every conformance check, what it guards, where it applies, and
-the fault that breaks it.
+"""The check catalogue: every conformance check, what it guards, what it reads beyond a
+hub and its deployment, and the fault that breaks it (each target says which apply to it).
 
 It is the one list of checks. verify orders and selects by it (`--check`), refuses a
 suite check that is not in it, and leaves out checks that do not apply to the target or
@@ -91,6 +91,14 @@ SPARK_CLUSTER = "spark-cluster"
 SPARK_NATIVE = "spark-native"
 # in values/: what gives a deployment what a check needs
 NEEDS_VALUES = {SPARK_CLUSTER: "spark-cluster.yaml", SPARK_NATIVE: "spark-native.yaml"}
+# What a check may read or need beyond a hub, in words: a target has each only where it
+# says so (Target.HAS), so that a new target takes no check it cannot serve.
+SURFACES = {
+    CLUSTER_OBJECTS: "a Kubernetes cluster's objects (a Namespace, a DaemonSet, an Ingress)",
+    HTTPS_URL: "the TLS front of a hub reached by its https URL (context remote)",
+    SPARK_CLUSTER: "a Spark standalone cluster beside the hub",
+    SPARK_NATIVE: "Spark's executors as pods (native mode)",
+}
 
 
 def _cluster(id: str, guards: str, fault: str) -> Check:

@@ -317,9 +317,11 @@ class Selftest:
         leaving them out."""
         wanted = {s.strip() for s in (selection or "").split(",") if s.strip()}
         return [
-            {"id": check.id, "fault": check.fault, "why": self.target.LACKS[check.needs]}
+            {"id": check.id, "fault": check.fault, "why": self.target.why_not_applicable(check)}
             for check in catalogue.CATALOGUE
-            if check.needs in self.target.LACKS and (not wanted or check.group in wanted or check.id in wanted)
+            if check.needs
+            and check.needs not in self.target.HAS
+            and (not wanted or check.group in wanted or check.id in wanted)
         ]
 
     # ---- all of it ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from hubharness.selftest import Selftest
 from hubharness.targets.kube import KubeTarget, netpol, spark_rbac
 from hubharness.targets.kube.deployment import NETWORK_POLICIES, NOTEBOOK_PORTS
 from hubharness.targets.local import LocalTarget
+from hubharness.targets.remote import RemoteTarget
 
 from . import kube_proofs
 from .kube_emulator import KubeEmulator
@@ -174,7 +175,8 @@ def test_native_checks_apply_on_kubernetes_only_and_say_where_they_are_proven():
     assert len(NATIVE_CHECKS) == 5
     for check_id in NATIVE_CHECKS:
         check = checks.BY_ID[check_id]
-        assert LocalTarget.why_not_applicable(check) and not KubeTarget.why_not_applicable(check)
+        assert LocalTarget.why_not_applicable(check) and RemoteTarget.why_not_applicable(check)
+        assert not KubeTarget.why_not_applicable(check)
         assert KubeTarget.why_cannot_do(faults.BY_NAME[KubeTarget.fault_for(check)]) == ""
     emulated = {c for c in NATIVE_CHECKS if c in kube_proofs.KUBE_FAULTS}
     assert emulated == {"SPK.native_driver_may_manage_executor_pods", "SPK.native_executors_may_reach_the_driver"}

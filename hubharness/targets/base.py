@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..backup import BackupResult, RestoreResult
-from ..checks import KUBE, LOCAL, REMOTE, Check, Fault
+from ..checks import KUBE, LOCAL, REMOTE, SURFACES, Check, Fault
 from ..daytwo import Home
 from ..errors import HarnessError
 from ..load.figures import Usage
@@ -416,8 +416,13 @@ class Target(abc.ABC):
 
     OPTIONS: ClassVar[frozenset[str]] = frozenset()
     KIND: ClassVar[str]  # checks.LOCAL, KUBE or REMOTE: the key of its ways in Fault.ways
-    # what it has none of (a check's `reads` or `needs`), each with why its checks do not apply
+    # what it has of what a check may read or need beyond a hub (checks.SURFACES); the
+    # checks of the rest do not apply, for the reason LACKS gives, if it gives one
+    HAS: ClassVar[frozenset[str]] = frozenset()
     LACKS: ClassVar[Mapping[str, str]] = {}
+    # whether the harness's own operations (backup, restore, remove, restart_hub) run here,
+    # with the primitives below, so that selftest can plant its mutants in them
+    PLANTS_MUTANTS: ClassVar[bool] = False
     context: str
     namespace: str
 
@@ -425,7 +430,10 @@ class Target(abc.ABC):
     @classmethod
     def why_not_applicable(cls, check: Check) -> str:
         """Why a check does not apply on this target; "" when it does."""
-        return cls.LACKS.get(check.reads, "") or cls.LACKS.get(check.needs, "")
+        for what in (check.reads, check.needs):
+            if what and what not in cls.HAS:
+                return cls.LACKS.get(what) or f"it needs {SURFACES[what]}, which context {cls.KIND} does not have"
+        return ""
 
     @classmethod
     def credentials_for(cls, check: Check) -> frozenset[str]:
@@ -448,10 +456,14 @@ class Target(abc.ABC):
         """Why selftest cannot do the fault to a deployment of this target; "" when it can:
         by its own way, by its values (which every target's chart reads), or as a mutant of
         the target's own operations."""
-        if fault.mutant or cls.KIND in fault.ways:
+        if fault.mutant:
+            return "" if cls.PLANTS_MUTANTS else "it is planted in the harness's own operations, which do not run here"
+        if cls.KIND in fault.ways:
             return ""
-        if fault.ways:
-            done_to = " or ".join(DONE_TO[kind] for kind in fault.ways)
+        if REMOTE in fault.ways:
+            return f"it is done to {DONE_TO[REMOTE]}"
+        if fault.ways:  # a fault is its ways or its values, never both (no values then to fall back on)
+            done_to = " or ".join(DONE_TO.get(kind, f"a {kind} target") for kind in fault.ways)
             return f"it is done to {done_to}; there is no {cls.KIND} way to do it yet"
         return fault.not_by_values_on.get(cls.KIND, "")
 

@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ... import authenticators, chart, daytwo, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
-from ...checks import HTTPS_URL, KUBE, Check, Fault
+from ...checks import CLUSTER_OBJECTS, HTTPS_URL, KUBE, SPARK_CLUSTER, SPARK_NATIVE, Check, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
@@ -76,6 +76,8 @@ class KubeTarget(Target):
     """Any context of the kubeconfig: the cluster is there already, helm is all it needs."""
 
     KIND = KUBE
+    HAS = frozenset({CLUSTER_OBJECTS, SPARK_CLUSTER, SPARK_NATIVE})
+    PLANTS_MUTANTS = True
     LACKS: ClassVar[Mapping[str, str]] = {
         HTTPS_URL: "it reads the TLS front of a hub reached by its https URL (context remote)"
     }

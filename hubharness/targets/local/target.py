@@ -28,7 +28,7 @@ import requests
 
 from ... import authenticators, backup, chart, daytwo, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
-from ...checks import CLUSTER_OBJECTS, HTTPS_URL, LOCAL, SPARK_NATIVE, Fault
+from ...checks import CLUSTER_OBJECTS, HTTPS_URL, LOCAL, SPARK_CLUSTER, SPARK_NATIVE, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, hub_healthy, users_of
 from ...paths import cache_dir
@@ -104,6 +104,8 @@ class LocalTarget(StateFolder, Target):
     """Deploys, removes, backs up and restores one namespace's hub and proxy as processes."""
 
     KIND = LOCAL
+    HAS = frozenset({SPARK_CLUSTER})
+    PLANTS_MUTANTS = True
     LACKS: ClassVar[Mapping[str, str]] = {
         CLUSTER_OBJECTS: "it reads a Kubernetes cluster's objects (a Namespace, a DaemonSet, an Ingress), which "
         "a deployment of processes on this machine has none of",

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import certifi
 import requests
 
-from ...checks import LOCAL, REMOTE, Check, Fault
+from ...checks import HTTPS_URL, LOCAL, REMOTE, SPARK_CLUSTER, SPARK_NATIVE, Check, Fault
 from ...errors import HarnessError
 from ...hubapi import TIMEOUT, HubAPI, UserSession, login, users_of
 from ...paths import cache_dir
@@ -359,6 +359,8 @@ class RemoteTarget(Target):
 
     OPTIONS: ClassVar[frozenset[str]] = frozenset({"url", "http_url"})
     KIND = REMOTE
+    # a hub reached by its URL may run either Spark: which of its checks apply is FROM_OUTSIDE's to say
+    HAS = frozenset({HTTPS_URL, SPARK_CLUSTER, SPARK_NATIVE})
 
     @classmethod
     def why_not_applicable(cls, check: Check) -> str:
