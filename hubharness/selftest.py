@@ -107,7 +107,7 @@ class Selftest:
         # where the namespaces are deployed: a remote hub is a local one behind a TLS front
         self.behind_front = self.target.KIND == catalogue.REMOTE
         self.deploy_context = "local" if self.behind_front else context
-        self.deploys_locally = self.deploy_context == "local"
+        self.deploy_target = target_class(self.deploy_context)
         self.values = [str(Path(v).resolve()) for v in values]
         merged = chart_values.load(chart_values.values_files(self.deploy_context, [Path(v) for v in self.values]))
         # the authenticator the user's values already run (their healthy run proves its checks)
@@ -156,8 +156,7 @@ class Selftest:
             except HarnessError:  # the cluster did not say: remove finds out, and says why
                 there = True
             if there:
-                # a cluster the target makes (kind) stays for the next namespace
-                keep = ["--keep-cluster"] if "keep_cluster" in type(target).OPTIONS else []
+                keep = type(target).SELFTEST_REMOVE_ARGS  # kind's: the cluster it made stays for the next
                 self._invoke(["remove", "--context", self.deploy_context, "--namespace", ns, "--purge", *keep], env)
 
     def _break(self, fault: Fault, namespace: str):
@@ -173,7 +172,7 @@ class Selftest:
         args = [arg for path in run.values for arg in ("--values", path)]
         if fault is None:
             return args, env
-        fault_args, fault_env = materialise(fault, work, target_class(self.deploy_context))
+        fault_args, fault_env = materialise(fault, work, self.deploy_target)
         env.update(fault_env)
         if fault.mutant:
             env[MUTANT_ENV] = fault.mutant
@@ -193,7 +192,7 @@ class Selftest:
             self.deploy_context,
             "--namespace",
             namespace,
-            *(["--port", "0"] if self.deploys_locally else []),
+            *self.deploy_target.SELFTEST_DEPLOY_ARGS,
             "--chart-version",
             self.chart_version,
             *values_args,

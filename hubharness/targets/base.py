@@ -423,6 +423,10 @@ class Target(abc.ABC):
     # whether the harness's own operations (backup, restore, remove, restart_hub) run here,
     # with the primitives below, so that selftest can plant its mutants in them
     PLANTS_MUTANTS: ClassVar[bool] = False
+    # what selftest adds to deploy so that its namespaces run side by side, and to the
+    # remove that purges each
+    SELFTEST_DEPLOY_ARGS: ClassVar[tuple[str, ...]] = ()
+    SELFTEST_REMOVE_ARGS: ClassVar[tuple[str, ...]] = ()
     context: str
     namespace: str
 

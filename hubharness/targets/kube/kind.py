@@ -27,6 +27,7 @@ from .target import KubeTarget
 
 class KindTarget(KubeTarget):
     OPTIONS = frozenset({"keep_cluster"})
+    SELFTEST_REMOVE_ARGS = ("--keep-cluster",)  # the cluster it made stays for the next namespace
     kind_config = KIND_CONFIG
 
     def __init__(self, namespace: str, keep_cluster: bool = False):

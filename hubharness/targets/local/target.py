@@ -106,6 +106,7 @@ class LocalTarget(StateFolder, Target):
     KIND = LOCAL
     HAS = frozenset({SPARK_CLUSTER})
     PLANTS_MUTANTS = True
+    SELFTEST_DEPLOY_ARGS = ("--port", "0")  # a free port each, not the default 8000
     LACKS: ClassVar[Mapping[str, str]] = {
         CLUSTER_OBJECTS: "it reads a Kubernetes cluster's objects (a Namespace, a DaemonSet, an Ingress), which "
         "a deployment of processes on this machine has none of",
