@@ -22,6 +22,7 @@ from . import lint as lint_values
 from . import values as chart_values
 from .errors import HarnessError
 from .paths import reports_root
+from .report_dir import new_report_dir, redact
 from .targets import target_for
 
 
@@ -151,7 +152,6 @@ def load(
     """Run a load; exit 1 naming each threshold it crossed."""
     from .load import figures, journey, page
     from .load.hub import options as load_options
-    from .verify import new_report_dir, redact
 
     deployment = target_for(context, namespace, {"url": url or ""}).deployment()
     try:

@@ -40,6 +40,7 @@ from . import values as chart_values
 from .errors import HarnessError
 from .faults import BY_NAME, Fault, materialise
 from .paths import PROJECT_ROOT, VALUES_DIR
+from .report_dir import new_report_dir
 from .session import MUTANT_ENV
 from .targets import target_class, target_for
 from .targets.local import LocalTarget
@@ -47,7 +48,6 @@ from .targets.remote.credentials import ENVIRONMENT as REMOTE_CREDENTIALS
 from .targets.remote.credentials import FILE_ENV
 from .targets.remote.target import CA_BUNDLE_ENV, PREFIX_ENV
 from .tlsfront import BROKEN, LOCAL_HOSTS, TestCA, TlsFront
-from .verify import new_report_dir
 
 REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import pytest
 from . import authenticators, report_page, sparkcluster, sparknative
 from . import checks as catalogue
 from .errors import HarnessError
-from .paths import PROJECT_ROOT, SUITES_DIR, reports_root
+from .paths import PROJECT_ROOT, SUITES_DIR
+from .report_dir import new_report_dir, record_scrub, redact
 from .session import DEPLOYMENT_KEY, MUTANT_ENV
 from .targets import target_class, target_for
 from .targets.base import Deployment
@@ -23,59 +22,6 @@ from .targets.base import Deployment
 class VerifyResult:
     exit_code: int
     report_dir: Path
-
-
-def new_report_dir(context: str, root: Path | None = None) -> Path:
-    root = root or reports_root()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    run = root / f"{stamp}-{context}"
-    n = 1
-    while run.exists():
-        n += 1
-        run = root / f"{stamp}-{context}-{n}"
-    run.mkdir(parents=True)
-    latest = root / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(run.name)
-    return run
-
-
-def redact(directory: Path, secrets: list[str], also: tuple[Path, ...] = ()) -> list[Path]:
-    """Last line of defence: no secret value survives in any report file (the files of
-    `directory`, and the files `also` names). Returns the files one was found in."""
-    values = secret_values(secrets)
-    found = []
-    for path in [*directory.rglob("*"), *also]:
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        cleaned = data
-        for value in values:
-            cleaned = cleaned.replace(value.encode(), b"***")
-        if cleaned != data:
-            path.write_bytes(cleaned)
-            found.append(path)
-    return found
-
-
-def secret_values(secrets: list[str]) -> list[str]:
-    """The values redaction looks for, longest first (shorter ones would scrub ordinary words)."""
-    return sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
-
-
-def record_scrub(report_dir: Path, secrets: list[str], found: list[Path]) -> None:
-    """Say in summary.json how many secret values the report was searched for and where
-    one was found (and replaced): the page answers "was the password ever exposed"."""
-    summary_file = report_dir / "summary.json"
-    if not summary_file.is_file():
-        return
-    summary = json.loads(summary_file.read_text())
-    summary["scrubbed"] = {
-        "secrets": len(secret_values(secrets)),
-        "found_in": sorted(str(p.relative_to(report_dir)) for p in found if p.is_relative_to(report_dir)),
-    }
-    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def running_authenticator(deployment: Deployment) -> str | None:
