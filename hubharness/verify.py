@@ -138,6 +138,6 @@ def run(
         if not has:
             runs += "; checks that need a Spark cluster or native Spark are left out of a deployment without them"
         if deployment.offers is not None:
-            runs += "; on a remote hub, checks the credentials do not allow are left out (see the report)"
+            runs += "; checks the credentials given do not allow are left out (see the report)"
         raise HarnessError(f"no check matched (-k {keyword!r}, --check {checks!r}){runs}: see the names in suites/")
     return VerifyResult(code, report_dir)
