@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,10 +148,46 @@ def processes_under(directory: Path, env_markers: dict[str, str] | None = None) 
     return found
 
 
-def free_port() -> int:
+# Ports handed out lately, by every process of the harness on this machine: a port is free
+# between free_port() and the bind of whoever asked for it, and two deploys at once (verify's
+# scratch namespaces, selftest's jobs) could otherwise be handed the same one.
+PORTS_HANDED_OUT = Path(tempfile.gettempdir()) / "hubharness-ports"
+PORT_HELD_FOR = 120.0  # seconds: long enough for a hub, a proxy or a server to bind it
+_swept: list[bool] = []
+
+
+def _unbound_port() -> int:
+    """A port the kernel gives, free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_port() -> int:
+    """A port nothing listens on now, and that no process of the harness was handed in the
+    last PORT_HELD_FOR seconds (a file per port under PORTS_HANDED_OUT, made exclusively)."""
+    if not PORTS_HANDED_OUT.is_dir():
+        PORTS_HANDED_OUT.mkdir(exist_ok=True)
+    elif not _swept:  # once a process: the marks of ports held no longer go
+        _swept.append(True)
+        for old in PORTS_HANDED_OUT.iterdir():
+            with contextlib.suppress(OSError):
+                if time.time() - old.stat().st_mtime > PORT_HELD_FOR:
+                    old.unlink()
+    for _ in range(50):
+        port = _unbound_port()
+        mark = PORTS_HANDED_OUT / str(port)
+        try:
+            if time.time() - mark.stat().st_mtime > PORT_HELD_FOR:
+                mark.unlink(missing_ok=True)  # handed out long ago: bound by now, or not wanted
+        except FileNotFoundError:
+            pass
+        try:
+            os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue  # another deploy was handed it a moment ago
+        return port
+    raise HarnessError(f"no free port that no other deploy was just handed, in 50 tries ({PORTS_HANDED_OUT})")
 
 
 def port_in_use(port: int) -> bool:

@@ -1,10 +1,13 @@
 """Which processes are a namespace's: found by their folder and environment markers."""
 
+import os
 import signal
 import subprocess
+import time
 
 import psutil
 
+from hubharness import procs
 from hubharness.procs import carries, stop
 from hubharness.waiting import wait_until
 
@@ -33,3 +36,16 @@ def test_a_stopped_process_is_ended_by_its_sigterm_not_a_sigkill(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_port_handed_out_is_not_handed_out_again_while_it_is_held(tmp_path, monkeypatch):
+    """Two deploys at once (verify's scratch namespaces, selftest's jobs) each ask for a free
+    port: the kernel may name the same one twice before either binds it."""
+    monkeypatch.setattr(procs, "PORTS_HANDED_OUT", tmp_path)
+    ports = iter([40001, 40001, 40002, 40001])
+    monkeypatch.setattr(procs, "_unbound_port", lambda: next(ports))
+    assert procs.free_port() == 40001
+    assert procs.free_port() == 40002, "40001 was just handed out"
+    old = time.time() - procs.PORT_HELD_FOR - 1
+    os.utime(tmp_path / "40001", (old, old))
+    assert procs.free_port() == 40001, "held no longer: bound by now, or not wanted"
