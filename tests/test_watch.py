@@ -372,8 +372,10 @@ def test_for_ends_the_schedule_and_the_endpoint(tmp_path):
         lines: list[str] = []
         started = time.monotonic()
         settings = Settings("light", every=1.0, duration=2.5, address="127.0.0.1", port=0)
-        summary = run(hub, settings, History(tmp_path, []), "local", NS, lines.append)
+        history = History(tmp_path, [])
+        summary = run(lambda: hub, settings, history, "local", NS, lines.append)
         took = time.monotonic() - started
+    assert {"password-1234", "token-1234"} <= set(history.secrets), "each journey's hub's credentials are redacted"
     # every 1 s for 2.5 s: three, or two where the first two started late on a busy machine
     assert summary.journeys in (2, 3) and summary.failed == summary.journeys, lines
     assert summary.stopped_by == "--for", lines
