@@ -156,6 +156,13 @@ PORT_HELD_FOR = 120.0  # seconds: long enough for a hub, a proxy or a server to 
 _swept: list[bool] = []
 
 
+def _drop_if_stale(mark: Path) -> None:
+    """A port's mark handed out over PORT_HELD_FOR ago: bound by now, or not wanted."""
+    with contextlib.suppress(OSError):
+        if time.time() - mark.stat().st_mtime > PORT_HELD_FOR:
+            mark.unlink()
+
+
 def _unbound_port() -> int:
     """A port the kernel gives, free now."""
     with socket.socket() as s:
@@ -171,17 +178,11 @@ def free_port() -> int:
     elif not _swept:  # once a process: the marks of ports held no longer go
         _swept.append(True)
         for old in PORTS_HANDED_OUT.iterdir():
-            with contextlib.suppress(OSError):
-                if time.time() - old.stat().st_mtime > PORT_HELD_FOR:
-                    old.unlink()
+            _drop_if_stale(old)
     for _ in range(50):
         port = _unbound_port()
         mark = PORTS_HANDED_OUT / str(port)
-        try:
-            if time.time() - mark.stat().st_mtime > PORT_HELD_FOR:
-                mark.unlink(missing_ok=True)  # handed out long ago: bound by now, or not wanted
-        except FileNotFoundError:
-            pass
+        _drop_if_stale(mark)
         try:
             os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
