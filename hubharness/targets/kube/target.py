@@ -15,10 +15,9 @@ import base64
 import functools
 import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 import yaml
@@ -27,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ... import authenticators, chart, daytwo, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
-from ...checks import CLUSTER_OBJECTS, HTTPS_URL, KUBE, SPARK_CLUSTER, SPARK_NATIVE, Check, Fault
+from ...checks import CLUSTER_OBJECTS, KUBE, SPARK_CLUSTER, SPARK_NATIVE, Check, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
@@ -78,9 +77,6 @@ class KubeTarget(Target):
     KIND = KUBE
     HAS = frozenset({CLUSTER_OBJECTS, SPARK_CLUSTER, SPARK_NATIVE})
     PLANTS_MUTANTS = True
-    LACKS: ClassVar[Mapping[str, str]] = {
-        HTTPS_URL: "it reads the TLS front of a hub reached by its https URL (context remote)"
-    }
 
     def __init__(self, context: str, namespace: str):
         self.context = context

@@ -28,7 +28,7 @@ import requests
 
 from ... import authenticators, backup, chart, daytwo, procs, sparkcluster, sparknative, upgrades
 from ... import values as chart_values
-from ...checks import CLUSTER_OBJECTS, HTTPS_URL, LOCAL, SPARK_CLUSTER, SPARK_NATIVE, Fault
+from ...checks import CLUSTER_OBJECTS, LOCAL, SPARK_CLUSTER, SPARK_NATIVE, Fault
 from ...errors import HarnessError
 from ...hubapi import HubAPI, hub_healthy, users_of
 from ...paths import cache_dir
@@ -110,7 +110,6 @@ class LocalTarget(StateFolder, Target):
     LACKS: ClassVar[Mapping[str, str]] = {
         CLUSTER_OBJECTS: "it reads a Kubernetes cluster's objects (a Namespace, a DaemonSet, an Ingress), which "
         "a deployment of processes on this machine has none of",
-        HTTPS_URL: "it reads the TLS front of a hub reached by its https URL (context remote)",
         SPARK_NATIVE: "it applies to kubernetes only: native mode runs Spark's executors as pods, and the local "
         "target refuses it (pip's pyspark ships no Kubernetes resource manager); verify and `invoke selftest "
         "--context kind` run it on kind in the nightly, with the real image",
