@@ -128,7 +128,7 @@ def load(
         "prefix": "namespaces are <prefix>-healthy and <prefix>-<fault>, purged afterwards",
         "values": "extra values file under every deployment (repeatable)",
         "chart_version": "zero-to-jupyterhub chart version",
-        "jobs": "namespaces deployed and verified at once (default 2; 1 where each would claim the values' NodePort)",
+        "jobs": "namespaces deployed and verified at once (default 2)",
     },
 )
 def selftest(

@@ -109,6 +109,8 @@ class Selftest:
         self.deploy_context = "local" if self.behind_front else context
         self.deploy_target = target_class(self.deploy_context)
         self.values = [str(Path(v).resolve()) for v in values]
+        # what the target lays over each namespace's values so that they run side by side
+        self.side_by_side = tuple(str((VALUES_DIR / f).resolve()) for f in self.deploy_target.SELFTEST_VALUES)
         merged = chart_values.load(chart_values.values_files(self.deploy_context, [Path(v) for v in self.values]))
         # the authenticator the user's values already run (their healthy run proves its checks)
         self._authenticator = authenticators.configured(merged)
@@ -116,22 +118,9 @@ class Selftest:
         self._has = {catalogue.SPARK_CLUSTER} if sparkcluster.settings(merged) else set()
         if sparknative.settings(merged):
             self._has.add(catalogue.SPARK_NATIVE)
-        self.jobs = self._jobs(jobs, merged)
+        self.jobs = 2 if jobs is None else max(1, jobs)
         self.say = say
         self.lock = threading.Lock()
-
-    def _jobs(self, asked: int | None, values: dict) -> int:
-        """2 at a time unless asked; 1 where every namespace would claim what only one may
-        have (on a cluster, the values' NodePort: kind's)."""
-        shared = self.target.shared_by_namespaces(values)
-        if asked is None:
-            return 1 if shared else 2
-        if shared and asked > 1:
-            raise HarnessError(
-                f"selftest --jobs {asked} on context {self.context}: {shared}, which one namespace may have: "
-                "use --jobs 1"
-            )
-        return max(1, asked)
 
     # ---- one namespace -------------------------------------------------------------
     def _invoke(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -185,7 +174,7 @@ class Selftest:
         work.mkdir(parents=True)
         values_args, env = self._prepare(run, work)
         env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
-        deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV}
+        deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV} | self.deploy_target.selftest_env(namespace)
         deploy = [
             "deploy",
             "--context",
@@ -272,10 +261,11 @@ class Selftest:
         return front, env
 
     def _values_for(self, check: catalogue.Check) -> tuple[str, ...]:
-        """The user's values, then the values that make the hub run the check's authenticator
-        when the user's do not already (values/shared-password.yaml), and those that give the
-        deployment what the check needs (values/spark-cluster.yaml)."""
-        values = tuple(self.values)
+        """The user's values, then what the target lays over every namespace so that they run
+        side by side (Target.SELFTEST_VALUES), the values that make the hub run the check's
+        authenticator when the user's do not already (values/shared-password.yaml), and those
+        that give the deployment what the check needs (values/spark-cluster.yaml)."""
+        values = (*self.values, *self.side_by_side)
         if check.authenticator and self._authenticator != check.authenticator:
             values += (str((VALUES_DIR / authenticators.VALUES_FILE[check.authenticator]).resolve()),)
         if check.needs and check.needs not in self._has:

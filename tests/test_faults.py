@@ -6,16 +6,21 @@ leaked password redacted from the report.
 import json
 import os
 import textwrap
-from types import SimpleNamespace
+from pathlib import Path
 
 import psutil
+import pytest
 import yaml
 
+from hubharness import values
+from hubharness.errors import HarnessError
 from hubharness.selftest import Selftest
+from hubharness.targets.kube import access as kube_access
+from hubharness.targets.kube.api import INGRESS
+from hubharness.targets.kube.kind import KindTarget
 from hubharness.waiting import wait_until
 
 from .helpers import failed, outcomes
-from .kube_emulator import KubeEmulator
 
 
 def deploy(harness, ns, tmp_path, overlay: str | None = None):
@@ -36,16 +41,25 @@ def test_selftest_on_a_cluster_checks_its_tools_first_in_one_line(harness):
     assert not list(harness.reports.glob("*selftest*")), "nothing ran"
 
 
-def test_selftest_on_kind_runs_one_namespace_at_a_time_and_refuses_more_in_one_line(harness, tmp_path, monkeypatch):
-    """Each namespace's proxy-public would claim kind's NodePort: a second would be refused."""
-    ran = harness.invoke("selftest", "--context", "kind", "--jobs", "2", env={"PATH": "/usr/bin:/bin"})
-    assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
-    assert "claim NodePort 30080" in ran.err and "use --jobs 1" in ran.err, ran.err
-    assert Selftest("kind", "s", [], "4.4.0", None).jobs == 1
-    config = tmp_path / "kubeconfig"
-    config.write_text(yaml.safe_dump(KubeEmulator.kubeconfig(SimpleNamespace(url="http://127.0.0.1:9"))))
-    monkeypatch.setenv("KUBECONFIG", str(config))
-    assert Selftest("emulated", "s", [], "4.4.0", None).jobs == 2  # its proxy-public: a ClusterIP
+def test_selftest_namespaces_on_a_cluster_claim_nothing_another_one_has(monkeypatch):
+    """On kind (and any cluster) two namespaces run at once: no NodePort, no user-scheduler
+    (its ClusterRole is the release's), and an ingress host of each namespace's own."""
+    monkeypatch.delenv(kube_access.INGRESS_HOST_ENV, raising=False)
+    selftest = Selftest("kind", "s", [], "4.4.0", None)
+    assert selftest.jobs == 2
+    plan = selftest.plan()
+    for run in [*plan.healthy_runs.values(), *plan.fault_runs.values()]:
+        merged = values.load(values.values_files("kind", [Path(v) for v in run.values]))
+        assert values.get(merged, "proxy.service.type") == "ClusterIP", run.name
+        assert kube_access.node_port(merged) is None and not values.get(merged, "scheduling.userScheduler.enabled")
+    hosts = {KindTarget.selftest_env(ns)[kube_access.INGRESS_HOST_ENV] for ns in ("s-healthy", "s-proxy-killed")}
+    assert hosts == {"s-healthy.jupyterhub.localhost", "s-proxy-killed.jupyterhub.localhost"}
+    manifest = yaml.safe_load(INGRESS.read_text())
+    monkeypatch.setenv(kube_access.INGRESS_HOST_ENV, "s-healthy.jupyterhub.localhost")
+    assert kube_access.with_ingress_host(manifest)["spec"]["rules"][0]["host"] == "s-healthy.jupyterhub.localhost"
+    monkeypatch.setenv(kube_access.INGRESS_HOST_ENV, "Not A Host")
+    with pytest.raises(HarnessError, match="HUBHARNESS_INGRESS_HOST='Not A Host' is not a host name"):
+        kube_access.with_ingress_host(manifest)
 
 
 def test_a_check_that_cannot_run_fails_unless_skipped_on_request(harness, tmp_path):

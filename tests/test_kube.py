@@ -76,6 +76,19 @@ def test_second_deploy_keeps_the_secret_and_replaces_the_ingress(cluster):
     assert ("PUT", "/apis/networking.k8s.io/v1/namespaces/jh/ingresses/jupyterhub") in cluster.requests
 
 
+def test_the_ingress_host_is_the_one_the_environment_names(cluster, monkeypatch):
+    """One host is one Ingress in a cluster: selftest's namespaces each name their own."""
+    cluster.add_pod("jh", "hub-abc", "hub")
+    cluster.add_pod("jh", "proxy-abc", "proxy")
+    monkeypatch.setenv("HUBHARNESS_INGRESS_HOST", "jh.jupyterhub.localhost")
+    deploy()
+    assert cluster.get("jh", "ingresses", "jupyterhub")["spec"]["rules"][0]["host"] == "jh.jupyterhub.localhost"
+    monkeypatch.setenv("HUBHARNESS_INGRESS_HOST", "jh_hub")
+    with pytest.raises(HarnessError, match="is not a host name"):
+        deploy("other")
+    assert "other" not in cluster.namespaces, "refused before any change"
+
+
 def test_crashloop_fails_fast_naming_the_pod(cluster):
     cluster.add_pod("jh", "hub-crash", "hub", waiting="CrashLoopBackOff")
     started = time.monotonic()

@@ -428,6 +428,7 @@ def hub_cluster(cluster, ingress_controller, monkeypatch, tmp_path):
     cluster.stop_containers, cluster.claim_folder = hubs.stop_containers, hubs.claim_folder
     cluster.serve_port, cluster.pod_metrics = hubs.serve_port, hubs.pod_metrics
     cluster.image_failures[cluster_faults.UNPULLABLE] = "pull"  # no registry has it
+    ingress_controller.cluster = cluster  # each namespace's Ingress has a host of its own
     kubectl = cluster.bin_dir / "kubectl"
     kubectl.write_text(KUBECTL.format(python=sys.executable))
     kubectl.chmod(0o755)

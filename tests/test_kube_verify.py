@@ -26,7 +26,7 @@ from hubharness.targets.kube import helm_release
 from hubharness.waiting import wait_until
 
 from .helpers import PROJECT_ROOT, run_invoke
-from .kube_emulator import daemon_set_status
+from .kube_emulator import KubeEmulator, daemon_set_status
 
 PASSWORD = "from-the-environment-123"
 SERVICE_TOKEN = "hubharness-service-token-0123456789"
@@ -205,18 +205,32 @@ def image_puller(cluster, ns: str, config: dict) -> None:
 
 class IngressController:
     """Stands in for an ingress controller on 127.0.0.1: serves the hub's login page for the
-    hosts it was told route to proxy-public, and its default backend's 404 for any other."""
+    hosts it was told route to proxy-public, and for those the Ingresses of `cluster` name
+    when it watches one; its default backend's 404 for any other."""
 
     def __init__(self):
         self.hosts = {"jupyterhub.localhost"}
+        self.cluster: KubeEmulator | None = None
         controller = self
+
+        def routes(host: str) -> bool:
+            if host in controller.hosts:
+                return True
+            objects = controller.cluster.objects if controller.cluster else {}
+            return any(
+                rule.get("host") == host
+                for (_, kind), store in list(objects.items())
+                if kind == "ingresses"
+                for ingress in list(store.values())
+                for rule in ingress.get("spec", {}).get("rules") or []
+            )
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_GET(self):
-                known = self.headers.get("Host", "").split(":")[0] in controller.hosts
+                known = routes(self.headers.get("Host", "").split(":")[0])
                 body = b'<form><input name="password"></form>' if known else b"default backend - 404"
                 self.send_response(200 if known else 404)
                 self.send_header("Content-Length", str(len(body)))

@@ -423,8 +423,10 @@ class Target(abc.ABC):
     # whether the harness's own operations (backup, restore, remove, restart_hub) run here,
     # with the primitives below, so that selftest can plant its mutants in them
     PLANTS_MUTANTS: ClassVar[bool] = False
-    # what selftest adds to deploy so that its namespaces run side by side, and to the
-    # remove that purges each
+    # what selftest does so that its namespaces run side by side: files of values/ laid
+    # over each namespace's values, arguments added to its deploy and to the remove that
+    # purges it (selftest_env: its deploy's environment)
+    SELFTEST_VALUES: ClassVar[tuple[str, ...]] = ()
     SELFTEST_DEPLOY_ARGS: ClassVar[tuple[str, ...]] = ()
     SELFTEST_REMOVE_ARGS: ClassVar[tuple[str, ...]] = ()
     context: str
@@ -472,10 +474,10 @@ class Target(abc.ABC):
         return fault.not_by_values_on.get(cls.KIND, "")
 
     @classmethod
-    def shared_by_namespaces(cls, values: dict) -> str:
-        """What every namespace deployed with these values would claim that only one may
-        have (selftest then deploys one at a time); "" when they can run side by side."""
-        return ""
+    def selftest_env(cls, namespace: str) -> dict[str, str]:
+        """What selftest sets in the environment of a namespace's deploy, so that it claims
+        nothing another namespace has."""
+        return {}
 
     # ---- what selftest does to a deployment ------------------------------------------
     @classmethod

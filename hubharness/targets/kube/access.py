@@ -23,6 +23,8 @@ from ...errors import HarnessError
 
 PUBLIC_URL_ENV = "HUBHARNESS_PUBLIC_URL"
 INGRESS_URL_ENV = "HUBHARNESS_INGRESS_URL"  # where the ingress controller answers, if not in the Ingress status
+INGRESS_HOST_ENV = "HUBHARNESS_INGRESS_HOST"  # the host deploy's Ingress routes to proxy-public
+DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*")
 FORWARD_TIMEOUT = 20
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
 # what kubectl says when the pod it forwards to has gone (it exits, or fails every connection)
@@ -41,6 +43,22 @@ def kind_host_port(kind_config: Path, node_port: int) -> int:
         f"proxy-public's NodePort {node_port} is not mapped by {kind_config}: add an "
         "extraPortMappings entry for it, or set proxy.service.nodePorts.http to a mapped port"
     )
+
+
+def with_ingress_host(ingress: dict) -> dict:
+    """The Ingress of manifests/ingress.yaml, for the host HUBHARNESS_INGRESS_HOST names if
+    set: one host is one Ingress in a cluster (two namespaces side by side need two)."""
+    host = os.environ.get(INGRESS_HOST_ENV, "")
+    if not host:
+        return ingress
+    if not DNS_NAME.fullmatch(host):
+        raise HarnessError(
+            f"{INGRESS_HOST_ENV}={host!r} is not a host name: lower-case DNS labels joined by dots "
+            "(for example hub.example.org)"
+        )
+    for rule in ingress["spec"]["rules"]:
+        rule["host"] = host
+    return ingress
 
 
 def node_port(values: dict) -> int | None:

@@ -32,7 +32,7 @@ from ...hubapi import HubAPI, users_of
 from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target, Undo
-from . import faults, helm_release, spark_objects, spark_rbac
+from . import access, faults, helm_release, spark_objects, spark_rbac
 from .access import node_port
 from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
 from .backup import run_backup
@@ -77,6 +77,9 @@ class KubeTarget(Target):
     KIND = KUBE
     HAS = frozenset({CLUSTER_OBJECTS, SPARK_CLUSTER, SPARK_NATIVE})
     PLANTS_MUTANTS = True
+    # selftest's namespaces run side by side: proxy-public a ClusterIP (no NodePort to
+    # share), no user-scheduler (its ClusterRole is named after the release)
+    SELFTEST_VALUES = ("scratch.yaml",)
 
     def __init__(self, context: str, namespace: str):
         self.context = context
@@ -122,11 +125,10 @@ class KubeTarget(Target):
         return faults.INSTEAD.get(check.id, check.fault)
 
     @classmethod
-    def shared_by_namespaces(cls, values: dict) -> str:
-        port = chart_values.get(values, "proxy.service.nodePorts.http")
-        if port and chart_values.get(values, "proxy.service.type") == "NodePort":
-            return f"every namespace's proxy-public would claim NodePort {port} (proxy.service.nodePorts.http)"
-        return ""
+    def selftest_env(cls, namespace: str) -> dict[str, str]:
+        """An ingress host of the namespace's own: one host is one Ingress in a cluster."""
+        host = yaml.safe_load(INGRESS.read_text())["spec"]["rules"][0]["host"]
+        return {access.INGRESS_HOST_ENV: f"{namespace}.{host}"}
 
     @classmethod
     def place_fault_files(cls, fault: Fault, work: Path) -> tuple[str, list[str]]:
@@ -374,7 +376,7 @@ class KubeTarget(Target):
         if spark is not None:
             spark_objects.image_of(values)  # refused before any change, as the settings are
         authenticators.require_hub_for(values, chart_version)
-        ingress = validated(yaml.safe_load(INGRESS.read_text()))  # bad manifests stop us before any change
+        ingress = validated(access.with_ingress_host(yaml.safe_load(INGRESS.read_text())))  # before any change
         self.require_tools()
         self.ensure_cluster()
         core = self.core()
