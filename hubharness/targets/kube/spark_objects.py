@@ -17,7 +17,7 @@ import shlex
 
 from ... import values as chart_values
 from ...errors import HarnessError
-from ...sparkcluster import PORT, SERVICE, Settings
+from ...sparkcluster import DAEMON_JAVA_OPTS, PORT, SERVICE, Settings
 
 MASTER, WORKER = "spark-master", "spark-worker"
 COMPONENTS = (MASTER, WORKER)
@@ -83,6 +83,7 @@ def _env() -> list[dict]:
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": "SPARK_LOCAL_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": "SPARK_DAEMON_MEMORY", "value": f"{DAEMON_MEMORY_MB}m"},
+        {"name": "SPARK_DAEMON_JAVA_OPTS", "value": DAEMON_JAVA_OPTS},
     ]
 
 

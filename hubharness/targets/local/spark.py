@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ... import authenticators, procs
 from ...errors import HarnessError
-from ...sparkcluster import Settings, read_json
+from ...sparkcluster import DAEMON_JAVA_OPTS, Settings, read_json
 from ...waiting import wait_until
 from ..base import Component
 from .state import StateFolder
@@ -150,7 +150,7 @@ class LocalSparkCluster:
             SPARK_PUBLIC_DNS="127.0.0.1",
             # a port taken before the JVM binds it makes it exit (said by wait_ready), not move on
             # quietly to the next one, where nothing that was told the address would look
-            SPARK_DAEMON_JAVA_OPTS=f"{env.get('SPARK_DAEMON_JAVA_OPTS', '')} -Dspark.port.maxRetries=0".strip(),
+            SPARK_DAEMON_JAVA_OPTS=f"{DAEMON_JAVA_OPTS} -Dspark.port.maxRetries=0",
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         )
         return env
