@@ -15,6 +15,11 @@ from hubharness.targets.local import LocalTarget
 
 SELFTEST_TIMEOUT = 2400  # about 25 minutes on 2 cores beside the other tests; this bounds a hung run
 LOCAL = {c.id for c in checks.for_target(LocalTarget)}
+# what verify runs on local with the default values' DummyAuthenticator (the shared-password
+# checks are left out there: the hub says it runs another) and no Spark cluster
+DEFAULT = {
+    c.id for c in checks.for_deployment(checks.for_authenticator(checks.for_target(LocalTarget), "dummy"), set())
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +44,28 @@ def test_each_check_has_its_row_with_a_healthy_pass_and_a_kill(selftest):
     assert set(rows) == LOCAL
     assert {row["healthy"] for row in rows.values()} == {"passed"}
     assert "killed" in (report / "selftest.html").read_text()
+
+
+def test_the_healthy_run_is_a_whole_verify_with_its_whole_report(selftest):
+    """The healthy namespace on the default values: every check verify runs there, passed,
+    and the report a user gets from `invoke deploy verify`, files and figures."""
+    _, data, report = selftest
+    healthy = next(r for r in data["runs"] if r["name"] == "healthy")
+    run = report / healthy["report"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert {c["id"] for c in summary["checks"]} == DEFAULT
+    assert {c["outcome"] for c in summary["checks"]} == {"passed"}
+    for name in ("junit.xml", "report.html", "pytest.html", "summary.json", "load.json", "load.html", "res.json"):
+        assert (run / name).is_file(), name
+    homes = {h["user"]: h for h in summary["ops"]["homes"]}
+    assert homes["verify-alice"]["capacity_bytes"] == 10 * 2**30 and homes["verify-alice"]["used_bytes"] > 0, homes
+    assert {"hub", "proxy", "server:verify-alice"} <= set(summary["ops"]["resources"]["components"]), summary["ops"]
+    page = (run / "report.html").read_text()
+    assert "verify PASSED" in page and "namespace <b>selftest-healthy</b>" in page
+    assert summary["deployment"]["jupyterhub"] in page
+    assert (run / ".." / "index.html").is_file()
+    assert not (run / "diagnostics").exists(), "diagnostics are for failed checks only"
+    assert healthy["verify_exit"] == 0
 
 
 def test_selftest_leaves_no_state_behind(selftest, module_harness):
