@@ -1,9 +1,12 @@
 """`invoke selftest`: every check shown able to fail, and passing when nothing is broken.
 
 For each fault of the selected checks (hubharness.checks names them, hubharness.faults
-defines them) a namespace of its own is deployed, broken, verified and purged; one more
-namespace stays healthy and must pass every selected check. A check is killed when the
-healthy run passed it and its fault's run failed it, naming it in verify's output.
+defines them) a namespace of its own is deployed, broken, verified and purged; faults
+planted in verify's own process only (the mutants of the harness's operations, which act
+on verify's scratch namespaces) share a deployment, up to five verified one after
+another. One more namespace stays healthy and must pass every selected check. A check is
+killed when the healthy run passed it and its fault's run failed it, naming it in
+verify's output.
 Deploy, verify and remove run as the user runs them (`invoke …` in a subprocess), up to
 `jobs` namespaces at once.
 
@@ -52,12 +55,23 @@ from .tlsfront import BROKEN, LOCAL_HOSTS, TestCA, TlsFront
 REMOTE_ENVIRONMENT = (*REMOTE_CREDENTIALS, FILE_ENV, CA_BUNDLE_ENV, PREFIX_ENV)
 
 HEALTHY = "healthy"
+SHARED = "mutants"  # the namespaces the runs of verify-only faults share (Selftest._shared)
+SHARED_AT_MOST = 5  # runs to a shared namespace: two or more lanes pack better beside the others
 COMMAND_TIMEOUT = 900  # one deploy or verify; a BAK run deploys three times and spawns three servers
+
+
+def verify_only(fault: Fault | None) -> bool:
+    """A fault planted in verify's own process and nothing else (a mutant of the harness's
+    operations on verify's scratch namespaces): the deployment under test stays as it was."""
+    return bool(
+        fault and fault.mutant and not (fault.overlay or fault.env or fault.files or fault.ways or fault.redeploy)
+    )
 
 
 @dataclass
 class Run:
-    """One namespace: deployed (healthy or with one fault), verified, purged."""
+    """One verify: on a namespace of its own, deployed (healthy or with one fault) and
+    purged, or on one it shares with other verify-only faults (Selftest._shared)."""
 
     name: str  # "healthy" or the fault's name (each with the authenticator it needs, if any)
     checks: list[catalogue.Check]
@@ -135,10 +149,11 @@ class Selftest:
             check=False,
         )
 
-    def _purge(self, namespace: str, env: dict[str, str]) -> None:
-        # verify purges its scratch namespace itself, unless its run's fault is a purge that
-        # keeps (purge-keeps-state): RMV's scratch is purged here too
-        for ns in (namespace, f"{namespace[:50]}-scratch"):
+    def _purge(self, namespace: str, env: dict[str, str], scratch_only: bool = False) -> None:
+        # verify purges its scratch namespaces itself, unless its run's fault is a purge that
+        # keeps (purge-keeps-state) or it was cut short: they are purged here too
+        scratch = [f"{namespace[:50]}-{suffix}" for suffix in ("scratch", "res", "upg")]
+        for ns in scratch if scratch_only else [namespace, *scratch]:
             target = target_for(self.deploy_context, ns)
             try:
                 there = target.exists()
@@ -200,23 +215,13 @@ class Selftest:
                     if done.returncode != 0:
                         run.error = f"deploy after the fault failed: {done.stderr.strip()[-400:]}"
                         return run
-            ids = ",".join(c.id for c in run.checks)
-            verify = ["verify", "--context", self.context, "--namespace", namespace, "--check", ids]
+            verify = ["verify", "--context", self.context, "--namespace", namespace]
             if self.behind_front:
                 front, by_url = self._behind_front(run.fault, namespace, work)
                 undo = front.stop  # a local deployment's fault has nothing to undo (_break)
                 verify += ["--url", front.url, "--http-url", front.http_url]
                 env = {**env, **by_url}
-            done = self._invoke(verify, env)
-            run.verify_exit, run.verify_output = done.returncode, done.stdout + done.stderr
-            summary_file = report_dir / "runs" / run.name / "latest" / "summary.json"
-            if not summary_file.is_file():
-                run.error = f"verify wrote no summary: {done.stderr.strip()[-400:]}"
-                return run
-            run.report = str(summary_file.parent.resolve().relative_to(report_dir))
-            for record in json.loads(summary_file.read_text())["checks"]:
-                run.outcomes[record["id"]] = record["outcome"]
-                run.messages[record["id"]] = record["message"]
+            self._verify(run, verify, env, report_dir)
             return run
         except subprocess.TimeoutExpired as e:
             run.error = f"timed out after {e.timeout:.0f}s: {' '.join(e.cmd[3:6])}"
@@ -233,6 +238,64 @@ class Selftest:
             self._purge(namespace, deploy_env)
             run.seconds = time.monotonic() - started
             self._progress(run)
+
+    def _lane(self, lane: list[Run], work_root: Path, report_dir: Path) -> list[Run]:
+        if len(lane) == 1 and not verify_only(lane[0].fault):
+            return [self._run(lane[0], work_root, report_dir)]
+        return self._shared(lane, work_root, report_dir)
+
+    def _verify(self, run: Run, verify: list[str], env: dict[str, str], report_dir: Path) -> None:
+        """verify of the run's checks; its outcomes and messages read from its summary.json."""
+        done = self._invoke([*verify, "--check", ",".join(c.id for c in run.checks)], env)
+        run.verify_exit, run.verify_output = done.returncode, done.stdout + done.stderr
+        summary_file = report_dir / "runs" / run.name / "latest" / "summary.json"
+        if not summary_file.is_file():
+            run.error = f"verify wrote no summary: {done.stderr.strip()[-400:]}"
+            return
+        run.report = str(summary_file.parent.resolve().relative_to(report_dir))
+        for record in json.loads(summary_file.read_text())["checks"]:
+            run.outcomes[record["id"]] = record["outcome"]
+            run.messages[record["id"]] = record["message"]
+
+    def _shared(self, runs: list[Run], work_root: Path, report_dir: Path) -> list[Run]:
+        """Runs whose faults are planted in verify's own process only (mutants: BAK, RES and
+        RMV break the harness's operations on verify's scratch namespaces, never the
+        deployment under test), verified one after another on one deployment of their
+        values; the scratch namespace is purged between them, as each verify would leave
+        it."""
+        lane = f"{SHARED}-{runs[0].name}"  # the lane's first run names it: unique, and says where it ran
+        namespace = self.namespace_of(Run(self._run_name(lane, runs[0].values), []))
+        values_args, deploy_env = self._prepare(Run(SHARED, [], values=runs[0].values), work_root)
+        deploy_env |= self.deploy_target.selftest_env(namespace)
+        deploy = ["deploy", "--context", self.deploy_context, "--namespace", namespace]
+        deploy += [*self.deploy_target.SELFTEST_DEPLOY_ARGS, "--chart-version", self.chart_version, *values_args]
+        verify = ["verify", "--context", self.context, "--namespace", namespace]
+        started = time.monotonic()
+        try:
+            self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
+            deployed = self._invoke(deploy, deploy_env)
+            failed = "" if deployed.returncode == 0 else f"deploy failed: {deployed.stderr.strip()[-400:]}"
+        except subprocess.TimeoutExpired as e:
+            failed = f"timed out after {e.timeout:.0f}s: deploy"
+        try:
+            for run in runs:
+                run.error = failed
+                if not failed:
+                    try:
+                        (work_root / run.name).mkdir(parents=True)
+                        _, env = self._prepare(run, work_root / run.name)
+                        env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
+                        self._verify(run, verify, env, report_dir)
+                    except subprocess.TimeoutExpired as e:
+                        run.error = f"timed out after {e.timeout:.0f}s: verify"
+                    except Exception as e:  # noqa: BLE001 — reported in the run's row, as _run does
+                        run.error = f"{type(e).__name__}: {e}"
+                    self._purge(namespace, deploy_env, scratch_only=True)
+                run.seconds, started = time.monotonic() - started, time.monotonic()
+                self._progress(run)
+        finally:
+            self._purge(namespace, deploy_env)
+        return runs
 
     @staticmethod
     def _behind_front(fault: Fault | None, namespace: str, work: Path) -> tuple[TlsFront, dict[str, str]]:
@@ -351,17 +414,30 @@ class Selftest:
             fault_runs[key].checks.append(check)
         return Plan(chosen, unproven, fault_of, healthy_runs, fault_runs)
 
+    @staticmethod
+    def lanes(plan: Plan) -> list[list[Run]]:
+        """The runs in the order the pool takes them, each lane on one namespace: the runs of
+        verify-only faults share a deployment of their values (SHARED_AT_MOST to one); every
+        other run has its own. Longest first (the healthy runs, the shared ones, then the
+        scratch suites' and Spark's), so that the pool packs well."""
+        shared: dict[tuple[str, ...], list[Run]] = {}
+        for run in plan.fault_runs.values():
+            if verify_only(run.fault):
+                shared.setdefault(run.values, []).append(run)
+        alone = [[run] for run in plan.fault_runs.values() if not verify_only(run.fault)]
+        weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2, "RES": 2, "UPG": 2}
+        return [
+            *([run] for run in plan.healthy_runs.values()),
+            *(runs[n : n + SHARED_AT_MOST] for runs in shared.values() for n in range(0, len(runs), SHARED_AT_MOST)),
+            *sorted(alone, key=lambda lane: -max(weight.get(c.group, 1) for c in lane[0].checks)),
+        ]
+
     def run(self, selection: str | None = None) -> Result:
         started = time.monotonic()
         plan = self.plan(selection)
         chosen, unproven, fault_of = plan.chosen, plan.unproven, plan.fault_of
         healthy_runs, fault_runs = plan.healthy_runs, plan.fault_runs
-        runs = [*healthy_runs.values(), *fault_runs.values()]
-        # Longest first (the healthy run, then the scratch suites' and Spark's), so the pool packs well.
-        weight = {"BAK": 3, "RMV": 2, "SPK": 2, "LOAD": 2, "RES": 2, "UPG": 2}
-        runs[len(healthy_runs) :] = sorted(
-            runs[len(healthy_runs) :], key=lambda r: -max(weight.get(c.group, 1) for c in r.checks)
-        )
+        lanes = self.lanes(plan)
         target_for(self.deploy_context, self.prefix).prepare()  # a missing tool stops it before any deploy
         report_dir = new_report_dir("selftest")
         self.say(
@@ -373,7 +449,11 @@ class Selftest:
             tempfile.TemporaryDirectory(prefix="hubharness-selftest-") as work_root,
             ThreadPoolExecutor(max_workers=self.jobs) as pool,
         ):
-            done = list(pool.map(lambda r: self._run(r, Path(work_root), report_dir), runs))
+            done = [
+                run
+                for lane in pool.map(lambda lane: self._lane(lane, Path(work_root), report_dir), lanes)
+                for run in lane
+            ]
         rows = []
         for check in chosen:
             values = self._values_for(check)

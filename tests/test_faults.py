@@ -14,7 +14,7 @@ import yaml
 
 from hubharness import values
 from hubharness.errors import HarnessError
-from hubharness.selftest import Selftest
+from hubharness.selftest import SHARED_AT_MOST, Selftest, verify_only
 from hubharness.targets.kube import access as kube_access
 from hubharness.targets.kube.api import INGRESS
 from hubharness.targets.kube.kind import KindTarget
@@ -39,6 +39,29 @@ def test_selftest_on_a_cluster_checks_its_tools_first_in_one_line(harness):
     assert ran.code == 2 and len(ran.err_lines) == 1, ran.err
     assert "not found" in ran.err and "install" in ran.err, ran.err
     assert not list(harness.reports.glob("*selftest*")), "nothing ran"
+
+
+def test_faults_planted_in_verify_alone_share_a_deployment_and_no_other_does():
+    """The mutants of the harness's operations act on verify's scratch namespaces, so
+    several verify one after another on one deployment; a fault done to the deployment
+    (values, processes, files, the API server) always gets a namespace of its own."""
+    for context in ("local", "kind"):
+        selftest = Selftest(context, "s", [], "4.4.0", None)
+        plan = selftest.plan()
+        lanes = selftest.lanes(plan)
+        runs = [run for lane in lanes for run in lane]
+        assert sorted(r.name for r in runs) == sorted(
+            r.name for r in [*plan.healthy_runs.values(), *plan.fault_runs.values()]
+        )
+        shared = [lane for lane in lanes if len(lane) > 1]
+        assert shared and all(len(lane) <= SHARED_AT_MOST for lane in shared), context
+        for lane in shared:
+            assert all(verify_only(r.fault) and r.fault.mutant and r.values == lane[0].values for r in lane)
+        by_values = [r for lane in lanes if len(lane) == 1 for r in lane if r.fault and not verify_only(r.fault)]
+        assert all(r.fault.by_values or r.fault.ways or r.fault.files for r in by_values), context
+        assert {r.fault.name for lane in shared for r in lane} == {
+            r.fault.name for r in plan.fault_runs.values() if r.fault.mutant and verify_only(r.fault)
+        }
 
 
 def test_selftest_namespaces_on_a_cluster_claim_nothing_another_one_has(monkeypatch):
