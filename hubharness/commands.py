@@ -197,6 +197,13 @@ def load_lines(report: dict) -> list[str]:
         cell = [f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in (f["p50"], f["p95"], f["max"])]
         causes = ", ".join(f"{c}: {n}" for c, n in f["failures"].items())
         lines.append(f"  {title:<14}{f['count']:>6}{f['ok']:>6}{''.join(cell)}  {causes}")
+    spark = report.get("spark")
+    if spark:
+        lines.append(f"  Spark of {spark['users']} user(s), on {', '.join(spark['masters']) or 'no master seen'}:")
+        for key, title in figures.SPARK_TIMES.items():
+            f = spark["times"][key]
+            cell = [f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in (f["p50"], f["p95"], f["max"])]
+            lines.append(f"    {title:<24}{''.join(cell)}")
     resources = report["resources"]
     for name, s in resources["summary"].items():
         lines.append(

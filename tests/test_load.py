@@ -75,6 +75,23 @@ def test_users_start_three_seconds_apart_unless_a_ramp_is_given():
     assert options({"custom": {"hubharness": {"load": {"ramp": 0}}}}, "load-", users=20).ramp == 0.0
 
 
+def test_spark_figures_are_what_each_users_cell_printed_of_spark():
+    printed = [
+        json.dumps({"master": "spark://spark-master:7077", "session": 4.5, "queued": q, "job": 1.25}) for q in (0.1, 9)
+    ]
+    users = [{"spark": figures.spark_seen(line)} for line in printed] + [{"spark": None}]
+    assert figures.spark_seen("500500") is None and figures.spark_seen('{"master": "local[*]"}') is None
+    seen = figures.spark_figures(users)
+    assert seen["users"] == 2 and seen["masters"] == ["spark://spark-master:7077"]
+    assert seen["times"]["queued"] == {"p50": 4.55, "p95": 8.555, "max": 9.0}
+    lines = load_lines({**SMALL, "spark": seen})
+    assert "  Spark of 2 user(s), on spark://spark-master:7077:" in lines
+    assert any(
+        line.split()[:4] == ["wait", "for", "an", "executor"] and line.split()[4:] == ["4.55", "8.55", "9.00"]
+        for line in lines
+    )
+
+
 def test_page_loads_in_a_browser_with_its_plots_no_request_and_no_console_error(chromium, tmp_path):
     _, html_file = page.write(tmp_path, with_a_failed_spawn(SMALL))
     text = html_file.read_text()

@@ -136,6 +136,16 @@ def test_the_cluster_runs_under_the_local_kubelet_shown_by_status_and_stopped_by
     assert spark["spark-worker-2"]["ready"] and spark["spark-worker-2"]["restarts"] == 1, spark
     assert spark["spark-master"]["restarts"] == 0, "the rest of the cluster was kept"
 
+    # two users' Spark at once on the cluster they share, as `invoke load --spark` reports it
+    ran = harness.invoke("load", "--namespace", "spk", "--users", "2", "--ramp", "0", "--hold", "0", "--spark")
+    assert ran.code == 0, ran.out[-2000:] + ran.err[-2000:]
+    assert "Spark of 2 user(s), on spark://127.0.0.1:" in ran.out and "wait for an executor" in ran.out
+    report = json.loads((harness.reports / "latest" / "load.json").read_text())
+    (master,) = report["spark"]["masters"]  # the master's own address, where spark-master:7077 leads here
+    assert master.startswith("spark://127.0.0.1:"), master
+    assert all(u["spark"]["job"] > 0 and u["spark"]["queued"] >= 0 for u in report["users"]), report["users"]
+    assert 'id="spark"' in (harness.reports / "latest" / "load.html").read_text()
+
     assert harness.invoke("remove", "--namespace", "spk").code == 0
     jvms = [p for p in procs.processes_under(state) if "org.apache.spark" in " ".join(p.cmdline())]
     assert jvms == [], f"remove left Spark running: {[p.pid for p in jvms]}"

@@ -3,6 +3,7 @@ the hub's and proxy's CPU and memory over the run; and the thresholds it is held
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -59,6 +60,37 @@ def phase_figures(users: list[dict]) -> dict[str, dict]:
             "max": _round(max(ok) if ok else None),
         }
     return out
+
+
+SPARK_TIMES = {"session": "session start", "queued": "wait for an executor", "job": "job"}
+
+
+def spark_seen(line: str) -> dict | None:
+    """What the Spark cell printed before its answer (its master and times), or None when
+    that line is not the cell's JSON."""
+    try:
+        seen = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(seen, dict) or not all(isinstance(seen.get(key), int | float) for key in SPARK_TIMES):
+        return None
+    return {"master": str(seen.get("master", "")), **{key: round(float(seen[key]), 3) for key in SPARK_TIMES}}
+
+
+def spark_figures(users: list[dict]) -> dict:
+    """The users' Spark, by Spark's own account: the masters their sessions ran on, and per
+    time (session start, wait for a first executor, job) p50, p95 and max; each user's own
+    is in its record."""
+    seen = [u["spark"] for u in users if u.get("spark")]
+    times = {}
+    for key in SPARK_TIMES:
+        values = [s[key] for s in seen]
+        times[key] = {
+            "p50": _round(percentile(values, 50)),
+            "p95": _round(percentile(values, 95)),
+            "max": _round(max(values) if values else None),
+        }
+    return {"users": len(seen), "masters": sorted({s["master"] for s in seen}), "times": times}
 
 
 def _round(value: float | None) -> float | None:

@@ -44,14 +44,27 @@ SAMPLE_INTERVAL = 1.0
 
 PLAIN_CELL = ("print(sum(range(1, 1001)))", "500500")
 # As a notebook runs Spark: the deployment's master (local mode, or the cluster the users
-# share, where a user's job waits for cores the others hold), stopped when done.
+# share, where a user's job waits for cores the others hold), stopped when done. Before
+# the answer it prints Spark's own view as JSON: its master, the session's start, how long
+# the application waited for its first executor (the cluster's queue for cores, and that
+# executor's start; none in local mode) and the job's own time.
 SPARK_CELL = (
     (
+        "import json, time\n"
         "from pyspark.sql import SparkSession\n"
+        "_t0 = time.monotonic()\n"
         "spark = SparkSession.builder.appName('hubharness-load')"
         ".config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', '1').getOrCreate()\n"
-        "print(spark.range(1, 1001).selectExpr('sum(id)').first()[0])\n"
-        "spark.stop()"
+        "_sc, _t1 = spark.sparkContext, time.monotonic()\n"
+        "while (not _sc.master.startswith('local') and _sc._jsc.sc().getExecutorMemoryStatus().size() < 2\n"
+        "       and time.monotonic() - _t1 < 200):\n"
+        "    time.sleep(0.05)\n"
+        "_t2 = time.monotonic()\n"
+        "_answer = spark.range(1, 1001).selectExpr('sum(id)').first()[0]\n"
+        "_seen = {'master': _sc.master, 'session': _t1 - _t0, 'queued': _t2 - _t1, 'job': time.monotonic() - _t2}\n"
+        "spark.stop()\n"
+        "print(json.dumps(_seen))\n"
+        "print(_answer)"
     ),
     "500500",
 )
@@ -93,12 +106,14 @@ class User:
     token: str = ""
     server_url: str = ""
     spawn_requested: bool = False
+    spark: dict | None = None  # what the Spark cell printed of its master and times (--spark)
 
     def to_json(self) -> dict:
         return {
             "name": self.name,
             "planned_start": round(self.planned_start, 3),
             "failure": self.failure,
+            "spark": self.spark,
             "phases": [
                 {**{k: v for k, v in asdict(p).items() if k != "detail"}, "seconds": p.seconds, "detail": p.detail}
                 for p in self.phases
@@ -266,6 +281,8 @@ class Load:
         lines = [line.strip() for line in stdout.splitlines() if line.strip()]
         if not lines or lines[-1] != self.answer:
             raise Failed("wrong answer", f"expected {self.answer}, printed {stdout[-200:]!r}")
+        if self.options.spark and len(lines) > 1:
+            user.spark = figures.spark_seen(lines[-2])
 
     async def _request(
         self, ws: aiohttp.ClientWebSocketResponse, session: str, kind: str, content: dict, phase: str
@@ -378,6 +395,7 @@ class Load:
             "failed": failed,
             "failures": failures,
             "phases": phase_figures,
+            "spark": figures.spark_figures(users) if self.options.spark else None,
             "resources": {
                 "source": self.resources_note or (self.hub.usage_source if self.samples else "not available"),
                 "samples": self.samples,

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .figures import PHASES, crossed, resource_series
+from .figures import PHASES, SPARK_TIMES, crossed, resource_series
 
 COLOURS = {"login": "#4e79a7", "spawn": "#f28e2b", "kernel": "#59a14f", "result": "#b07aa1", "stop": "#9c755f"}
 HOLD = "#d9d9d9"
@@ -125,6 +125,28 @@ def render(report: dict) -> str:
         f"<td>{s['memory_mb_max']}</td></tr>"
         for name, s in summary.items()
     )
+    spark = report.get("spark")
+    spark_rows = (
+        "\n".join(
+            f"<tr><td>{e(title)}</td><td>{_seconds(f['p50'])}</td><td>{_seconds(f['p95'])}</td>"
+            f"<td>{_seconds(f['max'])}</td></tr>"
+            for key, title in SPARK_TIMES.items()
+            for f in [spark["times"][key]]
+        )
+        if spark
+        else ""
+    )
+    spark_section = (
+        f"""<h2>Spark</h2>
+<p>{spark["users"]} user(s)' sessions, on {e(", ".join(spark["masters"]) or "no master seen")}, by Spark's own
+account: the session's start, the wait for a first executor (a cluster's queue for the cores the other users
+hold, and the executor's own start; none in local mode) and the job. Each user's own are in load.json.</p>
+<table id="spark"><tr><th></th><th>p50 s</th><th>p95 s</th><th>max s</th></tr>
+{spark_rows}</table>
+"""
+        if spark
+        else ""
+    )
     generator = report["generator"]
     plot = resources(report)
     verdict = "FAILED: " + ", ".join(t["name"] for t in crossed(report)) if crossed(report) else "passed"
@@ -152,7 +174,7 @@ The load generator (one process, asyncio) used {generator["cpu_seconds"]:.2f} CP
 <table id="phases"><tr><th>phase</th><th>count</th><th>ok</th><th>failures by cause</th><th>p50 s</th><th>p95 s</th>
 <th>max s</th></tr>
 {phase_rows}</table>
-<h2>every user's journey</h2>
+{spark_section}<h2>every user's journey</h2>
 <figure id="timeline">{timeline(report)}</figure>
 <h2>latency per phase</h2>
 <figure id="histograms">{histograms(report)}</figure>
