@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
+import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,10 +26,13 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler
 
+from hubharness import procs
 from hubharness.errors import HarnessError
 from hubharness.procs import free_port
+from hubharness.targets.local.target import LocalTarget
 from hubharness.tls import Certificate, NotServed, certificate, http_redirect, names_match
-from hubharness.tlsfront import TestCA, TlsFront
+from hubharness.tlsfront import TOKEN_ENV, TestCA, TlsFront, answers, proxy_command
+from hubharness.waiting import wait_until
 
 UPSTREAM_BODY = b"upstream says hello"
 
@@ -192,6 +198,47 @@ def test_websockets_pass_through(ca, echo_upstream, tmp_path):
             assert channel.recv() == "ping through TLS"
         finally:
             channel.close()
+
+
+@pytest.fixture
+def upstream_proxy(upstream, tmp_path) -> Iterator[str]:
+    """configurable-http-proxy in clear before the upstream, as a hub's proxy-public is,
+    closing idle kept-alive sockets after about a second instead of six."""
+    port, api_port = free_port(), free_port()
+    command = [*proxy_command(LocalTarget.chp_command(), port, api_port, upstream), "--keep-alive-timeout", "100"]
+    record = procs.start(command, {**os.environ, TOKEN_ENV: "upstream"}, tmp_path, tmp_path / "upstream-chp.log")
+    try:
+        wait_until("the upstream proxy serving", lambda: answers(port), 30, progress=False)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        procs.stop_all([p for p in [record.process()] if p is not None], 10)
+
+
+def seconds_until_closed(port: int) -> float:
+    """How long the server on 127.0.0.1:`port` keeps a connection open after answering on it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+        start = time.monotonic()
+        assert connection.sock.recv(1) == b"", "the server sent more than its answer"
+        return time.monotonic() - start
+    finally:
+        connection.close()
+
+
+def test_requests_sent_as_the_upstream_proxy_closes_its_socket_are_served(ca, upstream_proxy, tmp_path):
+    """A proxy before a proxy: the front must not send a request on a kept-alive socket
+    just as the upstream closes it (CHP then answers 503 "socket hang up")."""
+    closes_after = seconds_until_closed(int(upstream_proxy.rsplit(":", 1)[1]))
+    gaps = [closes_after + step / 1000 for step in range(-24, 9, 2)]
+    with TlsFront(upstream_proxy, ca.issue("chained"), tmp_path / "front") as tls_front, requests.Session() as user:
+        answers_after = {}
+        for gap in gaps:
+            user.get(tls_front.url, verify=str(ca.ca_pem), timeout=10).raise_for_status()
+            time.sleep(gap)
+            answers_after[round(gap, 3)] = user.get(tls_front.url, verify=str(ca.ca_pem), timeout=10).status_code
+    assert set(answers_after.values()) == {200}, f"answers after an idle gap of seconds: {answers_after}"
 
 
 def test_the_proxy_token_is_in_the_environment_never_on_the_command_line(ca, front):
