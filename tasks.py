@@ -4,7 +4,15 @@ Numeric options reach commands.run as typed (`numbers=`), which checks them
 (hubharness.options) before the command starts.
 """
 
+import os
+import sys
+
 from invoke import Exit, task
+
+# invoke turns off writing bytecode for what is imported after it (unless --write-pyc):
+# the harness and pytest's rewritten suites would be compiled again by every command.
+# Python's own setting (PYTHONDONTWRITEBYTECODE) still decides.
+sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
 
 from hubharness import chart, commands
 from hubharness.checks import CHECK_ORDER
