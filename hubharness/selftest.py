@@ -163,6 +163,15 @@ class Selftest:
                 keep = type(target).SELFTEST_REMOVE_ARGS  # kind's: the cluster it made stays for the next
                 self._invoke(["remove", "--context", self.deploy_context, "--namespace", ns, "--purge", *keep], env)
 
+    def _deploy_command(self, namespace: str, values_args: list[str]) -> list[str]:
+        """`invoke deploy` of one namespace, as the user runs it, with the target's own
+        selftest arguments."""
+        return [
+            *("deploy", "--context", self.deploy_context, "--namespace", namespace),
+            *self.deploy_target.SELFTEST_DEPLOY_ARGS,
+            *("--chart-version", self.chart_version, *values_args),
+        ]
+
     def _break(self, fault: Fault, namespace: str):
         """Do the fault to the running deployment; what undoes it before the purge, if anything."""
         return target_for(self.deploy_context, namespace).do_fault(fault)
@@ -190,17 +199,7 @@ class Selftest:
         values_args, env = self._prepare(run, work)
         env["HUBHARNESS_REPORTS"] = str(report_dir / "runs" / run.name)
         deploy_env = {k: v for k, v in env.items() if k != MUTANT_ENV} | self.deploy_target.selftest_env(namespace)
-        deploy = [
-            "deploy",
-            "--context",
-            self.deploy_context,
-            "--namespace",
-            namespace,
-            *self.deploy_target.SELFTEST_DEPLOY_ARGS,
-            "--chart-version",
-            self.chart_version,
-            *values_args,
-        ]
+        deploy = self._deploy_command(namespace, values_args)
         undo = None
         try:
             self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
@@ -267,8 +266,7 @@ class Selftest:
         namespace = self.namespace_of(Run(self._run_name(lane, runs[0].values), []))
         values_args, deploy_env = self._prepare(Run(SHARED, [], values=runs[0].values), work_root)
         deploy_env |= self.deploy_target.selftest_env(namespace)
-        deploy = ["deploy", "--context", self.deploy_context, "--namespace", namespace]
-        deploy += [*self.deploy_target.SELFTEST_DEPLOY_ARGS, "--chart-version", self.chart_version, *values_args]
+        deploy = self._deploy_command(namespace, values_args)
         verify = ["verify", "--context", self.context, "--namespace", namespace]
         started = time.monotonic()
         try:

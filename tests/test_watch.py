@@ -33,11 +33,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from hubharness import faults
 from hubharness.hubapi import HubAPI
 from hubharness.load.hub import Hub
-from hubharness.procs import free_port
+from hubharness.procs import free_port, processes_under
 from hubharness.targets import target_for
 from hubharness.targets.kube.api import KUBE_SCHEMA_VERSION
 from hubharness.watch.history import History, page
-from hubharness.watch.journey import TIMEOUTS, USER, Journey, PhaseResult, Record
+from hubharness.watch.journey import JOURNEYS, TIMEOUTS, USER, Journey, PhaseResult, Record
 from hubharness.watch.metrics import Metrics
 from hubharness.watch.schedule import Settings, line, run
 
@@ -253,6 +253,27 @@ def test_a_journey_is_counted_and_sigterm_during_a_spawn_leaves_no_server(deploy
     assert "The last 2 journeys: 1 interrupted, 1 success." in (deployed.reports / "watch" / "index.html").read_text()
     for path in [*kept, deployed.reports / "watch" / "index.html"]:
         no_secret_in(path.read_text(), secrets, str(path))
+
+
+def test_a_spark_journey_runs_spark_as_a_notebook_does_and_leaves_nothing(deployed, tmp_path):
+    """After the light journeys above: one spark journey (`--for` lets no second start),
+    its Spark built from the deployment's own settings, and nothing of it left after."""
+    before = set((deployed.reports / "watch").glob("journey-*.json"))
+    watch = Watch(deployed, tmp_path, "--journey", "spark", "--for", "1s")
+    try:
+        code = watch.ended(timeout=TIMEOUTS["spark"] + 2 * WAIT)
+    finally:
+        watch.close()
+    assert code == 0, watch.said()
+    assert " spark ok in " in watch.out.read_text(), watch.said()
+    (kept,) = set((deployed.reports / "watch").glob("journey-*.json")) - before
+    journey = json.loads(kept.read_text())
+    assert journey["outcome"] == "success"
+    assert [p["phase"] for p in journey["phases"]] == list(JOURNEYS["spark"]), journey["phases"]
+    assert not server_left(deployed), server_left(deployed)
+    home = deployed.deployment.folder.state_dir / "home" / USER
+    left = [" ".join(proc.cmdline())[:120] for proc in processes_under(home)]
+    assert not left, f"left running in {USER}'s home: {left}"
 
 
 def test_bad_input_is_one_line(deployed):

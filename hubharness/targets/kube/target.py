@@ -33,7 +33,6 @@ from ...secretstore import Secret
 from ...waiting import wait_until
 from ..base import BackupResult, DeployResult, Fact, Footprint, RemoveResult, RestoreResult, Status, Target, Undo
 from . import access, faults, helm_release, spark_objects, spark_rbac
-from .access import node_port
 from .api import INGRESS, RELEASE, REPO_NAME, fail_if_stuck, kubeconfig, require, run, user_claims, validated
 from .backup import run_backup
 from .deployment import KubeDeployment
@@ -212,7 +211,7 @@ class KubeTarget(Target):
     def _ensure_node_port_is_free(self, core, values: dict) -> None:
         """A NodePort is cluster-wide: a second namespace with the same values would make
         helm fail half-way ("provided port is already allocated"). Say so before."""
-        port = node_port(values)
+        port = access.node_port(values)
         if port is None:
             return
         try:
