@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import requests
 
+from . import connections
 from .errors import HarnessError
 from .secretstore import Secret
 from .waiting import wait_until
@@ -32,7 +33,7 @@ class HubAPI:
     def __init__(self, public_url: str, token: str, session: requests.Session | None = None):
         self.public_url = public_url.rstrip("/")
         self.token = Secret(token)
-        self.session = session or requests.Session()
+        self.session = session or connections.session()
         self.session.headers["Authorization"] = f"token {token}"
 
     def __repr__(self) -> str:
@@ -170,7 +171,7 @@ class LoginResult:
 
 def login(public_url: str, username: str, password: str, with_xsrf: bool = True) -> LoginResult:
     """Log in through the form, as a browser does: GET for the _xsrf cookie, then POST."""
-    session = requests.Session()
+    session = connections.session()
     base = public_url.rstrip("/")
     form = session.get(f"{base}/hub/login", timeout=TIMEOUT)
     form.raise_for_status()

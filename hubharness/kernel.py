@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import requests
 import websocket
 
+from . import connections
 from .errors import HarnessError, WaitTimeout
 
 TIMEOUT = 10
@@ -49,7 +50,7 @@ class Kernel:
         self.server_url = server_url.rstrip("/")
         self.token = token
         self.session_id = uuid.uuid4().hex
-        self.http = requests.Session()
+        self.http = connections.session()
         self.http.headers["Authorization"] = f"token {token}"
         self.kernel_id: str | None = None
         self.ws: websocket.WebSocket | None = None

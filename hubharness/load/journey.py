@@ -31,6 +31,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from .. import connections
 from ..errors import HarnessError
 from . import figures
 from .hub import Hub, Options
@@ -73,7 +74,7 @@ SPARK_CELL = (
 def _trusting() -> aiohttp.TCPConnector:
     """TLS as the ssl module trusts it (SSL_CERT_FILE: a private CA the remote target adds),
     where aiohttp alone would take certifi's bundle."""
-    return aiohttp.TCPConnector(ssl=ssl.create_default_context())
+    return connections.connector(ssl=ssl.create_default_context())
 
 
 class Failed(Exception):
