@@ -85,7 +85,25 @@ def check_id(item) -> str:
     return f"{check_group(item)}.{item.name.removeprefix('test_')}"
 
 
+def _keep_current_test_variable() -> None:
+    """pytest takes PYTEST_CURRENT_TEST out of os.environ after each check. verify's
+    scenarios run in threads beside the checks, and every requests call (its proxy
+    lookup) and environment copy there iterates os.environ: a name taken out between
+    listing and reading it raises KeyError in that thread (seen: RES's proxy restart,
+    "KeyError: 'PYTEST_CURRENT_TEST'"). Between checks it now keeps the last one's name."""
+    from _pytest import runner
+
+    update = runner._update_current_test_var
+
+    def set_only(item, when):
+        if when:
+            update(item, when)
+
+    runner._update_current_test_var = set_only
+
+
 def pytest_configure(config):
+    _keep_current_test_variable()
     config.stash[RECORDS_KEY] = {}
     config.stash[BACKGROUND_KEY] = []
     config.addinivalue_line("markers", "check(id): conformance checklist id")

@@ -132,3 +132,21 @@ def test_a_passing_check_says_what_it_observed_a_failing_one_why_it_failed(pytes
     assert messages["SEC.secret_holds_the_password"] == "the Secret holds 1 key"
     assert "it is not private" in messages["SEC.secret_is_private"]
     assert "noted before" not in messages["SEC.secret_is_private"]
+
+
+def test_between_checks_the_environment_keeps_its_names_for_the_scenarios_threads(pytester, tmp_path):
+    """pytest would take PYTEST_CURRENT_TEST out of os.environ after each check, under the
+    feet of verify's scenario threads that iterate os.environ (KeyError there)."""
+    pytester.makeconftest(
+        f"""
+import os
+
+def pytest_runtest_logfinish(nodeid, location):
+    with open({str(tmp_path / "seen.txt")!r}, "a") as f:
+        f.write(repr(os.environ.get("PYTEST_CURRENT_TEST")) + "\\n")
+"""
+    )
+    pytester.makepyfile(test_checks=NOTED)
+    run(pytester, tmp_path)
+    seen = (tmp_path / "seen.txt").read_text().splitlines()
+    assert len(seen) == 2 and "None" not in seen, seen
