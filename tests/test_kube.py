@@ -610,3 +610,11 @@ def test_an_object_the_api_schema_refuses_fails_at_create_as_on_a_cluster(cluste
     )
     assert sent.status_code == code and says in sent.json()["message"], sent.text
     assert cluster.get("jh", "pods", "p") is None
+
+
+def test_a_commands_last_line_is_read_from_an_exec_stream_and_from_testinfra():
+    from hubharness.targets.kube.pods import last_line
+
+    assert last_line(b"first\nError: the last\n") == "Error: the last"
+    assert last_line("Error: process no longer exists (pid=21536)\n") == "Error: process no longer exists (pid=21536)"
+    assert last_line("") == "no output"

@@ -69,8 +69,10 @@ def inpod(mode: str, *args: str | int) -> list[str]:
     return ["python3", "-c", INPOD, mode, *(str(a) for a in args)]
 
 
-def last_line(data: bytes) -> str:
-    lines = data.decode(errors="replace").strip().splitlines()
+def last_line(data: bytes | str) -> str:
+    """The last line a command wrote: an exec stream's bytes, or a CommandResult's text."""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    lines = text.strip().splitlines()
     return lines[-1] if lines else "no output"
 
 

@@ -263,7 +263,7 @@ class LocalDeployment(Deployment):
     # ADM
     def _server_processes(self, username: str) -> tuple[Path, list[psutil.Process]]:
         home = (self.folder.state_dir / "home" / username).resolve()
-        return home, [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
+        return home, [p for p in procs.processes_under(home) if "jupyterhub-singleuser" in _command_line(p)]
 
     def user_server_running(self, username: str) -> Fact:
         home, found = self._server_processes(username)
@@ -279,9 +279,14 @@ class LocalDeployment(Deployment):
         keep = (
             {"PATH", "HOME", "LANG", "PYTHONPATH", "JAVA_HOME", "SPARK_HOME"} | set(chart_values.env_entries(extra_env))
         ) - set(chart_values.secret_refs(extra_env))
-        environ = found[0].environ()
-        env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
-        return self.host.run(f"cd {shlex.quote(found[0].cwd())} && env -i {env} sh -c {shlex.quote(command)}")
+        for proc in found:  # a server that is stopping may still be listed beside the one that runs
+            try:
+                environ, cwd = proc.environ(), proc.cwd()
+            except psutil.NoSuchProcess:
+                continue
+            env = " ".join(shlex.quote(f"{k}={environ[k]}") for k in sorted(keep & set(environ)))
+            return self.host.run(f"cd {shlex.quote(cwd)} && env -i {env} sh -c {shlex.quote(command)}")
+        raise HarnessError(f"{username}'s server processes in {home} ended while they were read")
 
     # RES
     def stop_component(self, name: str) -> None:
@@ -341,3 +346,11 @@ class LocalDeployment(Deployment):
         (dest / "components.txt").write_text(
             "\n".join(f"{c.name}: running={c.running} ready={c.ready} {c.detail}" for c in self.components())
         )
+
+
+def _command_line(proc: psutil.Process) -> str:
+    """What `proc` runs; nothing for one that ended since it was listed."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
