@@ -184,12 +184,15 @@ def test_restore_into_nothing_deployed_says_deploy_first(deployed):
 
 
 def test_a_file_rewritten_in_place_is_archived_as_one_whole_version(tmp_path):
-    """Jupyter saves by truncating and rewriting in place; a backup must not catch the gap."""
+    """Jupyter saves as jupyter_server's atomic_writing does: the file copied to `.~<name>`
+    beside it, truncated and rewritten in place, the copy removed when done. A backup
+    must not catch the gap, however slowly the save goes on a busy machine."""
+    import shutil
     import threading
 
     from hubharness.backup import ArchiveWriter
 
-    path = tmp_path / "busy.txt"
+    path, saving = tmp_path / "busy.txt", tmp_path / ".~busy.txt"
     versions = [f"version {n}\n".encode() * 50_000 for n in range(40)]
     path.write_bytes(versions[0])
     stop = threading.Event()
@@ -198,11 +201,13 @@ def test_a_file_rewritten_in_place_is_archived_as_one_whole_version(tmp_path):
         for data in versions[1:]:
             if stop.is_set():
                 return
+            shutil.copy2(path, saving)
             with open(path, "wb") as f:  # truncate, then write in pieces, like a slow save
                 for i in range(0, len(data), 65536):
                     f.write(data[i : i + 65536])
                     f.flush()
                     stop.wait(0.005)
+            saving.unlink()
             stop.wait(0.15)
 
     writer_thread = threading.Thread(target=rewrite)
