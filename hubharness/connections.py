@@ -4,14 +4,14 @@ configurable-http-proxy, every hub's proxy-public, closes a kept-alive connectio
 after its last answer and does not tell clients when (no Keep-Alive hint). A request sent
 on it just as it closes fails ("Connection aborted"): a browser retries it, a check would
 fail for no fault of the hub. These clients close a connection that has been idle for
-IDLE seconds instead of reusing it, well before any proxy does.
+IDLE seconds instead of reusing it, well before any proxy does (LOAD's aiohttp connector
+takes the same bound).
 """
 
 from __future__ import annotations
 
 import time
 
-import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -42,8 +42,3 @@ def session(idle: float = IDLE) -> requests.Session:
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     return http
-
-
-def connector(**kwargs) -> aiohttp.TCPConnector:
-    """aiohttp's connector with the same bound (its own keeps connections 15 s)."""
-    return aiohttp.TCPConnector(keepalive_timeout=IDLE, **kwargs)

@@ -73,8 +73,9 @@ SPARK_CELL = (
 
 def _trusting() -> aiohttp.TCPConnector:
     """TLS as the ssl module trusts it (SSL_CERT_FILE: a private CA the remote target adds),
-    where aiohttp alone would take certifi's bundle."""
-    return connections.connector(ssl=ssl.create_default_context())
+    where aiohttp alone would take certifi's bundle; connections reused only while fresh
+    (hubharness.connections), where aiohttp keeps them 15 s."""
+    return aiohttp.TCPConnector(ssl=ssl.create_default_context(), keepalive_timeout=connections.IDLE)
 
 
 class Failed(Exception):
