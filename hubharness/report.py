@@ -89,8 +89,8 @@ def _keep_current_test_variable() -> None:
     """pytest takes PYTEST_CURRENT_TEST out of os.environ after each check. verify's
     scenarios run in threads beside the checks, and every requests call (its proxy
     lookup) and environment copy there iterates os.environ: a name taken out between
-    listing and reading it raises KeyError in that thread (seen: RES's proxy restart,
-    "KeyError: 'PYTEST_CURRENT_TEST'"). Between checks it now keeps the last one's name."""
+    listing and reading it raises KeyError in that thread, and a scenario fails for no
+    fault of the hub. Between checks it now keeps the last one's name."""
     from _pytest import runner
 
     update = runner._update_current_test_var
