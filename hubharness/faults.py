@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 from pathlib import Path
 
 import yaml
 
-from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, REMOTE, SPARK_NATIVE, Fault
+from .checks import KUBE, LOCAL, NEEDS_VALUES, PUBLISHED, REMOTE, SPARK_CLUSTER, SPARK_NATIVE, Fault
 from .paths import VALUES_DIR
 from .targets.base import Target
 from .values import load_file
@@ -66,6 +67,19 @@ def native_submit_args(drop: tuple[str, ...] = (), **conf: str) -> str:
         n += 1
     extra = [part for key, value in given.items() for part in ("--conf", f"{key}={value}")]
     return user_env(PYSPARK_SUBMIT_ARGS=" ".join([*kept[:-1], *extra, kept[-1]]))
+
+
+def cluster_submit_args_without(key: str) -> str:
+    """An overlay of values/spark-cluster.yaml's PYSPARK_SUBMIT_ARGS with the `--conf` of
+    `key` taken out, and nothing else changed."""
+    cluster = load_file(VALUES_DIR / NEEDS_VALUES[SPARK_CLUSTER])
+    args = shlex.split(cluster["singleuser"]["extraEnv"]["PYSPARK_SUBMIT_ARGS"])
+    pairs = zip(args, [*args[1:], ""])
+    gone = {n for n, (flag, value) in enumerate(pairs) if flag == "--conf" and value.partition("=")[0] == key}
+    kept = [arg for n, arg in enumerate(args) if n not in gone and n - 1 not in gone]
+    if len(kept) == len(args):
+        raise ValueError(f"values/spark-cluster.yaml's PYSPARK_SUBMIT_ARGS set no {key}")
+    return user_env(PYSPARK_SUBMIT_ARGS=shlex.join(kept))
 
 
 # hub.extraConfig snippets more than one fault uses
@@ -380,10 +394,7 @@ singleuser:
     Fault(
         "spark-apps-take-every-core",
         "notebooks ask for no spark.cores.max: the first application takes every core of the cluster",
-        overlay=user_env(
-            PYSPARK_SUBMIT_ARGS="--master spark://spark-master:7077 --conf spark.executor.cores=1 "
-            "--conf spark.executor.memory=512m pyspark-shell"
-        ),
+        overlay=cluster_submit_args_without("spark.cores.max"),
     ),
     Fault(
         "spark-stop-does-nothing",
