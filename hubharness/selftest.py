@@ -33,7 +33,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +85,17 @@ class Run:
     verify_exit: int | None = None
     error: str = ""
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent deploying, verifying, …
     report: str = ""
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the block's seconds to `phase`, so that the report says where a run's time went."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[phase] = round(self.phases.get(phase, 0.0) + time.monotonic() - started, 1)
 
 
 @dataclass
@@ -202,15 +214,19 @@ class Selftest:
         deploy = self._deploy_command(namespace, values_args)
         undo = None
         try:
-            self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
-            done = self._invoke(deploy, deploy_env)
+            with run.timed("purge"):
+                self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
+            with run.timed("deploy"):
+                done = self._invoke(deploy, deploy_env)
             if done.returncode != 0:
                 run.error = f"deploy failed: {done.stderr.strip()[-400:]}"
                 return run
             if run.fault is not None:
-                undo = self._break(run.fault, namespace)
+                with run.timed("fault"):
+                    undo = self._break(run.fault, namespace)
                 if run.fault.redeploy:
-                    done = self._invoke(deploy, deploy_env)
+                    with run.timed("deploy"):
+                        done = self._invoke(deploy, deploy_env)
                     if done.returncode != 0:
                         run.error = f"deploy after the fault failed: {done.stderr.strip()[-400:]}"
                         return run
@@ -231,10 +247,12 @@ class Selftest:
         finally:
             if undo is not None:
                 try:
-                    undo()
+                    with run.timed("fault"):
+                        undo()
                 except Exception as e:  # noqa: BLE001 — said in the run's row; the purge still goes
                     run.error = run.error or f"undoing the fault failed: {type(e).__name__}: {e}"
-            self._purge(namespace, deploy_env)
+            with run.timed("purge"):
+                self._purge(namespace, deploy_env)
             run.seconds = time.monotonic() - started
             self._progress(run)
 
@@ -245,7 +263,8 @@ class Selftest:
 
     def _verify(self, run: Run, verify: list[str], env: dict[str, str], report_dir: Path) -> None:
         """verify of the run's checks; its outcomes and messages read from its summary.json."""
-        done = self._invoke([*verify, "--check", ",".join(c.id for c in run.checks)], env)
+        with run.timed("verify"):
+            done = self._invoke([*verify, "--check", ",".join(c.id for c in run.checks)], env)
         run.verify_exit, run.verify_output = done.returncode, done.stdout + done.stderr
         summary_file = report_dir / "runs" / run.name / "latest" / "summary.json"
         if not summary_file.is_file():
@@ -270,8 +289,10 @@ class Selftest:
         verify = ["verify", "--context", self.context, "--namespace", namespace]
         started = time.monotonic()
         try:
-            self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
-            deployed = self._invoke(deploy, deploy_env)
+            with runs[0].timed("purge"):
+                self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
+            with runs[0].timed("deploy"):
+                deployed = self._invoke(deploy, deploy_env)
             failed = "" if deployed.returncode == 0 else f"deploy failed: {deployed.stderr.strip()[-400:]}"
         except subprocess.TimeoutExpired as e:
             failed = f"timed out after {e.timeout:.0f}s: deploy"
@@ -288,7 +309,8 @@ class Selftest:
                         run.error = f"timed out after {e.timeout:.0f}s: verify"
                     except Exception as e:  # noqa: BLE001 — reported in the run's row, as _run does
                         run.error = f"{type(e).__name__}: {e}"
-                    self._purge(namespace, deploy_env, scratch_only=True)
+                    with run.timed("purge"):
+                        self._purge(namespace, deploy_env, scratch_only=True)
                 run.seconds, started = time.monotonic() - started, time.monotonic()
                 self._progress(run)
         finally:
@@ -510,6 +532,7 @@ class Selftest:
                     "verify_exit": r.verify_exit,
                     "error": r.error,
                     "seconds": round(r.seconds, 1),
+                    "phases": r.phases,
                     "report": r.report,
                 }
                 for r in result.runs

@@ -68,6 +68,18 @@ def test_the_healthy_run_is_a_whole_verify_with_its_whole_report(selftest):
     assert healthy["verify_exit"] == 0
 
 
+def test_each_run_says_where_its_time_went(selftest):
+    """Deploy, fault, verify and purge timed per run: a slow selftest shows which phase and
+    which run to look at. A shared lane deploys once, for its first run."""
+    _, data, _ = selftest
+    for run in data["runs"]:
+        phases = run["phases"]
+        assert "verify" in phases and set(phases) <= {"purge", "deploy", "fault", "verify"}, run
+        assert sum(phases.values()) <= run["seconds"] + 0.1 * len(phases), run
+    undeployed = [r["name"] for r in data["runs"] if "deploy" not in r["phases"]]
+    assert all(r["mutant"] for r in data["runs"] if r["name"] in undeployed), undeployed
+
+
 def test_selftest_leaves_no_state_behind(selftest, module_harness):
     assert selftest[0].code is not None  # it ran to its end
     home = module_harness.home
