@@ -67,6 +67,8 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
+from hubharness import values as chart_values
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 KUBE_SCHEMA_VERSION = "1.33"  # the Kubernetes whose API schema created objects are checked against
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")  # a real server refuses to delete them
@@ -966,15 +968,16 @@ class KubeEmulator:
                     return self._dispatch(method)
 
             def _tool(self, tool: str) -> None:
-                """A stand-in tool's call (POST /_emulator/helm, /_emulator/kubectl: its arguments,
-                and for helm the merged values of its -f files) to the test's hook of that name:
+                """A stand-in tool's call (POST /_emulator/helm, /_emulator/kubectl: its arguments;
+                helm's -f files are read and merged here) to the test's hook of that name:
                 what the tool prints (or a dict of stdout, stderr and exit_code), or its error."""
                 hook = getattr(emulator, tool, None) if tool in ("helm", "kubectl") else None
                 if hook is None:
                     return self._send(404, status(404, "NotFound", f"no stand-in for {tool}"))
-                call = self._body()
+                args = self._body()["args"]
                 try:
-                    done = hook(call["args"], call.get("values") or {})
+                    files = [Path(args[n + 1]) for n, arg in enumerate(args[:-1]) if arg == "-f"]
+                    done = hook(args, chart_values.load(files) if tool == "helm" else {})
                     return self._send(200, done if isinstance(done, dict) else {"stdout": done})
                 except Exception as e:  # noqa: BLE001 — the tool's error, as it prints it
                     return self._send(500, {"message": f"Error: {e}"})
