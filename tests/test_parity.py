@@ -177,13 +177,13 @@ def test_every_chart_key_is_applied_or_said_not_applicable(chart_version):
     assert unknown == [], f"chart keys the local target neither applies nor lists as not applicable: {unknown}"
 
 
-def hub_config_for(values: dict, tmp_path: Path, monkeypatch) -> Config:
+def hub_config_for(values: dict, tmp_path: Path, monkeypatch, classes: Path | None = None) -> Config:
     """The hub's config as hub_config.py builds it from these values (not started)."""
     state = tmp_path / "state"
     (state / "secrets").mkdir(parents=True)
     (state / "values.json").write_text(json.dumps(values))
     ports = {"public_port": 1, "hub_port": 2, "proxy_api_port": 3}
-    (state / "runtime.json").write_text(json.dumps(hub_runtime(ports, None)))
+    (state / "runtime.json").write_text(json.dumps(hub_runtime(ports, None, classes)))
     (state / "secrets" / "hub.json").write_text(json.dumps({"hub.config.JupyterHub.cookie_secret": "00" * 32}))
     monkeypatch.setenv("HUBHARNESS_STATE_DIR", str(state))
     config = Config()

@@ -231,6 +231,14 @@ if runtime.get("pyspark_path"):
         )
     else:
         environment["PYTHONPATH"] = os.pathsep.join(p for p in (given, runtime["pyspark_path"]) if p)
+# The image's Spark maps its class-data archive (classdata.py); JVM options the values set
+# come after, and win where they disagree.
+if runtime.get("java_options"):
+    given = environment.get("JDK_JAVA_OPTIONS")
+    if callable(given):
+        environment["JDK_JAVA_OPTIONS"] = lambda spawner, given=given: f"{runtime['java_options']} {given(spawner)}"
+    else:
+        environment["JDK_JAVA_OPTIONS"] = " ".join(p for p in (runtime["java_options"], given) if p)
 if runtime.get("services"):
     # A pod's own address is where its Spark driver listens for executors; here, loopback.
     environment.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -23,6 +23,7 @@ from ...errors import HarnessError
 from ...sparkcluster import DAEMON_JAVA_OPTS, Settings, read_json
 from ...waiting import wait_until
 from ..base import Component
+from . import classdata
 from .state import StateFolder
 
 MASTER = "spark-master"
@@ -153,6 +154,12 @@ class LocalSparkCluster:
             SPARK_DAEMON_JAVA_OPTS=f"{DAEMON_JAVA_OPTS} -Dspark.port.maxRetries=0",
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         )
+        # the daemons, and the executors they start in their environment, map the image's
+        # Spark classes from its archive (made by deploy for the servers' Spark, the same)
+        classes = classdata.archive_path(home)
+        if classes is not None and classes.is_file():
+            given = env.get("JDK_JAVA_OPTIONS")
+            env["JDK_JAVA_OPTIONS"] = " ".join(p for p in (classdata.java_options(classes), given) if p)
         return env
 
     def master_ui(self) -> str:

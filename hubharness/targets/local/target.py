@@ -46,7 +46,7 @@ from ..base import (
     Undo,
 )
 from . import backup as local_backup
-from . import faults, hub_venv, images, parity, spark, supervisor
+from . import classdata, faults, hub_venv, images, parity, spark, supervisor
 from .deployment import LocalDeployment
 from .state import AUTH_ENV, HUB_SECRET, StateFolder
 
@@ -81,9 +81,10 @@ class LaunchPlan:
     move: str = ""  # "upgrade" or "downgrade" from the chart state.json named, else ""
     chart_before: str = ""  # that chart
     moved: str = ""  # what the move did to the database, once done
+    classes: Path | None = None  # the class-data archive of the servers' Spark (classdata.py)
 
 
-def hub_runtime(ports: dict, pyspark_path: Path | None) -> dict:
+def hub_runtime(ports: dict, pyspark_path: Path | None, classes: Path | None = None) -> dict:
     """What hub_config.py reads besides the values: where things are, and what it needs
     of the harness (it imports none of it, so that any JupyterHub's virtualenv runs it)."""
     return {
@@ -93,6 +94,7 @@ def hub_runtime(ports: dict, pyspark_path: Path | None) -> dict:
         if ports.get("spark_master_port")
         else {},
         "pyspark_path": str(pyspark_path) if pyspark_path else None,
+        "java_options": classdata.java_options(classes) if classes else "",
         "image_bin": str(Path(sys.executable).parent),
         "image_bin_in_image": images.IMAGE_BIN,
         "cull_defaults": chart.CULL_DEFAULTS,
@@ -284,6 +286,7 @@ class LocalTarget(StateFolder, Target):
         self._password_notes = []
         self._require_java()
         image = images.mirror(values)  # before anything changes: an image it cannot mirror stops here
+        classes = classdata.ensure(spark.spark_home(image.path), image.path, say=lambda line: print(line, flush=True))
         state = self.read_state()
         # The database and homes stay while the chart changes under them (even after a
         # `remove` that kept them), so the move is from the chart that made them.
@@ -389,6 +392,7 @@ class LocalTarget(StateFolder, Target):
             hub_bin,
             move,
             state.get("chart") or "",
+            classes=classes,
         )
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
@@ -485,7 +489,7 @@ class LocalTarget(StateFolder, Target):
         """Write what the hub reads, start the proxy (unless running) and the hub, wait."""
         state, ports, values = plan.state, plan.ports, plan.values
         self.write_json(self.state_dir / "values.json", values)
-        self.write_json(self.state_dir / "runtime.json", hub_runtime(ports, plan.pyspark_path))
+        self.write_json(self.state_dir / "runtime.json", hub_runtime(ports, plan.pyspark_path, plan.classes))
         state.update(
             ports,
             namespace=self.namespace,
