@@ -26,25 +26,31 @@ command -v npm >/dev/null || missing+=(npm)
 { command -v promtool >/dev/null && command -v prometheus >/dev/null; } || missing+=(prometheus)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo -n"  # CI runners: passwordless sudo; elsewhere we ask
+install_system() {
+  $sudo apt-get update -qq
+  held=""  # no service of a package starts during the install (what Debian's container images do)
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    held=1
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT  # also when the install fails
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$held" ]; then
+    $sudo rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+  fi
+}
+system=""  # apt-get runs beside the virtualenv's install: neither needs what the other installs
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
     echo "bootstrap: apt-get install ${missing[*]}"
-    $sudo apt-get update -qq
-    held=""  # no service of a package starts during the install (what Debian's container images do)
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-      $sudo chmod 755 /usr/sbin/policy-rc.d
-      held=1
-      trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT  # also when the install fails
-    fi
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    if [ -n "$held" ]; then
-      $sudo rm -f /usr/sbin/policy-rc.d
-      trap - EXIT
-      if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-        $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
-      fi
-    fi
+    install_system &
+    system=$!
+    trap 'wait "$system" 2>/dev/null || true' EXIT  # never left running behind a failed pip
   else
     echo "bootstrap: please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
     exit 1
@@ -56,6 +62,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+if [ -n "$system" ]; then
+  wait "$system" || { echo "bootstrap: apt-get install ${missing[*]} failed" >&2; exit 1; }
+  trap - EXIT
+fi
 
 if ! command -v configurable-http-proxy >/dev/null && [ ! -x .cache/npm/node_modules/.bin/configurable-http-proxy ]; then
   echo "bootstrap: npm install configurable-http-proxy@${CHP_VERSION} into .cache/npm"
