@@ -51,35 +51,24 @@ def user_env(**variables: str) -> str:
     return "singleuser:\n  extraEnv:\n" + "".join(f'    {name}: "{value}"\n' for name, value in variables.items())
 
 
-def native_submit_args(drop: tuple[str, ...] = (), **conf: str) -> str:
-    """An overlay of values/spark-native.yaml's PYSPARK_SUBMIT_ARGS with the `--conf`s of
-    the keys dropped, and of the keys given set (dots as __: spark__executor__instances)."""
-    native = load_file(VALUES_DIR / NEEDS_VALUES[SPARK_NATIVE])
-    args = native["singleuser"]["extraEnv"]["PYSPARK_SUBMIT_ARGS"].split()
+def submit_args(needs: str, drop: tuple[str, ...] = (), **conf: str) -> str:
+    """An overlay of the PYSPARK_SUBMIT_ARGS of the values that give a deployment what a
+    check needs (values/spark-cluster.yaml, values/spark-native.yaml): the `--conf`s of the
+    keys dropped taken out, those of the keys given set (dots as __:
+    spark__executor__instances), and nothing else changed."""
     given = {key.replace("__", "."): value for key, value in conf.items()}
-    gone = {*drop, *given}
-    kept, n = [], 0
-    while n < len(args):
-        if args[n] == "--conf" and n + 1 < len(args) and args[n + 1].partition("=")[0] in gone:
-            n += 2
-            continue
-        kept.append(args[n])
-        n += 1
-    extra = [part for key, value in given.items() for part in ("--conf", f"{key}={value}")]
-    return user_env(PYSPARK_SUBMIT_ARGS=" ".join([*kept[:-1], *extra, kept[-1]]))
-
-
-def cluster_submit_args_without(key: str) -> str:
-    """An overlay of values/spark-cluster.yaml's PYSPARK_SUBMIT_ARGS with the `--conf` of
-    `key` taken out, and nothing else changed."""
-    cluster = load_file(VALUES_DIR / NEEDS_VALUES[SPARK_CLUSTER])
-    args = shlex.split(cluster["singleuser"]["extraEnv"]["PYSPARK_SUBMIT_ARGS"])
-    pairs = zip(args, [*args[1:], ""])
-    gone = {n for n, (flag, value) in enumerate(pairs) if flag == "--conf" and value.partition("=")[0] == key}
+    values = load_file(VALUES_DIR / NEEDS_VALUES[needs])
+    args = shlex.split(values["singleuser"]["extraEnv"]["PYSPARK_SUBMIT_ARGS"])
+    keys = {
+        n: value.partition("=")[0] for n, (flag, value) in enumerate(zip(args, [*args[1:], ""])) if flag == "--conf"
+    }
+    missing = set(drop) - set(keys.values())
+    if missing:
+        raise ValueError(f"{NEEDS_VALUES[needs]}'s PYSPARK_SUBMIT_ARGS set no {', '.join(sorted(missing))}")
+    gone = {n for n, key in keys.items() if key in {*drop, *given}}
     kept = [arg for n, arg in enumerate(args) if n not in gone and n - 1 not in gone]
-    if len(kept) == len(args):
-        raise ValueError(f"values/spark-cluster.yaml's PYSPARK_SUBMIT_ARGS set no {key}")
-    return user_env(PYSPARK_SUBMIT_ARGS=shlex.join(kept))
+    extra = [part for key, value in given.items() for part in ("--conf", f"{key}={value}")]
+    return user_env(PYSPARK_SUBMIT_ARGS=shlex.join([*kept[:-1], *extra, kept[-1]]))
 
 
 # hub.extraConfig snippets more than one fault uses
@@ -394,7 +383,7 @@ singleuser:
     Fault(
         "spark-apps-take-every-core",
         "notebooks ask for no spark.cores.max: the first application takes every core of the cluster",
-        overlay=cluster_submit_args_without("spark.cores.max"),
+        overlay=submit_args(SPARK_CLUSTER, drop=("spark.cores.max",)),
     ),
     Fault(
         "spark-stop-does-nothing",
@@ -433,17 +422,17 @@ sys.meta_path.insert(0, _KeepSessions())
     Fault(
         "one-executor-pod",
         "notebooks ask for one executor pod (spark.executor.instances=1)",
-        overlay=native_submit_args(spark__executor__instances="1"),
+        overlay=submit_args(SPARK_NATIVE, spark__executor__instances="1"),
     ),
     Fault(
         "executors-without-owner",
         "notebooks do not name their pod to Spark (no spark.kubernetes.driver.pod.name): executors get no owner",
-        overlay=native_submit_args(drop=("spark.kubernetes.driver.pod.name",)),
+        overlay=submit_args(SPARK_NATIVE, drop=("spark.kubernetes.driver.pod.name",)),
     ),
     Fault(
         "executor-pods-kept",
         "Spark keeps executor pods when they end (spark.kubernetes.executor.deleteOnTermination=false)",
-        overlay=native_submit_args(spark__kubernetes__executor__deleteOnTermination="false"),
+        overlay=submit_args(SPARK_NATIVE, spark__kubernetes__executor__deleteOnTermination="false"),
     ),
     Fault(
         "users-hidden-from-harness",

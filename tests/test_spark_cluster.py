@@ -8,7 +8,7 @@ import psutil
 import pytest
 import yaml
 
-from hubharness import procs, sparkcluster, values
+from hubharness import checks, faults, procs, sparkcluster, values
 from hubharness.errors import HarnessError
 from hubharness.paths import VALUES_DIR
 
@@ -37,6 +37,24 @@ def test_the_shipped_values_turn_on_two_workers_and_send_notebooks_to_them():
 def test_submit_args_are_read_as_spark_submit_reads_them():
     asked = sparkcluster.request(with_(submit="--master=spark://spark-master:7077 --total-executor-cores=3 x"))
     assert (asked.master, asked.cores_max) == ("spark://spark-master:7077", 3)
+
+
+def test_the_every_core_faults_values_differ_from_the_shipped_ones_by_the_core_limit_alone():
+    overlay = faults.BY_NAME["spark-apps-take-every-core"].overlay
+    broken = values.merge(CLUSTER, yaml.safe_load(overlay))
+    shipped = sparkcluster.submit_conf(CLUSTER)
+    assert sparkcluster.submit_conf(broken) == {k: v for k, v in shipped.items() if k != "spark.cores.max"}
+    with pytest.raises(ValueError, match="set no spark.cores.min"):
+        faults.submit_args(checks.SPARK_CLUSTER, drop=("spark.cores.min",))
+
+
+def test_the_jvms_of_spark_take_the_same_flags_wherever_they_are_set():
+    """The daemons' (sparkcluster.DAEMON_JAVA_OPTS), the executors' (spark-cluster.yaml) and,
+    on local, the notebooks' (local.yaml): one choice, written in three places."""
+    flags = set(sparkcluster.DAEMON_JAVA_OPTS.split())
+    assert set(CLUSTER["singleuser"]["extraEnv"]["JDK_JAVA_OPTIONS"].split()) == flags
+    executors = sparkcluster.submit_conf(CLUSTER)["spark.executor.extraJavaOptions"]
+    assert set(executors.split()) == flags
 
 
 def test_values_without_the_section_have_no_cluster():
