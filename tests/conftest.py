@@ -34,8 +34,8 @@ LONGEST_FIRST = ("tests/test_selftest.py", "tests/test_kube_selftest.py")
 
 def pytest_collection_modifyitems(items):
     """The longest files first. Under xdist (README's command) --no-loadscope-reorder keeps
-    this order: each of the two selftests' files starts a worker, and the third worker
-    takes the rest, which the first two share once their selftest is done. xdist's own order (most tests first) started the selftest a third into
+    this order: each of the two selftests' files starts a worker, and the rest is shared
+    after them. xdist's own order (most tests first) started the selftest a third into
     the run, and the run took its length on top of that."""
     items.sort(key=lambda item: next((i for i, f in enumerate(LONGEST_FIRST) if item.nodeid.startswith(f)), 2))
 
