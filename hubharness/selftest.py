@@ -7,8 +7,8 @@ on verify's scratch namespaces) share a deployment, up to five verified one afte
 another. One more namespace stays healthy and must pass every selected check. A check is
 killed when the healthy run passed it and its fault's run failed it, naming it in
 verify's output.
-Deploy, verify and remove run as the user runs them (`invoke …` in a subprocess), up to
-`jobs` namespaces at once.
+Deploy and verify run as the user runs them (`invoke …` in a subprocess), up to `jobs`
+namespaces at once; the purges that clean up are the target's remove, in this process.
 
 Which checks apply, which fault breaks each and whether it can be done is the target's
 to say (hubharness.targets: Target.fault_for, why_cannot_do), and the target does it
@@ -161,19 +161,23 @@ class Selftest:
             check=False,
         )
 
-    def _purge(self, namespace: str, env: dict[str, str], scratch_only: bool = False) -> None:
-        # verify purges its scratch namespaces itself, unless its run's fault is a purge that
-        # keeps (purge-keeps-state) or it was cut short: they are purged here too
+    def _purge(self, namespace: str, scratch_only: bool = False) -> str:
+        """The namespace and its scratch namespaces purged, in this process: cleanup, not a
+        command under test (verify's RMV checks prove `remove --purge`). Verify purges its
+        scratch namespaces itself, unless its run's fault is a purge that keeps
+        (purge-keeps-state) or it was cut short: they are purged here too. Why a purge
+        failed, or ""."""
         scratch = [f"{namespace[:50]}-{suffix}" for suffix in ("scratch", "res", "upg")]
+        failed = ""
         for ns in scratch if scratch_only else [namespace, *scratch]:
-            target = target_for(self.deploy_context, ns)
+            # kind's: the cluster it made stays for the next namespace
+            target = target_for(self.deploy_context, ns, self.deploy_target.SELFTEST_REMOVE_OPTIONS)
             try:
-                there = target.exists()
-            except HarnessError:  # the cluster did not say: remove finds out, and says why
-                there = True
-            if there:
-                keep = type(target).SELFTEST_REMOVE_ARGS  # kind's: the cluster it made stays for the next
-                self._invoke(["remove", "--context", self.deploy_context, "--namespace", ns, "--purge", *keep], env)
+                if target.exists():
+                    target.remove(purge=True)
+            except Exception as e:  # noqa: BLE001 — said in the run's row; the other namespaces still go
+                failed = failed or f"purging {ns} failed: {type(e).__name__}: {e}"
+        return failed
 
     def _deploy_command(self, namespace: str, values_args: list[str]) -> list[str]:
         """`invoke deploy` of one namespace, as the user runs it, with the target's own
@@ -215,7 +219,9 @@ class Selftest:
         undo = None
         try:
             with run.timed("purge"):
-                self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
+                run.error = self._purge(namespace)  # a leftover of an interrupted selftest
+            if run.error:
+                return run
             with run.timed("deploy"):
                 done = self._invoke(deploy, deploy_env)
             if done.returncode != 0:
@@ -252,7 +258,8 @@ class Selftest:
                 except Exception as e:  # noqa: BLE001 — said in the run's row; the purge still goes
                     run.error = run.error or f"undoing the fault failed: {type(e).__name__}: {e}"
             with run.timed("purge"):
-                self._purge(namespace, deploy_env)
+                purged = self._purge(namespace)
+            run.error = run.error or purged
             run.seconds = time.monotonic() - started
             self._progress(run)
 
@@ -290,10 +297,11 @@ class Selftest:
         started = time.monotonic()
         try:
             with runs[0].timed("purge"):
-                self._purge(namespace, deploy_env)  # a leftover of an interrupted selftest
-            with runs[0].timed("deploy"):
-                deployed = self._invoke(deploy, deploy_env)
-            failed = "" if deployed.returncode == 0 else f"deploy failed: {deployed.stderr.strip()[-400:]}"
+                failed = self._purge(namespace)  # a leftover of an interrupted selftest
+            if not failed:
+                with runs[0].timed("deploy"):
+                    deployed = self._invoke(deploy, deploy_env)
+                failed = "" if deployed.returncode == 0 else f"deploy failed: {deployed.stderr.strip()[-400:]}"
         except subprocess.TimeoutExpired as e:
             failed = f"timed out after {e.timeout:.0f}s: deploy"
         try:
@@ -310,11 +318,12 @@ class Selftest:
                     except Exception as e:  # noqa: BLE001 — reported in the run's row, as _run does
                         run.error = f"{type(e).__name__}: {e}"
                     with run.timed("purge"):
-                        self._purge(namespace, deploy_env, scratch_only=True)
+                        run.error = run.error or self._purge(namespace, scratch_only=True)
                 run.seconds, started = time.monotonic() - started, time.monotonic()
                 self._progress(run)
         finally:
-            self._purge(namespace, deploy_env)
+            purged = self._purge(namespace)
+            runs[-1].error = runs[-1].error or purged
         return runs
 
     @staticmethod

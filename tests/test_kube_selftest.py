@@ -152,9 +152,7 @@ class Hubs:
         ran = self.harness.deploy(ns, *self.installed[ns][0], env=passwords)
         if ran.code != 0:
             raise RuntimeError((ran.err.strip().splitlines() or ["no output"])[-1])
-        with self.env_lock, pytest.MonkeyPatch.context() as m:
-            m.setenv("HUBHARNESS_HOME", str(self.harness.home))
-            target = LocalTarget(ns)
+        target = self.local_target(ns)
         extra = (config.get("hub") or {}).get("extraEnv") or {}
         env = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "value": str(v)} for k, v in extra.items()]
         with self.cluster.lock:
@@ -184,6 +182,11 @@ class Hubs:
             hub_secret["data"] = {k: emulated.b64(v) for k, v in target.store.read("hub").items()}
             self.targets[ns] = target
 
+    def local_target(self, ns: str) -> LocalTarget:
+        with self.env_lock, pytest.MonkeyPatch.context() as m:
+            m.setenv("HUBHARNESS_HOME", str(self.harness.home))
+            return LocalTarget(ns)
+
     def passwords(self, ns: str) -> dict[str, str]:
         """The login passwords in the namespace's Secret now, as a kubelet reads them for a
         new container's environment."""
@@ -192,10 +195,10 @@ class Hubs:
         return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
     def uninstall(self, ns: str) -> None:
-        self.targets.pop(ns, None)
+        target = self.targets.pop(ns, None) or self.local_target(ns)
         self.held_down.discard(ns)
         self.cluster.volumes.pop((ns, "hub-db-dir"), None)
-        self.harness.invoke("remove", "--namespace", ns, "--purge")
+        target.remove(purge=True)  # the local deployment behind it, purged as `invoke remove --purge` does
         with self.cluster.lock:
             secrets = self.cluster.objects.get((ns, "secrets"), {})
             for name in [n for n, s in secrets.items() if _is_release_record(s) or n == "hub"]:

@@ -424,11 +424,11 @@ class Target(abc.ABC):
     # with the primitives below, so that selftest can plant its mutants in them
     PLANTS_MUTANTS: ClassVar[bool] = False
     # what selftest does so that its namespaces run side by side: files of values/ laid
-    # over each namespace's values, arguments added to its deploy and to the remove that
-    # purges it (selftest_env: its deploy's environment)
+    # over each namespace's values, arguments added to its deploy, options of the target
+    # that purges it (selftest_env: its deploy's environment)
     SELFTEST_VALUES: ClassVar[tuple[str, ...]] = ()
     SELFTEST_DEPLOY_ARGS: ClassVar[tuple[str, ...]] = ()
-    SELFTEST_REMOVE_ARGS: ClassVar[tuple[str, ...]] = ()
+    SELFTEST_REMOVE_OPTIONS: ClassVar[Mapping[str, object]] = {}
     context: str
     namespace: str
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pytest_kind import KindCluster
 
@@ -27,7 +28,9 @@ from .target import KubeTarget
 
 class KindTarget(KubeTarget):
     OPTIONS = frozenset({"keep_cluster"})
-    SELFTEST_REMOVE_ARGS = ("--keep-cluster",)  # the cluster it made stays for the next namespace
+    SELFTEST_REMOVE_OPTIONS: ClassVar[Mapping[str, object]] = {
+        "keep_cluster": True
+    }  # the cluster it made stays for the next namespace
     kind_config = KIND_CONFIG
 
     def __init__(self, namespace: str, keep_cluster: bool = False):
