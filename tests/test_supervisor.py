@@ -97,6 +97,31 @@ def test_stopping_the_supervisor_stops_its_process_first(tmp_path):
     assert (seen["state"], seen["container"], seen["restarts"]) == ("terminated", None, 0)
 
 
+def test_stopping_during_a_back_off_does_not_wait_it_out(tmp_path):
+    sup = supervise(tmp_path, sys.executable, "-c", "raise SystemExit(1)", backoff=120)
+    status_when(tmp_path, lambda s: s["reason"] == "CrashLoopBackOff")
+    sup.send_signal(signal.SIGTERM)
+    assert sup.wait(TIMEOUT) == 0
+
+
+def test_an_idle_supervisor_sleeps_until_its_process_exits(tmp_path, stop_after):
+    """No polling: a running component costs its supervisor nothing, and its exit is seen
+    at once."""
+    sup = supervise(tmp_path, sys.executable, "-c", "import time; time.sleep(60)")
+    stop_after(sup)
+    child = psutil.Process(status_when(tmp_path, lambda s: s["state"] == "running")["container"]["pid"])
+    before = psutil.Process(sup.pid).cpu_times()
+    time.sleep(1)
+    after = psutil.Process(sup.pid).cpu_times()
+    wakeups = psutil.Process(sup.pid).num_ctx_switches().voluntary
+    time.sleep(1)
+    assert psutil.Process(sup.pid).num_ctx_switches().voluntary == wakeups, "the supervisor woke while its process ran"
+    assert after.user + after.system == before.user + before.system
+    child.kill()
+    seen = status_when(tmp_path, lambda s: s["restarts"] == 1, timeout=5)
+    assert seen["last_exit"]["code"] == -signal.SIGKILL
+
+
 def test_a_killed_supervisor_takes_its_process_with_it(tmp_path):
     """Nothing runs unsupervised: the component gets SIGTERM when its supervisor dies."""
     sup = supervise(tmp_path, sys.executable, "-c", "import time; time.sleep(60)")

@@ -17,6 +17,7 @@ import argparse
 import ctypes
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ BACKOFF_START = 10.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET_AFTER = 600.0
 GRACE = 10.0  # SIGTERM → SIGKILL, as terminationGracePeriodSeconds
-POLL = 0.1
+POLL = 0.1  # how often the child is looked at where the kernel cannot say it exited (no pidfd)
 PR_SET_PDEATHSIG = 1
 
 
@@ -63,6 +64,7 @@ class Supervisor:
         self.backoff = 0.0  # the next wait before a restart; 0: at once
         self.stopping = False
         self.child: subprocess.Popen | None = None
+        self.wakeup: int | None = None  # read end of the pipe a signal's arrival writes to (run)
         self.status: dict = {
             "name": name,
             "supervisor": {"pid": os.getpid(), "create_time": _process_start_time(os.getpid())},
@@ -103,14 +105,38 @@ class Supervisor:
         )
 
     def wait_child(self) -> int | None:
-        """Until the child exits (its exit code) or we are told to stop (None)."""
+        """Until the child exits (its exit code) or we are told to stop (None), asleep: the
+        kernel wakes us (a pidfd that turns readable, a signal's byte on the wakeup pipe)."""
         assert self.child is not None
-        while not self.stopping:
-            code = self.child.poll()
-            if code is not None:
-                return code
-            time.sleep(POLL)
+        try:
+            pidfd: int | None = os.pidfd_open(self.child.pid)
+        except (AttributeError, OSError):  # not Linux 5.3+: look every POLL seconds
+            pidfd = None
+        try:
+            while not self.stopping:
+                code = self.child.poll()
+                if code is not None:
+                    return code
+                self.sleep(None if pidfd is not None else POLL, pidfd)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
         return None
+
+    def sleep(self, seconds: float | None, pidfd: int | None = None) -> None:
+        """Until a signal arrives, the pidfd turns readable or `seconds` pass (None: no bound).
+        A signal that came after `stopping` was last read has left its byte: no wait then."""
+        fds = [fd for fd in (self.wakeup, pidfd) if fd is not None]
+        if not fds:
+            time.sleep(POLL if seconds is None else min(seconds, POLL))
+            return
+        select.select(fds, [], [], seconds)
+        if self.wakeup is not None:
+            try:
+                while os.read(self.wakeup, 64):
+                    pass
+            except BlockingIOError:
+                pass
 
     def stop_child(self) -> None:
         if self.child is None or self.child.poll() is not None:
@@ -126,6 +152,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        self.wakeup, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         while not self.stopping:
             self.start_child()
             code = self.wait_child()
@@ -145,7 +173,7 @@ class Supervisor:
                 last_exit={"code": code, "at": time.time(), "ran_seconds": round(ran, 3)},
             )
             while not self.stopping and time.time() < until:
-                time.sleep(POLL)
+                self.sleep(until - time.time())
             self.backoff = min(max(self.backoff * 2, self.backoff_start), BACKOFF_MAX)
         self.stop_child()
         self.write(container=None, state="terminated", reason="Stopped")
