@@ -12,6 +12,7 @@ import psutil
 import pytest
 import yaml
 
+from hubharness import selftest as selftest_module
 from hubharness import values
 from hubharness.errors import HarnessError
 from hubharness.selftest import SHARED_AT_MOST, Selftest, verify_only
@@ -83,6 +84,31 @@ def test_selftest_namespaces_on_a_cluster_claim_nothing_another_one_has(monkeypa
     monkeypatch.setenv(kube_access.INGRESS_HOST_ENV, "Not A Host")
     with pytest.raises(HarnessError, match="HUBHARNESS_INGRESS_HOST='Not A Host' is not a host name"):
         kube_access.with_ingress_host(manifest)
+
+
+def test_selftest_purges_with_the_targets_own_options_and_says_what_failed(monkeypatch):
+    """Its purges are the target's remove, in its own process: kind's keeps the cluster it
+    made for the next namespace. One that fails is said, and the others still go."""
+    made, removed = [], []
+
+    class Leftover:
+        def __init__(self, context, namespace, options):
+            self.namespace = namespace
+            made.append((context, namespace, dict(options)))
+
+        def exists(self):
+            return True
+
+        def remove(self, purge):
+            if self.namespace.endswith("-res"):
+                raise HarnessError("the API server said 500")
+            removed.append((self.namespace, purge))
+
+    monkeypatch.setattr(selftest_module, "target_for", Leftover)
+    said = Selftest("kind", "s", [], "4.4.0", None)._purge("s-healthy")
+    assert said == "purging s-healthy-res failed: HarnessError: the API server said 500"
+    assert removed == [("s-healthy", True), ("s-healthy-scratch", True), ("s-healthy-upg", True)]
+    assert {(context, str(options)) for context, _, options in made} == {("kind", "{'keep_cluster': True}")}
 
 
 def test_a_check_that_cannot_run_fails_unless_skipped_on_request(harness, tmp_path):
