@@ -133,13 +133,14 @@ def failed(summary: dict) -> set[str]:
     return {cid for cid, outcome in outcomes(summary).items() if outcome in ("failed", "timeout")}
 
 
-HELM = """#!{python}
+# The stand-ins start as `python -I -S`: the standard library only, no site-packages to
+# scan (hundreds of calls in an emulated selftest)
+HELM = """#!{python} -IS
 import json, os, sys
 with open(os.environ["HELM_RECORD"], "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\\n")
 if os.environ.get("HELM_EMULATOR"):  # the emulated cluster answers for the chart (tests/kube_emulator.py)
-    # its -f files are read there: this stand-in, called hundreds of times a selftest, imports
-    # nothing beyond the standard library
+    # its -f files are read there
     import urllib.error, urllib.request
     call = urllib.request.Request(
         os.environ["HELM_EMULATOR"], data=json.dumps({{"args": sys.argv[1:]}}).encode(), method="POST"
@@ -158,18 +159,29 @@ if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
 """
 
 
-KUBECTL = """#!{python}
-import os, socket, sys, threading, time
-import requests
+KUBECTL = """#!{python} -IS
+import json, os, socket, sys, threading, time, urllib.error, urllib.request
 # the emulated cluster's test answers (tests/kube_emulator.py). exec: the command's output and
 # exit code. port-forward: the port of what stands for the Service's pod of the moment, and
 # that pod; as kubectl, a relay on the asked local port (":80": a free one) that ends when
 # the pod goes ("lost connection to pod"), and only then: a slow or failing API server is
 # not a lost pod
-answer = requests.post(os.environ["KUBECTL_EMULATOR"], json={{"args": sys.argv[1:]}}, timeout=300)
-if not answer.ok:
-    sys.exit(answer.json()["message"])
-done = answer.json()
+
+
+def call(url, body=None, timeout=10):
+    \"\"\"(status, JSON answer) of a GET, or of a POST of `body`; an HTTP error is an answer too.\"\"\"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={{"Content-Type": "application/json"}})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+status, done = call(os.environ["KUBECTL_EMULATOR"], {{"args": sys.argv[1:]}}, timeout=300)
+if status >= 400:
+    sys.exit(done["message"])
 if "exit_code" in done:
     sys.stdout.write(done["stdout"]), sys.stderr.write(done["stderr"])
     sys.exit(done["exit_code"])
@@ -208,9 +220,9 @@ deadline = time.monotonic() + 3600  # an hour at most
 while time.monotonic() < deadline:
     time.sleep(0.5)
     try:
-        pod = requests.get(done["pod_url"], timeout=10)
-        gone = pod.status_code == 404 or "deletionTimestamp" in pod.json()["metadata"]
-    except (requests.RequestException, ValueError, KeyError):
+        status, pod = call(done["pod_url"])
+        gone = status == 404 or "deletionTimestamp" in pod["metadata"]
+    except (OSError, ValueError, KeyError):
         continue  # no answer about the pod: it is still there as far as anyone knows
     if gone:
         print("E portforward.go: lost connection to pod", flush=True)
