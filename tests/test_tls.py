@@ -252,13 +252,18 @@ def test_the_proxy_token_is_in_the_environment_never_on_the_command_line(ca, fro
 
 
 def test_stop_leaves_nothing_running(ca, front):
+    """Its proxies gone, its port serves the front no more: refused, or, when another
+    process has taken the freed port since (tests run side by side), not the front."""
     tls_front = front(ca.issue("stopped"), redirect=False)
+    served = certificate(tls_front.url).subject
     running = tls_front.processes()
     tls_front.stop()
     assert not any(proc.is_running() and proc.status() != "zombie" for proc in running)
-    with pytest.raises(HarnessError) as refused:
-        certificate(tls_front.url)
-    assert "refused" in str(refused.value)
+    try:
+        now = certificate(tls_front.url).subject
+    except HarnessError as e:
+        now = str(e)
+    assert now != served, f"{tls_front.url} still serves the front's certificate after stop"
 
 
 def test_plain_http_given_as_https_is_one_line(upstream):
