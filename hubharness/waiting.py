@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -25,8 +26,11 @@ def wait_until(
 
     `fail_fast` raises (e.g. the process died) instead of waiting out the clock.
     Exceptions from `probe` or `fail_fast` are not retried: probes return falsy for "not yet".
+    Progress is shown on a terminal, by the main thread only: a wait in a worker thread
+    (selftest's purges, remove's stops side by side) would draw over its neighbours' lines.
     """
-    show = sys.stderr.isatty() if progress is None else progress
+    on_terminal = sys.stderr.isatty() and threading.current_thread() is threading.main_thread()
+    show = on_terminal if progress is None else progress
     started = time.monotonic()
 
     def attempt() -> T:

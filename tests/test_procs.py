@@ -1,8 +1,10 @@
 """Which processes are a namespace's: found by their folder and environment markers."""
 
+import io
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import psutil
@@ -49,3 +51,27 @@ def test_a_port_handed_out_is_not_handed_out_again_while_it_is_held(tmp_path, mo
     old = time.time() - procs.PORT_HELD_FOR - 1
     os.utime(tmp_path / "40001", (old, old))
     assert procs.free_port() == 40001, "held no longer: bound by now, or not wanted"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_wait_shows_progress_on_a_terminal_from_the_main_thread_only(monkeypatch):
+    """A wait in a worker thread (selftest's purges run in its lanes) would draw over what
+    the main thread prints: it waits quietly."""
+
+    def waited() -> str:
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        calls = iter([False, True])
+        wait_until("the second call", lambda: next(calls), timeout=5)
+        return terminal.getvalue()
+
+    assert "waiting for the second call" in waited()
+    seen: list[str] = []
+    worker = threading.Thread(target=lambda: seen.append(waited()))
+    worker.start()
+    worker.join(10)
+    assert seen == [""]
