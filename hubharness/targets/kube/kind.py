@@ -28,9 +28,8 @@ from .target import KubeTarget
 
 class KindTarget(KubeTarget):
     OPTIONS = frozenset({"keep_cluster"})
-    SELFTEST_REMOVE_OPTIONS: ClassVar[Mapping[str, object]] = {
-        "keep_cluster": True
-    }  # the cluster it made stays for the next namespace
+    # the cluster it made stays for the next namespace
+    SELFTEST_REMOVE_OPTIONS: ClassVar[Mapping[str, object]] = {"keep_cluster": True}
     kind_config = KIND_CONFIG
 
     def __init__(self, namespace: str, keep_cluster: bool = False):
