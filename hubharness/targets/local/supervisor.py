@@ -64,7 +64,8 @@ class Supervisor:
         self.backoff = 0.0  # the next wait before a restart; 0: at once
         self.stopping = False
         self.child: subprocess.Popen | None = None
-        self.wakeup: int | None = None  # read end of the pipe a signal's arrival writes to (run)
+        # the pipe a signal's arrival writes a byte to (run: signal.set_wakeup_fd), read end first
+        self.wakeup, self.wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.status: dict = {
             "name": name,
             "supervisor": {"pid": os.getpid(), "create_time": _process_start_time(os.getpid())},
@@ -126,17 +127,12 @@ class Supervisor:
     def sleep(self, seconds: float | None, pidfd: int | None = None) -> None:
         """Until a signal arrives, the pidfd turns readable or `seconds` pass (None: no bound).
         A signal that came after `stopping` was last read has left its byte: no wait then."""
-        fds = [fd for fd in (self.wakeup, pidfd) if fd is not None]
-        if not fds:
-            time.sleep(POLL if seconds is None else min(seconds, POLL))
-            return
-        select.select(fds, [], [], seconds)
-        if self.wakeup is not None:
-            try:
-                while os.read(self.wakeup, 64):
-                    pass
-            except BlockingIOError:
+        select.select([self.wakeup] if pidfd is None else [self.wakeup, pidfd], [], [], seconds)
+        try:
+            while os.read(self.wakeup, 64):
                 pass
+        except BlockingIOError:
+            pass
 
     def stop_child(self) -> None:
         if self.child is None or self.child.poll() is not None:
@@ -152,8 +148,7 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
-        self.wakeup, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        signal.set_wakeup_fd(self.wakeup_write, warn_on_full_buffer=False)
         while not self.stopping:
             self.start_child()
             code = self.wait_child()
