@@ -8,8 +8,9 @@ import pytest
 import requests
 import testinfra
 
-from hubharness import checks
+from hubharness import checks, procs
 from hubharness.hubapi import UserSession
+from hubharness.kernel import Kernel
 
 from .helpers import failed, open_page, outcomes
 
@@ -119,6 +120,34 @@ def test_status_lists_users_after_verify(deployed):
     homes = {h["user"]: h for h in status["figures"]["homes"]}
     assert homes["verify-alice"]["used_bytes"] > 0 and homes["verify-alice"]["percent"] < 1, homes
     assert set(status["figures"]["resources"]["components"]) == {"hub", "proxy"}, status["figures"]  # no server runs
+
+
+def test_a_stopped_servers_kernel_and_spark_end_with_it(deployed):
+    """A pod's processes all end with its container: when the hub says dan's server has
+    stopped, the kernel it ran and that kernel's Spark JVM are gone too."""
+    status = deployed.status("life")
+    api = UserSession(status["hub_url"], "dan", _secret(deployed)).api()
+    api.start_server("dan")
+    server = api.wait_server_ready("dan", 90)
+    kernel = Kernel(f"{status['hub_url']}{server['url']}", api.token).start()
+    ran = kernel.run(
+        "from pyspark.sql import SparkSession\n"
+        "print(SparkSession.builder.config('spark.ui.enabled', 'false').getOrCreate().range(3).count())",
+        timeout=120,
+    )
+    assert ran.stdout.strip() == "3", ran
+    home = deployed.state_dir("life") / "home" / "dan"
+    pod = {p.pid for p in procs.processes_under(home)}
+    assert len(pod) >= 3, "the server, its kernel and Spark's JVM should run in dan's home"
+    kernel.disconnect()
+    api.stop_server("dan")
+    api.wait_server_stopped("dan", 60)
+    left = [
+        p.info["cmdline"]
+        for p in psutil.process_iter(["cmdline", "status"])
+        if p.pid in pod and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    assert left == [], f"still running after the hub said dan's server stopped: {left}"
 
 
 def test_remove_keeps_data_and_stops_everything(deployed):

@@ -12,6 +12,7 @@
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -80,6 +81,44 @@ def _listens(pid, port):
     return False
 
 
+def _processes_under(pid):
+    """The processes below pid (its kernels, their JVMs), each as (pid, start time) from /proc."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append((int(stat.parent.name), fields[19]))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1][0], []))
+    return found
+
+
+def _still(process):
+    """The process runs (not a zombie) and is the one seen: same pid, same start time."""
+    pid, started = process
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and fields[19] == started
+
+
+async def _end(processes, timeout=10):
+    """SIGKILL what still runs of them, and wait (bounded) until none does."""
+    for pid, _ in filter(_still, processes):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(map(_still, processes)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
 class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
     """One log per user server (logs/user-<name>.log), as a pod has its own log; and
     singleuser.lifecycleHooks run as the kubelet runs them: postStart after the server
@@ -135,8 +174,14 @@ class LoggingLocalProcessSpawner(SimpleLocalProcessSpawner):
         return False  # the hub's own wait for the server says what happened
 
     async def stop(self, now=False):
+        """preStop, then the server; then whatever it left running (kernels, Spark's JVMs),
+        as every process of a pod ends when its container's main process does."""
         await self._run_hook("preStop")  # its failure is logged, and the server stops anyway
-        return await super().stop(now=now)
+        pod = _processes_under(self.pid) if self.pid else []
+        try:
+            return await super().stop(now=now)
+        finally:
+            await _end(pod)
 
     async def _run_hook(self, which):
         """Run the hook in the server's folder and environment; how it failed, or None."""
