@@ -105,12 +105,17 @@ def stop_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
             proc.send_signal(signal.SIGCONT)
         except psutil.NoSuchProcess:
             pass
-    for proc in _wait_gone(procs, timeout):
+    kill_all(_wait_gone(procs, timeout), 5)
+
+
+def kill_all(procs: list[psutil.Process], timeout: float = 10.0) -> None:
+    """SIGKILL each at once, as a pod deleted with no grace period, and wait until they are gone."""
+    for proc in procs:
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    _wait_gone(procs, 5)
+    _wait_gone(procs, timeout)
 
 
 def carries(value: str, marker: str) -> bool:

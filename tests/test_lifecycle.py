@@ -11,6 +11,7 @@ import testinfra
 from hubharness import checks, procs
 from hubharness.hubapi import UserSession
 from hubharness.kernel import Kernel
+from hubharness.targets.local import LocalTarget
 
 from .helpers import failed, open_page, outcomes
 
@@ -148,6 +149,30 @@ def test_a_stopped_servers_kernel_and_spark_end_with_it(deployed):
         if p.pid in pod and p.info["status"] != psutil.STATUS_ZOMBIE
     ]
     assert left == [], f"still running after the hub said dan's server stopped: {left}"
+
+
+def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
+    """RES's "server killed behind the hub's back" is a pod deleted with no grace: the
+    server and the kernel it runs end together."""
+    status = deployed.status("life")
+    api = UserSession(status["hub_url"], "erin", _secret(deployed)).api()
+    api.start_server("erin")
+    server = api.wait_server_ready("erin", 90)
+    kernel = Kernel(f"{status['hub_url']}{server['url']}", api.token).start()
+    assert kernel.run("print(6 * 7)").stdout.strip() == "42"
+    home = deployed.state_dir("life") / "home" / "erin"
+    pod = procs.processes_under(home)
+    assert len(pod) >= 2, "the server and its kernel should run in erin's home"
+    kernel.disconnect()
+    monkeypatch.setenv("HUBHARNESS_HOME", str(deployed.home))
+    deployment = LocalTarget("life").deployment()
+    started = time.monotonic()
+    deployment.kill_user_server("erin")
+    took = time.monotonic() - started
+    left = [p.pid for p in pod if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], f"still running after erin's server was killed: {left}"
+    # the killed server is the hub's child, a zombie until the hub's next poll reaps it: dead
+    assert took < 5, f"the kill took {took:.1f}s: it waited on a process that had ended"
 
 
 def test_remove_keeps_data_and_stops_everything(deployed):

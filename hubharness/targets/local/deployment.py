@@ -296,12 +296,12 @@ class LocalDeployment(Deployment):
         procs.stop(proc)  # its supervisor starts it again, as the kubelet a pod's container
 
     def kill_user_server(self, username: str) -> None:
+        """Every process of the user's server killed at once (the server, its kernels and
+        their JVMs), as deleting its pod with no grace period does."""
         home, found = self._server_processes(username)
         if not found:
             raise HarnessError(f"{username} has no running server process in {home}")
-        for proc in found:
-            proc.kill()
-        psutil.wait_procs(found, timeout=10)
+        procs.kill_all(procs.processes_under(home))
 
     def hub_database_integrity(self) -> Fact:
         db = self.folder.database
