@@ -9,7 +9,7 @@ import requests
 import testinfra
 
 from hubharness import checks, procs
-from hubharness.hubapi import UserSession
+from hubharness.hubapi import HubAPI, UserSession
 from hubharness.kernel import Kernel
 from hubharness.targets.local import LocalTarget
 
@@ -123,54 +123,59 @@ def test_status_lists_users_after_verify(deployed):
     assert set(status["figures"]["resources"]["components"]) == {"hub", "proxy"}, status["figures"]  # no server runs
 
 
+def _kernel_running(deployed, user: str, code: str) -> tuple[HubAPI, str, list[psutil.Process]]:
+    """user's server with a kernel that ran `code`, then left running as a closed tab leaves
+    it: the user's API, what the code printed, the processes in the user's home."""
+    status = deployed.status("life")
+    api = UserSession(status["hub_url"], user, _secret(deployed)).api()
+    api.start_server(user)
+    server = api.wait_server_ready(user, 90)
+    kernel = Kernel(f"{status['hub_url']}{server['url']}", api.token).start()
+    printed = kernel.run(code, timeout=120).stdout.strip()
+    kernel.disconnect()
+    return api, printed, procs.processes_under(deployed.state_dir("life") / "home" / user)
+
+
+def _still_running(processes: list[psutil.Process]) -> list[int]:
+    """A zombie has ended: its reaping is its parent's business."""
+    running = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                running.append(proc.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
 def test_a_stopped_servers_kernel_and_spark_end_with_it(deployed):
     """A pod's processes all end with its container: when the hub says dan's server has
     stopped, the kernel it ran and that kernel's Spark JVM are gone too."""
-    status = deployed.status("life")
-    api = UserSession(status["hub_url"], "dan", _secret(deployed)).api()
-    api.start_server("dan")
-    server = api.wait_server_ready("dan", 90)
-    kernel = Kernel(f"{status['hub_url']}{server['url']}", api.token).start()
-    ran = kernel.run(
+    api, printed, pod = _kernel_running(
+        deployed,
+        "dan",
         "from pyspark.sql import SparkSession\n"
         "print(SparkSession.builder.config('spark.ui.enabled', 'false').getOrCreate().range(3).count())",
-        timeout=120,
     )
-    assert ran.stdout.strip() == "3", ran
-    home = deployed.state_dir("life") / "home" / "dan"
-    pod = {p.pid for p in procs.processes_under(home)}
+    assert printed == "3"
     assert len(pod) >= 3, "the server, its kernel and Spark's JVM should run in dan's home"
-    kernel.disconnect()
     api.stop_server("dan")
     api.wait_server_stopped("dan", 60)
-    left = [
-        p.info["cmdline"]
-        for p in psutil.process_iter(["cmdline", "status"])
-        if p.pid in pod and p.info["status"] != psutil.STATUS_ZOMBIE
-    ]
-    assert left == [], f"still running after the hub said dan's server stopped: {left}"
+    assert _still_running(pod) == [], "still running after the hub said dan's server stopped"
 
 
 def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
     """RES's "server killed behind the hub's back" is a pod deleted with no grace: the
     server and the kernel it runs end together."""
-    status = deployed.status("life")
-    api = UserSession(status["hub_url"], "erin", _secret(deployed)).api()
-    api.start_server("erin")
-    server = api.wait_server_ready("erin", 90)
-    kernel = Kernel(f"{status['hub_url']}{server['url']}", api.token).start()
-    assert kernel.run("print(6 * 7)").stdout.strip() == "42"
-    home = deployed.state_dir("life") / "home" / "erin"
-    pod = procs.processes_under(home)
+    _, printed, pod = _kernel_running(deployed, "erin", "print(6 * 7)")
+    assert printed == "42"
     assert len(pod) >= 2, "the server and its kernel should run in erin's home"
-    kernel.disconnect()
     monkeypatch.setenv("HUBHARNESS_HOME", str(deployed.home))
     deployment = LocalTarget("life").deployment()
     started = time.monotonic()
     deployment.kill_user_server("erin")
     took = time.monotonic() - started
-    left = [p.pid for p in pod if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert left == [], f"still running after erin's server was killed: {left}"
+    assert _still_running(pod) == [], "still running after erin's server was killed"
     # the killed server is the hub's child, a zombie until the hub's next poll reaps it: dead
     assert took < 5, f"the kill took {took:.1f}s: it waited on a process that had ended"
 
