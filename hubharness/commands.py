@@ -69,9 +69,10 @@ def lint(context: str, values_files: list[str], strict: bool) -> int:
 
 @contextlib.contextmanager
 def sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, a container stopped) ends the run as Ctrl-C does: the
-    suites' teardown still stops and deletes what the run made on the hub."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """SIGTERM (a CI job cancelled, a container stopped) ends the run as Ctrl-C does, by
+    raising SIGINT for whichever handler has it: verify's suites tear down, a load's
+    asyncio runner cancels the journeys; either way what the run made on the hub goes."""
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
     try:
         yield
     finally:
@@ -169,7 +170,8 @@ def load(
             f"load: {chosen.users} user(s) over {chosen.ramp:g}s, holding {chosen.hold:g}s"
             f"{', with a Spark job' if chosen.spark else ''}, against namespace {namespace} (context {context})"
         )
-        report = journey.run(deployment.load_hub(), chosen)
+        with sigterm_as_ctrl_c():
+            report = journey.run(deployment.load_hub(), chosen)
         secrets = [str(s) for s in deployment.secrets()]
     finally:
         deployment.close()

@@ -1,6 +1,8 @@
 """deploy → status → verify → remove → remove --purge, as a user runs them."""
 
 import json
+import signal
+import subprocess
 import time
 
 import psutil
@@ -12,8 +14,9 @@ from hubharness import checks, procs
 from hubharness.hubapi import HubAPI, UserSession
 from hubharness.kernel import Kernel
 from hubharness.targets.local import LocalTarget
+from hubharness.waiting import wait_until
 
-from .helpers import failed, open_page, outcomes
+from .helpers import INVOKE, PROJECT_ROOT, failed, open_page, outcomes
 
 host = testinfra.get_host("local://")
 
@@ -178,6 +181,35 @@ def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
     assert _still_running(pod) == [], "still running after erin's server was killed"
     # the killed server is the hub's child, a zombie until the hub's next poll reaps it: dead
     assert took < 5, f"the kill took {took:.1f}s: it waited on a process that had ended"
+
+
+def test_a_load_ended_by_sigterm_removes_its_users_as_ctrl_c_does(deployed):
+    """A CI job cancelled mid-load: the load's users and their servers do not stay on the hub."""
+    load = subprocess.Popen(
+        [INVOKE, "load", "--namespace", "life", "--users", "2", "--ramp", "0", "--hold", "120"],
+        cwd=PROJECT_ROOT,
+        env=deployed.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def servers() -> list[dict]:
+        return [u for u in deployed.status("life")["users"] if u["name"].startswith("load-") and u["servers"]]
+
+    def load_runs() -> None:
+        if load.poll() is not None:
+            raise AssertionError(f"the load ended before its servers ran: {load.communicate()[1][-2000:]}")
+
+    try:
+        wait_until("the load's two servers", lambda: len(servers()) == 2, 90, fail_fast=load_runs, progress=False)
+        load.send_signal(signal.SIGTERM)
+        _, err = load.communicate(timeout=60)
+    finally:
+        load.kill()
+    assert load.returncode == 130 and "hubharness: interrupted" in err, (load.returncode, err[-2000:])
+    left = [u["name"] for u in deployed.status("life")["users"] if u["name"].startswith("load-")]
+    assert left == [], f"the load's users outlived its SIGTERM: {left}"
 
 
 def test_remove_keeps_data_and_stops_everything(deployed):
