@@ -70,9 +70,15 @@ def lint(context: str, values_files: list[str], strict: bool) -> int:
 @contextlib.contextmanager
 def sigterm_as_ctrl_c() -> Iterator[None]:
     """SIGTERM (a CI job cancelled, a container stopped) ends the run as Ctrl-C does, by
-    raising SIGINT for whichever handler has it: verify's suites tear down, a load's
-    asyncio runner cancels the journeys; either way what the run made on the hub goes."""
-    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+    SIGINT's own handler (verify's suites tear down, a load's asyncio runner cancels the
+    journeys), or by KeyboardInterrupt where SIGINT is ignored (started in the background
+    of a script): either way what the run made on the hub goes."""
+
+    def as_ctrl_c(_signum, frame) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        (handler if callable(handler) else signal.default_int_handler)(signal.SIGINT, frame)
+
+    previous = signal.signal(signal.SIGTERM, as_ctrl_c)
     try:
         yield
     finally:

@@ -183,8 +183,14 @@ def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
     assert took < 5, f"the kill took {took:.1f}s: it waited on a process that had ended"
 
 
-def test_a_load_ended_by_sigterm_removes_its_users_as_ctrl_c_does(deployed):
-    """A CI job cancelled mid-load: the load's users and their servers do not stay on the hub."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["from-a-shell", "in-a-scripts-background"])
+def test_a_load_ended_by_sigterm_removes_its_users_as_ctrl_c_does(deployed, sigint_ignored):
+    """A CI job cancelled mid-load: the load's users and their servers do not stay on the hub,
+    also where the load started with SIGINT ignored (`invoke load &` in a script)."""
     load = subprocess.Popen(
         [INVOKE, "load", "--namespace", "life", "--users", "2", "--ramp", "0", "--hold", "120"],
         cwd=PROJECT_ROOT,
@@ -192,6 +198,7 @@ def test_a_load_ended_by_sigterm_removes_its_users_as_ctrl_c_does(deployed):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 — one call, before exec
     )
 
     def servers() -> list[dict]:
