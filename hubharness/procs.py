@@ -63,7 +63,8 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> ProcessR
     return ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time())
 
 
-def _running(proc: psutil.Process) -> bool:
+def running(proc: psutil.Process) -> bool:
+    """It runs: a zombie has ended (its parent, maybe not us, reaps it), and one gone is gone."""
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -83,11 +84,11 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
     zombie is init's to reap, whenever it does: nothing here waits for that (on this
     machine's init, a second or more)."""
     deadline = time.monotonic() + timeout
-    alive = [p for p in procs if _running(p)]
+    alive = [p for p in procs if running(p)]
     while alive and time.monotonic() < deadline:
         psutil.wait_procs([p for p in alive if _is_child(p)], timeout=0.05)  # reap ours
         time.sleep(0.02)
-        alive = [p for p in alive if _running(p)]
+        alive = [p for p in alive if running(p)]
     return alive
 
 

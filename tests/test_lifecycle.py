@@ -139,18 +139,6 @@ def _kernel_running(deployed, user: str, code: str) -> tuple[HubAPI, str, list[p
     return api, printed, procs.processes_under(deployed.state_dir("life") / "home" / user)
 
 
-def _still_running(processes: list[psutil.Process]) -> list[int]:
-    """A zombie has ended: its reaping is its parent's business."""
-    running = []
-    for proc in processes:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                running.append(proc.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return running
-
-
 def test_a_stopped_servers_kernel_and_spark_end_with_it(deployed):
     """A pod's processes all end with its container: when the hub says dan's server has
     stopped, the kernel it ran and that kernel's Spark JVM are gone too."""
@@ -164,7 +152,7 @@ def test_a_stopped_servers_kernel_and_spark_end_with_it(deployed):
     assert len(pod) >= 3, "the server, its kernel and Spark's JVM should run in dan's home"
     api.stop_server("dan")
     api.wait_server_stopped("dan", 60)
-    assert _still_running(pod) == [], "still running after the hub said dan's server stopped"
+    assert [p.pid for p in pod if procs.running(p)] == [], "still running after the hub said dan's server stopped"
 
 
 def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
@@ -178,7 +166,7 @@ def test_a_killed_server_takes_its_kernel_with_it(deployed, monkeypatch):
     started = time.monotonic()
     deployment.kill_user_server("erin")
     took = time.monotonic() - started
-    assert _still_running(pod) == [], "still running after erin's server was killed"
+    assert [p.pid for p in pod if procs.running(p)] == [], "still running after erin's server was killed"
     # the killed server is the hub's child, a zombie until the hub's next poll reaps it: dead
     assert took < 5, f"the kill took {took:.1f}s: it waited on a process that had ended"
 

@@ -258,7 +258,7 @@ def test_stop_leaves_nothing_running(ca, front):
     served = certificate(tls_front.url).subject
     running = tls_front.processes()
     tls_front.stop()
-    assert not any(proc.is_running() and proc.status() != "zombie" for proc in running)
+    assert not any(procs.running(proc) for proc in running)
     try:
         now = certificate(tls_front.url).subject
     except HarnessError as e:
