@@ -81,15 +81,21 @@ def _listens(pid, port):
     return False
 
 
+def _stat(path):
+    """The fields of a /proc/<pid>/stat after the command's name (state, ppid, …), or None."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _processes_under(pid):
     """The processes below pid (its kernels, their JVMs), each as (pid, start time) from /proc."""
     children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append((int(stat.parent.name), fields[19]))
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat(path)
+        if fields:
+            children.setdefault(int(fields[1]), []).append((int(path.parent.name), fields[19]))
     found, todo = [], list(children.get(pid, []))
     while todo:
         found.append(todo.pop())
@@ -100,11 +106,8 @@ def _processes_under(pid):
 def _still(process):
     """The process runs (not a zombie) and is the one seen: same pid, same start time."""
     pid, started = process
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] != "Z" and fields[19] == started
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return fields is not None and fields[0] != "Z" and fields[19] == started
 
 
 async def _end(processes, timeout=10):
