@@ -134,42 +134,16 @@ def failed(summary: dict) -> set[str]:
 
 
 # The stand-ins start as `python -I -S`: the standard library only, no site-packages to
-# scan (hundreds of calls in an emulated selftest)
-HELM = """#!{python} -IS
+# scan (hundreds of calls in an emulated selftest). Both ask the emulated cluster
+# (tests/kube_emulator.py) with `call`.
+_STAND_IN = """#!{python} -IS
 import json, os, sys
-with open(os.environ["HELM_RECORD"], "a") as f:
-    f.write(json.dumps(sys.argv[1:]) + "\\n")
-if os.environ.get("HELM_EMULATOR"):  # the emulated cluster answers for the chart (tests/kube_emulator.py)
-    # its -f files are read there
-    import urllib.error, urllib.request
-    call = urllib.request.Request(
-        os.environ["HELM_EMULATOR"], data=json.dumps({{"args": sys.argv[1:]}}).encode(), method="POST"
-    )
-    try:  # as long as helm may take: an install can start the hub of another chart, installed once from PyPI
-        with urllib.request.urlopen(call, timeout=900) as answer:
-            print(json.load(answer)["stdout"], end="")
-    except urllib.error.HTTPError as e:
-        sys.exit(json.load(e)["message"])
-    sys.exit(0)
-if sys.argv[1:2] == ["list"]:
-    all_namespaces = "--all-namespaces" in sys.argv
-    print(os.environ.get("HELM_ALL_RELEASES" if all_namespaces else "HELM_RELEASES", ""))
-if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
-    sys.exit(os.environ["HELM_FAIL_UPGRADE"])
-"""
-
-
-KUBECTL = """#!{python} -IS
-import json, os, socket, sys, threading, time, urllib.error, urllib.request
-# the emulated cluster's test answers (tests/kube_emulator.py). exec: the command's output and
-# exit code. port-forward: the port of what stands for the Service's pod of the moment, and
-# that pod; as kubectl, a relay on the asked local port (":80": a free one) that ends when
-# the pod goes ("lost connection to pod"), and only then: a slow or failing API server is
-# not a lost pod
 
 
 def call(url, body=None, timeout=10):
     \"\"\"(status, JSON answer) of a GET, or of a POST of `body`; an HTTP error is an answer too.\"\"\"
+    import urllib.error, urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={{"Content-Type": "application/json"}})
     try:
@@ -179,6 +153,36 @@ def call(url, body=None, timeout=10):
         return e.code, json.load(e)
 
 
+"""
+
+HELM = (
+    _STAND_IN
+    + """with open(os.environ["HELM_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+if os.environ.get("HELM_EMULATOR"):  # the emulated cluster answers for the chart; its -f files are read there
+    # as long as helm may take: an install can start the hub of another chart, installed once from PyPI
+    status, done = call(os.environ["HELM_EMULATOR"], {{"args": sys.argv[1:]}}, timeout=900)
+    if status >= 400:
+        sys.exit(done["message"])
+    print(done["stdout"], end="")
+    sys.exit(0)
+if sys.argv[1:2] == ["list"]:
+    all_namespaces = "--all-namespaces" in sys.argv
+    print(os.environ.get("HELM_ALL_RELEASES" if all_namespaces else "HELM_RELEASES", ""))
+if sys.argv[1:2] == ["upgrade"] and os.environ.get("HELM_FAIL_UPGRADE"):
+    sys.exit(os.environ["HELM_FAIL_UPGRADE"])
+"""
+)
+
+
+KUBECTL = (
+    _STAND_IN
+    + """import socket, threading, time
+# the emulated cluster's test answers. exec: the command's output and exit code.
+# port-forward: the port of what stands for the Service's pod of the moment, and that pod;
+# as kubectl, a relay on the asked local port (":80": a free one) that ends when the pod
+# goes ("lost connection to pod"), and only then: a slow or failing API server is not a
+# lost pod
 status, done = call(os.environ["KUBECTL_EMULATOR"], {{"args": sys.argv[1:]}}, timeout=300)
 if status >= 400:
     sys.exit(done["message"])
@@ -228,6 +232,7 @@ while time.monotonic() < deadline:
         print("E portforward.go: lost connection to pod", flush=True)
         sys.exit(1)
 """
+)
 
 
 def open_page(driver, path):
