@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 import hashlib
 import http.client
 import os
@@ -49,16 +51,49 @@ class _Upstream(BaseHTTPRequestHandler):
         pass
 
 
+class _RefusesUpgrades(BaseHTTPRequestHandler):
+    """Keeps connections alive, but answers a websocket upgrade as a hub answers one for a
+    stopped server (a redirect to the hub) and then ends that connection, as
+    configurable-http-proxy does after relaying such an answer: LINGER seconds later rather
+    than at once, so that a request sent on it meanwhile is lost every time, not by a race."""
+
+    protocol_version = "HTTP/1.1"
+    LINGER = 0.3
+
+    def do_GET(self):
+        upgrade = "Upgrade" in self.headers
+        self.send_response(302 if upgrade else 200)
+        if upgrade:
+            self.send_header("Location", "/hub/user/bob/api/events/subscribe")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        if upgrade:
+            self.wfile.flush()
+            time.sleep(self.LINGER)
+            self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """A plain http server, the hub's stand-in behind the front."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with _serving(_Upstream) as url:
+        yield url
 
 
 class _Echo(WebSocketHandler):
@@ -239,6 +274,21 @@ def test_requests_sent_as_the_upstream_proxy_closes_its_socket_are_served(ca, up
             time.sleep(gap)
             answers_after[round(gap, 3)] = user.get(tls_front.url, verify=str(ca.ca_pem), timeout=10).status_code
     assert set(answers_after.values()) == {200}, f"answers after an idle gap of seconds: {answers_after}"
+
+
+def test_a_refused_websocket_leaves_no_spoilt_socket_for_the_next_request(ca, tmp_path):
+    """A browser's websocket to a stopped server is answered with a redirect, and the
+    proxy upstream ends that connection: the front must not send the next request on it
+    (CHP then answers 503 "socket hang up", as a remote verify's admin once got)."""
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+    upgrade["Sec-WebSocket-Key"] = base64.b64encode(os.urandom(16)).decode()
+    with _serving(_RefusesUpgrades) as upstream, TlsFront(upstream, ca.issue("upgrade"), tmp_path) as tls_front:
+        answers = []
+        for _ in range(3):
+            get = functools.partial(requests.get, verify=str(ca.ca_pem), allow_redirects=False, timeout=10)
+            refused = get(f"{tls_front.url}/user/bob/api/events/subscribe", headers=upgrade)
+            answers.append((refused.status_code, get(f"{tls_front.url}/hub/api/users").status_code))
+    assert set(answers) == {(302, 200)}, f"(websocket, the request after it): {answers}"
 
 
 def test_the_proxy_token_is_in_the_environment_never_on_the_command_line(ca, front):
