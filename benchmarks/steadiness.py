@@ -1,11 +1,15 @@
 """Steadiness: verify K times in a row on one healthy deployment beside a CPU-bound process.
 
-    .venv/bin/python benchmarks/steadiness.py [--runs 10] [--smoke] [--burners 1] [--values FILE]
+    .venv/bin/python benchmarks/steadiness.py [--runs 10] [--smoke] [--remote] [--burners 1] [--values FILE]
 
 Nothing is broken, so every failed check is a false red: the machine was busy and a check
 said the deployment was wrong. The burners are busy loops, each pinned to one core, as
 another job on a shared CI machine would be. Everything runs in a temporary
 HUBHARNESS_HOME on a random port; the deployment is purged at the end.
+
+--remote verifies the deployment as the remote target does a hub it did not deploy: by its
+https URL, through a TLS front (configurable-http-proxy with a CA of its own), with the
+admin's password in the environment.
 
 Prints one line per run (seconds, passed, false reds with their messages) and the total;
 exits 1 if any run had a false red.
@@ -22,7 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from hubharness.tlsfront import TestCA, TlsFront
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE = str(Path(sys.executable).parent / "invoke")
@@ -47,7 +55,7 @@ def invoke(*args: str, env: dict) -> subprocess.CompletedProcess:
 def verify_once(args: list[str], env: dict) -> dict:
     started = time.perf_counter()
     try:
-        done = invoke("verify", "--namespace", NS, *args, env=env)
+        done = invoke("verify", *args, env=env)
     except subprocess.TimeoutExpired:
         return {"seconds": RUN_TIMEOUT, "passed": 0, "reds": [("verify", f"still running after {RUN_TIMEOUT} s")]}
     seconds = time.perf_counter() - started
@@ -64,10 +72,33 @@ def verify_once(args: list[str], env: dict) -> dict:
     return {"seconds": seconds, "passed": sum(c["outcome"] == "passed" for c in checks), "reds": reds}
 
 
+@contextmanager
+def behind_a_front(home: Path, env: dict) -> Iterator[tuple[list[str], dict]]:
+    """The deployment served on https by a TLS front: verify's arguments for it, and the
+    environment an operator gives the remote target (the CA, the admin's password)."""
+    hub_url = json.loads(invoke("status", "--namespace", NS, "--json", env=env).stdout)["hub_url"]
+    secrets = home / "home" / NS / "secrets" / "urbalurba-secrets.json"
+    password = json.loads(secrets.read_text())["JUPYTERHUB_AUTH_PASSWORD"]
+    ca = TestCA(home / "tls")
+    with TlsFront(hub_url, ca.issue("front"), home / "tls") as front:
+        remote = ["--context", "remote", "--url", front.url, "--http-url", front.http_url]
+        yield (
+            remote,
+            {
+                **env,
+                "HUBHARNESS_CA_BUNDLE": str(ca.ca_pem),
+                "HUBHARNESS_PASSWORD": password,
+                "HUBHARNESS_ADMIN_USER": "admin",
+                "HUBHARNESS_ADMIN_PASSWORD": password,
+            },
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="verify --smoke in each run (default: the full verify)")
+    parser.add_argument("--remote", action="store_true", help="verify by https URL through a TLS front")
     parser.add_argument("--burners", type=int, default=1, help="busy processes beside verify, one core each")
     parser.add_argument("--values", action="append", default=[], help="extra values file for the deployment")
     args = parser.parse_args()
@@ -82,19 +113,25 @@ def main() -> int:
     burners = [multiprocessing.Process(target=burn, args=(cores[i % len(cores)],)) for i in range(args.burners)]
     for b in burners:
         b.start()
-    runs = []
+    runs: list[dict] = []
     try:
-        what = "verify --smoke" if args.smoke else "verify"
-        print(f"steadiness: {args.runs} x {what} beside {args.burners} busy core(s) of {len(cores)}", flush=True)
-        for n in range(1, args.runs + 1):
-            run = verify_once(["--smoke"] if args.smoke else [], env)
-            runs.append(run)
-            print(
-                f"  run {n:2}: {run['seconds']:6.1f} s, {run['passed']} passed, {len(run['reds'])} false red(s)",
-                flush=True,
-            )
-            for check, message in run["reds"]:
-                print(f"          {check}: {message}", flush=True)
+        with ExitStack() as front:
+            verify = ["--namespace", NS]
+            if args.remote:
+                verify, env = front.enter_context(behind_a_front(Path(home), env))
+            verify += ["--smoke"] if args.smoke else []
+            what = "verify --context remote" if args.remote else "verify"
+            what += " --smoke" if args.smoke else ""
+            print(f"steadiness: {args.runs} x {what} beside {args.burners} busy core(s) of {len(cores)}", flush=True)
+            for n in range(1, args.runs + 1):
+                run = verify_once(verify, env)
+                runs.append(run)
+                print(
+                    f"  run {n:2}: {run['seconds']:6.1f} s, {run['passed']} passed, {len(run['reds'])} false red(s)",
+                    flush=True,
+                )
+                for check, message in run["reds"]:
+                    print(f"          {check}: {message}", flush=True)
     finally:
         for b in burners:
             b.terminate()
