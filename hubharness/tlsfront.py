@@ -162,7 +162,7 @@ class TlsFront:
                 if attempt == PORT_ATTEMPTS:
                     raise HarnessError(
                         f"configurable-http-proxy could not listen: ports taken {PORT_ATTEMPTS} times "
-                        f"(log: {self._log('https')})"
+                        f"(log: {self.log('https')})"
                     ) from None
             except HarnessError:
                 self.stop()
@@ -175,17 +175,18 @@ class TlsFront:
         https = proxy_command(chp, ports["https"], ports["api"], self.upstream, self.cert)
         if self.redirect:
             https += ["--redirect-port", str(ports["http"]), "--redirect-to", str(ports["https"])]
-        self._offsets = {name: _size(self._log(name)) for name in ("https", "http")}
-        self._running = [procs.start(https, env, self.folder, self._log("https"))]
+        self._offsets = {name: _size(self.log(name)) for name in ("https", "http")}
+        self._running = [procs.start(https, env, self.folder, self.log("https"))]
         if not self.redirect:
             plain = proxy_command(chp, ports["http"], ports["plain_api"], self.upstream)
-            self._running.append(procs.start(plain, env, self.folder, self._log("http")))
+            self._running.append(procs.start(plain, env, self.folder, self.log("http")))
 
-    def _log(self, name: str) -> Path:
+    def log(self, name: str) -> Path:
+        """The log of the proxy serving `name` ("https", or "http" when it is served in clear)."""
         return self.folder / f"chp-{name}.log"
 
     def _logged(self, name: str) -> bytes:
-        path = self._log(name)
+        path = self.log(name)
         if not path.is_file():
             return b""
         with open(path, "rb") as f:
@@ -199,7 +200,7 @@ class TlsFront:
                 raise _PortTaken(name)
         for name, record in zip(names, self._running):
             if not record.alive():
-                last = procs.last_meaningful_line(self._log(name))
+                last = procs.last_meaningful_line(self.log(name))
                 raise HarnessError(f"configurable-http-proxy ({name}) exited during start: {last}")
 
     def _wait_serving(self) -> None:

@@ -62,13 +62,13 @@ def remote_verify(harness, hub, env: dict[str, str], *args: str):
     return ran, json.loads(summary_file.read_text()) if summary_file.exists() else {}
 
 
-def what_the_hops_said(harness, hub) -> str:
-    """The errors the TLS front and the deployment's proxy logged, and the hub's errors and
-    5xx answers: a 503 page is configurable-http-proxy's at either hop, its log says which."""
-    front = hub["front"].folder
+def what_went_wrong(ran, harness, hub) -> str:
+    """verify's last words, the errors the TLS front and the deployment's proxy logged, and
+    the hub's errors and 5xx answers: a 503 page is configurable-http-proxy's at either
+    hop, its log says which."""
     logs = harness.state_dir(NAMESPACE) / "logs"
-    said = []
-    for name, path in (("front", front / "chp-https.log"), ("proxy", logs / "proxy.log")):
+    said = [ran.out[-3000:]]
+    for name, path in (("front", hub["front"].log("https")), ("proxy", logs / "proxy.log")):
         errors = [line for line in _lines(path) if "error" in line]
         said.append(f"--- {name}'s errors ({path.name}):\n" + "\n".join(errors[-20:]))
     hub_errors = [line for line in _lines(logs / "hub.log") if re.match(r"\[[EC] |\[W .*\] 5\d\d ", line)]
@@ -97,7 +97,7 @@ def test_a_token_alone_verifies_every_check_it_allows_and_leaves_nothing(module_
         cid for cid, needs in remote_checks.FROM_OUTSIDE.items() if needs <= {remote_checks.ADMIN, remote_checks.USERS}
     }
     assert ran_ids == allowed, sorted(ran_ids ^ allowed)
-    assert not failed(summary) and ran.code == 0, ran.out[-3000:] + what_the_hops_said(module_harness, hub)
+    assert not failed(summary) and ran.code == 0, what_went_wrong(ran, module_harness, hub)
     why = {r["id"]: r["why"] for r in summary["not_applicable"]}
     assert "HUBHARNESS_PASSWORD" in why["AUTH.wrong_password_is_refused[wrong]"]
     assert "Secret" in why["SEC.secret_is_private"]
@@ -113,7 +113,7 @@ def test_a_password_and_an_admin_verify_the_logins(module_harness, hub):
         "HUBHARNESS_ADMIN_PASSWORD": hub["password"],
     }
     ran, summary = remote_verify(module_harness, hub, env, "--check", "AUTH,SEC,PRX,ADM,TLS")
-    assert not failed(summary) and ran.code == 0, ran.out[-3000:] + what_the_hops_said(module_harness, hub)
+    assert not failed(summary) and ran.code == 0, what_went_wrong(ran, module_harness, hub)
     assert "AUTH.non_admin_cannot_list_users" in outcomes(summary)
     assert "AUTH.browser_logs_in_to_jupyterlab" in outcomes(summary)
     assert left_users(hub) == []
@@ -171,7 +171,7 @@ def test_a_password_alone_says_what_it_could_not_delete(module_harness, hub):
         "PRX.root_redirects_into_the_hub",
         "PRX.login_page_is_served",
     }
-    assert not failed(summary) and ran.code == 0, ran.out[-3000:] + what_the_hops_said(module_harness, hub)
+    assert not failed(summary) and ran.code == 0, what_went_wrong(ran, module_harness, hub)
     assert "without an admin credential they cannot be deleted" in summary["left_on_hub"][0]
     assert "NOT deleted from the hub" in ran.out
     api = HubAPI(hub["upstream"], hub["token"])

@@ -283,9 +283,9 @@ def test_a_refused_websocket_leaves_no_spoilt_socket_for_the_next_request(ca, tm
     upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
     upgrade["Sec-WebSocket-Key"] = base64.b64encode(os.urandom(16)).decode()
     with _serving(_RefusesUpgrades) as upstream, TlsFront(upstream, ca.issue("upgrade"), tmp_path) as tls_front:
+        get = functools.partial(requests.get, verify=str(ca.ca_pem), allow_redirects=False, timeout=10)
         answers = []
         for _ in range(3):
-            get = functools.partial(requests.get, verify=str(ca.ca_pem), allow_redirects=False, timeout=10)
             refused = get(f"{tls_front.url}/user/bob/api/events/subscribe", headers=upgrade)
             answers.append((refused.status_code, get(f"{tls_front.url}/hub/api/users").status_code))
     assert set(answers) == {(302, 200)}, f"(websocket, the request after it): {answers}"
